@@ -1,0 +1,85 @@
+// Packed weights: W[K, N] (ONNX MatMul layout, row-major) converted once into the layout a kernel
+// reads, then multiplied many times: y[M, N] = act(x[M, K] · W + bias). Every format ("dense",
+// "int8", "sparse", ...) is a PackedWeights subclass registered by name; the binding and the
+// executor only see this interface.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sparq/cpu.h"
+#include "sparq/epilogue.h"
+
+namespace sparq {
+
+// Options a format may read (names as in the JS API); unknown keys are ignored by formats that
+// don't use them (JS validates them).
+struct PackOptions {
+  std::map<std::string, double> numbers;
+  std::map<std::string, std::string> strings;
+  Isa isa = Isa::scalar;  // set by pack_weights: the level to pack for (active_isa() unless overridden)
+
+  double number(const std::string& key, double fallback) const {
+    auto it = numbers.find(key);
+    return it == numbers.end() ? fallback : it->second;
+  }
+  std::string string(const std::string& key, const std::string& fallback) const {
+    auto it = strings.find(key);
+    return it == strings.end() ? fallback : it->second;
+  }
+};
+
+// A fact a handle reports (quantization error, chosen format, block shape, ...).
+struct InfoEntry {
+  std::string key;
+  double number = 0;
+  std::string text;
+  bool is_text = false;
+};
+
+class PackedWeights {
+ public:
+  PackedWeights(int64_t K, int64_t N, Isa isa) : K_(K), N_(N), isa_(isa) {}
+  virtual ~PackedWeights() = default;
+  PackedWeights(const PackedWeights&) = delete;
+  PackedWeights& operator=(const PackedWeights&) = delete;
+
+  int64_t K() const { return K_; }
+  int64_t N() const { return N_; }
+  Isa isa() const { return isa_; }
+
+  virtual const char* format() const = 0;
+  virtual size_t bytes() const = 0;          // native memory held
+  virtual double density() const { return 1.0; }  // stored nonzeros / (K·N)
+  virtual void describe(std::vector<InfoEntry>& /*info*/) const {}
+
+  // y[M, N] = act(x[M, K] · W + bias); x and y are contiguous row-major and must not overlap.
+  // `threads` <= 0 means the pool's size. Safe to call concurrently from several threads.
+  virtual void matmul(const float* x, int64_t M, float* y, const Epilogue& ep, int threads) const = 0;
+
+ private:
+  int64_t K_, N_;
+  Isa isa_;
+};
+
+using PackFn = std::unique_ptr<PackedWeights> (*)(const float* W, int64_t K, int64_t N, const PackOptions& opts);
+
+// Formats register themselves at static-initialisation time (see SPARQ_REGISTER_FORMAT), so adding a
+// format is adding a file.
+void register_format(const char* name, PackFn fn);
+std::vector<std::string> registered_formats();
+
+// Validates K, N and the format name, resolves the ISA ("isa" string option, else active_isa()) and
+// packs. Throws sparq::Error.
+std::unique_ptr<PackedWeights> pack_weights(const std::string& format, const float* W, int64_t K, int64_t N,
+                                            PackOptions opts);
+
+struct FormatRegistrar {
+  FormatRegistrar(const char* name, PackFn fn) { register_format(name, fn); }
+};
+#define SPARQ_REGISTER_FORMAT(ident, name, fn) static ::sparq::FormatRegistrar sparq_format_registrar_##ident(name, fn)
+
+}  // namespace sparq

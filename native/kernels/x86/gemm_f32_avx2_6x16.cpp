@@ -1,0 +1,91 @@
+// Dense fp32 GEMM microkernel for AVX2+FMA: 6 rows x 16 columns of accumulators (12 ymm), two panel
+// loads and 6 broadcasts per k. Also the M = 1 GEMV over the same 16-column panels.
+#include <immintrin.h>
+
+#include "simd_avx2.h"
+#include "sparq/gemm_f32.h"
+
+namespace sparq {
+namespace {
+
+constexpr int kNr = 16;
+
+template <int MR>
+void tile_mr(int cols, int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool accumulate,
+             const Epilogue* ep, int64_t n0) {
+  __m256 c0[MR], c1[MR];
+#pragma GCC unroll 6
+  for (int i = 0; i < MR; ++i) c0[i] = c1[i] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < kc; ++k) {
+    const __m256 b0 = _mm256_load_ps(b + k * kNr);
+    const __m256 b1 = _mm256_load_ps(b + k * kNr + 8);
+    const float* ak = a + k * MR;
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; ++i) {
+      const __m256 av = _mm256_broadcast_ss(ak + i);
+      c0[i] = _mm256_fmadd_ps(av, b0, c0[i]);
+      c1[i] = _mm256_fmadd_ps(av, b1, c1[i]);
+    }
+  }
+  const __m256i m0 = avx2::lanes(cols), m1 = avx2::lanes(cols - 8 > 0 ? cols - 8 : 0);
+#pragma GCC unroll 6
+  for (int i = 0; i < MR; ++i) {
+    float* row = c + i * ldc;
+    __m256 v0 = c0[i], v1 = c1[i];
+    if (accumulate) {
+      v0 = _mm256_add_ps(v0, _mm256_maskload_ps(row, m0));
+      v1 = _mm256_add_ps(v1, _mm256_maskload_ps(row + 8, m1));
+    }
+    if (ep) {
+      v0 = avx2::epilogue(v0, *ep, n0, m0);
+      v1 = avx2::epilogue(v1, *ep, n0 + 8, m1);
+    }
+    _mm256_maskstore_ps(row, m0, v0);
+    _mm256_maskstore_ps(row + 8, m1, v1);
+  }
+}
+
+void tile(int rows, int cols, int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool accumulate,
+          const Epilogue* ep, int64_t n0) {
+  switch (rows) {
+    case 1: return tile_mr<1>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
+    case 2: return tile_mr<2>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
+    case 3: return tile_mr<3>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
+    case 4: return tile_mr<4>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
+    case 5: return tile_mr<5>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
+    default: return tile_mr<6>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
+  }
+}
+
+void gemv(int64_t K, int cols, const float* x, const float* panel, float* y, const Epilogue& ep, int64_t n0) {
+  __m256 s[8];
+  for (auto& v : s) v = _mm256_setzero_ps();
+  int64_t k = 0;
+  for (; k + 4 <= K; k += 4) {
+    const float* p = panel + k * kNr;
+#pragma GCC unroll 4
+    for (int u = 0; u < 4; ++u) {
+      const __m256 xv = _mm256_broadcast_ss(x + k + u);
+      s[2 * u] = _mm256_fmadd_ps(xv, _mm256_load_ps(p + u * kNr), s[2 * u]);
+      s[2 * u + 1] = _mm256_fmadd_ps(xv, _mm256_load_ps(p + u * kNr + 8), s[2 * u + 1]);
+    }
+  }
+  for (; k < K; ++k) {
+    const __m256 xv = _mm256_broadcast_ss(x + k);
+    s[0] = _mm256_fmadd_ps(xv, _mm256_load_ps(panel + k * kNr), s[0]);
+    s[1] = _mm256_fmadd_ps(xv, _mm256_load_ps(panel + k * kNr + 8), s[1]);
+  }
+  __m256 v0 = _mm256_add_ps(_mm256_add_ps(s[0], s[2]), _mm256_add_ps(s[4], s[6]));
+  __m256 v1 = _mm256_add_ps(_mm256_add_ps(s[1], s[3]), _mm256_add_ps(s[5], s[7]));
+  const __m256i m0 = avx2::lanes(cols), m1 = avx2::lanes(cols - 8 > 0 ? cols - 8 : 0);
+  v0 = avx2::epilogue(v0, ep, n0, m0);
+  v1 = avx2::epilogue(v1, ep, n0 + 8, m1);
+  _mm256_maskstore_ps(y, m0, v0);
+  _mm256_maskstore_ps(y + 8, m1, v1);
+}
+
+}  // namespace
+
+extern const GemmF32Kernels kGemmF32Avx2 = {"avx2_6x16", 6, kNr, tile, gemv};
+
+}  // namespace sparq

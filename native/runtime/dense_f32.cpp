@@ -1,0 +1,139 @@
+// The "dense" format: fp32 weights packed into column panels for the dispatch table's microkernel,
+// and the blocked GEMM driver around it (A packed per K block, B panels reused across M tiles).
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+
+#include "sparq/aligned.h"
+#include "sparq/error.h"
+#include "sparq/gemm_f32.h"
+#include "sparq/packed.h"
+#include "sparq/threadpool.h"
+
+namespace sparq {
+
+const GemmF32Kernels* gemm_f32_kernels(Isa isa) {
+#if defined(__x86_64__) || defined(__i386__)
+  switch (isa) {
+    case Isa::avx512: return &kGemmF32Avx512;
+    case Isa::avx2: return &kGemmF32Avx2;
+    default: return &kGemmF32Scalar;
+  }
+#else
+  (void)isa;
+  return &kGemmF32Scalar;
+#endif
+}
+
+namespace {
+
+// K block: the A block (M x kc) stays in L2 and one panel slice (kc x nr) in L1 across M tiles.
+// SPARQ_GEMM_KC overrides it for tuning.
+int64_t choose_kc(int64_t K) {
+  static const int64_t forced = [] {
+    const char* env = std::getenv("SPARQ_GEMM_KC");
+    return env ? std::atoll(env) : 0LL;
+  }();
+  const int64_t target = forced > 0 ? forced : 256;
+  if (K <= target + target / 2) return K;
+  const int64_t blocks = (K + target - 1) / target;
+  return (K + blocks - 1) / blocks;
+}
+
+class DenseF32 final : public PackedWeights {
+ public:
+  DenseF32(const float* W, int64_t K, int64_t N, Isa isa)
+      : PackedWeights(K, N, isa), kernels_(gemm_f32_kernels(isa)), nr_(kernels_->nr) {
+    panels_ = (N + nr_ - 1) / nr_;
+    data_.resize(static_cast<size_t>(panels_ * K * nr_));
+    for (int64_t k = 0; k < K; ++k) {
+      const float* src = W + k * N;
+      for (int64_t p = 0; p < panels_; ++p) {
+        const int64_t n0 = p * nr_, cols = std::min<int64_t>(nr_, N - n0);
+        std::memcpy(data_.data() + (p * K + k) * nr_, src + n0, sizeof(float) * static_cast<size_t>(cols));
+      }
+    }
+  }
+
+  const char* format() const override { return "dense"; }
+  size_t bytes() const override { return data_.bytes() + sizeof(*this); }
+  void describe(std::vector<InfoEntry>& info) const override {
+    info.push_back({"kernel", 0, kernels_->name, true});
+  }
+
+  void matmul(const float* x, int64_t M, float* y, const Epilogue& ep, int threads) const override {
+    const int64_t K = this->K(), N = this->N();
+    const int t = threads_for_work(static_cast<double>(M) * K * N, threads);
+    if (M == 1) {
+      const int64_t grain = (panels_ + t - 1) / t;
+      ThreadPool::global().parallel_for(panels_, t, grain, [&](int64_t p0, int64_t p1) {
+        for (int64_t p = p0; p < p1; ++p) {
+          const int64_t n0 = p * nr_;
+          kernels_->gemv(K, static_cast<int>(std::min<int64_t>(nr_, N - n0)), x, panel(p), y + n0, ep, n0);
+        }
+      });
+      return;
+    }
+    gemm(x, M, y, ep, t);
+  }
+
+ private:
+  const float* panel(int64_t p) const { return data_.data() + p * K() * nr_; }
+
+  void gemm(const float* x, int64_t M, float* y, const Epilogue& ep, int threads) const {
+    const int64_t K = this->K(), N = this->N();
+    const int mr = kernels_->mr;
+    const int64_t kc = choose_kc(K);
+    const int64_t tiles = (M + mr - 1) / mr;
+
+    // A packed once per call: for each K block, each M tile as rows-interleaved k-major floats.
+    thread_local AlignedBuffer<float> a_buffer;
+    float* a_packed = a_buffer.reserve(static_cast<size_t>(M * K));
+    ThreadPool::global().parallel_for(tiles, threads, std::max<int64_t>(1, tiles / threads), [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t m0 = t * mr, rows = std::min<int64_t>(mr, M - m0);
+        for (int64_t k0 = 0; k0 < K; k0 += kc) {
+          const int64_t kb = std::min(kc, K - k0);
+          float* dst = a_packed + k0 * M + m0 * kb;
+          for (int64_t k = 0; k < kb; ++k)
+            for (int64_t i = 0; i < rows; ++i) dst[k * rows + i] = x[(m0 + i) * K + k0 + k];
+        }
+      }
+    });
+
+    const int64_t grain = (panels_ + threads - 1) / threads;
+    ThreadPool::global().parallel_for(panels_, threads, grain, [&](int64_t p0, int64_t p1) {
+      for (int64_t k0 = 0; k0 < K; k0 += kc) {
+        const int64_t kb = std::min(kc, K - k0);
+        const bool last = k0 + kb >= K;
+        for (int64_t p = p0; p < p1; ++p) {
+          const int64_t n0 = p * nr_;
+          const int cols = static_cast<int>(std::min<int64_t>(nr_, N - n0));
+          const float* b = panel(p) + k0 * nr_;
+          for (int64_t t = 0; t < tiles; ++t) {
+            const int64_t m0 = t * mr;
+            const int rows = static_cast<int>(std::min<int64_t>(mr, M - m0));
+            kernels_->tile(rows, cols, kb, a_packed + k0 * M + m0 * kb, b, y + m0 * N + n0, N, k0 > 0,
+                           last ? &ep : nullptr, n0);
+          }
+        }
+      }
+    });
+  }
+
+  const GemmF32Kernels* kernels_;
+  int64_t nr_;
+  int64_t panels_ = 0;
+  AlignedBuffer<float> data_;
+};
+
+std::unique_ptr<PackedWeights> pack_dense(const float* W, int64_t K, int64_t N, const PackOptions& opts) {
+  return std::make_unique<DenseF32>(W, K, N, opts.isa);
+}
+
+}  // namespace
+
+SPARQ_REGISTER_FORMAT(dense, "dense", pack_dense);
+
+}  // namespace sparq

@@ -1,0 +1,171 @@
+#include "sparq/threadpool.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define SPARQ_PAUSE() _mm_pause()
+#else
+#define SPARQ_PAUSE() std::this_thread::yield()
+#endif
+
+namespace sparq {
+
+// Workers sleep on a condition variable between jobs, after a short spin: a run of many small
+// kernels (an inference) then wakes them cheaply, while an idle pool costs nothing.
+struct ThreadPool::Impl {
+  std::vector<std::thread> workers;
+  std::mutex claim;  // held by the caller whose job owns the pool
+
+  std::mutex m;
+  std::condition_variable wake, done;
+  std::atomic<uint64_t> generation{0};
+  bool stop = false;
+
+  // The current job.
+  const std::function<void(int64_t, int64_t)>* fn = nullptr;
+  int64_t n = 0, grain = 1;
+  std::atomic<int> participants{0};  // workers (not counting the caller) that take part
+  std::atomic<int64_t> next{0};
+  std::atomic<int> remaining{0};
+  std::exception_ptr error;
+  std::mutex error_mutex;
+
+  void run_chunks() {
+    for (;;) {
+      int64_t begin = next.fetch_add(grain, std::memory_order_relaxed);
+      if (begin >= n) break;
+      int64_t end = std::min(n, begin + grain);
+      try {
+        (*fn)(begin, end);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(error_mutex);
+        if (!error) error = std::current_exception();
+        next.store(n, std::memory_order_relaxed);  // stop handing out work
+      }
+    }
+  }
+
+  void worker_loop(int index) {
+    uint64_t seen = 0;
+    for (;;) {
+      uint64_t gen = generation.load(std::memory_order_acquire);
+      for (int spin = 0; gen == seen && spin < 4000; ++spin) {
+        SPARQ_PAUSE();
+        gen = generation.load(std::memory_order_acquire);
+      }
+      if (gen == seen) {
+        std::unique_lock<std::mutex> lock(m);
+        wake.wait(lock, [&] { return stop || generation.load(std::memory_order_acquire) != seen; });
+        if (stop) return;
+        gen = generation.load(std::memory_order_acquire);
+      }
+      seen = gen;
+      if (index >= participants.load(std::memory_order_relaxed)) continue;
+      run_chunks();
+      if (remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        std::lock_guard<std::mutex> lock(m);
+        done.notify_all();
+      }
+    }
+  }
+
+  void start(int count) {
+    for (int i = 0; i < count; ++i) workers.emplace_back([this, i] { worker_loop(i); });
+  }
+
+  void stop_all() {
+    {
+      std::lock_guard<std::mutex> lock(m);
+      stop = true;
+    }
+    wake.notify_all();
+    for (auto& t : workers) t.join();
+    workers.clear();
+    stop = false;
+  }
+};
+
+int ThreadPool::default_threads() {
+  if (const char* env = std::getenv("SPARQ_THREADS")) {
+    int v = std::atoi(env);
+    if (v >= 1 && v <= 1024) return v;
+  }
+  unsigned hc = std::thread::hardware_concurrency();
+  return hc == 0 ? 1 : static_cast<int>(hc);
+}
+
+ThreadPool::ThreadPool() : impl_(new Impl) { impl_->start(default_threads() - 1); }
+
+ThreadPool::~ThreadPool() {
+  impl_->stop_all();
+  delete impl_;
+}
+
+ThreadPool& ThreadPool::global() {
+  // Leaked on purpose: worker threads must not be joined during static destruction at exit.
+  static ThreadPool* pool = new ThreadPool();
+  return *pool;
+}
+
+int ThreadPool::size() const { return static_cast<int>(impl_->workers.size()) + 1; }
+
+void ThreadPool::resize(int threads) {
+  std::lock_guard<std::mutex> claim(impl_->claim);
+  threads = std::max(1, std::min(threads, 1024));
+  if (threads == size()) return;
+  impl_->stop_all();
+  impl_->start(threads - 1);
+}
+
+void ThreadPool::parallel_for(int64_t n, int threads, int64_t grain,
+                              const std::function<void(int64_t, int64_t)>& fn) {
+  if (n <= 0) return;
+  grain = std::max<int64_t>(1, grain);
+  const int64_t chunks = (n + grain - 1) / grain;
+  int want = threads <= 0 ? size() : std::min(threads, size());
+  want = static_cast<int>(std::min<int64_t>(want, chunks));
+  std::unique_lock<std::mutex> claim(impl_->claim, std::defer_lock);
+  if (want <= 1 || !claim.try_lock()) {
+    for (int64_t b = 0; b < n; b += grain) fn(b, std::min(n, b + grain));
+    return;
+  }
+  Impl& s = *impl_;
+  s.fn = &fn;
+  s.n = n;
+  s.grain = grain;
+  s.participants.store(want - 1, std::memory_order_relaxed);
+  s.error = nullptr;
+  s.next.store(0, std::memory_order_relaxed);
+  s.remaining.store(want - 1, std::memory_order_relaxed);
+  {
+    std::lock_guard<std::mutex> lock(s.m);
+    s.generation.fetch_add(1, std::memory_order_release);
+  }
+  s.wake.notify_all();
+  s.run_chunks();
+  for (int spin = 0; s.remaining.load(std::memory_order_acquire) != 0 && spin < 20000; ++spin) SPARQ_PAUSE();
+  if (s.remaining.load(std::memory_order_acquire) != 0) {
+    std::unique_lock<std::mutex> lock(s.m);
+    s.done.wait(lock, [&] { return s.remaining.load(std::memory_order_acquire) == 0; });
+  }
+  s.fn = nullptr;
+  if (s.error) std::rethrow_exception(s.error);
+}
+
+int threads_for_work(double work, int requested) {
+  // Below ~128K multiply-adds a wake-up and a cache miss cost more than the second core saves.
+  int pool = ThreadPool::global().size();
+  int want = requested <= 0 ? pool : requested;
+  if (work < 131072.0) return 1;
+  return std::max(1, want);
+}
+
+}  // namespace sparq
