@@ -46,7 +46,11 @@ if (!args.has('--gyp') && hasCmake) {
   if (!args.has('--gyp')) console.log('sparq: CMake not found; building the CPU addon with node-gyp (binding.gyp) instead');
   if (cuda) console.log('sparq: the node-gyp build has no CUDA; building the CPU addon only');
   const nodeGyp = require.resolve('node-gyp/bin/node-gyp.js');
-  const r = run(process.execPath, [nodeGyp, 'rebuild', '-C', root, ...(args.has('--debug') ? ['--debug'] : [])]);
+  // Build against the local Node's headers (npm's nodedir, or the install prefix) rather than downloading them.
+  const prefix = join(dirname(process.execPath), '..');
+  const nodedir = process.env.npm_config_nodedir || (existsSync(join(prefix, 'include', 'node', 'node.h')) ? prefix : undefined);
+  const gypArgs = [nodeGyp, 'rebuild', '-C', root, ...(nodedir ? [`--nodedir=${nodedir}`] : []), ...(args.has('--debug') ? ['--debug'] : [])];
+  const r = run(process.execPath, gypArgs);
   if (!r.ok) {
     console.error('sparq: the node-gyp build failed (see above). sparq needs a C++17 compiler (g++ >= 9 or clang >= 10).');
     process.exit(1);

@@ -1,0 +1,1 @@
+// Intentionally empty: stands in for an empty source group in binding.gyp.

@@ -1,0 +1,146 @@
+// kernels: the low-level API. y[M, N] = act(x[M, K] · W + bias), W row-major [K, N] (ONNX MatMul
+// layout) packed once into a kernel format; zeros in W are pruned weights.
+import { rethrowNative, SparqError, typeError } from './errors.js';
+import { native, type NativePackedHandle } from './native.js';
+import { checkBoolean, checkFloat32Array, checkInteger, checkObject, checkOneOf } from './validate.js';
+
+export const WEIGHT_FORMATS = ['dense', 'int8', 'sparse', 'block', '2:4', 'sparse-int8', 'auto'] as const;
+export type WeightFormat = (typeof WEIGHT_FORMATS)[number];
+export const ACTIVATIONS = ['none', 'relu', 'gelu'] as const;
+export type Activation = (typeof ACTIVATIONS)[number];
+
+export interface PackOptions {
+  /** Kernel format; 'dense' by default. */
+  format?: WeightFormat;
+  /** int8 formats: one scale per output column (default) or one for the whole matrix. */
+  perChannel?: boolean;
+  /** 'block': block shape, e.g. '1x4' (4 consecutive k) or '8x1'. */
+  block?: string;
+  /** Pack for a given instruction set instead of the active one (tests, comparisons). */
+  isa?: 'scalar' | 'avx2' | 'avx512';
+}
+
+export interface MatmulOptions {
+  bias?: Float32Array;
+  activation?: Activation;
+  /** Threads for this call; default the pool's size. Small problems use one regardless. */
+  threads?: number;
+}
+
+/** Weights packed into a kernel's layout. Holds native memory until release() (or GC). */
+export class PackedWeights {
+  readonly K: number;
+  readonly N: number;
+  /** The format actually used ('auto' resolves to a concrete one). */
+  readonly format: string;
+  #handle: NativePackedHandle | null;
+  #info: Record<string, string | number | boolean>;
+
+  /** @internal use kernels.pack() */
+  constructor(handle: NativePackedHandle) {
+    this.#handle = handle;
+    this.#info = handle.info();
+    this.K = this.#info.K as number;
+    this.N = this.#info.N as number;
+    this.format = this.#info.format as string;
+  }
+
+  /** Native bytes held by the packed weights. */
+  get bytes(): number {
+    return this.#info.bytes as number;
+  }
+  /** Stored nonzeros / (K·N): 1 for dense formats. */
+  get density(): number {
+    return this.#info.density as number;
+  }
+  get released(): boolean {
+    return this.#handle === null;
+  }
+  /** Everything the format reports (kernel name, quantization error, chosen format, ...). */
+  get info(): Readonly<Record<string, string | number | boolean>> {
+    return this.#info;
+  }
+
+  /** @internal */
+  get handle(): NativePackedHandle {
+    if (!this.#handle) throw new SparqError('ERR_RELEASED', 'Expected live packed weights for w but received weights that were released');
+    return this.#handle;
+  }
+
+  release(): void {
+    this.#handle?.release();
+    this.#handle = null;
+  }
+  dispose(): void {
+    this.release();
+  }
+  [Symbol.dispose](): void {
+    this.release();
+  }
+}
+
+export function pack(W: Float32Array, K: number, N: number, options: PackOptions = {}): PackedWeights {
+  checkInteger(K, 'K', 1, 2 ** 31 - 1);
+  checkInteger(N, 'N', 1, 2 ** 31 - 1);
+  checkFloat32Array(W, 'W', K * N, `K·N = ${K * N}`);
+  const opts = checkObject(options, 'options');
+  const format = checkOneOf(opts.format ?? 'dense', 'options.format', WEIGHT_FORMATS);
+  const nativeOptions: Record<string, number | string | boolean> = {};
+  if (opts.perChannel !== undefined) nativeOptions.perChannel = checkBoolean(opts.perChannel, 'options.perChannel');
+  if (opts.block !== undefined) {
+    if (typeof opts.block !== 'string' || !/^\d+x\d+$/.test(opts.block)) throw typeError("a block shape like '1x4' or '8x1'", 'options.block', opts.block);
+    nativeOptions.block = opts.block;
+  }
+  if (opts.isa !== undefined) nativeOptions.isa = checkOneOf(opts.isa, 'options.isa', ['scalar', 'avx2', 'avx512'] as const);
+  try {
+    return new PackedWeights(native().pack(format, W, K, N, nativeOptions));
+  } catch (e) {
+    rethrowNative(e);
+  }
+}
+
+interface MatmulCall {
+  handle: NativePackedHandle;
+  bias: Float32Array | null;
+  activation: number;
+  threads: number;
+}
+
+function prepareMatmul(x: unknown, M: unknown, w: unknown, options: unknown): MatmulCall {
+  if (!(w instanceof PackedWeights)) throw typeError('packed weights from kernels.pack()', 'w', w);
+  const handle = w.handle;
+  checkInteger(M, 'M', 1, 2 ** 31 - 1);
+  checkFloat32Array(x, 'x', (M as number) * w.K, `M·K = ${(M as number) * w.K}`);
+  const opts = checkObject(options ?? {}, 'options');
+  const bias = opts.bias === undefined ? null : checkFloat32Array(opts.bias, 'options.bias', w.N, `N = ${w.N}`);
+  const activation = ACTIVATIONS.indexOf(checkOneOf(opts.activation ?? 'none', 'options.activation', ACTIVATIONS));
+  const threads = opts.threads === undefined ? 0 : checkInteger(opts.threads, 'options.threads', 1, 1024);
+  return { handle, bias, activation, threads };
+}
+
+/**
+ * Work (multiply-adds) below which matmul() runs inline: a hop to a worker thread and back costs
+ * tens of microseconds here, more than the product itself, and blocks the loop no less.
+ */
+const INLINE_WORK = 1 << 21;
+
+/** y = act(x · W + bias), computed off the event loop (small products run inline). */
+export async function matmul(x: Float32Array, M: number, w: PackedWeights, options: MatmulOptions = {}): Promise<Float32Array> {
+  const c = prepareMatmul(x, M, w, options);
+  try {
+    if (M * w.K * w.N * w.density <= INLINE_WORK) return native().matmulSync(c.handle, x, M, c.bias, c.activation, c.threads);
+    return await native().matmul(c.handle, x, M, c.bias, c.activation, c.threads);
+  } catch (e) {
+    rethrowNative(e);
+  }
+}
+
+/** y = act(x · W + bias) on the calling thread (blocks the event loop: prefer matmul for big work). */
+export function matmulSync(x: Float32Array, M: number, w: PackedWeights, options: MatmulOptions = {}): Float32Array {
+  const c = prepareMatmul(x, M, w, options);
+  try {
+    return native().matmulSync(c.handle, x, M, c.bias, c.activation, c.threads);
+  } catch (e) {
+    rethrowNative(e);
+  }
+}

@@ -1,0 +1,88 @@
+// Loads the native addon and declares the binding's typed interface (hand-written: the binding is
+// small and its contract is this file). Set SPARQ_ADDON to load a specific .node file.
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { SparqError } from './errors.js';
+
+export interface NativePackedHandle {
+  info(): Record<string, string | number | boolean>;
+  release(): void;
+}
+
+export interface NativeCudaStatus {
+  available: boolean;
+  reason?: string;
+  device?: string;
+  sms?: number;
+  memory?: number;
+}
+
+export interface NativeBackend {
+  isa: string;
+  available: string[];
+  threads: number;
+  cuda: NativeCudaStatus;
+  version: string;
+  features: Record<string, boolean>;
+  formats: string[];
+}
+
+export interface NativeAddon {
+  backend(): NativeBackend;
+  setThreads(threads: number): void;
+  pack(format: string, W: Float32Array, K: number, N: number, options: Record<string, number | string | boolean>): NativePackedHandle;
+  matmulSync(w: NativePackedHandle, x: Float32Array, M: number, bias: Float32Array | null, activation: number, threads: number): Float32Array;
+  matmul(w: NativePackedHandle, x: Float32Array, M: number, bias: Float32Array | null, activation: number, threads: number): Promise<Float32Array>;
+  [extra: string]: unknown;
+}
+
+/** The package root: the nearest directory above this file holding sparq's package.json. */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(dir, 'package.json');
+    if (existsSync(candidate)) {
+      try {
+        if ((JSON.parse(readFileSync(candidate, 'utf8')) as { name?: string }).name === 'sparq') return dir;
+      } catch {
+        // not ours; keep walking
+      }
+    }
+    const parent = dirname(dir);
+    if (parent === dir) throw new SparqError('ERR_ADDON_MISSING', 'Could not find the sparq package root above ' + fileURLToPath(import.meta.url));
+    dir = parent;
+  }
+}
+
+let cached: NativeAddon | undefined;
+
+export function native(): NativeAddon {
+  if (cached) return cached;
+  const require = createRequire(import.meta.url);
+  const root = packageRoot();
+  const candidates = process.env.SPARQ_ADDON
+    ? [process.env.SPARQ_ADDON]
+    : [join(root, 'build', 'Release', 'sparq.node'), join(root, 'build', 'Debug', 'sparq.node')];
+  const errors: string[] = [];
+  for (const path of candidates) {
+    if (!existsSync(path)) {
+      errors.push(`${path}: not found`);
+      continue;
+    }
+    try {
+      cached = require(path) as NativeAddon;
+      return cached;
+    } catch (e) {
+      errors.push(`${path}: ${(e as Error).message}`);
+    }
+  }
+  throw new SparqError(
+    'ERR_ADDON_MISSING',
+    `sparq's native addon could not be loaded (${errors.join('; ')}). ` +
+      'It is built from source at install: run `npm rebuild sparq` (or `npm run build:native` in a checkout); ' +
+      'it needs a C++17 compiler and CMake, or node-gyp with Python.',
+  );
+}

@@ -1,0 +1,95 @@
+// Test helpers: seeded data, the double-precision reference matmul, and error measures.
+
+/** mulberry32: a small seeded PRNG so every test sees the same data. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function randomFloats(n: number, seed: number, lo = -1, hi = 1): Float32Array {
+  const r = rng(seed);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * r();
+  return out;
+}
+
+/** Zeroes a random `sparsity` share of w (a pruned matrix). */
+export function prune(w: Float32Array, sparsity: number, seed: number): Float32Array {
+  const r = rng(seed);
+  const out = Float32Array.from(w);
+  for (let i = 0; i < out.length; i++) if (r() < sparsity) out[i] = 0;
+  return out;
+}
+
+export function erf(x: number): number {
+  // Abramowitz-Stegun 7.1.26 is too coarse for a reference; use a series/continued fraction via Math.
+  // erf(x) = sign(x) * (1 - erfc(|x|)), erfc by a high-precision rational approximation (W. J. Cody).
+  const z = Math.abs(x);
+  const t = 1 / (1 + 0.5 * z);
+  const r =
+    t *
+    Math.exp(
+      -z * z -
+        1.26551223 +
+        t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+    );
+  return x >= 0 ? 1 - r : r - 1;
+}
+
+export function activate(v: number, act: 'none' | 'relu' | 'gelu'): number {
+  if (act === 'relu') return v < 0 ? 0 : v;
+  if (act === 'gelu') return 0.5 * v * (1 + erf(v / Math.SQRT2));
+  return v;
+}
+
+/** y = act(x·W + b) in double precision; also the per-output error scale sum|x||w| + |b| + 1. */
+export function refMatmul(
+  x: Float32Array,
+  M: number,
+  W: Float32Array,
+  K: number,
+  N: number,
+  bias?: Float32Array,
+  act: 'none' | 'relu' | 'gelu' = 'none',
+): { y: Float64Array; scale: Float64Array } {
+  const y = new Float64Array(M * N);
+  const scale = new Float64Array(M * N);
+  for (let i = 0; i < M; i++) {
+    for (let k = 0; k < K; k++) {
+      const xv = x[i * K + k];
+      if (xv === 0) continue;
+      for (let j = 0; j < N; j++) {
+        const w = W[k * N + j];
+        y[i * N + j] += xv * w;
+        scale[i * N + j] += Math.abs(xv * w);
+      }
+    }
+    for (let j = 0; j < N; j++) {
+      const b = bias ? bias[j] : 0;
+      y[i * N + j] = activate(y[i * N + j] + b, act);
+      scale[i * N + j] += Math.abs(b) + 1;
+    }
+  }
+  return { y, scale };
+}
+
+/** max_i |got_i - want_i| / scale_i; Infinity on a NaN mismatch. */
+export function maxScaledError(got: ArrayLike<number>, want: ArrayLike<number>, scale?: ArrayLike<number>): number {
+  let worst = 0;
+  for (let i = 0; i < got.length; i++) {
+    if (Number.isNaN(got[i]) !== Number.isNaN(want[i])) return Infinity;
+    if (Number.isNaN(got[i])) continue;
+    const e = Math.abs(got[i] - want[i]) / (scale ? scale[i] : Math.max(1, Math.abs(want[i])));
+    if (e > worst) worst = e;
+  }
+  return worst;
+}
+
+/** The ISA the test process runs (SPARQ_ISA), for test names. */
+export const isaLabel = process.env.SPARQ_ISA ?? 'default';
