@@ -32,10 +32,11 @@ TEST(dynamic_quantize_linear_matches_reference_on_random_data) {
   for (int64_t n : {1, 17, 1000, 300000}) {
     auto x = random_vector(static_cast<size_t>(n), static_cast<uint32_t>(n), -3.0f, 1.5f);
     if (n > 10) x[3] = NAN;
+    for (sparq::Isa isa : sparq::available_isas()) {
     std::vector<uint8_t> y(static_cast<size_t>(n));
     float scale;
     uint8_t zp;
-    sparq::dynamic_quantize_linear(x.data(), n, y.data(), &scale, &zp, ctx_for(sparq::active_isa(), 2));
+    sparq::dynamic_quantize_linear(x.data(), n, y.data(), &scale, &zp, ctx_for(isa, 2));
     float lo = 0, hi = 0;
     for (float v : x)
       if (!std::isnan(v)) lo = std::fmin(lo, v), hi = std::fmax(hi, v);
@@ -47,7 +48,8 @@ TEST(dynamic_quantize_linear_matches_reference_on_random_data) {
       const float q = std::isnan(x[i]) ? 0.0f : std::nearbyint(x[i] / want_scale);
       bad += y[i] != static_cast<uint8_t>(std::fmin(255.0f, std::fmax(0.0f, q + want_zp)));
     }
-    CHECK_MSG(bad == 0, "n=%lld: %d wrong", (long long)n, bad);
+    CHECK_MSG(bad == 0, "n=%lld on %s: %d wrong", (long long)n, sparq::isa_name(isa), bad);
+    }
   }
 }
 
@@ -90,6 +92,35 @@ TEST(quantize_dequantize_per_tensor_and_per_axis) {
   const int32_t nz = 1;
   CHECK(error_code([&] { sparq::dequantize_linear(acc.data(), DType::int32, 3, 1, 1, &s, &nz, out.data()); }) == "ERR_INVALID_ARGUMENT");
   CHECK(error_code([&] { sparq::quantize_linear(x.data(), 1, 1, 3, &s, DType::int32, nullptr, out.data()); }) == "ERR_UNSUPPORTED_DTYPE");
+}
+
+TEST(quantize_every_isa_matches_scalar_on_ties_nan_and_inf) {
+  std::vector<float> x;
+  for (int i = -600; i <= 600; ++i) x.push_back(static_cast<float>(i) * 0.25f);  // many exact .5 ties at scale 0.5
+  for (float v : {NAN, INFINITY, -INFINITY, 1e30f, -1e30f, -0.0f}) x.push_back(v);
+  const int64_t n = static_cast<int64_t>(x.size());
+  const float scale = 0.5f;
+  const uint8_t zu = 3;
+  const int8_t zs = -7;
+  std::vector<uint8_t> want_u(x.size());
+  std::vector<int8_t> want_s(x.size());
+  sparq::quantize_linear(x.data(), 1, 1, n, &scale, DType::uint8, &zu, want_u.data(), ctx_for(sparq::Isa::scalar));
+  sparq::quantize_linear(x.data(), 1, 1, n, &scale, DType::int8, &zs, want_s.data(), ctx_for(sparq::Isa::scalar));
+  int bad = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = x[i];
+    const float r = std::isnan(v) ? 0.0f : std::nearbyint(std::fmax(-1e6f, std::fmin(1e6f, v / scale)));
+    bad += want_u[i] != static_cast<uint8_t>(std::fmin(255.f, std::fmax(0.f, r + zu)));
+    bad += want_s[i] != static_cast<int8_t>(std::fmin(127.f, std::fmax(-128.f, r + zs)));
+  }
+  CHECK_MSG(bad == 0, "scalar quantize: %d wrong", bad);
+  for (sparq::Isa isa : sparq::available_isas()) {
+    std::vector<uint8_t> u(x.size());
+    std::vector<int8_t> s8(x.size());
+    sparq::quantize_linear(x.data(), 1, 1, n, &scale, DType::uint8, &zu, u.data(), ctx_for(isa));
+    sparq::quantize_linear(x.data(), 1, 1, n, &scale, DType::int8, &zs, s8.data(), ctx_for(isa));
+    CHECK_MSG(u == want_u && s8 == want_s, "%s quantize differs from scalar", sparq::isa_name(isa));
+  }
 }
 
 namespace {

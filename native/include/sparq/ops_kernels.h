@@ -20,6 +20,10 @@ struct OpsKernels {
   // LayerNorm of `rows` contiguous rows; beta, mean, inv_std may be null.
   void (*layer_norm_rows)(const float* x, float* y, int64_t rows, int64_t cols, const float* gamma, const float* beta,
                           float eps, float* mean, float* inv_std);
+  // *lo = min(*lo, x[..]), *hi = max(*hi, x[..]) over n values, NaN skipped.
+  void (*minmax_f32)(const float* x, int64_t n, float* lo, float* hi);
+  // y[i] = saturate(round_half_even(x[i] / scale) + zp) to uint8 (or int8 when is_signed); NaN -> zp.
+  void (*quantize_f32)(const float* x, int64_t n, float scale, float zp, bool is_signed, void* y);
 };
 
 const OpsKernels& ops_kernels(Isa isa);
@@ -30,6 +34,8 @@ void binary_f32_scalar(BinaryOp op, const float* a, int64_t sa, const float* b, 
 void softmax_rows_scalar(const float* x, float* y, int64_t rows, int64_t cols, bool log);
 void layer_norm_rows_scalar(const float* x, float* y, int64_t rows, int64_t cols, const float* gamma, const float* beta,
                             float eps, float* mean, float* inv_std);
+void minmax_f32_scalar(const float* x, int64_t n, float* lo, float* hi);
+void quantize_f32_scalar(const float* x, int64_t n, float scale, float zp, bool is_signed, void* y);
 
 extern const OpsKernels kOpsScalar;
 extern const OpsKernels kOpsAvx512;
