@@ -146,14 +146,16 @@ void check_matmul_integer(DType at, DType bt, const Shape& as, const Shape& bs, 
   for (size_t i = 0; i < b.size(); ++i) bf[i] = static_cast<float>(b[i] - zb[per_col ? i % N : 0]);
   std::vector<float> want(static_cast<size_t>(out.numel()));
   sparq::matmul_f32(af.data(), as, bf.data(), bs, want.data(), 1);
-  for (int threads : {1, 2}) {
-    std::vector<int32_t> y(want.size(), 12345);
-    sparq::matmul_integer(at, a.data(), as, bt, b.data(), bs, za.data(), static_cast<int64_t>(za.size()), zb.data(),
-                          static_cast<int64_t>(zb.size()), y.data(), ctx_for(sparq::active_isa(), threads));
-    int bad = 0;
-    for (size_t i = 0; i < y.size(); ++i) bad += static_cast<float>(y[i]) != want[i];
-    CHECK_MSG(bad == 0, "MatMulInteger %s x %s: %d wrong", as.str().c_str(), bs.str().c_str(), bad);
-  }
+  for (sparq::Isa isa : sparq::available_isas())
+    for (int threads : {1, 2}) {
+      std::vector<int32_t> y(want.size(), 12345);
+      sparq::matmul_integer(at, a.data(), as, bt, b.data(), bs, za.data(), static_cast<int64_t>(za.size()), zb.data(),
+                            static_cast<int64_t>(zb.size()), y.data(), ctx_for(isa, threads));
+      int bad = 0;
+      for (size_t i = 0; i < y.size(); ++i) bad += static_cast<float>(y[i]) != want[i];
+      CHECK_MSG(bad == 0, "MatMulInteger %s x %s on %s: %d wrong", as.str().c_str(), bs.str().c_str(),
+                sparq::isa_name(isa), bad);
+    }
 }
 
 }  // namespace
@@ -161,7 +163,7 @@ void check_matmul_integer(DType at, DType bt, const Shape& as, const Shape& bs, 
 TEST(matmul_integer_matches_reference) {
   uint32_t seed = 1;
   for (auto [as, bs] : {std::pair<Shape, Shape>{{5, 7}, {7, 9}}, {{1, 33}, {33, 17}}, {{2, 3, 13, 37}, {37, 5}},
-                        {{2, 1, 4, 6}, {3, 6, 5}}, {{6}, {6, 4}}, {{64, 128}, {128, 96}}}) {
+                        {{2, 1, 4, 6}, {3, 6, 5}}, {{6}, {6, 4}}, {{64, 128}, {128, 96}}, {{13, 70}, {70, 131}}, {{7, 0}, {0, 5}}}) {
     check_matmul_integer<uint8_t, int8_t>(DType::uint8, DType::int8, as, bs, false, false, seed++);
     check_matmul_integer<uint8_t, uint8_t>(DType::uint8, DType::uint8, as, bs, true, true, seed++);
     check_matmul_integer<int8_t, int8_t>(DType::int8, DType::int8, as, bs, false, true, seed++);
