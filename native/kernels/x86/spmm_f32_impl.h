@@ -120,16 +120,25 @@ float* rows_raw(const SparseF32View& w, const float* x, int64_t g0, int64_t g1, 
     float* out = y + g * C;
     if constexpr (C == 1 && L == 1) {
       // ~1 nonzero per cycle: index load, value load, x load, FMA; four chains.
-      float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      // Four indices per 8-byte load (split with shifts on the integer ports), four x values
+      // inserted into one xmm and one vector FMA against four values: 1.5 loads per nonzero.
+      __m128 a0 = _mm_setzero_ps(), a1 = _mm_setzero_ps();
       uint32_t e = e0;
-      for (; e + 4 <= e1; e += 4) {
-        s0 += w.val[e] * x[w.idx[e]];
-        s1 += w.val[e + 1] * x[w.idx[e + 1]];
-        s2 += w.val[e + 2] * x[w.idx[e + 2]];
-        s3 += w.val[e + 3] * x[w.idx[e + 3]];
+      for (; e + 8 <= e1; e += 8) {
+        uint64_t q0, q1;
+        std::memcpy(&q0, w.idx + e, 8);
+        std::memcpy(&q1, w.idx + e + 4, 8);
+        const __m128 x0 = _mm_setr_ps(x[q0 & 0xffff], x[(q0 >> 16) & 0xffff], x[(q0 >> 32) & 0xffff], x[q0 >> 48]);
+        const __m128 x1 = _mm_setr_ps(x[q1 & 0xffff], x[(q1 >> 16) & 0xffff], x[(q1 >> 32) & 0xffff], x[q1 >> 48]);
+        a0 = _mm_fmadd_ps(x0, _mm_loadu_ps(w.val + e), a0);
+        a1 = _mm_fmadd_ps(x1, _mm_loadu_ps(w.val + e + 4), a1);
       }
+      a0 = _mm_add_ps(a0, a1);
+      a0 = _mm_add_ps(a0, _mm_movehl_ps(a0, a0));
+      a0 = _mm_add_ss(a0, _mm_shuffle_ps(a0, a0, 1));
+      float s0 = _mm_cvtss_f32(a0);
       for (; e < e1; ++e) s0 += w.val[e] * x[w.idx[e]];
-      out[0] = (s0 + s1) + (s2 + s3);
+      out[0] = s0;
     } else if constexpr (C == 1 && L == 4) {
       __m128 a0 = _mm_setzero_ps(), a1 = _mm_setzero_ps();
       uint32_t e = e0;
