@@ -139,7 +139,8 @@ function decodeValueInfo(vi: IValueInfoProto, what: string): ValueInfo {
   let dims: Dim[] | null = null;
   if (tt.shape) {
     dims = (tt.shape.dim ?? []).map((d, i) => {
-      if (d.dimValue !== undefined && d.dimValue !== null && d.dimParam === undefined) {
+      // protobufjs fills unset fields from prototype defaults: the oneof's `value` says which is set.
+      if ((d as { value?: string }).value === 'dimValue') {
         const v = toNumber(d.dimValue);
         if (!Number.isSafeInteger(v) || v < 0) throw invalid(`${what} "${name}" has dim ${i} = ${v}`);
         return v;
