@@ -43,8 +43,8 @@ void pack_int8_weights(const float* W, int64_t K, int64_t N, bool per_channel, i
                        Int8PackedB& out) {
   if (K < 1 || N < 1 || group < 1 || weight_max < 1 || weight_max > 127) throw invalid_argument("pack_int8_weights: bad shape or parameters");
   if (K > kInt8MaxK)
-    throw invalid_argument("Expected K <= " + std::to_string(kInt8MaxK) +
-                           " for the int8 format (exact s32 accumulation) but received " + std::to_string(K));
+    throw invalid_argument("Expected an integer <= " + std::to_string(kInt8MaxK) +
+                           " (exact s32 accumulation in the int8 format) for K but received " + std::to_string(K));
   out.K = K;
   out.N = N;
   out.kq = (K + 3) / 4;
