@@ -140,7 +140,7 @@ class SparseInt8 final : public SparseInt8Weights {
     int32_t* za = zero_buffer.reserve(static_cast<size_t>(M));
 
     if (rows_kernel) {
-      const int64_t row_bytes = view_.chunks * 128;
+      const int64_t row_bytes = view_.chunks * kSpI8ChunkBytes;
       thread_local AlignedBuffer<uint8_t> qbuf;
       uint8_t* xq = qbuf.reserve(static_cast<size_t>(M * row_bytes));
       quantize_rows_u8(isa(), x, M, K, row_bytes, xq, sa, za, false);
@@ -156,7 +156,7 @@ class SparseInt8 final : public SparseInt8Weights {
       return;
     }
 
-    const int64_t MT = kernels_->xt_rows;
+    const int64_t MT = kernels_->xt_rows(M);
     const int64_t tiles = (M + MT - 1) / MT;
     thread_local AlignedBuffer<uint8_t> qbuf, xtbuf;
     uint8_t* xq = qbuf.reserve(static_cast<size_t>(M * kp));
@@ -181,7 +181,7 @@ class SparseInt8 final : public SparseInt8Weights {
     pool.parallel_for(batches, t, grain, [&](int64_t b0, int64_t b1) {
       for (int64_t tile = 0; tile < tiles; ++tile) {
         const int64_t m0 = tile * MT;
-        kernels_->xt(view_, xt + tile * tile_bytes, static_cast<int>(std::min(MT, M - m0)), b0 * bc, std::min(b1 * bc, N),
+        kernels_->xt(view_, xt + tile * tile_bytes, static_cast<int>(MT), static_cast<int>(std::min(MT, M - m0)), b0 * bc, std::min(b1 * bc, N),
                      RowQuant{sa + m0, za + m0}, y ? y + m0 * N : nullptr, N, ep, acc ? acc + m0 * N : nullptr, N);
       }
     });

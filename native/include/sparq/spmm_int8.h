@@ -4,8 +4,8 @@
 //     y[m][n] = act(scale_a[m] · scale_b[n] · (acc[m][n] − za[m] · colsum[n]) + bias[n]),
 //     acc[m][n] = Σ over stored blocks (n, q) of Σ_l a[m][4q + l] · w[4q + l][n]   (exact s32)
 // A block is stored when any of its 4 codes is nonzero. Blocks are listed per output and per chunk of
-// 32 quads (128 k), with a one-byte quad offset inside the chunk: the row kernel holds a chunk of the
-// quantized row in two zmm and picks 16 blocks' quads at once with vpermt2d.
+// 64 quads (256 k), with a one-byte quad offset inside the chunk: the row kernel holds a chunk of the
+// quantized row in four zmm and picks 16 blocks' quads at once with two vpermt2d and a blend.
 // Kernel shapes as for fp32 (sparq/spmm_f32.h): `xt` for M >= kXtMinRows (quads of MT rows transposed,
 // one vpdpbusd per block per 16 rows), `rows` for small M.
 #pragma once
@@ -16,12 +16,13 @@
 
 namespace sparq {
 
-constexpr int kSpI8ChunkQuads = 32;
+constexpr int kSpI8ChunkQuads = 64;
+constexpr int kSpI8ChunkBytes = 4 * kSpI8ChunkQuads;
 
 struct SparseInt8View {
   int64_t K = 0, N = 0;
   int64_t kq = 0;      // ceil(K / 4)
-  int64_t chunks = 0;  // ceil(kq / 32)
+  int64_t chunks = 0;  // ceil(kq / 64)
   const uint32_t* ptr = nullptr;  // N·chunks + 1: blocks of output n in chunk c are [ptr[n·chunks + c], ptr[.. + 1])
   const uint8_t* idx = nullptr;   // quad offset inside the chunk
   const int32_t* val = nullptr;   // the block's 4 codes (k = 4q .. 4q+3), little-endian bytes
@@ -38,14 +39,14 @@ struct RowQuant {
 struct SpmmInt8Kernels {
   const char* name;
   int weight_max;  // codes in [-weight_max, weight_max]: 127, or 63 where vpmaddubsw must not saturate
-  int xt_rows;     // MT: rows per xt tile
-  int batch_cols;  // xt column ranges start at multiples of this
-  // Outputs [n0, n1) of one M tile: xt holds, for every quad q, MT rows' 4 codes (xt + (q·MT + m)·4);
-  // rows <= MT valid rows; y (row stride ldy) and rq start at the tile's first row. With acc non-null
+  int (*xt_rows)(int64_t M);  // MT: rows per xt tile for M rows (the height that pads least)
+  int batch_cols;             // xt column ranges start at multiples of this
+  // Outputs [n0, n1) of one M tile: xt holds, for every quad q, mt rows' 4 codes (xt + (q·mt + m)·4);
+  // rows <= mt valid rows; y (row stride ldy) and rq start at the tile's first row. With acc non-null
   // the raw accumulators go there (row stride ldacc) instead of y (tests).
-  void (*xt)(const SparseInt8View& w, const uint8_t* xt, int rows, int64_t n0, int64_t n1, RowQuant rq, float* y,
-             int64_t ldy, const Epilogue& ep, int32_t* acc, int64_t ldacc);
-  // Outputs [n0, n1) for one quantized row (chunks·128 readable bytes) with its scale and zero point.
+  void (*xt)(const SparseInt8View& w, const uint8_t* xt, int mt, int rows, int64_t n0, int64_t n1, RowQuant rq,
+             float* y, int64_t ldy, const Epilogue& ep, int32_t* acc, int64_t ldacc);
+  // Outputs [n0, n1) for one quantized row (chunks·kSpI8ChunkBytes readable bytes) with its scale and zero point.
   void (*rows)(const SparseInt8View& w, const uint8_t* xq, int64_t n0, int64_t n1, float sa, int32_t za, float* y,
                const Epilogue& ep, int32_t* acc);
 };

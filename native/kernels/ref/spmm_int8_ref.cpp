@@ -10,6 +10,8 @@ namespace {
 
 constexpr int kMt = 8;
 
+int xt_rows(int64_t) { return kMt; }
+
 inline int32_t dot4(const uint8_t* a, int32_t packed) {
   int8_t w[4];
   std::memcpy(w, &packed, 4);
@@ -22,7 +24,7 @@ inline float finish(int32_t acc, int32_t za, int64_t n, const SparseInt8View& w,
   return apply_activation_ref(v, ep.act);
 }
 
-void xt(const SparseInt8View& w, const uint8_t* xt, int rows, int64_t n0, int64_t n1, RowQuant rq, float* y,
+void xt(const SparseInt8View& w, const uint8_t* xt, int /*mt*/, int rows, int64_t n0, int64_t n1, RowQuant rq, float* y,
         int64_t ldy, const Epilogue& ep, int32_t* acc_out, int64_t ldacc) {
   for (int64_t n = n0; n < n1; ++n) {
     int32_t acc[kMt] = {};
@@ -56,6 +58,6 @@ void rows(const SparseInt8View& w, const uint8_t* xq, int64_t n0, int64_t n1, fl
 
 }  // namespace
 
-extern const SpmmInt8Kernels kSpmmInt8Scalar = {"scalar", 127, kMt, 1, xt, rows};
+extern const SpmmInt8Kernels kSpmmInt8Scalar = {"scalar", 127, xt_rows, 1, xt, rows};
 
 }  // namespace sparq

@@ -6,6 +6,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 #include "simd_avx2.h"
@@ -15,8 +16,7 @@
 namespace sparq {
 namespace {
 
-constexpr int kV = 4;
-constexpr int kMt = 8 * kV;
+constexpr int kMaxV = 4;
 
 inline void store_row(const SparseInt8View& w, __m256i acc, int64_t n, int cols, float sa, int32_t za, float* y,
                       const Epilogue& ep) {
@@ -32,8 +32,10 @@ inline __m256i dot(__m256i acc, __m256i x, __m256i w, __m256i ones) {
   return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(x, w), ones));
 }
 
-void xt(const SparseInt8View& w, const uint8_t* xt, int rows, int64_t n0, int64_t n1, RowQuant rq, float* y,
-        int64_t ldy, const Epilogue& ep, int32_t* acc_out, int64_t ldacc) {
+template <int kV>
+void xt_kernel(const SparseInt8View& w, const uint8_t* xt, int rows, int64_t n0, int64_t n1, RowQuant rq, float* y,
+               int64_t ldy, const Epilogue& ep, int32_t* acc_out, int64_t ldacc) {
+  constexpr int kMt = 8 * kV;
   alignas(32) int32_t yt[8 * kMt];
   std::memset(yt, 0, sizeof(yt));
   const __m256i ones = _mm256_set1_epi16(1);
@@ -99,7 +101,7 @@ void rows(const SparseInt8View& w, const uint8_t* xq, int64_t n0, int64_t n1, fl
       const uint32_t* pp = w.ptr + (nb + j) * w.chunks;
       int32_t acc = 0;
       for (int64_t c = 0; c < w.chunks; ++c) {
-        const uint8_t* xc = xq + c * 128;
+        const uint8_t* xc = xq + c * kSpI8ChunkBytes;
         for (uint32_t e = pp[c]; e < pp[c + 1]; ++e) acc += dot4(xc + 4 * w.idx[e], w.val[e]);
       }
       sums[j] = acc;
@@ -112,8 +114,28 @@ void rows(const SparseInt8View& w, const uint8_t* xq, int64_t n0, int64_t n1, fl
   }
 }
 
+// Tile height: the number of vectors (<= 4) that pads the fewest rows; ties go to the taller tile.
+int xt_rows(int64_t M) {
+  int best = 1;
+  int64_t best_pad = INT64_MAX;
+  for (int v = kMaxV; v >= 1; v /= 2) {
+    const int64_t mt = 8 * v, pad = (M + mt - 1) / mt * mt;
+    if (pad < best_pad) best_pad = pad, best = v;
+  }
+  return 8 * best;
+}
+
+void xt(const SparseInt8View& w, const uint8_t* xt, int mt, int rows, int64_t n0, int64_t n1, RowQuant rq, float* y,
+        int64_t ldy, const Epilogue& ep, int32_t* acc_out, int64_t ldacc) {
+  switch (mt / 8) {
+    case 4: return xt_kernel<4>(w, xt, rows, n0, n1, rq, y, ldy, ep, acc_out, ldacc);
+    case 2: return xt_kernel<2>(w, xt, rows, n0, n1, rq, y, ldy, ep, acc_out, ldacc);
+    default: return xt_kernel<1>(w, xt, rows, n0, n1, rq, y, ldy, ep, acc_out, ldacc);
+  }
+}
+
 }  // namespace
 
-extern const SpmmInt8Kernels kSpmmInt8Avx2 = {"avx2", 63, kMt, 8, xt, rows};
+extern const SpmmInt8Kernels kSpmmInt8Avx2 = {"avx2", 63, xt_rows, 8, xt, rows};
 
 }  // namespace sparq
