@@ -2,8 +2,8 @@
 // quantized per row at call time (sparq/quantize.h, shared with the 'int8' format), exact s32
 // accumulation and the dequantizing epilogue (sparq/spmm_int8.h). Weights are quantized exactly as
 // the 'int8' format does (pack_int8_weights: symmetric, round half to even; 7-bit on the AVX2 path);
-// a block is kept when any of its 4 codes is nonzero, so the work follows the density of blocks, not
-// of values: about 34% of blocks survive 90% random unstructured sparsity, 10% survive 90% 1x4 block
+// a block is kept when any of its 4 codes is nonzero (stored compressed: its nonzero codes and a 4-bit
+// mask), so memory follows the values but the work follows the density of blocks: about 34% of blocks survive 90% random unstructured sparsity, 10% survive 90% 1x4 block
 // pruning. K is limited to 65536 (exact s32 accumulators).
 #include <algorithm>
 #include <cmath>
@@ -23,7 +23,7 @@ namespace sparq {
 
 const SpmmInt8Kernels* spmm_int8_kernels(Isa isa) {
 #if defined(__x86_64__) || defined(__i386__)
-  if (isa == Isa::avx512 && cpu_features().avx512vnni) return &kSpmmInt8Avx512Vnni;
+  if (isa == Isa::avx512 && cpu_features().avx512vnni && cpu_features().avx512vbmi2) return &kSpmmInt8Avx512Vnni;
   if (isa >= Isa::avx2) return &kSpmmInt8Avx2;
 #else
   (void)isa;
@@ -64,44 +64,79 @@ class SparseInt8 final : public SparseInt8Weights {
       return any;
     };
     ptr_.resize(static_cast<size_t>(N * view_.chunks + 1));
-    uint64_t total = 0;
+    cptr_.resize(static_cast<size_t>(N * view_.chunks + 1));
+    uint64_t total = 0, codes = 0;
     for (int64_t n = 0; n < N; ++n)
       for (int64_t c = 0; c < view_.chunks; ++c) {
         ptr_[n * view_.chunks + c] = static_cast<uint32_t>(total);
-        for (int64_t qd = c * kSpI8ChunkQuads; qd < std::min(q.kq, (c + 1) * kSpI8ChunkQuads); ++qd)
-          total += block(qd, n, nullptr);
-        if (total > 0xffffffffull) throw invalid_argument("Expected fewer than 2^32 blocks for format 'sparse-int8'");
+        cptr_[n * view_.chunks + c] = static_cast<uint32_t>(codes);
+        for (int64_t qd = c * kSpI8ChunkQuads; qd < std::min(q.kq, (c + 1) * kSpI8ChunkQuads); ++qd) {
+          int32_t packed;
+          if (!block(qd, n, &packed)) continue;
+          ++total;
+          for (int l = 0; l < 4; ++l) codes += ((packed >> (8 * l)) & 0xff) != 0;
+        }
+        if (codes > 0xffffffffull) throw invalid_argument("Expected fewer than 2^32 codes for format 'sparse-int8'");
       }
     ptr_[N * view_.chunks] = static_cast<uint32_t>(total);
+    cptr_[N * view_.chunks] = static_cast<uint32_t>(codes);
     blocks_ = static_cast<int64_t>(total);
-    idx_.resize(static_cast<size_t>(std::max<int64_t>(blocks_, 1)) + 16);  // +16: whole-vector index loads stay in bounds
-    val_.resize(static_cast<size_t>(std::max<int64_t>(blocks_, 1)));
-    uint32_t e = 0;
+    nonzeros_ = static_cast<int64_t>(codes);
+    // The smaller layout (see sparq/spmm_int8.h).
+    compressed_ = nonzeros_ + (blocks_ + 1) / 2 + 4 * (N * view_.chunks + 1) < 4 * blocks_;
+    // Padding: the kernels read 16 index bytes, 9 mask bytes and 64 code bytes from any block.
+    idx_.resize(static_cast<size_t>(blocks_) + 16);
+    if (compressed_) {
+      nib_.resize(static_cast<size_t>((blocks_ + 1) / 2) + 16);
+      codes_.resize(static_cast<size_t>(nonzeros_) + 64);
+    } else {
+      val_.resize(static_cast<size_t>(blocks_) + 16);
+      cptr_.resize(0);
+    }
+    uint32_t e = 0, off = 0;
     for (int64_t n = 0; n < N; ++n)
       for (int64_t c = 0; c < view_.chunks; ++c)
         for (int64_t qd = c * kSpI8ChunkQuads; qd < std::min(q.kq, (c + 1) * kSpI8ChunkQuads); ++qd) {
           int32_t packed;
           if (!block(qd, n, &packed)) continue;
           idx_[e] = static_cast<uint8_t>(qd - c * kSpI8ChunkQuads);
-          val_[e] = packed;
-          for (int l = 0; l < 4; ++l) nonzeros_ += ((packed >> (8 * l)) & 0xff) != 0;
+          if (compressed_) {
+            unsigned mask = 0;
+            for (int l = 0; l < 4; ++l) {
+              const int8_t code = static_cast<int8_t>((packed >> (8 * l)) & 0xff);
+              if (code == 0) continue;
+              mask |= 1u << l;
+              codes_[off++] = code;
+            }
+            nib_[e >> 1] |= static_cast<uint8_t>(mask << (4 * (e & 1)));
+          } else {
+            val_[e] = packed;
+          }
           ++e;
         }
     view_.ptr = ptr_.data();
     view_.idx = idx_.data();
-    view_.val = val_.data();
+    if (compressed_) {
+      view_.cptr = cptr_.data();
+      view_.nib = nib_.data();
+      view_.codes = codes_.data();
+    } else {
+      view_.val = val_.data();
+    }
     view_.scale = scale_.data();
     view_.colsum = colsum_.data();
   }
 
   const char* format() const override { return "sparse-int8"; }
   size_t bytes() const override {
-    return sizeof(*this) + ptr_.bytes() + idx_.bytes() + val_.bytes() + scale_.bytes() + colsum_.bytes();
+    return sizeof(*this) + ptr_.bytes() + cptr_.bytes() + idx_.bytes() + nib_.bytes() + codes_.bytes() + val_.bytes() +
+           scale_.bytes() + colsum_.bytes();
   }
   double density() const override { return static_cast<double>(blocks_) * 4 / (static_cast<double>(K()) * N()); }
   void describe(std::vector<InfoEntry>& info) const override {
     info.push_back({"kernel", 0, kernels_->name, true});
     info.push_back({"block", 0, "1x4", true});
+    info.push_back({"layout", 0, compressed_ ? "compressed" : "words", true});
     info.push_back({"blocks", static_cast<double>(blocks_), "", false});
     info.push_back({"nonzeros", static_cast<double>(nonzeros_), "", false});
     info.push_back({"weightBits", kernels_->weight_max == 127 ? 8.0 : 7.0, "", false});
@@ -112,8 +147,11 @@ class SparseInt8 final : public SparseInt8Weights {
 
   int8_t code(int64_t k, int64_t n) const override {
     const int64_t qd = k / 4, c = qd / kSpI8ChunkQuads;
-    for (uint32_t e = ptr_[n * view_.chunks + c]; e < ptr_[n * view_.chunks + c + 1]; ++e)
-      if (c * kSpI8ChunkQuads + idx_[e] == qd) return static_cast<int8_t>((val_[e] >> (8 * (k % 4))) & 0xff);
+    uint32_t off = code_offset(view_, n, c);
+    for (uint32_t e = ptr_[n * view_.chunks + c]; e < ptr_[n * view_.chunks + c + 1]; ++e) {
+      const int32_t word = block_word(view_, e, off);
+      if (c * kSpI8ChunkQuads + idx_[e] == qd) return static_cast<int8_t>((word >> (8 * (k % 4))) & 0xff);
+    }
     return 0;
   }
   int64_t padded_k() const override { return 4 * view_.kq; }
@@ -191,9 +229,11 @@ class SparseInt8 final : public SparseInt8Weights {
   SparseInt8View view_;
   int64_t blocks_ = 0, nonzeros_ = 0;
   double max_abs_error_ = 0, rel_rms_error_ = 0;
-  AlignedBuffer<uint32_t> ptr_;
-  AlignedBuffer<uint8_t> idx_;
+  AlignedBuffer<uint32_t> ptr_, cptr_;
+  AlignedBuffer<uint8_t> idx_, nib_;
+  AlignedBuffer<int8_t> codes_;
   AlignedBuffer<int32_t> val_;
+  bool compressed_ = false;
   AlignedBuffer<float> scale_;
   AlignedBuffer<int32_t> colsum_;
 };
