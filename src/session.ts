@@ -117,13 +117,13 @@ export class InferenceSession {
       const name = `feeds["${input.name}"]`;
       if (t === undefined) throw typeError(`a ${input.dtype} tensor (input "${input.name}" is required; inputs: ${this.inputNames.join(', ')})`, name, t);
       if (!isFeed(t)) throw typeError(`a Tensor`, name, t);
-      if (t.type !== input.dtype) throw typeError(`a ${input.dtype} tensor`, name, `a ${t.type} tensor` as unknown);
+      if (t.type !== input.dtype) throw feedError(TypeError, `a ${input.dtype} tensor`, name, `${/^[aeiou]/.test(t.type) ? 'an' : 'a'} ${t.type} tensor`);
       if (input.dims) {
         const dims = t.dims;
-        if (dims.length !== input.dims.length) throw rangeError(`a tensor of rank ${input.dims.length} ([${input.dims.join(', ')}])`, name, `a tensor of dims [${dims.join(', ')}]` as unknown);
+        if (dims.length !== input.dims.length) throw feedError(RangeError, `a tensor of rank ${input.dims.length} ([${input.dims.join(', ')}])`, name, `a tensor of dims [${dims.join(', ')}]`);
         for (let i = 0; i < dims.length; i++) {
           const want = input.dims[i];
-          if (typeof want === 'number' && dims[i] !== want) throw rangeError(`a tensor of dims [${input.dims.join(', ')}]`, name, `a tensor of dims [${dims.join(', ')}]` as unknown);
+          if (typeof want === 'number' && dims[i] !== want) throw feedError(RangeError, `a tensor of dims [${input.dims.join(', ')}]`, name, `a tensor of dims [${dims.join(', ')}]`);
         }
       }
       out.push(t);
@@ -197,6 +197,11 @@ export class InferenceSession {
     for (const w of this.#weights) w.release();
     this.#weights = [];
   }
+}
+
+/** The house message with a received-side description written here (a tensor's type or dims). */
+function feedError(kind: typeof TypeError | typeof RangeError, what: string, name: string, received: string): Error {
+  return Object.assign(new kind(`Expected ${what} for ${name} but received ${received}`), { code: 'ERR_INVALID_ARGUMENT' as const });
 }
 
 function allocOutput(dtype: string, n: number): ArrayBufferView {

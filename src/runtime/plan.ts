@@ -162,10 +162,12 @@ export function compilePlan(graph: Graph, inputDims: ReadonlyMap<string, readonl
     const s = valueSlot(o.name);
     const slot = slots[s];
     outputs.push({ name: o.name, dtype: slot.dtype, dims: slot.dims });
-    if (slot.kind === SlotKind.arena && slot.root === s && !claimed.has(s)) {
-      slot.kind = SlotKind.output;
-      slot.index = i;
-      claimed.add(s);
+    // An op's result, or a reshape of one, goes straight into the output buffer (same bytes).
+    const root = slots[slot.root];
+    if (root.kind === SlotKind.arena && !claimed.has(slot.root)) {
+      root.kind = SlotKind.output;
+      root.index = i;
+      claimed.add(slot.root);
       return;
     }
     const dst = newSlot(slot.dtype, slot.dims, SlotKind.output, i, ops.length);
@@ -174,8 +176,8 @@ export function compilePlan(graph: Graph, inputDims: ReadonlyMap<string, readonl
   });
   // Output slots that alias roots now stored in output buffers follow them.
   const arenaBytes = assignArena(slots, ops.length);
-  for (const s of slots) {
-    if (s.root !== slots.indexOf(s)) {
+  for (const [i, s] of slots.entries()) {
+    if (s.root !== i) {
       const r = slots[s.root];
       s.kind = r.kind;
       s.index = r.index;
