@@ -14,7 +14,9 @@ import { fileURLToPath } from 'node:url';
 import { InferenceSession, Tensor } from '../src/index.js';
 import { encoderModel, mlpModel } from '../src/onnx/zoo.js';
 import { flag, measure, printTable, randomFloats } from './harness.js';
-import { ort, ortSessionOptions } from './ort.js';
+
+// onnxruntime-node is imported only where it runs, so the RSS children carry one runtime each.
+const ortModule = () => import('./ort.js');
 
 const LAYERS = Number(flag('layers') ?? 4);
 const SEQ = Number(flag('seq') ?? 128);
@@ -31,6 +33,7 @@ function encoderFeeds(batch: number) {
 }
 
 async function makeRunners(source: string | Uint8Array, threads: number, batch: number) {
+  const { ort, ortSessionOptions } = await ortModule();
   const f = encoderFeeds(batch);
   const s = await InferenceSession.create(source, { threads });
   const o = await ort.InferenceSession.create(source as string, ortSessionOptions(threads));
@@ -69,6 +72,7 @@ async function child(which: string, path: string, batch: number, threads: number
     const feeds = { input_ids: new Tensor('int64', f.ids, f.dims), attention_mask: new Tensor('int64', f.mask, f.dims) };
     for (let i = 0; i < 3; i++) await s.run(feeds);
   } else {
+    const { ort, ortSessionOptions } = await ortModule();
     const o = await ort.InferenceSession.create(path, ortSessionOptions(threads));
     const feeds = { input_ids: new ort.Tensor('int64', f.ids, f.dims), attention_mask: new ort.Tensor('int64', f.mask, f.dims) };
     for (let i = 0; i < 3; i++) await o.run(feeds);
@@ -120,6 +124,7 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
 
+  const { ort, ortSessionOptions } = await ortModule();
   const mlp = mlpModel({ sizes: [784, 300, 100, 10], seed: 1 });
   const s = await InferenceSession.create(mlp, { threads: 1 });
   const o = await ort.InferenceSession.create(mlp, ortSessionOptions(1));
