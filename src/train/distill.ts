@@ -111,14 +111,16 @@ export async function distill(teacher: ModelInput, options: DistillOptions): Pro
     labelsRequired: false,
     prepare(rows: Rows): Rows {
       // Without mixup the teacher sees each row as is: its logits are computed once, up front.
-      return rows.teacher || mix > 0 ? rows : { ...rows, teacher: teacherLogits(teacherNet, rows.x, rows.rows) };
+      return rows.teacher || mix > 0 || opts.augment ? rows : { ...rows, teacher: teacherLogits(teacherNet, rows.x, rows.rows) };
     },
     logits: () => true,
     loss(out, rows, M, _N, grad) {
       return distillationLoss(out, rows.teacher as Float32Array, rows.classes ?? rows.targets, M, N, T, a, grad);
     },
   };
+  // Mixed or augmented inputs are new to the teacher: it labels each batch as it comes.
   if (mix > 0) task.augment = (batch, uniform) => mixBatch(batch, mix, uniform, teacherNet, graph.inputSize, N);
+  else if (opts.augment) task.augment = (batch) => ({ ...batch, teacher: teacherLogits(teacherNet, batch.x, batch.rows) });
   const history = await fit(graph, data, opts, task);
   return { model: graph.toOnnx(), history };
 }
