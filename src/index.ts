@@ -5,6 +5,8 @@ export { backend, type BackendInfo } from './backend.js';
 import * as kernels from './kernels.js';
 export { kernels };
 export type { PackedWeights, PackOptions, MatmulOptions, WeightFormat, Activation } from './kernels.js';
+export { Model, loadModel, saveModel, type WeightFormatSpec } from './model.js';
+export { InferenceSession, type SessionOptions } from './session.js';
 export { train, type TrainResult } from './train/train.js';
 export { distill, type DistillOptions, type DistillResult, type StudentSpec } from './train/distill.js';
 export { mlp, type MlpSpec } from './train/mlp.js';
