@@ -4,14 +4,19 @@
 // on a shared 2-core machine a second thread mostly waits for a core.
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { distill, loadMnist, mlp, train, type MnistSplit } from '../src/index.js';
+import { distill, InferenceSession, loadMnist, mlp, train, type MnistSplit, type Model } from '../src/index.js';
 import { parseTrainable } from '../src/train/graph.js';
 import { correctCount } from '../src/train/losses.js';
-import { Network } from '../src/train/network.js';
 
-function accuracy(model: Uint8Array, split: MnistSplit): number {
-  const out = new Network(parseTrainable(model)).predict(split.inputs.data, split.labels.size);
-  return correctCount(out, split.labels.data, split.labels.size, 10) / split.labels.size;
+/** Test accuracy as sparq's runtime computes it (InferenceSession on the trained Model). */
+async function accuracy(model: Model, split: MnistSplit): Promise<number> {
+  const session = await InferenceSession.create(model, { threads: 1 });
+  try {
+    const out = await session.run({ [session.inputNames[0]]: split.inputs });
+    return correctCount(out[session.outputNames[0]].data as Float32Array, split.labels.data, split.labels.size, 10) / split.labels.size;
+  } finally {
+    await session.release();
+  }
 }
 
 function report(what: string, acc: number, seconds: number, extra = ''): void {
@@ -20,7 +25,7 @@ function report(what: string, acc: number, seconds: number, extra = ''): void {
 
 describe('MNIST (8,000 train / 2,000 test)', () => {
   let data: { train: MnistSplit; test: MnistSplit };
-  let dense: Uint8Array;
+  let dense: Model;
   let denseAcc = 0;
 
   beforeAll(() => {
@@ -54,7 +59,7 @@ describe('MNIST (8,000 train / 2,000 test)', () => {
     });
     const seconds = (performance.now() - started) / 1000;
     dense = model;
-    denseAcc = accuracy(model, data.test);
+    denseAcc = await accuracy(model, data.test);
     report('LeNet-300-100 dense', denseAcc, seconds, `, ${history.length} epochs`);
     expect(history[history.length - 1].valAccuracy).toBeCloseTo(denseAcc, 6);
     expect(denseAcc).toBeGreaterThanOrEqual(0.945);
@@ -72,8 +77,8 @@ describe('MNIST (8,000 train / 2,000 test)', () => {
       prune: { sparsity: 0.9 },
     });
     const seconds = (performance.now() - started) / 1000;
-    const acc = accuracy(model, data.test);
-    const graph = parseTrainable(model);
+    const acc = await accuracy(model, data.test);
+    const graph = parseTrainable(model.toOnnx());
     let zeros = 0;
     let total = 0;
     for (const p of graph.params.filter((q) => q.prunable)) {
@@ -103,9 +108,9 @@ describe('MNIST (8,000 train / 2,000 test)', () => {
       threads: 1,
     });
     const seconds = (performance.now() - started) / 1000;
-    const acc = accuracy(model, data.test);
+    const acc = await accuracy(model, data.test);
     report('784-100-10 distilled student', acc, seconds, `, teacher ${(100 * denseAcc).toFixed(2)}%`);
-    expect(parseTrainable(model).params[0].value.length).toBe(784 * 100);
+    expect(parseTrainable(model.toOnnx()).params[0].value.length).toBe(784 * 100);
     expect(acc).toBeGreaterThanOrEqual(denseAcc - 0.01);
   });
 });

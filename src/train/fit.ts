@@ -21,7 +21,7 @@ export interface Task {
   /** Sum of the batch's losses; writes d(mean loss)/d(output) into grad. */
   loss(out: Float32Array, rows: Rows, M: number, N: number, grad: Float32Array): number;
   /** Per-step transformation of a batch (distillation's mixup), drawing from the seeded source. */
-  augment?(batch: Rows, uniform: () => number): Rows;
+  augment?(batch: Rows, uniform: () => number): Rows | Promise<Rows>;
 }
 
 /** The standard supervised task: softmax cross-entropy on class ids, or MSE on float (or one-hot) targets. */
@@ -117,7 +117,7 @@ export async function fit(graph: TrainableGraph, data: TrainData, opts: Resolved
 
     const runStep = async (raw: Rows): Promise<void> => {
       const augmented = opts.augment ? { ...raw, x: userAugment(raw) } : raw;
-      const batch = task.augment ? task.augment(augmented, augmentRandom) : augmented;
+      const batch = task.augment ? await task.augment(augmented, augmentRandom) : augmented;
       const epochPos = epoch + (stepsPerEpoch > 0 ? Math.min(step / stepsPerEpoch, 1) : 0);
       pruneTo(epochPos, globalStep, false);
       lr = learningRate(opts.schedule, opts.learningRate, epochPos, opts.epochs);
