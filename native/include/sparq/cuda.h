@@ -80,7 +80,14 @@ struct GemmS8Args {
   float* c = nullptr; int64_t ldc = 0;          // y [M][N]
 };
 // Tensor cores: mma.sync m16n8k32 s8 (sm_80+), ldmatrix, cp.async multi-stage pipeline.
+// On a compute-capability 9.0 GPU, large shapes go to the wgmma kernel instead (sm_90a), once a
+// one-time self-test against the mma.sync kernel has passed (SPARQ_CUDA_WGMMA=0 disables it).
 void gemm_s8(const GemmS8Args& p, Stream s = nullptr);
+// One kernel by name, for tests and benchmarks: mma.sync (any sm_80+), or wgmma (throws
+// ERR_CUDA_UNAVAILABLE off sm_90). gemm_s8_wgmma_enabled(): whether gemm_s8 uses wgmma here.
+void gemm_s8_mma(const GemmS8Args& p, Stream s = nullptr);
+void gemm_s8_wgmma(const GemmS8Args& p, Stream s = nullptr);
+bool gemm_s8_wgmma_enabled();
 
 struct GemmF16Args {
   const uint16_t* a = nullptr; int64_t lda = 0;  // x  [M][K] fp16 bits (lda % 8 == 0)
