@@ -461,6 +461,79 @@ TEST(cuda_spmm_f16) {
       run_spmm(s, block, seed++);
 }
 
+// DeviceWeights end to end (host fp32 in and out) against a CPU emulation of the same arithmetic:
+// fp16 rounding of x and W, or symmetric int8 quantization (per-row x, per-column W) with exact int32
+// products, then the scaled epilogue.
+TEST(cuda_device_weights) {
+  using F = cu::DeviceFormat;
+  uint32_t seed = 700;
+  for (F f : {F::f32, F::f16, F::int8, F::sparse_f16, F::block_f16, F::int8_2to4})
+    for (Shape s : {Shape{1, 33, 70}, Shape{37, 129, 300}, Shape{130, 64, 128}}) {
+      ++seed;
+      // W[K][N] (ONNX layout); sparse formats keep ~10%, 2:4 keeps 2 of every 4 k per column.
+      auto W = sparq_test::random_vector(s.K * s.N, seed);
+      auto mask = sparq_test::random_vector(s.K * s.N, seed + 1, 0.0f, 1.0f);
+      for (int64_t k = 0; k < s.K; ++k)
+        for (int64_t n = 0; n < s.N; ++n) {
+          float& w = W[k * s.N + n];
+          if ((f == F::sparse_f16 && mask[k * s.N + n] > 0.1f) || (f == F::block_f16 && mask[(k / 4 * 4) * s.N + n] > 0.1f) ||
+              (f == F::int8_2to4 && (k % 4) >= 2))
+            w = 0.0f;
+        }
+      auto x = sparq_test::random_vector(s.M * s.K, seed + 2);
+      auto bias = sparq_test::random_vector(s.N, seed + 3);
+      cu::DeviceWeights dw(f, W.data(), s.K, s.N, bias.data());
+      std::vector<float> y = sparq_test::nan_filled(s.M * s.N);
+      dw.matmul(x.data(), s.M, y.data(), Activation::relu);
+      std::vector<double> want(s.M * s.N), scale(s.M * s.N);
+      const bool q8 = f == F::int8 || f == F::int8_2to4;
+      const bool h16 = f == F::f16 || f == F::sparse_f16 || f == F::block_f16;
+      std::vector<float> sw(s.N, 1.0f), sx(s.M, 1.0f);
+      std::vector<int> wq(s.K * s.N), xq(s.M * s.K);
+      if (q8) {
+        for (int64_t n = 0; n < s.N; ++n) {
+          float amax = 0;
+          for (int64_t k = 0; k < s.K; ++k) amax = std::max(amax, std::fabs(W[k * s.N + n]));
+          sw[n] = amax > 0 ? amax / 127.0f : 1.0f;
+          for (int64_t k = 0; k < s.K; ++k)
+            wq[k * s.N + n] = std::max(-127, std::min(127, int(std::nearbyint(W[k * s.N + n] / sw[n]))));
+        }
+        for (int64_t m = 0; m < s.M; ++m) {
+          float amax = 0;
+          for (int64_t k = 0; k < s.K; ++k) amax = std::max(amax, std::fabs(x[m * s.K + k]));
+          sx[m] = amax > 0 ? amax / 127.0f : 1.0f;
+          for (int64_t k = 0; k < s.K; ++k)
+            xq[m * s.K + k] = std::max(-127, std::min(127, int(std::nearbyint(x[m * s.K + k] / sx[m]))));
+        }
+      }
+      auto h = [&](float v) { return h16 ? double(cu::half_to_float(cu::float_to_half(v))) : double(v); };
+      for (int64_t m = 0; m < s.M; ++m)
+        for (int64_t n = 0; n < s.N; ++n) {
+          double v, mag;
+          if (q8) {
+            int64_t acc = 0, amag = 0;
+            for (int64_t k = 0; k < s.K; ++k) {
+              acc += int64_t(xq[m * s.K + k]) * wq[k * s.N + n];
+              amag += std::abs(int64_t(xq[m * s.K + k]) * wq[k * s.N + n]);
+            }
+            v = double(float(acc)) * double(sx[m] * sw[n]) + bias[n];
+            mag = double(amag) * sx[m] * sw[n] + std::fabs(bias[n]) + 1.0;
+          } else {
+            v = bias[n];
+            mag = std::fabs(bias[n]) + 1.0;
+            for (int64_t k = 0; k < s.K; ++k) {
+              v += h(x[m * s.K + k]) * h(W[k * s.N + n]);
+              mag += std::fabs(h(x[m * s.K + k]) * h(W[k * s.N + n]));
+            }
+          }
+          want[m * s.N + n] = act_ref(v, Activation::relu);
+          scale[m * s.N + n] = mag;
+        }
+      const std::string what = std::string("DeviceWeights ") + cu::device_format_name(f);
+      check_output(y, s.M, s.N, s.N, want, scale, 1e-5, what.c_str(), s);
+    }
+}
+
 TEST(cuda_bad_arguments) {
   cu::DeviceBuffer a(4096), c(4096);
   cu::GemmS8Args p;
