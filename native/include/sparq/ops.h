@@ -167,3 +167,26 @@ void matmul_integer(DType a_type, const void* A, const Shape& a_shape, DType b_t
                     int32_t* Y, const OpContext& ctx = {});
 
 }  // namespace sparq
+
+namespace sparq {
+
+// ---------------------------------------------------------------- fused attention (float32)
+
+// Strides (in floats) of a [batch, head, row, head_dim] view whose head_dim is contiguous.
+struct AttentionStrides {
+  int64_t batch, head, row;
+};
+
+// out = softmax(scale · Q·Kᵀ + mask) · V for every batch b and head h, reading Q/K/V and writing out
+// through strides, so the head split/merge transposes of an encoder never materialise:
+//   Q[b][h][i][d] = q[b*qs.batch + h*qs.head + i*qs.row + d]  (i < seq_q, d < head_dim); K, V (j < seq_k)
+//   and out likewise. Straight from a [B, S, H·D] projection: {S·H·D, D, H·D}; a [B, H, S, D] tensor:
+//   {H·S·D, S·D, D}. mask is optional and additive: mask[b*ms.batch + h*ms.head + i*ms.row + j] (stride 0
+//   broadcasts: a [B, 1, 1, Sk] mask is {Sk, 0, 0}). Softmax's NaN rules apply per row.
+// Throws ERR_INVALID_ARGUMENT for negative sizes or row strides shorter than the row they hold.
+void attention(int64_t batch, int64_t heads, int64_t seq_q, int64_t seq_k, int64_t head_dim, float scale,
+               const float* q, AttentionStrides qs, const float* k, AttentionStrides ks, const float* v,
+               AttentionStrides vs, const float* mask, AttentionStrides ms, float* out, AttentionStrides os,
+               const OpContext& ctx = {});
+
+}  // namespace sparq
