@@ -54,10 +54,18 @@ void pack_b_panels(bool transB, const float* B, int64_t ldb, int64_t N, int64_t 
     const int64_t n0 = p * nr, cols = std::min(nr, N - n0);
     float* panel = dst + p * kb * nr;
     if (!transB) {
-      for (int64_t k = 0; k < kb; ++k) {
-        float* d = panel + k * nr;
-        std::memcpy(d, B + (k0 + k) * ldb + n0, sizeof(float) * static_cast<size_t>(cols));
-        std::fill(d + cols, d + nr, 0.0f);
+      const float* src = B + k0 * ldb + n0;
+      if (cols == nr && nr == 32) {
+        // Fixed-size copies inline to vector moves (a memcpy call per 128 bytes costs more than the copy).
+        for (int64_t k = 0; k < kb; ++k) std::memcpy(panel + k * 32, src + k * ldb, 32 * sizeof(float));
+      } else if (cols == nr && nr == 16) {
+        for (int64_t k = 0; k < kb; ++k) std::memcpy(panel + k * 16, src + k * ldb, 16 * sizeof(float));
+      } else {
+        for (int64_t k = 0; k < kb; ++k) {
+          float* d = panel + k * nr;
+          for (int64_t j = 0; j < cols; ++j) d[j] = src[k * ldb + j];
+          for (int64_t j = cols; j < nr; ++j) d[j] = 0.0f;
+        }
       }
     } else {
       for (int64_t j = 0; j < cols; ++j) {
