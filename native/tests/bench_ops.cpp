@@ -31,6 +31,7 @@ int main() {
   std::vector<float> y(x.size());
   auto bias = sparq_test::random_vector(static_cast<size_t>(F), 2);
   std::vector<Isa> isas = {Isa::scalar};
+  if (isa_supported(Isa::avx2)) isas.push_back(Isa::avx2);
   if (isa_supported(Isa::avx512)) isas.push_back(Isa::avx512);
   std::printf("%-34s", "op (us per call, 1 thread)");
   for (Isa i : isas) std::printf(" %10s", isa_name(i));
