@@ -45,7 +45,13 @@ void softmax_rows_avx2(const float* x, float* y, int64_t rows, int64_t cols, boo
     float* yr = y + r * cols;
     const __m256 m = _mm256_set1_ps(row_max(xr, cols));
     __m256 s = _mm256_setzero_ps();
-    for (int64_t j = 0; j < cols; j += 8) {
+    int64_t j = 0;
+    for (; j + 8 <= cols; j += 8) {
+      const __m256 e = avx2::exp(_mm256_sub_ps(_mm256_loadu_ps(xr + j), m));
+      s = _mm256_add_ps(s, e);
+      if (!log) _mm256_storeu_ps(yr + j, e);
+    }
+    for (; j < cols; j += 8) {
       const __m256i k = avx2::lanes(cols - j);
       const __m256 e = _mm256_and_ps(avx2::exp(_mm256_sub_ps(_mm256_maskload_ps(xr + j, k), m)), _mm256_castsi256_ps(k));
       s = _mm256_add_ps(s, e);
@@ -54,13 +60,14 @@ void softmax_rows_avx2(const float* x, float* y, int64_t rows, int64_t cols, boo
     const float sum = avx2::hsum(s);
     if (log) {
       const __m256 shift = _mm256_add_ps(m, _mm256_set1_ps(std::log(sum)));
-      for (int64_t j = 0; j < cols; j += 8) {
+      for (j = 0; j < cols; j += 8) {
         const __m256i k = avx2::lanes(cols - j);
         _mm256_maskstore_ps(yr + j, k, _mm256_sub_ps(_mm256_maskload_ps(xr + j, k), shift));
       }
     } else {
       const __m256 inv = _mm256_set1_ps(1.0f / sum);
-      for (int64_t j = 0; j < cols; j += 8) {
+      for (j = 0; j + 8 <= cols; j += 8) _mm256_storeu_ps(yr + j, _mm256_mul_ps(_mm256_loadu_ps(yr + j), inv));
+      for (; j < cols; j += 8) {
         const __m256i k = avx2::lanes(cols - j);
         _mm256_maskstore_ps(yr + j, k, _mm256_mul_ps(_mm256_maskload_ps(yr + j, k), inv));
       }
@@ -90,7 +97,12 @@ void layer_norm_rows_avx2(const float* x, float* y, int64_t rows, int64_t cols, 
     const float var = cols ? avx2::hsum(_mm256_add_ps(v0, v1)) / static_cast<float>(cols) : 0.0f;
     const float is = 1.0f / std::sqrt(var + eps);
     const __m256 s = _mm256_set1_ps(is);
-    for (j = 0; j < cols; j += 8) {
+    for (j = 0; j + 8 <= cols; j += 8) {
+      __m256 t = _mm256_mul_ps(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(xr + j), m), s), _mm256_loadu_ps(gamma + j));
+      if (beta) t = _mm256_add_ps(t, _mm256_loadu_ps(beta + j));
+      _mm256_storeu_ps(yr + j, t);
+    }
+    for (; j < cols; j += 8) {
       const __m256i k = avx2::lanes(cols - j);
       __m256 t = _mm256_mul_ps(_mm256_mul_ps(_mm256_sub_ps(_mm256_maskload_ps(xr + j, k), m), s), _mm256_maskload_ps(gamma + j, k));
       if (beta) t = _mm256_add_ps(t, _mm256_maskload_ps(beta + j, k));
