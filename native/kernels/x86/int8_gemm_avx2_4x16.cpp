@@ -20,6 +20,6 @@ void tile(const Int8TileArgs& t) { avx2::int8_tile<MaddubswDot>(t); }
 
 }  // namespace
 
-extern const Int8GemmKernels kInt8GemmAvx2 = {"avx2_maddubs7_4x16", 4, 16, 63, tile};
+extern const Int8GemmKernels kInt8GemmAvx2 = {"avx2_maddubs7_4x16", 4, 16, 63, false, tile};
 
 }  // namespace sparq

@@ -29,7 +29,7 @@ void int8_tile_rows(const Int8TileArgs& t) {
     b += 64;
     for (int i = 0; i < MR; ++i) {
       int32_t quad;
-      std::memcpy(&quad, t.a + i * t.lda + q * 4, sizeof(quad));
+      std::memcpy(&quad, t.a + i * t.a_row + q * t.a_quad, sizeof(quad));
       const __m256i av = _mm256_set1_epi32(quad);
       c[i][0] = Dot::step(c[i][0], av, b0);
       c[i][1] = Dot::step(c[i][1], av, b1);
