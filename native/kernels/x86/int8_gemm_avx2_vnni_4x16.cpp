@@ -11,7 +11,7 @@ struct VnniDot {
   static __m256i step(__m256i acc, __m256i a, __m256i b) { return _mm256_dpbusd_avx_epi32(acc, a, b); }
 };
 
-void tile(const Int8TileArgs& t) { avx2::int8_tile<VnniDot>(t); }
+void tile(const Int8TileArgs& t) { avx2::int8_tile<VnniDot, 4>(t); }
 
 }  // namespace
 
