@@ -2,7 +2,7 @@
 // weights, and its dynamic int8 MatMulInteger path) and sparq dense, one process, one thread.
 //   npm run bench -- sparse-gemm                 default grid, ~3 minutes
 //   npm run bench -- sparse-gemm --full          longer timings, adds block 8x1 / 16x1
-//   --sparsity=90 --m=32 --shape=768x3072        restrict the grid
+//   --sparsity=90 --m=32 --shape=768x3072        restrict the grid; --rounds=N (default 5)
 // Masks: random unstructured for 'sparse', 'sparse-int8' and 'auto'; whole 1x4 blocks (4 consecutive k
 // of one output) for 'block' and 'sparse-int8 1x4'; '2:4' keeps 2 random of every 4 k (50%).
 import { backend, kernels } from '../src/index.js';
@@ -18,7 +18,8 @@ const SHAPES: [number, number][] = (flag('shape') ? [flag('shape')!.split('x').m
   [768, 3072],
   [3072, 768],
 ]);
-const TIMING = full ? { time: 200, warmupTime: 40, rounds: 3 } : { time: 40, warmupTime: 10, rounds: 3 };
+// Median of several short rounds: on a shared machine, bursts of contention hit whole rounds.
+const TIMING = full ? { time: 200, warmupTime: 40, rounds: 5 } : { time: 30, warmupTime: 10, rounds: Number(flag('rounds') ?? 5) };
 const have = new Set(backend().formats);
 
 function mulberry(seed: number): () => number {
