@@ -25,8 +25,11 @@ constexpr int kInt8PanelCols = 16;
 
 // One register tile's work: rows x cols outputs from `kq` quads of A rows and one group of B.
 struct Int8TileArgs {
-  const uint8_t* a;   // first A row of the tile (u8 codes), rows `lda` bytes apart, >= 4·kq readable per row
-  int64_t lda;
+  // A codes (u8) of the tile: row i, quad q (4 consecutive k) at a + i·a_row + q·a_quad. Row-major A
+  // has a_row = lda, a_quad = 4; A packed for a `packed_a` kernel has a_row = 4, a_quad = 4·rows (the
+  // tile's rows interleaved per quad: one sequential stream).
+  const uint8_t* a;
+  int64_t a_row, a_quad;
   const int8_t* b;    // the group's packed weights (kq · group · 64 bytes)
   int64_t kq;
   int group;          // panels per group in b's layout (must equal the kernel's nr/16, except for the scalar kernel)
@@ -38,12 +41,18 @@ struct Int8TileArgs {
   const int32_t* colsum;
   const Epilogue* ep;  // bias is indexed from n0
   int64_t n0;
-  float* y;  // first output of the tile, rows `ldy` floats apart
+  // Output. With y non-null: the epilogue's fp32 values go to y (rows `ldy` floats apart). With y null:
+  // the raw s32 accumulators (no zero-point correction, no epilogue) go to `part` (rows `ldpart`
+  // apart): a partial sum of a K block, or the tests' accumulator-level output.
+  float* y;
   int64_t ldy;
-  // Tests: when non-null, the raw s32 accumulators (no zero-point correction, no epilogue) are stored
-  // here instead of y (rows `ldacc` apart).
-  int32_t* acc;
-  int64_t ldacc;
+  int32_t* part;
+  int64_t ldpart;
+  // Start from the s32 partial sums in `part` (earlier K blocks) instead of zero.
+  bool accumulate;
+  // Optional: the next group's weights (same K range, same layout) to prefetch into L2 while this tile
+  // computes, so the first tile of the next group doesn't wait on DRAM. Kernels may ignore it.
+  const int8_t* prefetch;
 };
 
 struct Int8GemmKernels {
@@ -51,6 +60,7 @@ struct Int8GemmKernels {
   int mr;          // rows per register tile
   int nr;          // columns per tile = 16 · group
   int weight_max;  // weights are quantized to [-weight_max, weight_max] (127, or 63 for the AVX2 path)
+  bool packed_a;   // reads A packed per tile (a_row = 4, a_quad = 4·rows); else any strides
   void (*tile)(const Int8TileArgs& t);
 };
 
@@ -100,8 +110,10 @@ struct Int8QuantizedA {
 };
 
 // The blocked, multithreaded driver: y[M, N] (or raw accumulators into acc[M, N] when acc is non-null).
+// Long K is split into blocks whose s32 partial sums are kept in y's own memory between blocks.
+// kc_override > 0 forces K blocks of that many k (rounded to quads; tests of the blocked path).
 void int8_gemm(const Int8GemmKernels& kernels, const Int8PackedB& b, const Int8QuantizedA& a, int64_t M, float* y,
-               const Epilogue& ep, int threads, int32_t* acc = nullptr);
+               const Epilogue& ep, int threads, int32_t* acc = nullptr, int64_t kc_override = 0);
 
 // The row stride the driver quantizes A with: K padded to 4, nudged off multiples of 512 so the rows
 // of a tile don't alias in L1.

@@ -1,6 +1,7 @@
 // int8 GEMM microkernel for AVX512-VNNI: up to 12 rows x 32 columns of s32 accumulators (24 zmm), per
 // k-quad two 64-byte weight loads (two 16-column panels) and one 4-byte broadcast of A per row, each
-// feeding two vpdpbusd. Few-row tiles (the M = 1 / small-M path, memory-bound) unroll two quads
+// feeding two vpdpbusd. A comes packed per tile (the rows' quads interleaved): one sequential stream
+// instead of 12, which the L1 prefetcher follows at long K. Few-row tiles (the M = 1 / small-M path, memory-bound) unroll two quads
 // into separate accumulators to cover vpdpbusd's latency. The epilogue (zero-point correction,
 // dequantization, bias, activation) runs on the accumulators before the store.
 #include <immintrin.h>
@@ -21,14 +22,30 @@ inline __m512i broadcast_quad(const uint8_t* p) {
   return _mm512_set1_epi32(v);
 }
 
+// Zero, or the partial sums of earlier K blocks (masked: only the tile's valid columns were stored).
+template <int MR>
+inline void init_tile(const Int8TileArgs& t, __m512i (&c)[MR][kGroup]) {
+  if (!t.accumulate) {
+#pragma GCC unroll 12
+    for (int i = 0; i < MR; ++i) c[i][0] = c[i][1] = _mm512_setzero_si512();
+    return;
+  }
+  const __mmask16 m0 = avx512::lanes(t.cols), m1 = avx512::lanes(t.cols > 16 ? t.cols - 16 : 0);
+#pragma GCC unroll 12
+  for (int i = 0; i < MR; ++i) {
+    c[i][0] = _mm512_maskz_loadu_epi32(m0, t.part + i * t.ldpart);
+    c[i][1] = _mm512_maskz_loadu_epi32(m1, t.part + i * t.ldpart + 16);
+  }
+}
+
 template <int MR>
 inline void store_tile(const Int8TileArgs& t, __m512i (&c)[MR][kGroup]) {
   const __mmask16 m0 = avx512::lanes(t.cols), m1 = avx512::lanes(t.cols > 16 ? t.cols - 16 : 0);
-  if (t.acc) {
+  if (!t.y) {
 #pragma GCC unroll 12
     for (int i = 0; i < MR; ++i) {
-      _mm512_mask_storeu_epi32(t.acc + i * t.ldacc, m0, c[i][0]);
-      _mm512_mask_storeu_epi32(t.acc + i * t.ldacc + 16, m1, c[i][1]);
+      _mm512_mask_storeu_epi32(t.part + i * t.ldpart, m0, c[i][0]);
+      _mm512_mask_storeu_epi32(t.part + i * t.ldpart + 16, m1, c[i][1]);
     }
     return;
   }
@@ -53,23 +70,41 @@ inline void store_tile(const Int8TileArgs& t, __m512i (&c)[MR][kGroup]) {
 template <int MR>
 void tile_rows(const Int8TileArgs& t) {
   __m512i c[MR][kGroup];
-#pragma GCC unroll 12
-  for (int i = 0; i < MR; ++i) c[i][0] = c[i][1] = _mm512_setzero_si512();
-  // Rows addressed as group base (every 4th row) + {0, 1, 2, 3}·lda: few live integer registers.
-  const int64_t lda = t.lda;
-  const uint8_t* a4[3] = {t.a, t.a + 4 * lda, t.a + 8 * lda};
+  init_tile<MR>(t, c);
+  // A packed per tile: the MR quads of one k-quad are contiguous, one pointer walks them all.
+  const uint8_t* a = t.a;
   const int8_t* b = t.b;
+  if (t.prefetch) {
+    const char* pf = reinterpret_cast<const char*>(t.prefetch);
+    for (int64_t q = 0; q < t.kq; ++q) {
+      const __m512i b0 = _mm512_load_si512(b);
+      const __m512i b1 = _mm512_load_si512(b + 64);
+      b += 128;
+      _mm_prefetch(pf, _MM_HINT_T1);
+      _mm_prefetch(pf + 64, _MM_HINT_T1);
+      pf += 128;
+#pragma GCC unroll 12
+      for (int i = 0; i < MR; ++i) {
+        const __m512i av = broadcast_quad(a + 4 * i);
+        c[i][0] = _mm512_dpbusd_epi32(c[i][0], av, b0);
+        c[i][1] = _mm512_dpbusd_epi32(c[i][1], av, b1);
+      }
+      a += 4 * MR;
+    }
+    store_tile<MR>(t, c);
+    return;
+  }
   for (int64_t q = 0; q < t.kq; ++q) {
     const __m512i b0 = _mm512_load_si512(b);
     const __m512i b1 = _mm512_load_si512(b + 64);
     b += 128;
 #pragma GCC unroll 12
     for (int i = 0; i < MR; ++i) {
-      const __m512i av = broadcast_quad(a4[i / 4] + (i % 4) * lda);
+      const __m512i av = broadcast_quad(a + 4 * i);
       c[i][0] = _mm512_dpbusd_epi32(c[i][0], av, b0);
       c[i][1] = _mm512_dpbusd_epi32(c[i][1], av, b1);
     }
-    for (auto& p : a4) p += 4;
+    a += 4 * MR;
   }
   store_tile<MR>(t, c);
 }
@@ -78,21 +113,28 @@ void tile_rows(const Int8TileArgs& t) {
 template <int MR>
 void tile_rows_unrolled(const Int8TileArgs& t) {
   __m512i c[MR][kGroup], d[MR][kGroup];
-#pragma GCC unroll 12
-  for (int i = 0; i < MR; ++i) c[i][0] = c[i][1] = d[i][0] = d[i][1] = _mm512_setzero_si512();
+  init_tile<MR>(t, c);
+#pragma GCC unroll 4
+  for (int i = 0; i < MR; ++i) d[i][0] = d[i][1] = _mm512_setzero_si512();
   const uint8_t* a = t.a;
-  const int64_t lda = t.lda;
   const int8_t* b = t.b;
   int64_t q = 0;
+  const char* pf = reinterpret_cast<const char*>(t.prefetch);
   for (; q + 2 <= t.kq; q += 2) {
+    if (pf) {
+      _mm_prefetch(pf + q * 128, _MM_HINT_T1);
+      _mm_prefetch(pf + q * 128 + 64, _MM_HINT_T1);
+      _mm_prefetch(pf + q * 128 + 128, _MM_HINT_T1);
+      _mm_prefetch(pf + q * 128 + 192, _MM_HINT_T1);
+    }
     const __m512i b0 = _mm512_load_si512(b + q * 128);
     const __m512i b1 = _mm512_load_si512(b + q * 128 + 64);
     const __m512i b2 = _mm512_load_si512(b + q * 128 + 128);
     const __m512i b3 = _mm512_load_si512(b + q * 128 + 192);
 #pragma GCC unroll 4
     for (int i = 0; i < MR; ++i) {
-      const __m512i av = broadcast_quad(a + i * lda + q * 4);
-      const __m512i aw = broadcast_quad(a + i * lda + q * 4 + 4);
+      const __m512i av = broadcast_quad(a + q * 4 * MR + 4 * i);
+      const __m512i aw = broadcast_quad(a + (q + 1) * 4 * MR + 4 * i);
       c[i][0] = _mm512_dpbusd_epi32(c[i][0], av, b0);
       c[i][1] = _mm512_dpbusd_epi32(c[i][1], av, b1);
       d[i][0] = _mm512_dpbusd_epi32(d[i][0], aw, b2);
@@ -104,7 +146,7 @@ void tile_rows_unrolled(const Int8TileArgs& t) {
     const __m512i b1 = _mm512_load_si512(b + q * 128 + 64);
 #pragma GCC unroll 4
     for (int i = 0; i < MR; ++i) {
-      const __m512i av = broadcast_quad(a + i * lda + q * 4);
+      const __m512i av = broadcast_quad(a + q * 4 * MR + 4 * i);
       c[i][0] = _mm512_dpbusd_epi32(c[i][0], av, b0);
       c[i][1] = _mm512_dpbusd_epi32(c[i][1], av, b1);
     }
@@ -136,6 +178,6 @@ void tile(const Int8TileArgs& t) {
 
 }  // namespace
 
-extern const Int8GemmKernels kInt8GemmAvx512Vnni = {"avx512vnni_12x32", 12, 16 * kGroup, 127, tile};
+extern const Int8GemmKernels kInt8GemmAvx512Vnni = {"avx512vnni_12x32", 12, 16 * kGroup, 127, true, tile};
 
 }  // namespace sparq
