@@ -7,8 +7,7 @@
 // of one output) for 'block' and 'sparse-int8 1x4'; '2:4' keeps 2 random of every 4 k (50%).
 import { backend, kernels } from '../src/index.js';
 import { flag, measure, printTable, randomFloats } from './harness.js';
-import { ortMatmul } from './ort.js';
-import { ortInt8MatmulPeer } from './sparse-ort-int8.js';
+import { ortInt8Matmul, ortMatmul } from './ort.js';
 
 const full = process.argv.includes('--full');
 const list = (name: string, all: number[]) => (flag(name) ? flag(name)!.split(',').map(Number) : all);
@@ -82,7 +81,7 @@ async function main(): Promise<void> {
       const Wu = pruneUnstructured(W, sp, s);
       const Wb = pruneBlocks(W, K, N, 4, 1, sp, s + 1);
       const ortF32 = await ortMatmul(Wu, K, N, 1);
-      const ortI8 = await ortInt8MatmulPeer(Wu, K, N, 1);
+      const ortI8 = { run: await ortInt8Matmul(Wu, K, N, 1), bytes: K * N + 4 * N }; // s8 weights + fp32 scales
       const packed: Record<string, kernels.PackedWeights> = {
         dense: kernels.pack(Wu, K, N, { format: 'dense' }),
         sparse: kernels.pack(Wu, K, N, { format: 'sparse' }),
