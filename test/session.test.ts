@@ -1,10 +1,14 @@
 // InferenceSession: feed validation, fetches, release, plan cache, concurrency, devices.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 
 import { InferenceSession, SparqError, Tensor, backend } from '../src/index.js';
 import { GraphBuilder } from '../src/onnx/builder.js';
-import { mlpModel } from '../src/onnx/zoo.js';
+import { encoderModel, mlpModel } from '../src/onnx/zoo.js';
 import { randomFloats } from './helpers.js';
 
 function twoInputModel(): Uint8Array {
@@ -119,5 +123,38 @@ describe('InferenceSession', () => {
     const e = await InferenceSession.create(new Uint8Array([1, 2, 3])).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(SparqError);
     expect((e as SparqError).code).toBe('ERR_INVALID_MODEL');
+  });
+
+  it('a session created from a path (which releases packed weights from its file copy) matches one from bytes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sparq-session-'));
+    // A tied weight: the same 512x256 matrix feeds a Gather (embedding) and a MatMul (output layer).
+    const g = new GraphBuilder();
+    g.input('ids', 'INT64', ['n']);
+    g.input('x', 'FLOAT', ['n', 256]);
+    g.float('E', randomFloats(512 * 256, 5), [512, 256]);
+    g.float('W', randomFloats(256 * 512, 6), [256, 512]);
+    const [emb] = g.node('Gather', ['E', 'ids'], 1, { axis: 0 });
+    const [h] = g.node('MatMul', ['x', 'W']);
+    const [t] = g.node('Transpose', ['E'], 1, { perm: [1, 0] });
+    g.node('MatMul', [emb, t], ['logits']);
+    g.node('Relu', [h], ['hidden']);
+    g.output('logits', 'FLOAT', ['n', 512]);
+    g.output('hidden', 'FLOAT', ['n', 512]);
+    const models = [g.build(), encoderModel({ hidden: 64, heads: 4, ffn: 256, layers: 2, vocab: 300 })];
+    const feeds = [
+      { ids: new Tensor('int64', BigInt64Array.of(3n, 511n, 0n), [3]), x: new Tensor('float32', randomFloats(3 * 256, 7), [3, 256]) },
+      { input_ids: new Tensor('int64', BigInt64Array.from({ length: 20 }, (_, i) => BigInt(i * 13)), [2, 10]), attention_mask: new Tensor('int64', new BigInt64Array(20).fill(1n), [2, 10]) },
+    ];
+    for (let m = 0; m < models.length; m++) {
+      const path = join(dir, `m${m}.onnx`);
+      writeFileSync(path, models[m]);
+      const fromPath = await InferenceSession.create(path);
+      const fromBytes = await InferenceSession.create(models[m]);
+      const a = await fromPath.run(feeds[m] as never);
+      const b = await fromBytes.run(feeds[m] as never);
+      for (const k of Object.keys(b)) expect(Array.from(a[k].data as Float32Array)).toEqual(Array.from(b[k].data as Float32Array));
+      await fromPath.release();
+      await fromBytes.release();
+    }
   });
 });
