@@ -132,6 +132,9 @@ describe('ops vs onnxruntime-node', () => {
     await check('MatMul', [F([3, 5, 4]), F([4, 6], { constant: true })]);
     await check('Gemm', [F([3, 4]), F([5, 4], { constant: true }), F([5], { constant: true })], { transB: 1, alpha: { float: 0.5 }, beta: { float: 2 } });
     await check('Gemm', [F([3, 4]), F([4, 5], { constant: true }), F([1, 5], { constant: true })]);
+    await check('Gemm', [F([4, 3]), F([5, 4]), F([3, 1])], { transA: 1, transB: 1, alpha: { float: 1.5 }, beta: { float: -1 } });
+    await check('Gemm', [F([3, 4]), F([4, 5])]);
+    await check('Gemm', [F([3, 4]), F([4, 5]), F([], { constant: true })], { beta: { float: 0.5 } });
   });
 
   it('layout ops: Transpose, Reshape, Flatten, Squeeze, Unsqueeze, Concat, Split, Slice, Expand', async () => {

@@ -52,6 +52,7 @@ const char* op_name(OpCode c) {
     case OpCode::quantize_linear: return "QuantizeLinear";
     case OpCode::dequantize_linear: return "DequantizeLinear";
     case OpCode::matmul_integer: return "MatMulInteger";
+    case OpCode::gemm: return "Gemm";
   }
   return "unknown";
 }
@@ -356,6 +357,19 @@ void Plan::validate_op(const PlanOp& op) const {
     const int64_t M = a.rank >= 2 ? a[a.rank - 2] : 1, N = b.rank >= 2 ? b[b.rank - 1] : 1;
     if (has(2) && in(2).shape.numel() != 1 && in(2).shape.numel() != M) throw fail("a_zero_point size");
     if (has(3) && in(3).shape.numel() != 1 && in(3).shape.numel() != N) throw fail("b_zero_point size");
+  } else if (c == OpCode::gemm) {
+    need(2, 3, 1);
+    f32(in(0));
+    f32(in(1));
+    f32(out(0));
+    if (op.ints.size() != 2 || op.floats.size() != 2) throw fail("needs transA, transB, alpha, beta");
+    const Shape& a = in(0).shape;
+    const Shape& b = in(1).shape;
+    if (a.rank != 2 || b.rank != 2) throw fail("A and B must be 2-D");
+    const int64_t M = op.ints[0] ? a[1] : a[0], K = op.ints[0] ? a[0] : a[1];
+    const int64_t Kb = op.ints[1] ? b[1] : b[0], N = op.ints[1] ? b[0] : b[1];
+    if (K != Kb || out(0).shape != Shape{M, N}) throw fail("shapes do not multiply to the output");
+    if (has(2) && (in(2).dtype != DType::float32 || !broadcasts_to(in(2).shape, out(0).shape))) throw fail("C does not broadcast to the output");
   } else {
     throw bad_plan("unknown op code " + std::to_string(static_cast<int>(c)));
   }
@@ -516,6 +530,20 @@ void Plan::run_op(const PlanOp& op, void* const* ptr, const OpContext& ctx) cons
       else
         dequantize_linear(ip(0), in(0).dtype, outer, channels, inner, static_cast<const float*>(ip(1)), ip(2),
                           static_cast<float*>(op_(0)), ctx);
+      return;
+    }
+    case OpCode::gemm: {
+      const Shape& a = in(0).shape;
+      const Shape& b = in(1).shape;
+      const bool ta = op.ints[0] != 0, tb = op.ints[1] != 0;
+      const int64_t M = out(0).shape[0], N = out(0).shape[1], K = ta ? a[0] : a[1];
+      float beta = op.floats[1];
+      if (ip(2) && beta != 0.0f)
+        expand(DType::float32, ip(2), in(2).shape, op_(0), out(0).shape, ctx);
+      else
+        beta = 0.0f;
+      sgemm(ta, tb, M, N, K, op.floats[0], fx, a[1], static_cast<const float*>(ip(1)), b[1], beta,
+            static_cast<float*>(op_(0)), N, ctx.threads, nullptr, ctx.isa);
       return;
     }
     case OpCode::matmul_integer: {
