@@ -13,7 +13,7 @@ import { PackedWeights } from './kernels.js';
 
 import { Model, loadModelSync, type WeightFormatSpec } from './model.js';
 import { readModelFile } from './onnx/decode.js';
-import { native, type NativePackedHandle } from './native.js';
+import { native } from './native.js';
 import { type CompiledPlan, compilePlan } from './runtime/plan.js';
 import { PlanCache, type NativePlanHandle } from './runtime/plan-cache.js';
 import { Tensor, type TensorType } from './tensor.js';
@@ -105,7 +105,7 @@ export class InferenceSession {
       try {
         const opts = { ...(spec.options ?? {}) };
         handle = w.raw && w.dtype === 'float32'
-          ? (addon.packBytes as (f: string, b: Uint8Array, k: number, n: number, o: object) => NativePackedHandle)(spec.format, w.raw, K, N, opts)
+          ? addon.packBytes(spec.format, w.raw, K, N, opts)
           : addon.pack(spec.format, w.data as Float32Array, K, N, opts);
       } catch (e) {
         rethrowNative(e);
@@ -163,7 +163,7 @@ export class InferenceSession {
     plan.spec.weights = this.#weights.map((w) => w.handle);
     let handle: NativePlanHandle;
     try {
-      handle = (native().createPlan as (spec: unknown) => NativePlanHandle)(plan.spec);
+      handle = native().createPlan(plan.spec);
     } catch (e) {
       rethrowNative(e);
     }
@@ -254,7 +254,7 @@ function fileReleaser(graph: Graph, file: ArrayBufferLike): (t: ConstTensor) => 
     const r = used.has(name) ? range(t) : undefined;
     if (r) kept.push(r);
   }
-  const discard = native().discardPages as (view: ArrayBufferView) => number;
+  const discard = native().discardPages;
   return (t) => {
     const r = range(t);
     if (!r || r[1] - r[0] < 1 << 16 || kept.some(([a, b]) => a < r[1] && r[0] < b)) return;
