@@ -9,6 +9,7 @@ import type { ConstTensor, Graph, Node, TypedData, ValueInfo } from './graph/ir.
 import { numel } from './graph/ir.js';
 import { foldConstants, removeDeadNodes } from './graph/fold.js';
 import { fuseGraph } from './graph/fuse.js';
+import { assertCudaAvailable } from './cuda.js';
 import { PackedWeights } from './kernels.js';
 
 import { Model, loadModelSync, type WeightFormatSpec } from './model.js';
@@ -272,8 +273,7 @@ function allocOutput(dtype: string, n: number): ArrayBufferView {
   }
 }
 
-function assertCuda(): void {
-  const cuda = native().backend().cuda;
-  if (!cuda.available) throw new SparqError('ERR_CUDA_UNAVAILABLE', `device 'cuda' was requested but sparq's CUDA backend is unavailable: ${cuda.reason ?? 'not built with CUDA'}`);
-  throw new SparqError('ERR_CUDA_UNAVAILABLE', "device 'cuda' was requested but sparq's graph runtime executes on the CPU only; use device: 'cpu'");
+function assertCuda(): never {
+  assertCudaAvailable();
+  throw new SparqError('ERR_CUDA_UNAVAILABLE', "device 'cuda' was requested but sparq's graph runtime executes on the CPU only for now; use device: 'cpu'");
 }
