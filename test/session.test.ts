@@ -157,4 +157,24 @@ describe('InferenceSession', () => {
       await fromBytes.release();
     }
   });
+
+  it('packs each linear layer with the format its Model assigns (by weight name), others with the default', async () => {
+    const bytes = mlpModel({ sizes: [64, 48, 32, 10], style: 'matmul', seed: 4 });
+    const { loadModel } = await import('../src/index.js');
+    const model = (await loadModel(bytes)).withWeightFormats({
+      'fc0.weight': { format: 'sparse' },
+      'fc1.weight': { format: 'int8', options: { perChannel: true } },
+    });
+    const s = await InferenceSession.create(model, { weightFormat: 'dense' });
+    expect(Object.fromEntries([...s.weights].map(([k, w]) => [k, w.format]))).toEqual({ 'fc0.weight': 'sparse', 'fc1.weight': 'int8', 'fc2.weight': 'dense' });
+    const o = await ort.InferenceSession.create(bytes);
+    const x = randomFloats(5 * 64, 8);
+    const a = await s.run({ input: new Tensor('float32', x, [5, 64]) });
+    const b = await o.run({ input: new ort.Tensor('float32', x, [5, 64]) });
+    const ya = a.output.data as Float32Array, yb = b.output.data as Float32Array;
+    const scale = Math.max(...Array.from(yb, Math.abs));
+    // int8 weights: close, not exact.
+    for (let i = 0; i < yb.length; i++) expect(Math.abs(ya[i] - yb[i])).toBeLessThan(0.05 * scale);
+    await s.release();
+  });
 });
