@@ -262,7 +262,7 @@ Napi::Value CreatePlan(const Napi::CallbackInfo& info) {
     Napi::Object o = ov.As<Napi::Object>();
     ops[i].code = static_cast<sparq::OpCode>(integer(prop(o, "op", where), where + ".op", 0, 255));
     ops[i].inputs = integers<int32_t>(prop(o, "inputs", where), where + ".inputs", -1, 1 << 30);
-    ops[i].outputs = integers<int32_t>(prop(o, "outputs", where), where + ".outputs", 0, 1 << 30);
+    ops[i].outputs = integers<int32_t>(prop(o, "outputs", where), where + ".outputs", -1, 1 << 30);
     ops[i].ints = integers<int64_t>(prop(o, "ints", where), where + ".ints", -kMaxIndex, kMaxIndex);
     ops[i].floats = floats(prop(o, "floats", where), where + ".floats");
     const int64_t w = integer(prop(o, "weight", where), where + ".weight", -1, static_cast<int64_t>(weights.size()) - 1);

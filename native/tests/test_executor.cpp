@@ -67,7 +67,7 @@ struct Fixture {
     ops.push_back(op(OpCode::linear, {0, -1}, {3}, {0}));
     ops.back().weights = w2;
     ops.push_back(op(OpCode::add, {2, 3}, {4}));
-    ops.push_back(op(OpCode::softmax, {4}, {5}, {1}));
+    ops.push_back(op(OpCode::softmax, {4}, {5}, {1, 0}));
     ops.push_back(op(OpCode::copy, {6}, {7}));
     return std::make_unique<sparq::Plan>(std::move(slots), std::move(ops),
                                          std::vector<sparq::ConstantRef>{{b.data(), b.size() * 4}},
