@@ -177,4 +177,19 @@ describe('InferenceSession', () => {
     for (let i = 0; i < yb.length; i++) expect(Math.abs(ya[i] - yb[i])).toBeLessThan(0.05 * scale);
     await s.release();
   });
+
+  it('edge inputs: empty batches run, out-of-range ids and too-long sequences are errors with codes', async () => {
+    const s = await InferenceSession.create(mlpModel({ sizes: [8, 4, 2] }));
+    const y = await s.run({ input: new Tensor('float32', new Float32Array(0), [0, 8]) });
+    expect(y.output.dims).toEqual([0, 2]);
+    const e = await InferenceSession.create(encoderModel({ hidden: 16, heads: 2, ffn: 32, layers: 1, vocab: 10, maxPosition: 32 }));
+    const feeds = (ids: BigInt64Array, dims: number[]) => ({ input_ids: new Tensor('int64', ids, dims), attention_mask: new Tensor('int64', new BigInt64Array(ids.length).fill(1n), dims) });
+    const z = await e.run(feeds(new BigInt64Array(0), [0, 4]));
+    expect(z.last_hidden_state.dims).toEqual([0, 4, 16]);
+    await expect(e.run(feeds(BigInt64Array.of(1n, 99n), [1, 2]))).rejects.toHaveProperty('code', 'ERR_INDEX_OUT_OF_RANGE');
+    // Longer than the position table: the sliced positions no longer broadcast against the tokens.
+    await expect(e.run(feeds(new BigInt64Array(40), [1, 40]))).rejects.toHaveProperty('code', 'ERR_INVALID_MODEL');
+    await s.release();
+    await e.release();
+  });
 });
