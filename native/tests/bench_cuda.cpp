@@ -122,6 +122,7 @@ void bench_dense(int64_t S) {
   q.M = S;
   q.scale_x = dsa.as<float>(); q.scale_w = dsb.as<float>();
   q.y = dy.as<float>(); q.ldy = S;
+  std::printf("  (2:4 metadata lane layout found by the probe: %d)\n", cu::sparse24_meta_layout());
   const double sp_ms = time_ms([&] { cu::gemm_2to4_s8(q); });
   report("int8_2to4_" + tag, sp_ms, macs);
   std::printf("  2:4 speedup over our dense int8 at %lld^3: %.2fx (target >= 1.2x)\n", (long long)S, dense_ms / sp_ms);

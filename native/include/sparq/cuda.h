@@ -126,7 +126,7 @@ Sparse24Host pack_2to4_s8(const int8_t* wt, int64_t N, int64_t K, int layout);
 std::vector<int8_t> unpack_2to4_s8(const Sparse24Host& h, int layout);
 // Keeps the 2 largest |w| of every 4 consecutive k (ties: lower k): makes any W^T 2:4.
 void prune_2to4_s8(int8_t* wt, int64_t N, int64_t K);
-constexpr int kSparse24Layouts = 3;  // candidate metadata lane layouts (see sparse24.cu)
+constexpr int kSparse24Layouts = 5;  // candidate metadata lane layouts (see sparse24.cu)
 // The metadata lane layout this device's mma.sp uses, found once by a one-warp probe against the CPU
 // (the PTX manual gives it only as figures); -1 if no candidate matched (2:4 then throws).
 int sparse24_meta_layout();
