@@ -3,6 +3,7 @@
 // the inputs are padded with garbage the kernels must not read, and outputs are NaN-prefilled with a
 // wider row so writes outside [M][N] are caught. The host_* cases (packing, fp16 conversion) need no
 // GPU; the rest are skipped with a message where there is no CUDA device.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -13,6 +14,7 @@
 #include "check.h"
 #include "sparq/cuda.h"
 #include "sparq/error.h"
+#include "sparq/packed.h"
 
 namespace cu = sparq::cuda;
 using sparq::Activation;
@@ -532,6 +534,34 @@ TEST(cuda_device_weights) {
       const std::string what = std::string("DeviceWeights ") + cu::device_format_name(f);
       check_output(y, s.M, s.N, s.N, want, scale, 1e-5, what.c_str(), s);
     }
+}
+
+// The "cuda-*" formats through the packed-weights registry, as kernels.pack() reaches them: every one
+// registered, and each agreeing with DeviceWeights used directly (same arithmetic, so exactly), with a
+// per-call bias.
+TEST(cuda_packed_formats) {
+  CHECK(cu::register_formats());
+  const auto names = sparq::registered_formats();
+  using F = cu::DeviceFormat;
+  const int64_t M = 9, K = 200, N = 70;
+  auto W = sparq_test::random_vector(K * N, 900);
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t n = 0; n < N; ++n)
+      if (k % 4 >= 2) W[k * N + n] = 0.0f;  // 2:4 along K (and 50% sparse for the sparse formats)
+  auto x = sparq_test::random_vector(M * K, 901);
+  auto bias = sparq_test::random_vector(N, 902);
+  for (F f : {F::f32, F::f16, F::int8, F::sparse_f16, F::block_f16, F::int8_2to4}) {
+    const std::string name = std::string("cuda-") + cu::device_format_name(f);
+    CHECK_MSG(std::find(names.begin(), names.end(), name) != names.end(), "%s is not registered", name.c_str());
+    auto packed = sparq::pack_weights(name, W.data(), K, N, sparq::PackOptions{});
+    CHECK(std::string(packed->format()) == name);
+    CHECK(packed->bytes() > 0);
+    std::vector<float> got = sparq_test::nan_filled(M * N), want = sparq_test::nan_filled(M * N);
+    packed->matmul(x.data(), M, got.data(), {bias.data(), Activation::gelu}, 1);
+    cu::DeviceWeights direct(f, W.data(), K, N, bias.data());
+    direct.matmul(x.data(), M, want.data(), Activation::gelu);
+    CHECK_MSG(std::memcmp(got.data(), want.data(), got.size() * 4) == 0, "%s differs from DeviceWeights", name.c_str());
+  }
 }
 
 TEST(cuda_bad_arguments) {

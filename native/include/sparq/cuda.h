@@ -223,7 +223,8 @@ DeviceFormat device_format_from_name(const std::string& name);
 class DeviceWeights {
  public:
   DeviceWeights(DeviceFormat format, const float* W, int64_t K, int64_t N, const float* bias);
-  void matmul(const float* x, int64_t M, float* y, Activation act, Stream s = nullptr);
+  // `bias` (host, N values) replaces the bias given at construction for this call when not null.
+  void matmul(const float* x, int64_t M, float* y, Activation act, Stream s = nullptr, const float* bias = nullptr);
   DeviceFormat format() const { return format_; }
   int64_t K() const { return K_; }
   int64_t N() const { return N_; }
@@ -236,9 +237,15 @@ class DeviceWeights {
   DeviceBuffer w_, scale_w_, bias_;
   Sparse24S8 w24_;
   SparseF16 sparse_;
-  DeviceBuffer x_, xq_, scale_x_, y_;
+  DeviceBuffer x_, xq_, scale_x_, y_, bias_call_;
   PinnedBuffer in_, out_;
 };
+
+// Registers the formats "cuda-f32", "cuda-f16", "cuda-int8", "cuda-sparse", "cuda-block" and
+// "cuda-2:4" with the packed-weights registry (sparq/packed.h), so kernels.pack() and the runtime use
+// the GPU through the same interface as the CPU formats: DeviceWeights behind a PackedWeights, one
+// stream per packed matrix, calls serialised per matrix. Does nothing (returns false) without a device.
+bool register_formats();
 
 // fp32 <-> fp16 (round to nearest even) on the host, for packing and tests.
 uint16_t float_to_half(float f);
