@@ -20,7 +20,6 @@
 #include "cuda_check.h"
 #include "gemm_launch.h"
 #include "gemm_mma.cuh"
-#include "gemm_mma_launch.cuh"
 #include "sparq/cuda.h"
 #include "wgmma.cuh"
 
@@ -123,9 +122,15 @@ bool self_test() {
   DeviceBuffer da(a.size()), db(b.size()), c1(size_t(M) * N * 4), c2(size_t(M) * N * 4);
   da.upload(a.data(), a.size());
   db.upload(b.data(), b.size());
-  MmaGemmParams q{da.data(), ld, db.data(), ld, M, N, K, nullptr, nullptr, nullptr, 0, c1.as<float>(), N};
-  launch_mma_gemm<OpS8, 128, 128, 64, 32, 3, 2>(q, nullptr);
-  q.c = c2.as<float>();
+  // The reference goes through the public mma.sync entry point, so no kernel template is instantiated
+  // in two translation units.
+  GemmS8Args r;
+  r.a = da.as<int8_t>(); r.lda = ld;
+  r.b = db.as<int8_t>(); r.ldb = ld;
+  r.M = M; r.N = N; r.K = K;
+  r.c = c1.as<float>(); r.ldc = N;
+  gemm_s8_mma(r, nullptr);
+  MmaGemmParams q{da.data(), ld, db.data(), ld, M, N, K, nullptr, nullptr, nullptr, 0, c2.as<float>(), N};
   launch_wgmma(q, nullptr);
   SPARQ_CUDA_CHECK(cudaDeviceSynchronize());
   std::vector<float> r1(size_t(M) * N), r2(size_t(M) * N);
