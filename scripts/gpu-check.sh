@@ -45,6 +45,15 @@ if ! timeout "$(budget 180)" cmake --build "$BUILD" -j "$JOBS" --target test_cud
 fi
 say "built $BUILD/test_cuda and $BUILD/bench_cuda"
 
+step "SASS: which tensor-core instructions the kernels compiled to"
+if command -v cuobjdump >/dev/null; then
+  timeout "$(budget 30)" cuobjdump --dump-sass "$BUILD/test_cuda" > "$BUILD/sass.txt" 2>&1
+  for op in IGMMA HGMMA IMMA HMMA; do say "  $op instructions: $(grep -c "$op" "$BUILD/sass.txt")"; done
+  say "  (IGMMA = wgmma int8 (sm_90a), IMMA = mma.sync / mma.sp int8, HMMA = fp16 mma.sync)"
+else
+  say "cuobjdump not found: SASS not inspected"
+fi
+
 # Every test case runs in a process of its own, so a kernel that faults (and poisons its CUDA context)
 # costs only its own case. The wgmma kernel stays out of the other processes (SPARQ_CUDA_WGMMA=0).
 step "test_cuda (CUDA kernels vs CPU reference, one process per case)"
