@@ -27,7 +27,7 @@ export function writeJson(path: string, value: unknown): void {
   }
 }
 
-export function writeText(path: string, text: string): void {
+export function writeText(path: string, text: string | Uint8Array): void {
   try {
     writeFileSync(path, text);
   } catch (e) {
