@@ -20,6 +20,8 @@ export interface Task {
   logits(rows: Rows): boolean;
   /** Sum of the batch's losses; writes d(mean loss)/d(output) into grad. */
   loss(out: Float32Array, rows: Rows, M: number, N: number, grad: Float32Array): number;
+  /** Per-step transformation of a batch (distillation's mixup), drawing from the seeded source. */
+  augment?(batch: Rows, uniform: () => number): Rows;
 }
 
 /** The standard supervised task: softmax cross-entropy on class ids, or MSE on float (or one-hot) targets. */
@@ -78,6 +80,7 @@ export async function fit(graph: TrainableGraph, data: TrainData, opts: Resolved
   if (opts.keepZeros) maskExistingZeros(params);
   const optimizer = createOptimizer(opts.optimizer, params);
   const shuffleRandom = mulberry32(deriveSeed(opts.seed, 1));
+  const augmentRandom = mulberry32(deriveSeed(opts.seed, 2));
   const order = dataset ? Int32Array.from({ length: dataset.rows }, (_, i) => i) : null;
 
   const prune = opts.prune;
@@ -105,7 +108,8 @@ export async function fit(graph: TrainableGraph, data: TrainData, opts: Resolved
     let seen = 0;
     let step = 0;
 
-    const runStep = async (batch: Rows): Promise<void> => {
+    const runStep = async (raw: Rows): Promise<void> => {
+      const batch = task.augment ? task.augment(raw, augmentRandom) : raw;
       const epochPos = epoch + (stepsPerEpoch > 0 ? Math.min(step / stepsPerEpoch, 1) : 0);
       pruneTo(epochPos, globalStep, false);
       lr = learningRate(opts.schedule, opts.learningRate, epochPos, opts.epochs);
