@@ -1,0 +1,38 @@
+// Seeded randomness for training: the same seed gives the same shuffles and the same initial weights,
+// bit for bit, on every machine (integer PRNG, float32 results, no Math.random).
+
+/** mulberry32: a small, fast 32-bit PRNG; returns uniforms in [0, 1). */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Fisher–Yates shuffle of `order` in place with a seeded uniform source. */
+export function shuffleInPlace(order: Int32Array | Uint32Array, uniform: () => number): void {
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(uniform() * (i + 1));
+    const t = order[i];
+    order[i] = order[j];
+    order[j] = t;
+  }
+}
+
+/** Fills `out` with uniforms in [-limit, limit). */
+export function fillUniform(out: Float32Array, limit: number, uniform: () => number): Float32Array {
+  for (let i = 0; i < out.length; i++) out[i] = (2 * uniform() - 1) * limit;
+  return out;
+}
+
+/** A child seed derived from a seed and a stream number, so streams (init, shuffle) never overlap. */
+export function deriveSeed(seed: number, stream: number): number {
+  let h = (seed ^ Math.imul(stream + 1, 0x9e3779b1)) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) >>> 0;
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
+  return (h ^ (h >>> 16)) >>> 0;
+}
