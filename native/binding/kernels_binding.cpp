@@ -31,14 +31,15 @@ Napi::Object PackedHandle::Wrap(Napi::Env env, std::shared_ptr<sparq::PackedWeig
 }
 
 std::shared_ptr<sparq::PackedWeights> PackedHandle::WeightsOf(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  Napi::Value v = info[i];
-  if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(constructor_ref(info.Env(), "PackedHandle").Value()))
-    throw_type_error(info.Env(), std::string("Expected packed weights from kernels.pack() for ") + name +
-                                     " but received " + describe(v));
+  return WeightsOfValue(info.Env(), info[i], name);
+}
+
+std::shared_ptr<sparq::PackedWeights> PackedHandle::WeightsOfValue(Napi::Env env, Napi::Value v, const std::string& name) {
+  if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(constructor_ref(env, "PackedHandle").Value()))
+    throw_type_error(env, "Expected packed weights from kernels.pack() for " + name + " but received " + describe(v));
   PackedHandle* self = Napi::ObjectWrap<PackedHandle>::Unwrap(v.As<Napi::Object>());
   if (!self->weights_)
-    throw make_error(info.Env(), "ERR_RELEASED", std::string("Expected live packed weights for ") + name +
-                                                    " but received weights that were released");
+    throw make_error(env, "ERR_RELEASED", "Expected live packed weights for " + name + " but received weights that were released");
   return self->weights_;
 }
 

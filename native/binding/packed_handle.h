@@ -5,6 +5,7 @@
 #include <napi.h>
 
 #include <memory>
+#include <string>
 
 #include "sparq/packed.h"
 
@@ -16,6 +17,8 @@ class PackedHandle : public Napi::ObjectWrap<PackedHandle> {
   static Napi::Object Wrap(Napi::Env env, std::shared_ptr<sparq::PackedWeights> weights);
   // The weights behind a JS value, or a TypeError / ERR_RELEASED error naming `name`.
   static std::shared_ptr<sparq::PackedWeights> WeightsOf(const Napi::CallbackInfo& info, size_t i, const char* name);
+  // The same for any JS value (an element of an array argument).
+  static std::shared_ptr<sparq::PackedWeights> WeightsOfValue(Napi::Env env, Napi::Value v, const std::string& name);
 
   explicit PackedHandle(const Napi::CallbackInfo& info);
   ~PackedHandle() override;

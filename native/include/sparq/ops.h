@@ -141,7 +141,8 @@ void cast(DType from, DType to, const void* x, void* y, int64_t n, const OpConte
 // DynamicQuantizeLinear: scale = (max(0, max x) - min(0, min x)) / 255 (1 when that is 0),
 // zero_point = saturate(round(0 - min(0, min x) / scale)), y = saturate(round(x / scale) + zero_point),
 // round = half to even, saturate to [0, 255]. NaN elements are ignored for min/max and quantize to the
-// zero point; ±inf saturate. scale and zero_point are single values.
+// zero point; an infinite element makes the scale infinite (a defined but useless result, as in ORT).
+// scale and zero_point are single values.
 void dynamic_quantize_linear(const float* x, int64_t n, uint8_t* y, float* scale, uint8_t* zero_point,
                              const OpContext& ctx = {});
 

@@ -1,0 +1,289 @@
+// createPlan / PlanHandle: the InferenceSession's native side. A plan is built once per input
+// signature from the spec TypeScript compiles (src/runtime/plan.ts); run() executes the whole plan
+// in one AsyncWorker (or inline, runSync, for tiny plans) on buffers the caller allocated.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "binding.h"
+#include "packed_handle.h"
+#include "sparq/error.h"
+#include "sparq/plan.h"
+
+namespace sparq_binding {
+namespace {
+
+Napi::Value prop(Napi::Object o, const char* key, const std::string& where) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) throw_type_error(o.Env(), std::string("Expected a value for ") + where + "." + key + " but received undefined");
+  return v;
+}
+
+int64_t integer(Napi::Value v, const std::string& name, int64_t lo, int64_t hi) {
+  if (!v.IsNumber()) throw_type_error(v.Env(), "Expected an integer for " + name + " but received " + describe(v));
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d) || std::floor(d) != d || d < static_cast<double>(lo) || d > static_cast<double>(hi))
+    throw_range_error(v.Env(), "Expected an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "] for " + name +
+                                   " but received " + describe(v));
+  return static_cast<int64_t>(d);
+}
+
+Napi::Array array(Napi::Value v, const std::string& name) {
+  if (!v.IsArray()) throw_type_error(v.Env(), "Expected an array for " + name + " but received " + describe(v));
+  return v.As<Napi::Array>();
+}
+
+template <typename T>
+std::vector<T> integers(Napi::Value v, const std::string& name, int64_t lo, int64_t hi) {
+  Napi::Array a = array(v, name);
+  std::vector<T> out(a.Length());
+  for (uint32_t i = 0; i < a.Length(); ++i) out[i] = static_cast<T>(integer(a.Get(i), name + "[" + std::to_string(i) + "]", lo, hi));
+  return out;
+}
+
+std::vector<float> floats(Napi::Value v, const std::string& name) {
+  Napi::Array a = array(v, name);
+  std::vector<float> out(a.Length());
+  for (uint32_t i = 0; i < a.Length(); ++i) {
+    Napi::Value e = a.Get(i);
+    if (!e.IsNumber()) throw_type_error(v.Env(), "Expected a number for " + name + "[" + std::to_string(i) + "] but received " + describe(e));
+    out[i] = e.As<Napi::Number>().FloatValue();
+  }
+  return out;
+}
+
+napi_typedarray_type array_type_of(sparq::DType t) {
+  switch (t) {
+    case sparq::DType::float32: return napi_float32_array;
+    case sparq::DType::int8: return napi_int8_array;
+    case sparq::DType::int32: return napi_int32_array;
+    case sparq::DType::int64: return napi_bigint64_array;
+    default: return napi_uint8_array;
+  }
+}
+
+void* typed_data(Napi::TypedArray a) {
+  return static_cast<uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset();
+}
+
+constexpr int64_t kMaxIndex = int64_t{1} << 50;
+
+class PlanHandle : public Napi::ObjectWrap<PlanHandle> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "PlanHandle",
+                       {InstanceMethod<&PlanHandle::Run>("run"), InstanceMethod<&PlanHandle::RunSync>("runSync"),
+                        InstanceMethod<&PlanHandle::Release>("release"), InstanceMethod<&PlanHandle::Info>("info")});
+  }
+  explicit PlanHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PlanHandle>(info) {}
+  ~PlanHandle() override { plan_.reset(); }
+
+  void Init(Napi::Env env, std::shared_ptr<const sparq::Plan> plan, Napi::Object keep) {
+    plan_ = std::move(plan);
+    keep_ = Napi::Persistent(keep);
+    reported_ = static_cast<int64_t>(plan_->arena_bytes());
+    Napi::MemoryManagement::AdjustExternalMemory(env, reported_);
+  }
+
+  std::shared_ptr<const sparq::Plan> plan(Napi::Env env) const {
+    if (!plan_) throw make_error(env, "ERR_RELEASED", "Expected a live session for run() but received a session that was released");
+    return plan_;
+  }
+
+ private:
+  struct Buffers {
+    std::vector<const void*> inputs;
+    std::vector<void*> outputs;
+    int threads = 0;
+  };
+
+  // run(inputs, outputs, threads): checks every buffer against the plan's slots.
+  Buffers read_buffers(const Napi::CallbackInfo& info, const sparq::Plan& plan) {
+    Napi::Env env = info.Env();
+    Buffers b;
+    Napi::Array ins = array(info[0], "inputs");
+    Napi::Array outs = array(info[1], "outputs");
+    if (static_cast<int>(ins.Length()) != plan.input_count() || static_cast<int>(outs.Length()) != plan.output_count())
+      throw_range_error(env, "Expected " + std::to_string(plan.input_count()) + " inputs and " + std::to_string(plan.output_count()) +
+                                 " outputs for run but received " + std::to_string(ins.Length()) + " and " + std::to_string(outs.Length()));
+    auto check = [&](Napi::Value v, const sparq::PlanSlot& slot, const std::string& name) -> void* {
+      if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != array_type_of(slot.dtype))
+        throw_type_error(env, std::string("Expected a typed array of ") + sparq::dtype_name(slot.dtype) + " for " + name +
+                                  " but received " + describe(v));
+      Napi::TypedArray a = v.As<Napi::TypedArray>();
+      if (a.ByteLength() != slot.bytes())
+        throw_range_error(env, "Expected " + std::to_string(slot.shape.numel()) + " elements for " + name + " but received " +
+                                   std::to_string(a.ElementLength()));
+      return typed_data(a);
+    };
+    for (uint32_t i = 0; i < ins.Length(); ++i)
+      b.inputs.push_back(check(ins.Get(i), plan.input_slot(static_cast<int>(i)), "inputs[" + std::to_string(i) + "]"));
+    for (uint32_t i = 0; i < outs.Length(); ++i)
+      b.outputs.push_back(check(outs.Get(i), plan.output_slot(static_cast<int>(i)), "outputs[" + std::to_string(i) + "]"));
+    b.threads = static_cast<int>(arg_integer(info, 2, "threads", 0, 1024));
+    return b;
+  }
+
+  Napi::Value RunSync(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto plan = this->plan(env);
+    Buffers b = read_buffers(info, *plan);
+    rethrow_native(env, [&] { plan->run(b.inputs.data(), b.outputs.data(), b.threads); });
+    return env.Undefined();
+  }
+
+  class RunWorker : public Napi::AsyncWorker {
+   public:
+    RunWorker(Napi::Env env, std::shared_ptr<const sparq::Plan> plan, Buffers b, Napi::Object keep)
+        : Napi::AsyncWorker(env, "sparq.run"), deferred_(Napi::Promise::Deferred::New(env)), plan_(std::move(plan)),
+          b_(std::move(b)) {
+      keep_ = Napi::Persistent(keep);
+    }
+    Napi::Promise Promise() { return deferred_.Promise(); }
+    void Execute() override {
+      try {
+        plan_->run(b_.inputs.data(), b_.outputs.data(), b_.threads);
+      } catch (const sparq::Error& e) {
+        code_ = e.code();
+        SetError(e.what());
+      } catch (const std::bad_alloc&) {
+        code_ = "ERR_OUT_OF_MEMORY";
+        SetError("Out of memory in the native core");
+      } catch (const std::exception& e) {
+        code_ = "ERR_NATIVE";
+        SetError(e.what());
+      }
+    }
+    void OnOK() override { deferred_.Resolve(Env().Undefined()); }
+    void OnError(const Napi::Error& e) override { deferred_.Reject(error_from_code(Env(), code_, e.Message()).Value()); }
+
+   private:
+    Napi::Promise::Deferred deferred_;
+    std::shared_ptr<const sparq::Plan> plan_;
+    Buffers b_;
+    Napi::ObjectReference keep_;
+    std::string code_ = "ERR_NATIVE";
+  };
+
+  Napi::Value Run(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto plan = this->plan(env);
+    Buffers b = read_buffers(info, *plan);
+    // Inputs, outputs and this handle (which keeps the constants alive) stay referenced until the run ends.
+    Napi::Object keep = Napi::Object::New(env);
+    keep.Set("inputs", info[0]);
+    keep.Set("outputs", info[1]);
+    keep.Set("plan", info.This());
+    auto* worker = new RunWorker(env, std::move(plan), std::move(b), keep);
+    Napi::Promise p = worker->Promise();
+    worker->Queue();
+    return p;
+  }
+
+  Napi::Value Release(const Napi::CallbackInfo& info) {
+    // Running workers hold their own reference to the plan; it is freed when the last one ends.
+    // The constants stay referenced until this handle is collected (a worker references it too).
+    if (plan_) {
+      plan_.reset();
+      Napi::MemoryManagement::AdjustExternalMemory(info.Env(), -reported_);
+      reported_ = 0;
+    }
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Info(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("released", !plan_);
+    if (plan_) {
+      o.Set("arenaBytes", Napi::Number::New(env, static_cast<double>(plan_->arena_bytes())));
+      o.Set("ops", Napi::Number::New(env, static_cast<double>(plan_->op_count())));
+    }
+    return o;
+  }
+
+  std::shared_ptr<const sparq::Plan> plan_;
+  Napi::ObjectReference keep_;
+  int64_t reported_ = 0;
+};
+
+Napi::Value CreatePlan(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject()) throw_type_error(env, "Expected a plan spec object for spec but received " + describe(info[0]));
+  Napi::Object spec = info[0].As<Napi::Object>();
+  const int64_t arena = integer(prop(spec, "arenaBytes", "spec"), "spec.arenaBytes", 0, kMaxIndex);
+  const int inputs = static_cast<int>(integer(prop(spec, "inputCount", "spec"), "spec.inputCount", 0, 1 << 20));
+  const int outputs = static_cast<int>(integer(prop(spec, "outputCount", "spec"), "spec.outputCount", 0, 1 << 20));
+
+  Napi::Array constants_js = array(prop(spec, "constants", "spec"), "spec.constants");
+  std::vector<sparq::ConstantRef> constants;
+  for (uint32_t i = 0; i < constants_js.Length(); ++i) {
+    Napi::Value v = constants_js.Get(i);
+    if (!v.IsTypedArray()) throw_type_error(env, "Expected a typed array for spec.constants[" + std::to_string(i) + "] but received " + describe(v));
+    Napi::TypedArray a = v.As<Napi::TypedArray>();
+    constants.push_back({typed_data(a), a.ByteLength()});
+  }
+  Napi::Array weights_js = array(prop(spec, "weights", "spec"), "spec.weights");
+  std::vector<std::shared_ptr<sparq::PackedWeights>> weights;
+  for (uint32_t i = 0; i < weights_js.Length(); ++i)
+    weights.push_back(PackedHandle::WeightsOfValue(env, weights_js.Get(i), "spec.weights[" + std::to_string(i) + "]"));
+
+  Napi::Array slots_js = array(prop(spec, "slots", "spec"), "spec.slots");
+  std::vector<sparq::PlanSlot> slots(slots_js.Length());
+  for (uint32_t i = 0; i < slots_js.Length(); ++i) {
+    const std::string where = "spec.slots[" + std::to_string(i) + "]";
+    Napi::Value sv = slots_js.Get(i);
+    if (!sv.IsObject()) throw_type_error(env, "Expected an object for " + where + " but received " + describe(sv));
+    Napi::Object s = sv.As<Napi::Object>();
+    const int64_t dtype = integer(prop(s, "dtype", where), where + ".dtype", 0, 64);
+    if (!sparq::dtype_valid(static_cast<int32_t>(dtype))) throw_range_error(env, "Expected a supported dtype code for " + where + ".dtype but received " + std::to_string(dtype));
+    slots[i].dtype = static_cast<sparq::DType>(dtype);
+    std::vector<int64_t> dims = integers<int64_t>(prop(s, "dims", where), where + ".dims", 0, kMaxIndex);
+    if (dims.size() > static_cast<size_t>(sparq::kMaxRank)) throw_range_error(env, "Expected a rank of at most 8 for " + where + ".dims but received " + std::to_string(dims.size()));
+    slots[i].shape = sparq::Shape::of(dims.data(), static_cast<int>(dims.size()));
+    double n = 1;
+    for (int64_t d : dims) n *= static_cast<double>(d);
+    if (n > static_cast<double>(kMaxIndex)) throw_range_error(env, "Expected a size below 2^50 for " + where + ".dims");
+    slots[i].kind = static_cast<sparq::SlotKind>(integer(prop(s, "kind", where), where + ".kind", 0, 3));
+    slots[i].index = integer(prop(s, "index", where), where + ".index", 0, kMaxIndex);
+  }
+
+  Napi::Array ops_js = array(prop(spec, "ops", "spec"), "spec.ops");
+  std::vector<sparq::PlanOp> ops(ops_js.Length());
+  for (uint32_t i = 0; i < ops_js.Length(); ++i) {
+    const std::string where = "spec.ops[" + std::to_string(i) + "]";
+    Napi::Value ov = ops_js.Get(i);
+    if (!ov.IsObject()) throw_type_error(env, "Expected an object for " + where + " but received " + describe(ov));
+    Napi::Object o = ov.As<Napi::Object>();
+    ops[i].code = static_cast<sparq::OpCode>(integer(prop(o, "op", where), where + ".op", 0, 255));
+    ops[i].inputs = integers<int32_t>(prop(o, "inputs", where), where + ".inputs", -1, 1 << 30);
+    ops[i].outputs = integers<int32_t>(prop(o, "outputs", where), where + ".outputs", 0, 1 << 30);
+    ops[i].ints = integers<int64_t>(prop(o, "ints", where), where + ".ints", -kMaxIndex, kMaxIndex);
+    ops[i].floats = floats(prop(o, "floats", where), where + ".floats");
+    const int64_t w = integer(prop(o, "weight", where), where + ".weight", -1, static_cast<int64_t>(weights.size()) - 1);
+    if (w >= 0) ops[i].weights = weights[static_cast<size_t>(w)];
+  }
+
+  std::shared_ptr<const sparq::Plan> plan;
+  rethrow_native(env, [&] {
+    plan = std::make_shared<const sparq::Plan>(std::move(slots), std::move(ops), std::move(constants), static_cast<size_t>(arena),
+                                               inputs, outputs);
+  });
+  Napi::Object obj = constructor_ref(env, "PlanHandle").New({});
+  Napi::Object keep = Napi::Object::New(env);
+  keep.Set("constants", constants_js);
+  Napi::ObjectWrap<PlanHandle>::Unwrap(obj)->Init(env, std::move(plan), keep);
+  return obj;
+}
+
+void Init(Napi::Env env, Napi::Object exports) {
+  Napi::Function ctor = PlanHandle::Define(env);
+  constructor_ref(env, "PlanHandle") = Napi::Persistent(ctor);
+  exports.Set("createPlan", Napi::Function::New(env, CreatePlan, "createPlan"));
+}
+
+}  // namespace
+
+SPARQ_BINDING_MODULE(session, Init);
+
+}  // namespace sparq_binding

@@ -1,0 +1,113 @@
+// A compiled execution plan for one concrete input signature of a graph (built by TypeScript's
+// planner, src/runtime/plan.ts): value slots with fixed shapes and storage, and a list of ops that
+// read and write slots. Running a plan is a loop over its ops calling the kernels of ops.h, sgemm.h
+// and the packed-weight formats; nothing is allocated per op.
+//
+// Storage of a slot: an offset into the run's arena (intermediates), the i-th caller input or
+// output buffer, or the i-th constant (owned by the caller of the constructor, who keeps it alive).
+// Several slots may share storage (reshapes are aliases).
+//
+// The constructor validates everything memory safety depends on (slot indices, arena extents,
+// constant sizes, and for every op that its slot shapes agree with what its kernel will read and
+// write), so a wrong plan is an ERR_INVALID_ARGUMENT, never an out-of-bounds access.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "sparq/ops.h"
+#include "sparq/packed.h"
+#include "sparq/shape.h"
+
+namespace sparq {
+
+// Must match src/runtime/opcodes.ts.
+enum class OpCode : int32_t {
+  copy = 0,
+  linear = 1,
+  matmul = 2,
+  add = 3, sub = 4, mul = 5, div = 6, pow = 7, equal = 8,
+  sqrt = 10, erf = 11, tanh = 12, relu = 13, sigmoid = 14, gelu = 15,
+  clip = 16,
+  softmax = 20,
+  layer_norm = 21,
+  reduce_mean = 22,
+  transpose = 23,
+  gather = 24,
+  slice = 25,
+  concat = 26,
+  split = 27,
+  expand = 28,
+  cast = 29,
+  where = 30,
+  dynamic_quantize_linear = 31,
+  quantize_linear = 32,
+  dequantize_linear = 33,
+  matmul_integer = 34,
+};
+
+enum class SlotKind : int32_t { arena = 0, input = 1, output = 2, constant = 3 };
+
+struct PlanSlot {
+  DType dtype = DType::float32;
+  Shape shape;
+  SlotKind kind = SlotKind::arena;
+  int64_t index = 0;  // arena byte offset, or input / output / constant index
+  size_t bytes() const { return static_cast<size_t>(shape.numel()) * dtype_size(dtype); }
+};
+
+struct PlanOp {
+  OpCode code = OpCode::copy;
+  std::vector<int32_t> inputs;   // slot ids; -1 = optional input absent
+  std::vector<int32_t> outputs;  // slot ids
+  std::vector<int64_t> ints;     // attributes (axis, perm, slice starts+steps, activation, ...)
+  std::vector<float> floats;     // attributes (epsilon, clip bounds)
+  std::shared_ptr<const PackedWeights> weights;  // linear only
+};
+
+struct ConstantRef {
+  const void* data = nullptr;
+  size_t bytes = 0;
+};
+
+class Plan {
+ public:
+  // Throws sparq::Error(ERR_INVALID_ARGUMENT) when the plan is inconsistent.
+  Plan(std::vector<PlanSlot> slots, std::vector<PlanOp> ops, std::vector<ConstantRef> constants, size_t arena_bytes,
+       int input_count, int output_count);
+  ~Plan();
+  Plan(const Plan&) = delete;
+  Plan& operator=(const Plan&) = delete;
+
+  int input_count() const { return input_count_; }
+  int output_count() const { return output_count_; }
+  // The slot an input / output index is bound to (its dtype and shape), as validated at construction.
+  const PlanSlot& input_slot(int i) const { return slots_[static_cast<size_t>(input_slots_[static_cast<size_t>(i)])]; }
+  const PlanSlot& output_slot(int i) const { return slots_[static_cast<size_t>(output_slots_[static_cast<size_t>(i)])]; }
+  size_t arena_bytes() const { return arena_bytes_; }
+  size_t op_count() const { return ops_.size(); }
+
+  // Runs every op. inputs[i] / outputs[i] must hold input_slot(i).bytes() / output_slot(i).bytes()
+  // (the binding checks). Safe to call concurrently: each run takes its own arena from a pool.
+  void run(const void* const* inputs, void* const* outputs, int threads) const;
+
+ private:
+  struct Arena;
+  Arena* acquire_arena() const;
+  void release_arena(Arena* a) const;
+  void validate_op(const PlanOp& op) const;
+  void run_op(const PlanOp& op, void* const* ptr, const OpContext& ctx) const;
+
+  std::vector<PlanSlot> slots_;
+  std::vector<PlanOp> ops_;
+  std::vector<ConstantRef> constants_;
+  std::vector<int32_t> input_slots_, output_slots_;
+  size_t arena_bytes_;
+  int input_count_, output_count_;
+  mutable std::mutex pool_mutex_;
+  mutable std::vector<Arena*> pool_;
+};
+
+}  // namespace sparq

@@ -1,0 +1,46 @@
+// Runs shape inference over a whole graph, evaluating constant subgraphs as it goes. Used by the
+// model (symbolic dims), by constant folding, and by the planner (concrete dims per input signature).
+import { SparqError } from '../errors.js';
+import type { ConstTensor, Dim, Graph } from './ir.js';
+import { evaluateNode } from './evaluate.js';
+import { type ValueMeta, inferNode } from './shapes.js';
+
+export interface InferOptions {
+  /** Concrete (or renamed) dims per graph input; defaults to the declared dims. */
+  inputDims?: ReadonlyMap<string, readonly Dim[]>;
+  /** Fold nodes whose inputs are all known constants, up to this many output elements. 0: no folding. */
+  foldLimit?: number;
+}
+
+export interface InferResult {
+  metas: Map<string, ValueMeta>;
+  /** Nodes (by index) whose outputs were all computed as constants. */
+  folded: Set<number>;
+}
+
+export function inferGraph(graph: Graph, options: InferOptions = {}): InferResult {
+  const metas = new Map<string, ValueMeta>();
+  for (const [name, t] of graph.initializers) metas.set(name, { dtype: t.dtype, dims: [...t.dims], value: t });
+  for (const input of graph.inputs) {
+    const dims = options.inputDims?.get(input.name) ?? input.dims;
+    if (!dims) throw new SparqError('ERR_INVALID_MODEL', `Invalid ONNX model: graph input "${input.name}" has no shape`);
+    metas.set(input.name, { dtype: input.dtype, dims: [...dims] });
+  }
+  const folded = new Set<number>();
+  const limit = options.foldLimit ?? 0;
+  graph.nodes.forEach((node, index) => {
+    const ins = node.inputs.map((name) => (name ? metas.get(name) : undefined));
+    const outs = inferNode(node, ins, graph.opset);
+    if (limit > 0) {
+      const values = evaluateNode(node, ins, outs, graph.opset, limit);
+      if (values) {
+        values.forEach((v: ConstTensor, i) => (outs[i] = { dtype: v.dtype, dims: [...v.dims], value: v }));
+        folded.add(index);
+      }
+    }
+    node.outputs.forEach((name, i) => {
+      if (name && outs[i]) metas.set(name, outs[i]);
+    });
+  });
+  return { metas, folded };
+}

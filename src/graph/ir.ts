@@ -1,0 +1,139 @@
+// sparq's graph IR: what a Model holds between the ONNX decoder and the planner.
+//
+//  - A Graph is a topologically sorted list of Nodes over named values. A value is a graph input,
+//    an initializer (a constant tensor) or the output of exactly one node. '' as a node input means
+//    "optional input absent" (ONNX convention).
+//  - Dims are numbers (fixed) or strings (symbolic: 'batch', 'seq', or names inference invents).
+//  - Everything reachable from a Model is frozen: passes build new graphs (sharing unchanged tensors,
+//    whose data is never written after construction).
+import type { TensorType } from '../tensor.js';
+
+export type DType = TensorType;
+export type Dim = number | string;
+
+export type TypedData = Float32Array | Int8Array | Uint8Array | Int32Array | BigInt64Array;
+
+/** A constant tensor (an initializer, a Constant node's value, a folded result). */
+export interface ConstTensor {
+  readonly dtype: DType;
+  readonly dims: readonly number[];
+  /** Element data; bool is one byte per element (0/1). */
+  readonly data: TypedData;
+}
+
+/** A graph input or output declaration. `dims` null means the rank is unknown. */
+export interface ValueInfo {
+  readonly name: string;
+  readonly dtype: DType;
+  readonly dims: readonly Dim[] | null;
+}
+
+export type Attribute =
+  | { readonly type: 'int'; readonly value: number }
+  | { readonly type: 'float'; readonly value: number }
+  | { readonly type: 'ints'; readonly value: readonly number[] }
+  | { readonly type: 'floats'; readonly value: readonly number[] }
+  | { readonly type: 'string'; readonly value: string }
+  | { readonly type: 'strings'; readonly value: readonly string[] }
+  | { readonly type: 'tensor'; readonly value: ConstTensor };
+
+export interface Node {
+  readonly name: string;
+  readonly op: string;
+  /** '' for the default ONNX domain ('ai.onnx'); 'sparq' for the runtime's own fused ops. */
+  readonly domain: string;
+  readonly inputs: readonly string[];
+  readonly outputs: readonly string[];
+  readonly attrs: Readonly<Record<string, Attribute>>;
+}
+
+export interface Graph {
+  readonly name: string;
+  /** The default-domain opset the graph was written for. */
+  readonly opset: number;
+  readonly inputs: readonly ValueInfo[];
+  readonly outputs: readonly ValueInfo[];
+  readonly initializers: ReadonlyMap<string, ConstTensor>;
+  /** Topologically sorted. */
+  readonly nodes: readonly Node[];
+}
+
+export const ELEMENT_BYTES: Record<DType, number> = { float32: 4, int8: 1, uint8: 1, int32: 4, int64: 8, bool: 1 };
+
+export function numel(dims: readonly number[]): number {
+  let n = 1;
+  for (const d of dims) n *= d;
+  return n;
+}
+
+export function allocData(dtype: DType, n: number): TypedData {
+  switch (dtype) {
+    case 'float32': return new Float32Array(n);
+    case 'int8': return new Int8Array(n);
+    case 'int32': return new Int32Array(n);
+    case 'int64': return new BigInt64Array(n);
+    default: return new Uint8Array(n);
+  }
+}
+
+/** Element i of a constant as a JS number (int64 via Number: shapes and indices fit). */
+export function elementAt(t: ConstTensor, i: number): number {
+  const v = t.data[i];
+  return typeof v === 'bigint' ? Number(v) : (v as number);
+}
+
+/** All elements as numbers. */
+export function toNumbers(t: ConstTensor): number[] {
+  const out = new Array<number>(t.data.length);
+  for (let i = 0; i < out.length; i++) out[i] = elementAt(t, i);
+  return out;
+}
+
+/** A constant of `dtype` from JS numbers (int64 → BigInt64Array, bool → 0/1 bytes). */
+export function constFromNumbers(dtype: DType, dims: readonly number[], values: ArrayLike<number>): ConstTensor {
+  const data = allocData(dtype, values.length);
+  if (data instanceof BigInt64Array) for (let i = 0; i < values.length; i++) data[i] = BigInt(Math.trunc(values[i]));
+  else if (dtype === 'bool') for (let i = 0; i < values.length; i++) data[i] = values[i] ? 1 : 0;
+  else (data as Float32Array).set(values as ArrayLike<number>);
+  return freezeTensor({ dtype, dims: [...dims], data });
+}
+
+export function freezeTensor(t: ConstTensor): ConstTensor {
+  Object.freeze(t.dims);
+  return Object.freeze(t);
+}
+
+export function attrInt(node: Node, name: string, fallback: number): number {
+  const a = node.attrs[name];
+  return a && (a.type === 'int' || a.type === 'float') ? a.value : fallback;
+}
+export function attrFloat(node: Node, name: string, fallback: number): number {
+  const a = node.attrs[name];
+  return a && (a.type === 'float' || a.type === 'int') ? a.value : fallback;
+}
+export function attrInts(node: Node, name: string): readonly number[] | undefined {
+  const a = node.attrs[name];
+  return a && a.type === 'ints' ? a.value : undefined;
+}
+export function attrString(node: Node, name: string, fallback: string): string {
+  const a = node.attrs[name];
+  return a && a.type === 'string' ? a.value : fallback;
+}
+
+/** Deep-freezes a graph built by a decoder or a pass. */
+export function freezeGraph(g: Graph): Graph {
+  for (const n of g.nodes) {
+    Object.freeze(n.inputs);
+    Object.freeze(n.outputs);
+    Object.freeze(n.attrs);
+    Object.freeze(n);
+  }
+  for (const v of [...g.inputs, ...g.outputs]) {
+    if (v.dims) Object.freeze(v.dims);
+    Object.freeze(v);
+  }
+  Object.freeze(g.nodes);
+  Object.freeze(g.inputs);
+  Object.freeze(g.outputs);
+  return Object.freeze(g);
+}

@@ -1,0 +1,356 @@
+// Compiles a prepared graph for one concrete input signature into the native plan: every shape
+// resolved (Shape/ConstantOfShape/Range chains fold to constants), reshapes turned into aliases, one
+// kernel per remaining node, and an arena memory plan that reuses buffers once their last reader ran.
+import { SparqError } from '../errors.js';
+import { type ConstTensor, type DType, type Graph, type Node, type TypedData, ELEMENT_BYTES, attrFloat, attrInt, attrInts, numel, toNumbers } from '../graph/ir.js';
+import { inferGraph } from '../graph/infer.js';
+import { type ValueMeta, sliceSpec } from '../graph/shapes.js';
+import { MAX_ELEMENTS } from '../onnx/decode.js';
+import { DTYPE_CODE, OpCode, SlotKind } from './opcodes.js';
+
+/** Folding cap at plan time: shape arithmetic and small constant subgraphs. */
+const PLAN_FOLD_LIMIT = 1 << 20;
+const ALIGN = 64;
+
+export interface SlotSpec {
+  dtype: number;
+  dims: number[];
+  kind: number;
+  /** Arena byte offset, or the index of the input / output / constant. */
+  index: number;
+}
+
+export interface OpSpec {
+  op: number;
+  inputs: number[];
+  outputs: number[];
+  ints: number[];
+  floats: number[];
+  /** Index into NativePlanSpec.weights (Linear), or -1. */
+  weight: number;
+}
+
+/** What the binding's createPlan() takes. */
+export interface NativePlanSpec {
+  arenaBytes: number;
+  slots: SlotSpec[];
+  ops: OpSpec[];
+  constants: TypedData[];
+  /** Packed-weight handles (NativePackedHandle) by index. */
+  weights: unknown[];
+  inputCount: number;
+  outputCount: number;
+}
+
+export interface PlanOutput {
+  name: string;
+  dtype: DType;
+  dims: number[];
+}
+
+export interface CompiledPlan {
+  spec: NativePlanSpec;
+  outputs: PlanOutput[];
+  /** Estimated multiply-adds per run (decides inline vs worker). */
+  work: number;
+}
+
+/** Weight resolver: the index of the packed handle for a Linear node's weight initializer. */
+export type WeightIndex = (weightName: string, node: Node) => number;
+
+interface Slot {
+  dtype: DType;
+  dims: number[];
+  kind: number;
+  index: number;
+  /** For aliases: the slot whose storage this one shares. */
+  root: number;
+  bytes: number;
+  def: number;
+  lastUse: number;
+}
+
+const ALIAS_OPS = new Set(['Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Identity']);
+const SIMPLE: Record<string, number> = {
+  Add: OpCode.Add, Sub: OpCode.Sub, Mul: OpCode.Mul, Div: OpCode.Div, Pow: OpCode.Pow, Equal: OpCode.Equal,
+  Sqrt: OpCode.Sqrt, Erf: OpCode.Erf, Tanh: OpCode.Tanh, Relu: OpCode.Relu, Sigmoid: OpCode.Sigmoid,
+  Expand: OpCode.Expand, Cast: OpCode.Cast, Where: OpCode.Where, MatMul: OpCode.MatMul,
+  DynamicQuantizeLinear: OpCode.DynamicQuantizeLinear, MatMulInteger: OpCode.MatMulInteger,
+};
+
+function tooLarge(what: string, dims: readonly number[]): SparqError {
+  return new SparqError('ERR_INVALID_MODEL', `Invalid ONNX model: ${what} has dims [${dims.join(', ')}], too large to allocate`);
+}
+
+export function compilePlan(graph: Graph, inputDims: ReadonlyMap<string, readonly number[]>, weightIndex: WeightIndex): CompiledPlan {
+  const { metas, folded } = inferGraph(graph, { inputDims, foldLimit: PLAN_FOLD_LIMIT });
+  const slots: Slot[] = [];
+  const slotOf = new Map<string, number>();
+  const constants: TypedData[] = [];
+  const ops: OpSpec[] = [];
+  let work = 0;
+
+  const concrete = (name: string, m: ValueMeta): number[] => {
+    const dims = m.dims;
+    if (dims.some((d) => typeof d !== 'number')) throw new SparqError('ERR_INVALID_MODEL', `Invalid ONNX model: the shape of "${name}" could not be resolved ([${dims.join(', ')}])`);
+    const nd = dims as number[];
+    const n = numel(nd);
+    if (!Number.isSafeInteger(n) || n > MAX_ELEMENTS || n * ELEMENT_BYTES[m.dtype] > 2 ** 40) throw tooLarge(`value "${name}"`, nd);
+    return nd;
+  };
+  const newSlot = (dtype: DType, dims: number[], kind: number, index: number, def: number): number => {
+    const id = slots.length;
+    slots.push({ dtype, dims, kind, index, root: id, bytes: numel(dims) * ELEMENT_BYTES[dtype], def, lastUse: def });
+    return id;
+  };
+  const constantSlot = (t: ConstTensor, dims?: number[]): number => {
+    constants.push(t.data);
+    return newSlot(t.dtype, dims ?? [...t.dims], SlotKind.constant, constants.length - 1, -1);
+  };
+  const valueSlot = (name: string): number => {
+    let s = slotOf.get(name);
+    if (s !== undefined) return s;
+    const m = metas.get(name);
+    if (!m?.value) throw new SparqError('ERR_INVALID_MODEL', `Invalid ONNX model: value "${name}" has no producer`);
+    s = constantSlot(m.value);
+    slotOf.set(name, s);
+    return s;
+  };
+  const use = (slot: number, at: number) => {
+    const r = slots[slot].root;
+    slots[r].lastUse = Math.max(slots[r].lastUse, at);
+  };
+
+  graph.inputs.forEach((input, i) => {
+    const m = metas.get(input.name) as ValueMeta;
+    slotOf.set(input.name, newSlot(input.dtype, concrete(input.name, m), SlotKind.input, i, -1));
+  });
+
+  graph.nodes.forEach((node, ni) => {
+    if (folded.has(ni)) {
+      for (const o of node.outputs) if (o) slotOf.set(o, constantSlot(metas.get(o)?.value as ConstTensor));
+      return;
+    }
+    const outMetas = node.outputs.map((o) => (o ? (metas.get(o) as ValueMeta) : undefined));
+    const outDims = node.outputs.map((o, i) => (o ? concrete(o, outMetas[i] as ValueMeta) : []));
+    if (ALIAS_OPS.has(node.op) && node.domain === '') {
+      const src = valueSlot(node.inputs[0]);
+      const id = newSlot(slots[src].dtype, outDims[0], slots[src].kind, slots[src].index, -1);
+      slots[id].root = slots[src].root;
+      slotOf.set(node.outputs[0], id);
+      return;
+    }
+    const at = ops.length;
+    const inputs = node.inputs.map((name) => (name ? valueSlot(name) : -1));
+    const outputs = node.outputs.map((name, i) => {
+      if (!name) return -1;
+      const id = newSlot((outMetas[i] as ValueMeta).dtype, outDims[i], SlotKind.arena, 0, at);
+      slotOf.set(name, id);
+      return id;
+    });
+    const spec = lowerNode(node, inputs, outputs, metas, slots, graph.opset, weightIndex);
+    for (const s of spec.inputs) if (s >= 0) use(s, at);
+    work += estimateWork(node, slots, spec);
+    ops.push(spec);
+  });
+
+  // Graph outputs live in caller-visible buffers: an op's result is written there directly, anything
+  // else (an input, a constant, an alias, a repeated name) is copied.
+  const outputs: PlanOutput[] = [];
+  const claimed = new Set<number>();
+  graph.outputs.forEach((o, i) => {
+    const s = valueSlot(o.name);
+    const slot = slots[s];
+    outputs.push({ name: o.name, dtype: slot.dtype, dims: slot.dims });
+    if (slot.kind === SlotKind.arena && slot.root === s && !claimed.has(s)) {
+      slot.kind = SlotKind.output;
+      slot.index = i;
+      claimed.add(s);
+      return;
+    }
+    const dst = newSlot(slot.dtype, slot.dims, SlotKind.output, i, ops.length);
+    use(s, ops.length);
+    ops.push({ op: OpCode.Copy, inputs: [s], outputs: [dst], ints: [], floats: [], weight: -1 });
+  });
+  // Output slots that alias roots now stored in output buffers follow them.
+  const arenaBytes = assignArena(slots, ops.length);
+  for (const s of slots) {
+    if (s.root !== slots.indexOf(s)) {
+      const r = slots[s.root];
+      s.kind = r.kind;
+      s.index = r.index;
+    }
+  }
+  const spec: NativePlanSpec = {
+    arenaBytes,
+    slots: slots.map((s) => ({ dtype: DTYPE_CODE[s.dtype], dims: s.dims, kind: s.kind, index: s.index })),
+    ops,
+    constants,
+    weights: [],
+    inputCount: graph.inputs.length,
+    outputCount: graph.outputs.length,
+  };
+  return { spec, outputs, work };
+}
+
+/** Best-fit offsets for arena slots by liveness; returns the arena size. */
+function assignArena(slots: Slot[], opCount: number): number {
+  const defs: number[][] = Array.from({ length: opCount }, () => []);
+  const frees: number[][] = Array.from({ length: opCount }, () => []);
+  slots.forEach((s, i) => {
+    if (s.root !== i || s.kind !== SlotKind.arena) return;
+    defs[s.def].push(i);
+    frees[Math.max(s.lastUse, s.def)].push(i);
+  });
+  let free: { offset: number; size: number }[] = [];
+  let end = 0;
+  const round = (n: number) => Math.max(ALIGN, Math.ceil(n / ALIGN) * ALIGN);
+  for (let k = 0; k < opCount; k++) {
+    for (const id of defs[k]) {
+      const size = round(slots[id].bytes);
+      let best = -1;
+      free.forEach((b, j) => {
+        if (b.size >= size && (best < 0 || b.size < free[best].size)) best = j;
+      });
+      if (best >= 0) {
+        const b = free[best];
+        slots[id].index = b.offset;
+        if (b.size === size) free.splice(best, 1);
+        else free[best] = { offset: b.offset + size, size: b.size - size };
+      } else {
+        // Grow the arena, absorbing a free block that ends at the top.
+        const top = free.find((b) => b.offset + b.size === end);
+        if (top) {
+          slots[id].index = top.offset;
+          end = top.offset + size;
+          free = free.filter((b) => b !== top);
+        } else {
+          slots[id].index = end;
+          end += size;
+        }
+      }
+    }
+    for (const id of frees[k]) {
+      free.push({ offset: slots[id].index, size: round(slots[id].bytes) });
+      free.sort((a, b) => a.offset - b.offset);
+      const merged: { offset: number; size: number }[] = [];
+      for (const b of free) {
+        const last = merged[merged.length - 1];
+        if (last && last.offset + last.size === b.offset) last.size += b.size;
+        else merged.push({ ...b });
+      }
+      free = merged;
+    }
+  }
+  return end;
+}
+
+function normAxis(axis: number, rank: number): number {
+  return axis < 0 ? axis + rank : axis;
+}
+
+function lowerNode(node: Node, inputs: number[], outputs: number[], metas: Map<string, ValueMeta>, slots: Slot[], opset: number, weightIndex: WeightIndex): OpSpec {
+  const spec: OpSpec = { op: -1, inputs, outputs, ints: [], floats: [], weight: -1 };
+  const rank0 = inputs[0] >= 0 ? slots[inputs[0]].dims.length : 0;
+  if (node.domain === 'sparq' && node.op === 'Linear') {
+    spec.op = OpCode.Linear;
+    const weightName = node.inputs[1];
+    spec.weight = weightIndex(weightName, node);
+    spec.inputs = [inputs[0], inputs.length > 2 ? inputs[2] : -1];
+    spec.ints = [attrInt(node, 'activation', 0)];
+    return spec;
+  }
+  if (node.op in SIMPLE) {
+    spec.op = SIMPLE[node.op];
+    return spec;
+  }
+  switch (node.op) {
+    case 'Gelu':
+      spec.op = OpCode.Gelu;
+      if (node.attrs.approximate?.type === 'string' && node.attrs.approximate.value === 'tanh')
+        throw new SparqError('ERR_UNSUPPORTED_OP', `Gelu node "${node.name}" uses approximate="tanh", which sparq does not support`);
+      return spec;
+    case 'Clip': {
+      spec.op = OpCode.Clip;
+      const bound = (i: number, attr: string, fallback: number) => {
+        if (opset < 11 || !node.inputs[i]) return attrFloat(node, attr, fallback);
+        const v = metas.get(node.inputs[i])?.value;
+        if (!v) throw new SparqError('ERR_UNSUPPORTED_OP', `Clip node "${node.name}" has a non-constant bound`);
+        return toNumbers(v)[0];
+      };
+      spec.floats = [bound(1, 'min', -3.4028234663852886e38), bound(2, 'max', 3.4028234663852886e38)];
+      spec.inputs = [inputs[0]];
+      return spec;
+    }
+    case 'Softmax': {
+      spec.op = OpCode.Softmax;
+      const axis = normAxis(attrInt(node, 'axis', opset >= 13 ? -1 : 1), rank0);
+      if (opset < 13 && axis !== rank0 - 1) throw new SparqError('ERR_UNSUPPORTED_OP', `Softmax node "${node.name}" (opset ${opset}) flattens from axis ${axis}; only the last axis is supported`);
+      spec.ints = [axis];
+      return spec;
+    }
+    case 'LayerNormalization':
+      spec.op = OpCode.LayerNorm;
+      spec.ints = [normAxis(attrInt(node, 'axis', -1), rank0)];
+      spec.floats = [attrFloat(node, 'epsilon', 1e-5)];
+      if (outputs.slice(1).some((o) => o >= 0)) throw new SparqError('ERR_UNSUPPORTED_OP', `LayerNormalization node "${node.name}" asks for mean/inv-std outputs, which sparq does not produce`);
+      spec.outputs = [outputs[0]];
+      return spec;
+    case 'ReduceMean': {
+      spec.op = OpCode.ReduceMean;
+      let axes = attrInts(node, 'axes') ? [...(attrInts(node, 'axes') as number[])] : undefined;
+      if (!axes && opset >= 18 && node.inputs[1]) axes = toNumbers(metas.get(node.inputs[1])?.value as ConstTensor);
+      if (!axes || axes.length === 0) axes = attrInt(node, 'noop_with_empty_axes', 0) ? [] : slots[inputs[0]].dims.map((_, i) => i);
+      spec.ints = [...new Set(axes.map((a) => normAxis(a, rank0)))].sort((a, b) => a - b);
+      spec.inputs = [inputs[0]];
+      return spec;
+    }
+    case 'Transpose':
+      spec.op = OpCode.Transpose;
+      spec.ints = [...(attrInts(node, 'perm') ?? slots[inputs[0]].dims.map((_, i) => rank0 - 1 - i))];
+      return spec;
+    case 'Gather':
+      spec.op = OpCode.Gather;
+      spec.ints = [normAxis(attrInt(node, 'axis', 0), rank0)];
+      return spec;
+    case 'Slice': {
+      spec.op = OpCode.Slice;
+      const s = sliceSpec(node, slots[inputs[0]].dims, node.inputs.map((n) => (n ? metas.get(n) : undefined)));
+      if (!s) throw new SparqError('ERR_UNSUPPORTED_OP', `Slice node "${node.name}" has data-dependent starts/ends`);
+      spec.ints = [...s.starts, ...s.steps];
+      spec.inputs = [inputs[0]];
+      return spec;
+    }
+    case 'Concat':
+      spec.op = OpCode.Concat;
+      spec.ints = [normAxis(attrInt(node, 'axis', 0), rank0)];
+      return spec;
+    case 'Split':
+      spec.op = OpCode.Split;
+      spec.ints = [normAxis(attrInt(node, 'axis', 0), rank0)];
+      spec.inputs = [inputs[0]];
+      return spec;
+    case 'QuantizeLinear':
+    case 'DequantizeLinear':
+      spec.op = node.op === 'QuantizeLinear' ? OpCode.QuantizeLinear : OpCode.DequantizeLinear;
+      spec.ints = [normAxis(attrInt(node, 'axis', 1), rank0)];
+      return spec;
+    case 'Gemm':
+      throw new SparqError('ERR_UNSUPPORTED_OP', `Gemm node "${node.name}" has a non-constant B (or a transposed A); sparq runs Gemm with constant weights`);
+    case 'Range':
+    case 'ConstantOfShape':
+    case 'Shape':
+      throw new SparqError('ERR_UNSUPPORTED_OP', `${node.op} node "${node.name}" depends on runtime data; sparq needs it to be computable from shapes`);
+    default:
+      throw new SparqError('ERR_UNSUPPORTED_OP', `Op ${node.op} (node "${node.name}") is not supported`);
+  }
+}
+
+function estimateWork(node: Node, slots: Slot[], spec: OpSpec): number {
+  const out = spec.outputs[0] >= 0 ? numel(slots[spec.outputs[0]].dims) : 0;
+  if (spec.op === OpCode.Linear || spec.op === OpCode.MatMul || spec.op === OpCode.MatMulInteger) {
+    const a = slots[spec.inputs[0]].dims;
+    return out * (a[a.length - 1] ?? 1);
+  }
+  return out;
+}

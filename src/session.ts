@@ -1,0 +1,216 @@
+// InferenceSession: onnxruntime-node's shape (create / inputNames / outputNames / run / release) over
+// sparq's runtime. create() prepares the graph once (folding, fusion) and packs every linear layer's
+// weights once; run() validates the feeds, finds (or compiles) the plan for their dims, allocates the
+// outputs here on the JS thread and executes the whole plan in one native call.
+import { SparqError, rethrowNative, rangeError, typeError } from './errors.js';
+import type { Graph, Node, ValueInfo } from './graph/ir.js';
+import { numel } from './graph/ir.js';
+import { foldConstants, removeDeadNodes } from './graph/fold.js';
+import { fuseGraph } from './graph/fuse.js';
+import { PackedWeights } from './kernels.js';
+import { Model, loadModelSync, type WeightFormatSpec } from './model.js';
+import { native } from './native.js';
+import { type CompiledPlan, compilePlan } from './runtime/plan.js';
+import { PlanCache, type NativePlanHandle } from './runtime/plan-cache.js';
+import { Tensor, type TensorType } from './tensor.js';
+import { checkInteger, checkObject, checkOneOf } from './validate.js';
+
+export interface SessionOptions {
+  /** Threads per run (default: the native pool's size). */
+  threads?: number;
+  /** 'cpu' (default). 'cuda' needs sparq's CUDA backend. */
+  device?: 'cpu' | 'cuda';
+  /** Kernel format for linear layers the model does not assign one (default 'dense'). */
+  weightFormat?: string;
+  /** Compiled plans kept per session, one per input-shape signature (default 16). */
+  planCacheSize?: number;
+}
+
+/** Feeds whose plans do less work than this (multiply-adds) run inline: the worker hop costs more. */
+const INLINE_WORK = 1 << 20;
+
+type Feed = { type: string; data: ArrayBufferView; dims: readonly number[] };
+
+function isFeed(v: unknown): v is Feed {
+  return typeof v === 'object' && v !== null && typeof (v as Feed).type === 'string' && ArrayBuffer.isView((v as Feed).data) && Array.isArray((v as Feed).dims);
+}
+
+/** Prepares a model's graph for execution: folding, fusion, dead-node removal. */
+export function prepareGraph(graph: Graph): Graph {
+  return removeDeadNodes(fuseGraph(foldConstants(graph)));
+}
+
+export class InferenceSession {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  readonly #graph: Graph;
+  readonly #inputs: readonly ValueInfo[];
+  readonly #threads: number;
+  readonly #plans: PlanCache;
+  #weights: PackedWeights[] = [];
+  readonly #weightIndex = new Map<string, number>();
+  #released = false;
+
+  private constructor(model: Model, options: SessionOptions) {
+    this.#graph = prepareGraph(model.graph);
+    this.#inputs = this.#graph.inputs;
+    this.inputNames = Object.freeze(model.inputs.map((i) => i.name));
+    this.outputNames = Object.freeze(model.outputs.map((o) => o.name));
+    this.#threads = options.threads ?? 0;
+    this.#plans = new PlanCache(options.planCacheSize ?? 16);
+    try {
+      this.#packWeights(model.weightFormats, options.weightFormat ?? 'dense');
+    } catch (e) {
+      for (const w of this.#weights) w.release();
+      throw e;
+    }
+  }
+
+  /** Creates a session from a path, ONNX bytes or a Model. */
+  static async create(source: string | Uint8Array | Model, options: SessionOptions = {}): Promise<InferenceSession> {
+    const opts = checkObject(options, 'options') as SessionOptions;
+    if (opts.threads !== undefined) checkInteger(opts.threads, 'options.threads', 0, 1024);
+    if (opts.planCacheSize !== undefined) checkInteger(opts.planCacheSize, 'options.planCacheSize', 1, 1 << 16);
+    if (opts.weightFormat !== undefined && typeof opts.weightFormat !== 'string') throw typeError('a weight format name', 'options.weightFormat', opts.weightFormat);
+    const device = checkOneOf(opts.device ?? 'cpu', 'options.device', ['cpu', 'cuda'] as const);
+    if (device === 'cuda') assertCuda();
+    let model: Model;
+    if (source instanceof Model) model = source;
+    else if (typeof source === 'string' || source instanceof Uint8Array) model = loadModelSync(source);
+    else throw typeError('a path, a Uint8Array of ONNX bytes or a Model', 'source', source);
+    return new InferenceSession(model, opts);
+  }
+
+  #packWeights(formats: ReadonlyMap<string, WeightFormatSpec>, fallback: string): void {
+    const addon = native();
+    for (const node of this.#graph.nodes) {
+      if (node.op !== 'Linear' || node.domain !== 'sparq') continue;
+      const name = node.inputs[1];
+      if (this.#weightIndex.has(name)) continue;
+      const original = node.attrs.weight_name?.type === 'string' ? node.attrs.weight_name.value : name;
+      const spec = formats.get(original) ?? formats.get(name) ?? { format: fallback };
+      const w = this.#graph.initializers.get(name);
+      if (!w || w.dims.length !== 2) throw new SparqError('ERR_INVALID_MODEL', `Invalid ONNX model: linear weight "${name}" is missing`);
+      const [K, N] = w.dims;
+      let handle;
+      try {
+        handle = addon.pack(spec.format, w.data as Float32Array, K, N, { ...(spec.options ?? {}) });
+      } catch (e) {
+        rethrowNative(e);
+      }
+      this.#weightIndex.set(name, this.#weights.length);
+      this.#weights.push(new PackedWeights(handle));
+    }
+  }
+
+  /** The packed weights of every linear layer (format, bytes, density), by weight name. */
+  get weights(): ReadonlyMap<string, PackedWeights> {
+    return new Map([...this.#weightIndex].map(([k, i]) => [k, this.#weights[i]]));
+  }
+
+  #validateFeeds(feeds: unknown): Feed[] {
+    if (typeof feeds !== 'object' || feeds === null || Array.isArray(feeds)) throw typeError('an object mapping input names to tensors', 'feeds', feeds);
+    const record = feeds as Record<string, unknown>;
+    const out: Feed[] = [];
+    for (const input of this.#inputs) {
+      const t = record[input.name];
+      const name = `feeds["${input.name}"]`;
+      if (t === undefined) throw typeError(`a ${input.dtype} tensor (input "${input.name}" is required; inputs: ${this.inputNames.join(', ')})`, name, t);
+      if (!isFeed(t)) throw typeError(`a Tensor`, name, t);
+      if (t.type !== input.dtype) throw typeError(`a ${input.dtype} tensor`, name, `a ${t.type} tensor` as unknown);
+      if (input.dims) {
+        const dims = t.dims;
+        if (dims.length !== input.dims.length) throw rangeError(`a tensor of rank ${input.dims.length} ([${input.dims.join(', ')}])`, name, `a tensor of dims [${dims.join(', ')}]` as unknown);
+        for (let i = 0; i < dims.length; i++) {
+          const want = input.dims[i];
+          if (typeof want === 'number' && dims[i] !== want) throw rangeError(`a tensor of dims [${input.dims.join(', ')}]`, name, `a tensor of dims [${dims.join(', ')}]` as unknown);
+        }
+      }
+      out.push(t);
+    }
+    if (out.length !== Object.keys(record).length) {
+      for (const k of Object.keys(record))
+        if (!this.#inputs.some((i) => i.name === k)) throw rangeError(`one of the model's inputs (${this.inputNames.join(', ')})`, 'a feed name', k);
+    }
+    return out;
+  }
+
+  #plan(feeds: Feed[]): { handle: NativePlanHandle; plan: CompiledPlan } {
+    let key = '';
+    for (const f of feeds) key += f.dims.join(',') + ';';
+    const hit = this.#plans.get(key);
+    if (hit) return hit;
+    const dims = new Map<string, readonly number[]>();
+    this.#inputs.forEach((input, i) => dims.set(input.name, feeds[i].dims));
+    const plan = compilePlan(this.#graph, dims, (name: string, node: Node) => {
+      const i = this.#weightIndex.get(name);
+      if (i === undefined) throw new SparqError('ERR_INVALID_MODEL', `Linear node "${node.name}" has no packed weights`);
+      return i;
+    });
+    plan.spec.weights = this.#weights.map((w) => w.handle);
+    let handle: NativePlanHandle;
+    try {
+      handle = (native().createPlan as (spec: unknown) => NativePlanHandle)(plan.spec);
+    } catch (e) {
+      rethrowNative(e);
+    }
+    const entry = { handle, plan };
+    this.#plans.set(key, entry);
+    return entry;
+  }
+
+  /**
+   * Runs the model. `fetches` (output names) limits what is returned; every output is computed.
+   * Concurrent calls are safe.
+   */
+  async run(feeds: Record<string, Tensor>, fetches?: readonly string[] | Record<string, unknown>): Promise<Record<string, Tensor>> {
+    if (this.#released) throw new SparqError('ERR_RELEASED', 'Expected a live session for run() but received a session that was released');
+    const list = this.#validateFeeds(feeds);
+    let wanted: readonly string[] | undefined;
+    if (Array.isArray(fetches)) {
+      for (const f of fetches) if (!this.outputNames.includes(f)) throw rangeError(`one of the model's outputs (${this.outputNames.join(', ')})`, 'fetches', f);
+      wanted = fetches;
+    } else if (fetches !== undefined && (typeof fetches !== 'object' || fetches === null)) {
+      throw typeError('an array of output names', 'fetches', fetches);
+    }
+    const { handle, plan } = this.#plan(list);
+    const datas = plan.outputs.map((o) => allocOutput(o.dtype, numel(o.dims)));
+    const inputs = list.map((f) => f.data);
+    try {
+      if (plan.work < INLINE_WORK) handle.runSync(inputs, datas, this.#threads);
+      else await handle.run(inputs, datas, this.#threads);
+    } catch (e) {
+      rethrowNative(e);
+    }
+    const result: Record<string, Tensor> = {};
+    plan.outputs.forEach((o, i) => {
+      if (!wanted || wanted.includes(o.name)) result[o.name] = new Tensor(o.dtype as TensorType, datas[i] as never, o.dims);
+    });
+    return result;
+  }
+
+  /** Frees the packed weights and plans (runs in flight finish first). */
+  async release(): Promise<void> {
+    if (this.#released) return;
+    this.#released = true;
+    this.#plans.clear();
+    for (const w of this.#weights) w.release();
+    this.#weights = [];
+  }
+}
+
+function allocOutput(dtype: string, n: number): ArrayBufferView {
+  switch (dtype) {
+    case 'float32': return new Float32Array(n);
+    case 'int8': return new Int8Array(n);
+    case 'int32': return new Int32Array(n);
+    case 'int64': return new BigInt64Array(n);
+    default: return new Uint8Array(n);
+  }
+}
+
+function assertCuda(): void {
+  const cuda = native().backend().cuda;
+  if (!cuda.available) throw new SparqError('ERR_CUDA_UNAVAILABLE', `device 'cuda' was requested but sparq's CUDA backend is unavailable: ${cuda.reason ?? 'not built with CUDA'}`);
+  throw new SparqError('ERR_CUDA_UNAVAILABLE', "device 'cuda' was requested but sparq's graph runtime executes on the CPU only; use device: 'cpu'");
+}

@@ -1,0 +1,123 @@
+// InferenceSession: feed validation, fetches, release, plan cache, concurrency, devices.
+import * as ort from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+
+import { InferenceSession, SparqError, Tensor, backend } from '../src/index.js';
+import { GraphBuilder } from '../src/onnx/builder.js';
+import { mlpModel } from '../src/onnx/zoo.js';
+import { randomFloats } from './helpers.js';
+
+function twoInputModel(): Uint8Array {
+  const g = new GraphBuilder();
+  g.input('x', 'FLOAT', ['batch', 8]);
+  g.input('ids', 'INT64', ['batch']);
+  g.float('W', randomFloats(8 * 4, 1), [8, 4]);
+  g.float('table', randomFloats(10 * 4, 2), [10, 4]);
+  const [xw] = g.node('MatMul', ['x', 'W']);
+  const [emb] = g.node('Gather', ['table', 'ids'], 1, { axis: 0 });
+  g.node('Add', [xw, emb], ['y']);
+  g.node('Relu', ['y'], ['z']);
+  g.output('y', 'FLOAT', ['batch', 4]);
+  g.output('z', 'FLOAT', ['batch', 4]);
+  return g.build();
+}
+
+describe('InferenceSession', () => {
+  it('exposes inputNames and outputNames like onnxruntime-node', async () => {
+    const s = await InferenceSession.create(twoInputModel());
+    const o = await ort.InferenceSession.create(twoInputModel());
+    expect(s.inputNames).toEqual(o.inputNames);
+    expect(s.outputNames).toEqual(o.outputNames);
+    await s.release();
+  });
+
+  it('validates feeds: missing, unknown, wrong dtype, rank or fixed dim, naming the input', async () => {
+    const s = await InferenceSession.create(mlpModel({ sizes: [6, 3] }));
+    const x = new Tensor('float32', new Float32Array(12), [2, 6]);
+    await expect(s.run({})).rejects.toThrow(/feeds\["input"\].*undefined/);
+    await expect(s.run({ input: x, other: x })).rejects.toThrow(/"other"/);
+    await expect(s.run({ input: new Tensor('int32', new Int32Array(12), [2, 6]) })).rejects.toThrow(/Expected a float32 tensor for feeds\["input"\] but received an? int32 tensor/);
+    await expect(s.run({ input: new Tensor('float32', new Float32Array(12), [12]) })).rejects.toThrow(/rank 2 \(\[batch, 6\]\).*dims \[12\]/);
+    await expect(s.run({ input: new Tensor('float32', new Float32Array(12), [3, 4]) })).rejects.toThrow(/dims \[batch, 6\].*dims \[3, 4\]/);
+    await expect(s.run({ input: Float32Array.of(1) as never })).rejects.toThrow(TypeError);
+    await expect(s.run(null as never)).rejects.toThrow(TypeError);
+    await expect(s.run({ input: x }, ['nope'])).rejects.toThrow(/fetches/);
+    await s.release();
+  });
+
+  it('accepts onnxruntime-node tensors as feeds', async () => {
+    const s = await InferenceSession.create(mlpModel({ sizes: [6, 3] }));
+    const y = await s.run({ input: new ort.Tensor('float32', new Float32Array(12), [2, 6]) as never });
+    expect(y.output.dims).toEqual([2, 3]);
+    await s.release();
+  });
+
+  it('returns every output, or the fetched ones', async () => {
+    const s = await InferenceSession.create(twoInputModel());
+    const feeds = { x: new Tensor('float32', randomFloats(24, 3), [3, 8]), ids: new Tensor('int64', BigInt64Array.of(0n, 9n, 4n), [3]) };
+    const all = await s.run(feeds);
+    expect(Object.keys(all)).toEqual(['y', 'z']);
+    const z = await s.run(feeds, ['z']);
+    expect(Object.keys(z)).toEqual(['z']);
+    expect(Array.from(z.z.data as Float32Array)).toEqual(Array.from(all.y.data as Float32Array, (v) => Math.max(v, 0)));
+    // A Gather index out of range is an error with a code, not a crash.
+    await expect(s.run({ ...feeds, ids: new Tensor('int64', BigInt64Array.of(0n, 10n, 4n), [3]) })).rejects.toHaveProperty('code');
+    await s.release();
+  });
+
+  it('refuses runs after release', async () => {
+    const s = await InferenceSession.create(mlpModel({ sizes: [6, 3] }));
+    await s.release();
+    await s.release();
+    await expect(s.run({ input: new Tensor('float32', new Float32Array(6), [1, 6]) })).rejects.toMatchObject({ code: 'ERR_RELEASED' });
+  });
+
+  it('recompiles for new shapes and evicts old plans (cache of 1) with correct results', async () => {
+    const bytes = mlpModel({ sizes: [20, 16, 5] });
+    const s = await InferenceSession.create(bytes, { planCacheSize: 1 });
+    const o = await ort.InferenceSession.create(bytes);
+    for (const batch of [1, 4, 1, 9, 4]) {
+      const x = randomFloats(batch * 20, batch);
+      const a = await s.run({ input: new Tensor('float32', x, [batch, 20]) });
+      const b = await o.run({ input: new ort.Tensor('float32', x, [batch, 20]) });
+      const ya = a.output.data as Float32Array, yb = b.output.data as Float32Array;
+      for (let i = 0; i < yb.length; i++) expect(Math.abs(ya[i] - yb[i])).toBeLessThan(1e-4 * (1 + Math.abs(yb[i])));
+    }
+    await s.release();
+  });
+
+  it('runs concurrent run() calls on one session safely', async () => {
+    const bytes = mlpModel({ sizes: [256, 512, 512, 10], seed: 9 });
+    const s = await InferenceSession.create(bytes, { threads: 2 });
+    const batches = [64, 1, 33, 64, 7, 128, 64, 2];
+    const inputs = batches.map((b, i) => randomFloats(b * 256, 100 + i));
+    const sequential = [];
+    for (let i = 0; i < batches.length; i++) sequential.push(await s.run({ input: new Tensor('float32', inputs[i], [batches[i], 256]) }));
+    for (let round = 0; round < 3; round++) {
+      const concurrent = await Promise.all(batches.map((b, i) => s.run({ input: new Tensor('float32', inputs[i], [b, 256]) })));
+      concurrent.forEach((r, i) => expect(Array.from(r.output.data as Float32Array)).toEqual(Array.from(sequential[i].output.data as Float32Array)));
+    }
+    // Releasing while runs are in flight lets them finish.
+    const inflight = Promise.all(batches.map((b, i) => s.run({ input: new Tensor('float32', inputs[i], [b, 256]) })));
+    await s.release();
+    await expect(inflight).resolves.toHaveLength(batches.length);
+  });
+
+  it('options: threads, device, weightFormat', async () => {
+    const bytes = mlpModel({ sizes: [6, 3] });
+    await expect(InferenceSession.create(bytes, { threads: -1 })).rejects.toThrow(RangeError);
+    await expect(InferenceSession.create(bytes, { device: 'tpu' as never })).rejects.toThrow(/options.device/);
+    if (!backend().cuda.available) await expect(InferenceSession.create(bytes, { device: 'cuda' })).rejects.toMatchObject({ code: 'ERR_CUDA_UNAVAILABLE' });
+    await expect(InferenceSession.create(bytes, { weightFormat: 'no-such-format' })).rejects.toHaveProperty('code');
+    await expect(InferenceSession.create(42 as never)).rejects.toThrow(TypeError);
+    const s = await InferenceSession.create(bytes, { threads: 1, weightFormat: 'dense' });
+    expect([...s.weights.values()].map((w) => w.format)).toEqual(['dense']);
+    await s.release();
+  });
+
+  it('errors are SparqErrors with codes', async () => {
+    const e = await InferenceSession.create(new Uint8Array([1, 2, 3])).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(SparqError);
+    expect((e as SparqError).code).toBe('ERR_INVALID_MODEL');
+  });
+});
