@@ -5,7 +5,7 @@
 import { SparqError, typeError } from '../errors.js';
 import type { ValueInfo } from '../graph/ir.js';
 import { Model } from '../model.js';
-import { InferenceSession } from '../runtime/session.js';
+import { InferenceSession } from '../session.js';
 import { Tensor } from '../tensor.js';
 
 export type Feeds = Record<string, Tensor>;
