@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -60,4 +60,21 @@ describe('HTML report', () => {
     expect(r.stdout.match(/data-drawn="yes"/g)?.length).toBe(2);
   });
 });
+// CI points this at the report `sparq demo` wrote, so the real report is checked the same way.
+const demoReport = process.env.SPARQ_DEMO_REPORT;
+describe.skipIf(!demoReport || !chromium)('the demo report', () => {
+  it('renders every chart in headless Chromium', () => {
+    const html = readFileSync(demoReport as string, 'utf8');
+    const charts = html.match(/<svg class="chart"/g)?.length ?? 0;
+    expect(charts).toBeGreaterThanOrEqual(3);
+    const r = spawnSync(
+      chromium as string,
+      ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', `--user-data-dir=${mkdtempSync(join(tmpdir(), 'sparq-chromium-'))}`, '--virtual-time-budget=2000', '--dump-dom', `file://${demoReport}`],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`data-charts="${charts}/${charts}"`);
+  });
+});
+
 if (!chromium) console.warn('report.test.ts: Chromium not found (apt-get install chromium); the rendering test is skipped');
