@@ -18,6 +18,8 @@ export interface NativeCudaStatus {
   device?: string;
   sms?: number;
   memory?: number;
+  /** e.g. '9.0' (CUDA builds only). */
+  computeCapability?: string;
 }
 
 export interface NativeBackend {

@@ -1,10 +1,14 @@
 // train() / distill() on small synthetic problems: gradients against finite differences, determinism,
 // pruning masks, data and option errors, cancellation, iterables, and the ONNX round trip through
 // onnxruntime-node.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 
-import { distill, mlp, SparqError, Tensor, train } from '../src/index.js';
+import { distill, InferenceSession, mlp, Model, saveModel, SparqError, Tensor, train } from '../src/index.js';
 import { GraphBuilder } from '../src/onnx/builder.js';
 import { parseTrainable } from '../src/train/graph.js';
 import { Network } from '../src/train/network.js';
@@ -49,12 +53,14 @@ function blobs(rows: number, classes: number, seed: number): { inputs: Tensor<'f
   return { inputs: new Tensor('float32', x, [rows, 8]), labels: new Tensor('int32', y, [rows]) };
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
+function sameBytes(a: Model, b: Model): boolean {
+  const x = a.toOnnx();
+  const y = b.toOnnx();
+  return x.length === y.length && x.every((v, i) => v === y[i]);
 }
 
-function weightsOf(model: Uint8Array): Float32Array[] {
-  return parseTrainable(model).params.map((p) => p.value);
+function weightsOf(model: Model): Float32Array[] {
+  return parseTrainable(model.toOnnx()).params.map((p) => p.value);
 }
 
 describe('gradients', () => {
@@ -110,7 +116,7 @@ describe('train', () => {
         validation: test,
         onEpoch: (s) => void seen.push(s.epoch),
       });
-      expect(model).toBeInstanceOf(Uint8Array);
+      expect(model).toBeInstanceOf(Model);
       expect(seen).toEqual([1, 2, 3, 4, 5, 6]);
       expect(history).toHaveLength(6);
       expect(history[5].loss).toBeLessThan(history[0].loss);
@@ -165,7 +171,7 @@ describe('train', () => {
 
   it("prunes to 2:4 along K with pattern '2:4'", async () => {
     const { model } = await train(mlp({ ...spec, seed: 4 }), data, { epochs: 2, batchSize: 32, prune: { sparsity: 0.5, pattern: '2:4' } });
-    const graph = parseTrainable(model);
+    const graph = parseTrainable(model.toOnnx());
     for (const p of graph.params.filter((q) => q.prunable)) {
       for (let n = 0; n < p.cols; n++)
         for (let k0 = 0; k0 < p.rows; k0 += 4) {
@@ -188,6 +194,20 @@ describe('train', () => {
     const { history } = await train(mlp({ ...spec, seed: 3 }), batches, { epochs: 4, learningRate: 0.01, validation: test });
     expect(history[0].steps).toBe(12);
     expect(history[3].valAccuracy).toBeGreaterThan(0.9);
+  });
+
+  it('augments batches with a seeded callback and checks what it returns', async () => {
+    const calls: number[] = [];
+    const noise = (x: Float32Array, rows: number, random: () => number): Float32Array => {
+      calls.push(rows);
+      return x.map((v) => v + 0.1 * (random() - 0.5));
+    };
+    const a = await train(mlp({ ...spec, seed: 3 }), data, { epochs: 3, batchSize: 40, learningRate: 0.01, augment: noise, validation: test });
+    const b = await train(mlp({ ...spec, seed: 3 }), data, { epochs: 3, batchSize: 40, learningRate: 0.01, augment: noise });
+    expect(calls).toEqual(new Array(90).fill(40));
+    expect(sameBytes(a.model, b.model)).toBe(true);
+    expect(a.history[2].valAccuracy).toBeGreaterThan(0.9);
+    await expect(train(mlp(spec), data, { augment: (x) => x.subarray(1) })).rejects.toMatchObject({ code: 'ERR_INVALID_DATA' });
   });
 
   it('stops with ERR_ABORTED when the signal fires', async () => {
@@ -231,7 +251,7 @@ describe('bad data and options fail before the first step', () => {
     await expect(train(mlp(spec), good, { optimizer: 'lamb' as never })).rejects.toThrow(RangeError);
     await expect(train(mlp(spec), good, { prune: { sparsity: 1.5 } })).rejects.toThrow(/options\.prune\.sparsity/);
     await expect(train(mlp(spec), good, { prune: { sparsity: 0.9, pattern: '2:4' } })).rejects.toThrow(/sparsity 0\.5 with pattern '2:4'/);
-    await expect(train('model.onnx' as never, good)).rejects.toThrow(/ONNX bytes \(a Uint8Array\) or a Model for model/);
+    await expect(train('model.onnx' as never, good)).rejects.toThrow(/a Model or ONNX bytes \(a Uint8Array\) for model/);
   });
 
   it('names the ops it cannot train', async () => {
@@ -265,9 +285,30 @@ describe('distill', () => {
         validation: test,
         ...('mixup' in variant ? { mixup: variant.mixup } : {}),
       });
-      expect(parseTrainable(model).params.map((p) => p.value.length)).toEqual([64, 8, 32, 4]);
+      expect(parseTrainable(model.toOnnx()).params.map((p) => p.value.length)).toEqual([64, 8, 32, 4]);
       expect(history[5].valAccuracy as number).toBeGreaterThan(teacherAcc - 0.05);
     }
+  });
+
+  it('learns from any teacher the runtime runs, including ops it cannot train and a Softmax output', async () => {
+    const trained = (await train(mlp({ inputs: 8, hidden: [32], outputs: 4, seed: 1 }), data, { epochs: 6, learningRate: 0.01 })).model;
+    const params = parseTrainable(trained.toOnnx()).params;
+    // The same network with an Identity (not trainable) and a Softmax at the end.
+    const g = new GraphBuilder();
+    g.input('pixels', 'FLOAT', ['batch', 8]);
+    params.forEach((p) => g.float(p.name, p.value, p.dims));
+    const [a] = g.node('MatMul', ['pixels', params[0].name]);
+    const [b] = g.node('Add', [a, params[1].name]);
+    const [c] = g.node('Relu', [b]);
+    const [d] = g.node('Identity', [c]);
+    const [e] = g.node('MatMul', [d, params[2].name]);
+    const [f] = g.node('Add', [e, params[3].name]);
+    g.node('Softmax', [f], ['probs'], { axis: -1 });
+    g.output('probs', 'FLOAT', ['batch', 4]);
+    const teacher = g.build();
+    await expect(train(teacher, data)).rejects.toThrow(/also has Identity/);
+    const { history } = await distill(teacher, { student: { hidden: [8] }, data: { inputs: data.inputs }, epochs: 6, learningRate: 0.01, validation: test });
+    expect(history[5].valAccuracy as number).toBeGreaterThan(0.9);
   });
 
   it('checks the student against the teacher', async () => {
@@ -284,20 +325,35 @@ describe('trained models are ordinary ONNX', () => {
     const labels = new Tensor('int32', data.labels.data, [200]);
     const { model } = await train(everyOpModel(3), { inputs: new Tensor('float32', data.inputs.data.slice(0, 200 * 5), [200, 5]), labels }, { epochs: 2, prune: { sparsity: 0.5 } });
     const mlpModel = (await train(mlp({ inputs: 8, hidden: [16, 8], outputs: 3, seed: 2 }), data, { epochs: 2 })).model;
-    for (const [bytes, K] of [
-      [model, 5],
-      [mlpModel, 8],
-    ] as const) {
-      const graph = parseTrainable(bytes);
-      const x = randomFloats(37 * K, 21, -1, 1);
-      const ours = new Network(graph, 1).predict(x, 37);
-      const session = await ort.InferenceSession.create(bytes);
-      const out = await session.run({ [graph.inputName]: new ort.Tensor('float32', x, [37, K]) });
-      const theirs = out[graph.outputName].data as Float32Array;
-      expect(theirs.length).toBe(ours.length);
-      let worst = 0;
-      for (let i = 0; i < ours.length; i++) worst = Math.max(worst, Math.abs(ours[i] - theirs[i]));
-      expect(worst).toBeLessThan(1e-4);
+    const dir = mkdtempSync(join(tmpdir(), 'sparq-train-'));
+    try {
+      for (const [trained, K] of [
+        [model, 5],
+        [mlpModel, 8],
+      ] as const) {
+        const path = join(dir, 'trained.onnx');
+        await saveModel(trained, path);
+        const graph = parseTrainable(trained.toOnnx());
+        const x = randomFloats(37 * K, 21, -1, 1);
+        const session = await InferenceSession.create(trained, { threads: 1 });
+        const ours = (await session.run({ [graph.inputName]: new Tensor('float32', x, [37, K]) }))[graph.outputName].data as Float32Array;
+        await session.release();
+        const training = new Network(graph, 1).predict(x, 37);
+        const ortSession = await ort.InferenceSession.create(path);
+        const out = await ortSession.run({ [graph.inputName]: new ort.Tensor('float32', x, [37, K]) });
+        const theirs = out[graph.outputName].data as Float32Array;
+        expect(theirs.length).toBe(ours.length);
+        let worst = 0;
+        let worstTraining = 0;
+        for (let i = 0; i < ours.length; i++) {
+          worst = Math.max(worst, Math.abs(ours[i] - theirs[i]));
+          worstTraining = Math.max(worstTraining, Math.abs(training[i] - theirs[i]));
+        }
+        expect(worst).toBeLessThan(1e-4);
+        expect(worstTraining).toBeLessThan(1e-4);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -133,7 +133,7 @@ class GroupedCsc final : public PackedWeights {
       return;
     }
 
-    const int64_t MT = kernels_->xt_rows(view_.C, L);
+    const int64_t MT = kernels_->xt_rows(view_.C, L, M);
     const int64_t tiles = (M + MT - 1) / MT;
     const int64_t tile_floats = Kp * MT;
     thread_local AlignedBuffer<float> xt_buffer;
@@ -153,7 +153,7 @@ class GroupedCsc final : public PackedWeights {
       const int64_t g0 = b0 * GB, g1 = std::min(b1 * GB, view_.groups);
       for (int64_t tile = 0; tile < tiles; ++tile) {
         const int64_t m0 = tile * MT;
-        kernels_->xt(view_, xt + tile * tile_floats, static_cast<int>(std::min(MT, M - m0)), g0, g1, y + m0 * N, N, ep);
+        kernels_->xt(view_, xt + tile * tile_floats, static_cast<int>(MT), static_cast<int>(std::min(MT, M - m0)), g0, g1, y + m0 * N, N, ep);
       }
     });
   }

@@ -7,6 +7,8 @@
 
 #include "kernel_testing.h"
 #include "sparq/error.h"
+#include "sparq/quantize.h"
+#include "sparq/spmm_int8.h"
 #include "sparq/threadpool.h"
 
 using namespace sparq_test;
@@ -178,6 +180,120 @@ TEST(pattern_and_option_errors) {
     threw = e.code() == "ERR_INVALID_ARGUMENT";
   }
   CHECK(threw);
+}
+
+// sparse-int8: the s32 accumulators of both kernels equal Σ_k xq·code exactly (every ISA), and the
+// outputs equal the scalar dequantization of those accumulators.
+void check_sparse_int8(const std::vector<float>& W, const Shape& s, uint32_t seed, int threads = 1) {
+  auto x = random_vector(static_cast<size_t>(s.M * s.K), seed + 1, -2.0f, 3.0f);
+  auto bias = random_vector(static_cast<size_t>(s.N), seed + 2);
+  for (sparq::Isa isa : sparq::available_isas()) {
+    sparq::PackOptions opts;
+    opts.strings["isa"] = sparq::isa_name(isa);
+    auto packed = sparq::pack_weights("sparse-int8", W.data(), s.K, s.N, opts);
+    auto* w = dynamic_cast<const sparq::SparseInt8Weights*>(packed.get());
+    CHECK(w != nullptr);
+    if (!w) return;
+    const int64_t kp = w->padded_k();
+    std::vector<int8_t> codes(static_cast<size_t>(s.K * s.N));
+    for (int64_t k = 0; k < s.K; ++k)
+      for (int64_t n = 0; n < s.N; ++n) codes[k * s.N + n] = w->code(k, n);
+    std::vector<float> sa(static_cast<size_t>(s.M));
+    std::vector<int32_t> za(static_cast<size_t>(s.M));
+    std::vector<uint8_t> xq(static_cast<size_t>(s.M * kp));
+    sparq::quantize_rows_u8(sparq::Isa::scalar, x.data(), s.M, s.K, kp, xq.data(), sa.data(), za.data(), false);
+    std::vector<int32_t> want(static_cast<size_t>(s.M * s.N), 0);
+    std::vector<int32_t> colsum(static_cast<size_t>(s.N), 0);
+    for (int64_t m = 0; m < s.M; ++m)
+      for (int64_t k = 0; k < s.K; ++k)
+        for (int64_t n = 0; n < s.N; ++n) want[m * s.N + n] += xq[m * kp + k] * codes[k * s.N + n];
+    for (int64_t k = 0; k < s.K; ++k)
+      for (int64_t n = 0; n < s.N; ++n) colsum[n] += codes[k * s.N + n];
+    for (bool rows_kernel : {false, true}) {
+      std::vector<int32_t> got(static_cast<size_t>(s.M * s.N), -12345);
+      std::vector<uint8_t> got_xq(static_cast<size_t>(s.M * kp));
+      std::vector<int32_t> got_za(static_cast<size_t>(s.M));
+      w->accumulators(x.data(), s.M, rows_kernel, got.data(), got_xq.data(), got_za.data());
+      CHECK_MSG(got_xq == xq && got_za == za, "%s quantized x differs", sparq::isa_name(isa));
+      CHECK_MSG(got == want, "sparse-int8/%s %s M=%lld K=%lld N=%lld: accumulators differ", sparq::isa_name(isa),
+                rows_kernel ? "rows" : "xt", (long long)s.M, (long long)s.K, (long long)s.N);
+    }
+    // Outputs: the dequantized accumulators through the epilogue.
+    std::vector<float> scale(static_cast<size_t>(s.N));
+    for (int64_t n = 0; n < s.N; ++n) {
+      float mx = 0;
+      for (int64_t k = 0; k < s.K; ++k) mx = std::max(mx, std::fabs(W[k * s.N + n]));
+      scale[n] = mx > 0 ? mx / static_cast<float>(isa == sparq::Isa::avx2 ? 63 : 127) : 1.0f;
+    }
+    for (auto act : {sparq::Activation::none, sparq::Activation::relu, sparq::Activation::gelu}) {
+      sparq::Epilogue ep{bias.data(), act};
+      auto y = nan_filled(static_cast<size_t>(s.M * s.N));
+      packed->matmul(x.data(), s.M, y.data(), ep, threads);
+      double worst = 0;
+      for (int64_t m = 0; m < s.M; ++m)
+        for (int64_t n = 0; n < s.N; ++n) {
+          const float v = sparq::dequant_ref(want[m * s.N + n], za[m], colsum[n], sa[m], scale[n]) + bias[n];
+          const double e = std::fabs(y[m * s.N + n] - sparq::apply_activation_ref(v, act)) / (1.0 + std::fabs(v));
+          worst = std::isnan(e) ? INFINITY : std::max(worst, e);
+        }
+      CHECK_MSG(worst < 1e-5, "sparse-int8/%s M=%lld K=%lld N=%lld act=%d: output error %g", sparq::isa_name(isa),
+                (long long)s.M, (long long)s.K, (long long)s.N, (int)act, worst);
+    }
+  }
+}
+
+TEST(sparse_int8_exact_accumulators) {
+  uint32_t seed = 700;
+  for (const Shape& s : sparse_shapes()) {
+    if (s.K * s.N > 200000) continue;  // the naive reference above is slow
+    for (double sp : {0.0, 0.6, 0.9}) check_sparse_int8(pruned(s.K, s.N, sp, seed), s, seed), seed += 3;
+    check_sparse_int8(block_pruned(s.K, s.N, 1, 4, 0.9, seed), s, seed);
+  }
+  check_sparse_int8(block_pruned(300, 1000, 1, 4, 0.9, 5), {1, 300, 1000}, 5);
+  check_sparse_int8(block_pruned(1030, 130, 1, 4, 0.8, 6), {70, 1030, 130}, 6, 4);
+  check_sparse_int8(pruned(520, 97, 0.95, 7), {129, 520, 97}, 7, 4);
+}
+
+TEST(sparse_int8_degenerate) {
+  for (const Shape& s : {Shape{1, 1, 1}, Shape{5, 1, 40}, Shape{40, 40, 1}, Shape{33, 64, 48}}) {
+    check_sparse_int8(std::vector<float>(static_cast<size_t>(s.K * s.N), 0.0f), s, 1);
+    auto W = random_vector(static_cast<size_t>(s.K * s.N), 4);
+    for (int64_t n = 0; n < s.N; ++n) W[n] = 0.0f;
+    for (int64_t k = 0; k < s.K; ++k) W[k * s.N + s.N / 2] = 0.0f;
+    check_sparse_int8(W, s, 2);
+  }
+  // A zero row of x: scale 1, zero point 0, outputs = bias exactly.
+  std::vector<float> W = random_vector(64 * 20, 3), x(64, 0.0f), bias = random_vector(20, 4), y(20);
+  auto p = sparq::pack_weights("sparse-int8", W.data(), 64, 20, {});
+  p->matmul(x.data(), 1, y.data(), {bias.data(), sparq::Activation::none}, 1);
+  CHECK(y == bias);
+  CHECK(std::string(p->format()) == "sparse-int8");
+}
+
+std::string info_text(const sparq::PackedWeights& w, const std::string& key) {
+  std::vector<sparq::InfoEntry> info;
+  w.describe(info);
+  for (auto& e : info)
+    if (e.key == key) return e.text;
+  return "";
+}
+
+TEST(sparse_int8_layouts) {
+  // Random sparsity leaves ~1 code per block: the compressed layout; block pruning fills blocks: words.
+  auto unstructured = pruned(256, 300, 0.9, 1), blocks = block_pruned(256, 300, 1, 4, 0.9, 2);
+  auto a = sparq::pack_weights("sparse-int8", unstructured.data(), 256, 300, {});
+  auto b = sparq::pack_weights("sparse-int8", blocks.data(), 256, 300, {});
+  CHECK(info_text(*a, "layout") == "compressed");
+  CHECK(info_text(*b, "layout") == "words");
+  CHECK(a->bytes() < static_cast<size_t>(256 * 300 * 4) * 8 / 100);
+}
+
+TEST(sparse_int8_memory) {
+  const int64_t K = 768, N = 512;
+  auto W = block_pruned(K, N, 1, 4, 0.9, 8);
+  auto p = sparq::pack_weights("sparse-int8", W.data(), K, N, {});
+  CHECK_MSG(p->bytes() < static_cast<size_t>(K * N * 4) * 8 / 100, "bytes %zu", p->bytes());
+  CHECK(p->density() > 0.05 && p->density() < 0.15);
 }
 
 TEST_MAIN()

@@ -1,15 +1,17 @@
 // distill(teacher, { student, data, temperature, alpha, ... }): knowledge distillation (Hinton, Vinyals &
 // Dean 2015). The student learns the teacher's softened outputs, α·T²·KL(softmax(t/T) ‖ softmax(s/T)),
-// plus (1 − α) of the ordinary cross-entropy when labels are given.
+// plus (1 − α) of the ordinary cross-entropy when labels are given. The teacher runs on sparq's runtime
+// (InferenceSession), so any model it runs can teach; the student must be a trainable chain.
 import { SparqError, typeError } from '../errors.js';
 import { checkInteger, checkNumber, checkObject, checkOneOf } from '../validate.js';
 import type { Rows, TrainData } from './data.js';
 import { fit, type Task } from './fit.js';
 import { parseTrainable, type TrainableGraph } from './graph.js';
 import { distillationLoss } from './losses.js';
-import { MLP_ACTIVATIONS, mlp } from './mlp.js';
-import { modelBytes, type ModelInput } from './model-io.js';
-import { Network } from './network.js';
+import { MLP_ACTIVATIONS, mlpOnnx } from './mlp.js';
+import type { Model } from '../model.js';
+import { asModel, modelBytes, trainedModel, type ModelInput } from './model-io.js';
+import { Teacher } from './teacher.js';
 import { betaSymmetric, shuffleInPlace } from './random.js';
 import { resolveOptions, type EpochStats, type TrainOptions } from './options.js';
 
@@ -38,17 +40,12 @@ export interface DistillOptions extends Omit<TrainOptions, 'loss'> {
 }
 
 export interface DistillResult {
-  /** The trained student as ONNX bytes. */
-  model: Uint8Array;
+  /** The trained student. */
+  model: Model;
   history: EpochStats[];
 }
 
-/** Teacher logits: its output before a trailing Softmax (its own forward pass on sparq's native kernels). */
-function teacherLogits(teacher: Network, x: Float32Array, rows: number): Float32Array {
-  return teacher.predict(x, rows, { logits: true });
-}
-
-function studentGraph(student: unknown, teacher: TrainableGraph, seed: number): TrainableGraph {
+function studentGraph(student: unknown, teacher: Teacher, seed: number): TrainableGraph {
   const isSpec = student !== null && typeof student === 'object' && !(student instanceof Uint8Array) && 'hidden' in student;
   if (!isSpec) {
     const graph = parseTrainable(modelBytes(student, 'options.student'));
@@ -62,7 +59,7 @@ function studentGraph(student: unknown, teacher: TrainableGraph, seed: number): 
   const spec = student as StudentSpec;
   if (!Array.isArray(spec.hidden)) throw typeError('an array of layer widths', 'options.student.hidden', spec.hidden);
   return parseTrainable(
-    mlp({
+    mlpOnnx({
       inputs: teacher.inputSize,
       hidden: spec.hidden,
       outputs: teacher.outputSize,
@@ -73,7 +70,7 @@ function studentGraph(student: unknown, teacher: TrainableGraph, seed: number): 
 }
 
 /** A batch of mixed rows, with mixed label distributions and the teacher's logits on the mixes. */
-function mixBatch(batch: Rows, a: number, uniform: () => number, teacher: Network, K: number, N: number): Rows {
+async function mixBatch(batch: Rows, a: number, uniform: () => number, teacher: Teacher, K: number, N: number): Promise<Rows> {
   const M = batch.rows;
   const partner = Int32Array.from({ length: M }, (_, i) => i);
   shuffleInPlace(partner, uniform);
@@ -90,7 +87,7 @@ function mixBatch(batch: Rows, a: number, uniform: () => number, teacher: Networ
       soft[i * N + (batch.classes as Int32Array)[partner[i]]] += mu;
     }
   }
-  return { rows: M, x, classes: null, targets: soft, teacher: teacherLogits(teacher, x, M) };
+  return { rows: M, x, classes: null, targets: soft, teacher: await teacher.logits(x, M) };
 }
 
 export async function distill(teacher: ModelInput, options: DistillOptions): Promise<DistillResult> {
@@ -102,23 +99,33 @@ export async function distill(teacher: ModelInput, options: DistillOptions): Pro
   const mix = mixup === undefined ? 0 : checkNumber(mixup, 'options.mixup', 0, 100);
   if (data === undefined) throw typeError('training data { inputs, labels? } or an async iterable of batches', 'options.data', data);
 
-  const teacherGraph = parseTrainable(modelBytes(teacher, 'teacher'));
-  const teacherNet = new Network(teacherGraph, opts.threads);
-  const graph = studentGraph(student, teacherGraph, opts.seed);
+  const teacherModel = asModel(teacher, 'teacher');
+  const teacherRunner = await Teacher.create(teacherModel, opts.threads);
+  try {
+    const graph = studentGraph(student, teacherRunner, opts.seed);
+    const history = await fit(graph, data, opts, distillationTask(teacherRunner, graph, T, a, mix, opts.augment !== undefined));
+    return { model: trainedModel(graph.toOnnx()), history };
+  } finally {
+    await teacherRunner.release();
+  }
+}
+
+function distillationTask(teacher: Teacher, graph: TrainableGraph, T: number, a: number, mix: number, augmented: boolean): Task {
   const N = graph.outputSize;
 
   const task: Task = {
     labelsRequired: false,
-    prepare(rows: Rows): Rows {
-      // Without mixup the teacher sees each row as is: its logits are computed once, up front.
-      return rows.teacher || mix > 0 ? rows : { ...rows, teacher: teacherLogits(teacherNet, rows.x, rows.rows) };
+    async prepare(rows: Rows): Promise<Rows> {
+      // Without mixup or augmentation the teacher sees each row as is: its logits are computed once, up front.
+      return rows.teacher || mix > 0 || augmented ? rows : { ...rows, teacher: await teacher.logits(rows.x, rows.rows) };
     },
     logits: () => true,
     loss(out, rows, M, _N, grad) {
       return distillationLoss(out, rows.teacher as Float32Array, rows.classes ?? rows.targets, M, N, T, a, grad);
     },
   };
-  if (mix > 0) task.augment = (batch, uniform) => mixBatch(batch, mix, uniform, teacherNet, graph.inputSize, N);
-  const history = await fit(graph, data, opts, task);
-  return { model: graph.toOnnx(), history };
+  // Mixed or augmented inputs are new to the teacher: it labels each batch as it comes.
+  if (mix > 0) task.augment = (batch, uniform) => mixBatch(batch, mix, uniform, teacher, graph.inputSize, N);
+  else if (augmented) task.augment = async (batch) => ({ ...batch, teacher: await teacher.logits(batch.x, batch.rows) });
+  return task;
 }

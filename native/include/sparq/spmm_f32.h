@@ -31,13 +31,14 @@ struct SparseF32View {
 struct SpmmF32Kernels {
   const char* name;
   int lanes;  // floats per vector: the xt tile height is lanes·V, the output batch is `batch(C)` columns
-  // Rows per M tile (MT) the xt kernel wants for a C x L layout, and the columns it finishes per
-  // call unit (group ranges passed to xt must start at a multiple of batch_cols / C groups).
-  int (*xt_rows)(int C, int L);
+  // Rows per M tile (MT) for a C x L layout and M rows: the register budget's tile height, lowered
+  // when that pads fewer rows (M = 32 runs 32-row tiles, not half-empty 64-row ones). And the columns
+  // the kernel finishes per unit (group ranges passed to xt must start at a multiple of batch_cols / C).
+  int (*xt_rows)(int C, int L, int64_t M);
   int (*batch_cols)(int C);
-  // Groups [g0, g1) for one M tile: xt is Kp x MT (Kp = K rounded up to L), `rows` <= MT valid rows;
-  // y points at the tile's first row (row stride ldy), columns are absolute.
-  void (*xt)(const SparseF32View& w, const float* xt, int rows, int64_t g0, int64_t g1, float* y, int64_t ldy,
+  // Groups [g0, g1) for one M tile: xt is Kp x mt (Kp = K rounded up to L, mt from xt_rows), `rows` <= mt
+  // valid rows; y points at the tile's first row (row stride ldy), columns are absolute.
+  void (*xt)(const SparseF32View& w, const float* xt, int mt, int rows, int64_t g0, int64_t g1, float* y, int64_t ldy,
              const Epilogue& ep);
   // Groups [g0, g1) for one row x (Kp floats, zero padded past K); y is that row of the output.
   void (*rows)(const SparseF32View& w, const float* x, int64_t g0, int64_t g1, float* y, const Epilogue& ep);

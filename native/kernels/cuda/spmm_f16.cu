@@ -50,12 +50,12 @@ struct SpmmParams {
 template <int MT>
 __device__ __forceinline__ void load_x(const __half* p, float (&xv)[MT]) {
   if constexpr (MT == 1) {
-    xv[0] = __half2float(*p);
+    xv[0] = __half2float(__ldg(p));
   } else {
     static_assert(MT % 8 == 0, "MT must be 1 or a multiple of 8");
 #pragma unroll
     for (int c = 0; c < MT / 8; ++c) {
-      const uint4 u = *reinterpret_cast<const uint4*>(p + 8 * c);
+      const uint4 u = __ldg(reinterpret_cast<const uint4*>(p + 8 * c));
       const __half2* h2 = reinterpret_cast<const __half2*>(&u);
 #pragma unroll
       for (int q = 0; q < 4; ++q) {
@@ -83,15 +83,15 @@ __global__ void __launch_bounds__(kWarpsPerCta * 32) spmm_kernel(const SpmmParam
 
 #pragma unroll 2
   for (int e = begin + lane; e < end; e += 32) {
-    const int k0 = static_cast<int>(p.cols[e]) * BLOCK;
+    const int k0 = static_cast<int>(__ldg(p.cols + e)) * BLOCK;
     float w[BLOCK];
     if constexpr (BLOCK == 4) {
-      const uint2 u = *reinterpret_cast<const uint2*>(p.values + static_cast<int64_t>(e) * 4);
+      const uint2 u = __ldg(reinterpret_cast<const uint2*>(p.values + static_cast<int64_t>(e) * 4));
       const float2 a = __half22float2(*reinterpret_cast<const __half2*>(&u.x));
       const float2 b = __half22float2(*reinterpret_cast<const __half2*>(&u.y));
       w[0] = a.x; w[1] = a.y; w[2] = b.x; w[3] = b.y;
     } else {
-      w[0] = __half2float(p.values[e]);
+      w[0] = __half2float(__ldg(p.values + e));
     }
 #pragma unroll
     for (int b = 0; b < BLOCK; ++b) {

@@ -9,10 +9,10 @@ namespace {
 
 constexpr int kMt = 8;
 
-int xt_rows(int, int) { return kMt; }
+int xt_rows(int, int, int64_t) { return kMt; }
 int batch_cols(int C) { return C; }
 
-void xt(const SparseF32View& w, const float* xt, int rows, int64_t g0, int64_t g1, float* y, int64_t ldy,
+void xt(const SparseF32View& w, const float* xt, int /*mt*/, int rows, int64_t g0, int64_t g1, float* y, int64_t ldy,
         const Epilogue& ep) {
   const int C = w.C, L = w.L;
   for (int64_t g = g0; g < g1; ++g) {

@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include "simd_avx2.h"
+#include "transpose_avx2.h"
 #include "spmm_f32_impl.h"
 
 namespace sparq {
@@ -23,24 +24,7 @@ struct Avx2 {
     const __m256i m = avx2::lanes(cols);
     _mm256_maskstore_ps(dst, m, avx2::epilogue(v, ep, n0, m));
   }
-  static void transpose(V r[8]) {
-    V t[8];
-    for (int i = 0; i < 4; ++i) {
-      t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-      t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    for (int i = 0; i < 2; ++i) {
-      r[4 * i] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
-      r[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
-      r[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
-      r[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
-    }
-    for (int j = 0; j < 4; ++j) {
-      t[j] = _mm256_permute2f128_ps(r[j], r[4 + j], 0x20);
-      t[4 + j] = _mm256_permute2f128_ps(r[j], r[4 + j], 0x31);
-    }
-    for (int i = 0; i < 8; ++i) r[i] = t[i];
-  }
+  static void transpose(V r[8]) { transpose8x8(r); }
 };
 
 // 2:4: MR rows x one 16-column panel (two ymm halves). SPLIT keeps one accumulator per slot.

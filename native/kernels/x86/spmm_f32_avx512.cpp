@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include "simd_avx512.h"
+#include "transpose_avx512.h"
 #include "spmm_f32_impl.h"
 
 namespace sparq {
@@ -23,29 +24,7 @@ struct Avx512 {
     const __mmask16 m = avx512::lanes(cols);
     _mm512_mask_storeu_ps(dst, m, avx512::epilogue(v, ep, n0, m));
   }
-  static void transpose(V r[16]) {
-    V t[16];
-    for (int i = 0; i < 8; ++i) {
-      t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-      t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    for (int i = 0; i < 4; ++i) {
-      r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
-      r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
-      r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
-      r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
-    }
-    // r[4i + j], 128-bit lane L: column 4L + j of rows 4i .. 4i+3; gather the lanes.
-    for (int j = 0; j < 4; ++j) {
-      const V a = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x88), b = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xDD);
-      const V c = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x88), d = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xDD);
-      t[j] = _mm512_shuffle_f32x4(a, c, 0x88);
-      t[8 + j] = _mm512_shuffle_f32x4(a, c, 0xDD);
-      t[4 + j] = _mm512_shuffle_f32x4(b, d, 0x88);
-      t[12 + j] = _mm512_shuffle_f32x4(b, d, 0xDD);
-    }
-    for (int i = 0; i < 16; ++i) r[i] = t[i];
-  }
+  static void transpose(V r[16]) { transpose16x16(r); }
 };
 
 // 2:4: MR rows x two 16-column panels. SPLIT keeps one accumulator per slot (short chains for few rows).

@@ -7,6 +7,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 #include "sparq/spmm_f32.h"
@@ -31,17 +32,17 @@ constexpr int batch_cols(int C) {
 }
 
 // The output batch: columns gathered as yt[col][row] then transposed W x W in registers into rows.
-template <class S, int C, int L>
+// NV row vectors per tile (MT = W·NV); C = 1 runs U independent entry chains to cover FMA latency.
+template <class S, int C, int L, int NV>
 void xt_kernel(const SparseF32View& w, const float* xt, int rows, int64_t g0, int64_t g1, float* y, int64_t ldy,
                const Epilogue& ep) {
   using V = typename S::V;
   constexpr int W = S::W;
-  constexpr int NV = xt_vectors<S, C>();
   constexpr int MT = W * NV;
   constexpr int CB = xt_pass_cols<S, C>();
   constexpr int B = C > W ? C : W;  // columns per batch
   constexpr int GB = B / C;         // groups per batch
-  constexpr int U = C == 1 ? 2 : 1;
+  constexpr int U = C == 1 ? (NV == 1 ? 4 : 2) : 1;
   alignas(64) float yt[B * MT];
   std::memset(yt, 0, sizeof(yt));
 
@@ -55,28 +56,25 @@ void xt_kernel(const SparseF32View& w, const float* xt, int rows, int64_t g0, in
           for (int c = 0; c < CB; ++c)
             for (int v = 0; v < NV; ++v) acc[u][c][v] = S::zero();
         if constexpr (C == 1 && L == 1) {
-          // Two entries per step into two accumulator sets.
+          // U entries per step into U accumulator sets.
           uint32_t e = e0;
-          for (; e + 2 <= e1; e += 2) {
-            const float* x0 = xt + static_cast<int64_t>(w.idx[e]) * MT;
-            const float* x1 = xt + static_cast<int64_t>(w.idx[e + 1]) * MT;
-            const V w0 = S::set1(w.val[e]), w1 = S::set1(w.val[e + 1]);
-            for (int v = 0; v < NV; ++v) {
-              acc[0][0][v] = S::fmadd(w0, S::load(x0 + v * W), acc[0][0][v]);
-              acc[1][0][v] = S::fmadd(w1, S::load(x1 + v * W), acc[1][0][v]);
+          for (; e + U <= e1; e += U)
+            for (int u = 0; u < U; ++u) {
+              const float* xk = xt + static_cast<int64_t>(w.idx[e + u]) * MT;
+              const V wv = S::set1(w.val[e + u]);
+              for (int v = 0; v < NV; ++v) acc[u][0][v] = S::fmadd(wv, S::load(xk + v * W), acc[u][0][v]);
             }
-          }
-          if (e < e1) {
-            const float* x0 = xt + static_cast<int64_t>(w.idx[e]) * MT;
-            const V w0 = S::set1(w.val[e]);
-            for (int v = 0; v < NV; ++v) acc[0][0][v] = S::fmadd(w0, S::load(x0 + v * W), acc[0][0][v]);
+          for (; e < e1; ++e) {
+            const float* xk = xt + static_cast<int64_t>(w.idx[e]) * MT;
+            const V wv = S::set1(w.val[e]);
+            for (int v = 0; v < NV; ++v) acc[0][0][v] = S::fmadd(wv, S::load(xk + v * W), acc[0][0][v]);
           }
         } else {
           for (uint32_t e = e0; e < e1; ++e) {
             const float* xk = xt + static_cast<int64_t>(w.idx[e]) * MT;
             const float* we = w.val + static_cast<int64_t>(e) * L * C + cb0;
             for (int l = 0; l < L; ++l) {
-              const int u = U == 2 ? (l & 1) : 0;
+              const int u = l % U;
               V xv[NV];
               for (int v = 0; v < NV; ++v) xv[v] = S::load(xk + l * MT + v * W);
               for (int c = 0; c < CB; ++c) {
@@ -90,7 +88,7 @@ void xt_kernel(const SparseF32View& w, const float* xt, int rows, int64_t g0, in
         for (int c = 0; c < CB; ++c)
           for (int v = 0; v < NV; ++v) {
             V a = acc[0][c][v];
-            if constexpr (U == 2) a = S::add(a, acc[1][c][v]);
+            for (int u = 1; u < U; ++u) a = S::add(a, acc[u][c][v]);
             S::store(dst + c * MT + v * W, a);
           }
       }
@@ -199,15 +197,25 @@ void rows_kernel(const SparseF32View& w, const float* x, int64_t g0, int64_t g1,
   }
 }
 
+template <class S, int C, int L>
+void xt_by_height(const SparseF32View& w, const float* xt, int mt, int rows, int64_t g0, int64_t g1, float* y,
+                  int64_t ldy, const Epilogue& ep) {
+  constexpr int kMax = xt_vectors<S, C>();
+  const int nv = mt / S::W;
+  if (nv >= 4 && kMax >= 4) return xt_kernel<S, C, L, (kMax >= 4 ? 4 : 1)>(w, xt, rows, g0, g1, y, ldy, ep);
+  if (nv >= 2 && kMax >= 2) return xt_kernel<S, C, L, (kMax >= 2 ? 2 : 1)>(w, xt, rows, g0, g1, y, ldy, ep);
+  xt_kernel<S, C, L, 1>(w, xt, rows, g0, g1, y, ldy, ep);
+}
+
 template <class S>
-void xt_dispatch(const SparseF32View& w, const float* xt, int rows, int64_t g0, int64_t g1, float* y, int64_t ldy,
-                 const Epilogue& ep) {
-  if (w.L == 4) return xt_kernel<S, 1, 4>(w, xt, rows, g0, g1, y, ldy, ep);
+void xt_dispatch(const SparseF32View& w, const float* xt, int mt, int rows, int64_t g0, int64_t g1, float* y,
+                 int64_t ldy, const Epilogue& ep) {
+  if (w.L == 4) return xt_by_height<S, 1, 4>(w, xt, mt, rows, g0, g1, y, ldy, ep);
   switch (w.C) {
-    case 4: return xt_kernel<S, 4, 1>(w, xt, rows, g0, g1, y, ldy, ep);
-    case 8: return xt_kernel<S, 8, 1>(w, xt, rows, g0, g1, y, ldy, ep);
-    case 16: return xt_kernel<S, 16, 1>(w, xt, rows, g0, g1, y, ldy, ep);
-    default: return xt_kernel<S, 1, 1>(w, xt, rows, g0, g1, y, ldy, ep);
+    case 4: return xt_by_height<S, 4, 1>(w, xt, mt, rows, g0, g1, y, ldy, ep);
+    case 8: return xt_by_height<S, 8, 1>(w, xt, mt, rows, g0, g1, y, ldy, ep);
+    case 16: return xt_by_height<S, 16, 1>(w, xt, mt, rows, g0, g1, y, ldy, ep);
+    default: return xt_by_height<S, 1, 1>(w, xt, mt, rows, g0, g1, y, ldy, ep);
   }
 }
 
@@ -222,14 +230,22 @@ void rows_dispatch(const SparseF32View& w, const float* x, int64_t g0, int64_t g
   }
 }
 
-template <class S>
-int xt_rows(int C, int) {
-  switch (C) {
-    case 4: return S::W * xt_vectors<S, 4>();
-    case 8: return S::W * xt_vectors<S, 8>();
-    case 16: return S::W * xt_vectors<S, 16>();
-    default: return S::W * xt_vectors<S, 1>();
+// The tile height (in vectors, <= the register budget) that pads the fewest rows for M; ties go
+// to the taller tile (fewer passes over the weights).
+inline int best_vectors(int max_vectors, int lanes, int64_t M) {
+  int best = 1;
+  int64_t best_pad = INT64_MAX;
+  for (int v = max_vectors; v >= 1; v /= 2) {
+    const int64_t mt = static_cast<int64_t>(v) * lanes, pad = (M + mt - 1) / mt * mt;
+    if (pad < best_pad) best_pad = pad, best = v;
   }
+  return best;
+}
+
+template <class S>
+int xt_rows(int C, int, int64_t M) {
+  const int max_vectors = C == 4 ? xt_vectors<S, 4>() : C == 8 ? xt_vectors<S, 8>() : C == 16 ? xt_vectors<S, 16>() : xt_vectors<S, 1>();
+  return S::W * best_vectors(max_vectors, S::W, M);
 }
 
 template <class S>
