@@ -34,13 +34,13 @@ export function denseLenet(trainSplit: MnistSplit, retrain: boolean, onEpoch: (s
       seed: 1,
       onEpoch,
     });
-    return model;
+    return model.toOnnx();
   });
 }
 
 export function prunedLenet(dense: Uint8Array, trainSplit: MnistSplit, retrain: boolean, onEpoch: (s: EpochStats) => void): Promise<TrainedLenet> {
   return cachedOrTrain(`lenet-300-100-pruned90-${VERSION}.onnx`, retrain, async () => {
     const { model } = await train(dense, trainSplit, { epochs: 10, batchSize: 128, learningRate: 1e-3, schedule: 'cosine', seed: 2, prune: { sparsity: 0.9 }, onEpoch });
-    return model;
+    return model.toOnnx();
   });
 }
