@@ -151,11 +151,11 @@ void int8_gemm(const Int8GemmKernels& kernels, const Int8PackedB& b, const Int8Q
   const int64_t kcq = m_tiles == 1 && kc_override <= 0 ? b.kq : choose_kcq(b.kq, kc_override);
   // M block: the A rows of a block (x one K block) stay in L2 while the groups of B stream past.
   const int64_t block_tiles = std::max<int64_t>(1, (256 * 1024) / (kcq * 4 * mr));
-  // A packed per M tile for kernels that want it: tile t at t·kq·mr·4, quad q of row i at q·rows·4 + i·4.
-  // A 4-byte copy per quad: ~M·K/8 cycles, well under 1% of the product.
+  // A packed per M tile when the kernel wants it at this K (Int8GemmKernels::pack_a_from): tile t at
+  // t·kq·mr·4, quad q of row i at q·rows·4 + i·4. One 4-byte copy per quad.
   const uint8_t* pa = nullptr;
   const int64_t tile_bytes = b.kq * mr * 4;
-  if (kernels.packed_a) {
+  if (kernels.pack_a_from > 0 && b.K >= kernels.pack_a_from) {
     thread_local AlignedBuffer<uint8_t> a_buffer;
     uint8_t* dst = a_buffer.reserve(static_cast<size_t>(m_tiles * tile_bytes));
     ThreadPool::global().parallel_for(m_tiles, M * b.kq >= (1 << 16) ? t : 1, 1, [&](int64_t t0, int64_t t1) {

@@ -60,7 +60,10 @@ struct Int8GemmKernels {
   int mr;          // rows per register tile
   int nr;          // columns per tile = 16 · group
   int weight_max;  // weights are quantized to [-weight_max, weight_max] (127, or 63 for the AVX2 path)
-  bool packed_a;   // reads A packed per tile (a_row = 4, a_quad = 4·rows); else any strides
+  // The driver packs A per tile (a_row = 4, a_quad = 4·rows) when K >= pack_a_from (0: never); the tile
+  // reads any strides either way. Measured on Zen 5: packing pays from K = 4096 (one stream instead of
+  // 12 rows 4 KiB apart), costs ~3% below (the extra pass over A).
+  int64_t pack_a_from;
   void (*tile)(const Int8TileArgs& t);
 };
 

@@ -37,6 +37,6 @@ void tile(const Int8TileArgs& t) {
 
 }  // namespace
 
-extern const Int8GemmKernels kInt8GemmScalar = {"scalar_ref", 4, 16, 127, false, tile};
+extern const Int8GemmKernels kInt8GemmScalar = {"scalar_ref", 4, 16, 127, 0, tile};
 
 }  // namespace sparq

@@ -20,6 +20,6 @@ void tile(const Int8TileArgs& t) { avx2::int8_tile<MaddubswDot, 3>(t); }
 
 }  // namespace
 
-extern const Int8GemmKernels kInt8GemmAvx2 = {"avx2_maddubs7_3x16", 3, 16, 63, false, tile};
+extern const Int8GemmKernels kInt8GemmAvx2 = {"avx2_maddubs7_3x16", 3, 16, 63, 0, tile};
 
 }  // namespace sparq

@@ -15,6 +15,6 @@ void tile(const Int8TileArgs& t) { avx2::int8_tile<VnniDot, 4>(t); }
 
 }  // namespace
 
-extern const Int8GemmKernels kInt8GemmAvxVnni = {"avxvnni_4x16", 4, 16, 127, false, tile};
+extern const Int8GemmKernels kInt8GemmAvxVnni = {"avxvnni_4x16", 4, 16, 127, 0, tile};
 
 }  // namespace sparq
