@@ -4,6 +4,9 @@ import { backend } from './backend.js';
 import { SparqError } from './errors.js';
 import type { NativeCudaStatus } from './native.js';
 
+/** Weight formats that live on the GPU (kernels.pack's options.format). */
+export const CUDA_FORMATS = ['cuda-f32', 'cuda-f16', 'cuda-int8', 'cuda-sparse', 'cuda-block', 'cuda-2:4'] as const;
+
 /** The CUDA device sparq would use; throws SparqError ERR_CUDA_UNAVAILABLE (saying why) where there is none. */
 export function assertCudaAvailable(): NativeCudaStatus & { available: true; device: string } {
   const status = backend().cuda;

@@ -2,7 +2,9 @@
 // of 5 batches after a warm-up). Prints a table and machine-readable lines
 //   RESULT <name> <ms per call> <TOPS, dense-equivalent>
 // that scripts/gpu-check.sh combines with PyTorch's peers (cuBLASLt int8, 2:4 semi-structured).
-//   bench_cuda [--quick]     --quick: 4096 only (skips 8192^3)
+//   bench_cuda [--quick] [SECTION]   --quick: 4096 only (skips 8192^3)
+//   SECTION: int8 (mma.sync) | wgmma (Hopper, after its self-test) | 2:4 | f16 | spmm; default all.
+//   gpu-check.sh runs each section in a process of its own, so a fault in one loses only its figures.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -94,46 +96,57 @@ void report(const std::string& name, double ms, double macs) {
   std::fflush(stdout);
 }
 
-void bench_dense(int64_t S) {
+// One section of the dense shapes: "int8" (mma.sync), "wgmma", "2:4" or "f16".
+void bench_dense(int64_t S, const std::string& section) {
   const std::string tag = std::to_string(S);
+  const double macs = double(S) * S * S;
+  cu::DeviceBuffer dy(S * S * 4);
+  if (section == "f16") {
+    auto xh = random_f16(S * S, 3), wh = random_f16(S * S, 4);
+    auto dxh = upload(xh), dwh = upload(wh);
+    cu::GemmF16Args f;
+    f.a = dxh.as<uint16_t>(); f.lda = S;
+    f.b = dwh.as<uint16_t>(); f.ldb = S;
+    f.M = f.N = f.K = S;
+    f.c = dy.as<float>(); f.ldc = S;
+    report("f16_dense_" + tag, time_ms([&] { cu::gemm_f16(f); }), macs);
+    return;
+  }
   auto x8 = random_s8(S * S, 1), w8 = random_s8(S * S, 2);
-  auto dx = upload(x8), dw = upload(w8);
+  auto dx = upload(x8);
   std::vector<float> scales(S, 0.01f);
   auto dsa = upload(scales), dsb = upload(scales);
-  cu::DeviceBuffer dy(S * S * 4);
+  if (section == "2:4") {
+    // The same x, W^T pruned to 2 of every 4 k.
+    cu::prune_2to4_s8(w8.data(), S, S);
+    cu::Sparse24S8 w24 = cu::upload_2to4_s8(w8.data(), S, S);
+    cu::Gemm2to4Args q;
+    q.w = &w24;
+    q.x = dx.as<int8_t>(); q.ldx = S;
+    q.M = S;
+    q.scale_x = dsa.as<float>(); q.scale_w = dsb.as<float>();
+    q.y = dy.as<float>(); q.ldy = S;
+    std::printf("  (2:4 metadata lane layout found by the probe: %d)\n", cu::sparse24_meta_layout());
+    report("int8_2to4_" + tag, time_ms([&] { cu::gemm_2to4_s8(q); }), macs);
+    return;
+  }
+  auto dw = upload(w8);
   cu::GemmS8Args p;
   p.a = dx.as<int8_t>(); p.lda = S;
   p.b = dw.as<int8_t>(); p.ldb = S;
   p.M = p.N = p.K = S;
   p.scale_a = dsa.as<float>(); p.scale_b = dsb.as<float>();
   p.c = dy.as<float>(); p.ldc = S;
-  const double macs = double(S) * S * S;
-  const double dense_ms = time_ms([&] { cu::gemm_s8(p); });
-  report("int8_dense_" + tag, dense_ms, macs);
-  std::printf("  (gemm_s8 kernel: %s)\n", cu::gemm_s8_wgmma_enabled() ? "wgmma m64n128k32, sm_90a" : "mma.sync m16n8k32");
+  if (section == "wgmma") {
+    // Timed only once its self-test has matched the mma.sync kernel.
+    if (!cu::gemm_s8_wgmma_enabled()) {
+      std::printf("  wgmma int8 at %lld^3: not timed (not sm_90, disabled, or its self-test failed)\n", (long long)S);
+      return;
+    }
+    report("int8_dense_wgmma_" + tag, time_ms([&] { cu::gemm_s8_wgmma(p); }), macs);
+    return;
+  }
   report("int8_dense_mma_sync_" + tag, time_ms([&] { cu::gemm_s8_mma(p); }), macs);
-
-  // 2:4: the same x, W^T pruned to 2 of every 4 k.
-  cu::prune_2to4_s8(w8.data(), S, S);
-  cu::Sparse24S8 w24 = cu::upload_2to4_s8(w8.data(), S, S);
-  cu::Gemm2to4Args q;
-  q.w = &w24;
-  q.x = dx.as<int8_t>(); q.ldx = S;
-  q.M = S;
-  q.scale_x = dsa.as<float>(); q.scale_w = dsb.as<float>();
-  q.y = dy.as<float>(); q.ldy = S;
-  const double sp_ms = time_ms([&] { cu::gemm_2to4_s8(q); });
-  report("int8_2to4_" + tag, sp_ms, macs);
-  std::printf("  2:4 speedup over our dense int8 at %lld^3: %.2fx (target >= 1.2x)\n", (long long)S, dense_ms / sp_ms);
-
-  auto xh = random_f16(S * S, 3), wh = random_f16(S * S, 4);
-  auto dxh = upload(xh), dwh = upload(wh);
-  cu::GemmF16Args f;
-  f.a = dxh.as<uint16_t>(); f.lda = S;
-  f.b = dwh.as<uint16_t>(); f.ldb = S;
-  f.M = f.N = f.K = S;
-  f.c = dy.as<float>(); f.ldc = S;
-  report("f16_dense_" + tag, time_ms([&] { cu::gemm_f16(f); }), macs);
 }
 
 void bench_spmm() {
@@ -187,17 +200,34 @@ void bench_spmm() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  bool quick = false;
+  std::string section = "all";
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0) quick = true;
+    else section = argv[i];
+  }
+  const std::vector<std::string> sections = {"int8", "wgmma", "2:4", "f16", "spmm"};
+  if (section != "all" && std::find(sections.begin(), sections.end(), section) == sections.end()) {
+    std::fprintf(stderr, "usage: bench_cuda [--quick] [int8|wgmma|2:4|f16|spmm]\n");
+    return 2;
+  }
   const auto& d = cu::device_info();
   if (!d.available) {
     std::printf("skipped: no CUDA device (%s)\n", d.reason.c_str());
     return 0;
   }
-  std::printf("sparq CUDA benchmark on %s (%d SMs, sm_%d%d)\n", d.name.c_str(), d.sms, d.cc_major, d.cc_minor);
+  std::printf("sparq CUDA benchmark on %s (%d SMs, sm_%d%d): %s\n", d.name.c_str(), d.sms, d.cc_major, d.cc_minor,
+              section.c_str());
   try {
-    bench_dense(4096);
-    if (!quick) bench_dense(8192);
-    bench_spmm();
+    for (const std::string& sec : sections) {
+      if (section != "all" && section != sec) continue;
+      if (sec == "spmm") {
+        bench_spmm();
+        continue;
+      }
+      bench_dense(4096, sec);
+      if (!quick) bench_dense(8192, sec);
+    }
   } catch (const std::exception& e) {
     std::printf("benchmark failed: %s\n", e.what());
     return 1;

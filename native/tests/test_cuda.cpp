@@ -3,8 +3,10 @@
 // the inputs are padded with garbage the kernels must not read, and outputs are NaN-prefilled with a
 // wider row so writes outside [M][N] are caught. The host_* cases (packing, fp16 conversion) need no
 // GPU; the rest are skipped with a message where there is no CUDA device.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <string>
@@ -13,6 +15,7 @@
 #include "check.h"
 #include "sparq/cuda.h"
 #include "sparq/error.h"
+#include "sparq/packed.h"
 
 namespace cu = sparq::cuda;
 using sparq::Activation;
@@ -413,6 +416,11 @@ TEST(cuda_gemm_s8_wgmma) {
     std::printf("  skipped: wgmma needs sm_90 (this is sm_%d%d)\n", d.cc_major, d.cc_minor);
     return;
   }
+  const char* env = std::getenv("SPARQ_CUDA_WGMMA");
+  if (env && std::strcmp(env, "0") == 0) {
+    std::printf("  skipped: SPARQ_CUDA_WGMMA=0 (gpu-check.sh runs this case in its own process)\n");
+    return;
+  }
   std::printf("  gemm_s8 uses wgmma for large shapes: %s\n", cu::gemm_s8_wgmma_enabled() ? "yes" : "NO (self-test failed)");
   CHECK(cu::gemm_s8_wgmma_enabled());
   uint32_t seed = 170;
@@ -534,6 +542,34 @@ TEST(cuda_device_weights) {
     }
 }
 
+// The "cuda-*" formats through the packed-weights registry, as kernels.pack() reaches them: every one
+// registered, and each agreeing with DeviceWeights used directly (same arithmetic, so exactly), with a
+// per-call bias.
+TEST(cuda_packed_formats) {
+  CHECK(cu::register_formats());
+  const auto names = sparq::registered_formats();
+  using F = cu::DeviceFormat;
+  const int64_t M = 9, K = 200, N = 70;
+  auto W = sparq_test::random_vector(K * N, 900);
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t n = 0; n < N; ++n)
+      if (k % 4 >= 2) W[k * N + n] = 0.0f;  // 2:4 along K (and 50% sparse for the sparse formats)
+  auto x = sparq_test::random_vector(M * K, 901);
+  auto bias = sparq_test::random_vector(N, 902);
+  for (F f : {F::f32, F::f16, F::int8, F::sparse_f16, F::block_f16, F::int8_2to4}) {
+    const std::string name = std::string("cuda-") + cu::device_format_name(f);
+    CHECK_MSG(std::find(names.begin(), names.end(), name) != names.end(), "%s is not registered", name.c_str());
+    auto packed = sparq::pack_weights(name, W.data(), K, N, sparq::PackOptions{});
+    CHECK(std::string(packed->format()) == name);
+    CHECK(packed->bytes() > 0);
+    std::vector<float> got = sparq_test::nan_filled(M * N), want = sparq_test::nan_filled(M * N);
+    packed->matmul(x.data(), M, got.data(), {bias.data(), Activation::gelu}, 1);
+    cu::DeviceWeights direct(f, W.data(), K, N, bias.data());
+    direct.matmul(x.data(), M, want.data(), Activation::gelu);
+    CHECK_MSG(std::memcmp(got.data(), want.data(), got.size() * 4) == 0, "%s differs from DeviceWeights", name.c_str());
+  }
+}
+
 TEST(cuda_bad_arguments) {
   cu::DeviceBuffer a(4096), c(4096);
   cu::GemmS8Args p;
@@ -558,7 +594,25 @@ TEST(cuda_bad_arguments) {
   CHECK_MSG(threw, "dense weights given as 2:4 must throw ERR_INVALID_ARGUMENT");
 }
 
+// test_cuda [--list | --case NAME | SUBSTRING]: --list prints the case names, --case runs exactly one
+// (gpu-check.sh runs every case in a process of its own, so a kernel fault loses one case, not all).
 int main(int argc, char** argv) {
+  auto& all = sparq_test::cases();
+  if (argc > 1 && std::strcmp(argv[1], "--list") == 0) {
+    for (auto& c : all) std::printf("%s\n", c.name);
+    return 0;
+  }
+  if (argc > 2 && std::strcmp(argv[1], "--case") == 0) {
+    std::vector<sparq_test::Case> one;
+    for (auto& c : all)
+      if (argv[2] == std::string(c.name)) one.push_back(c);
+    if (one.empty()) {
+      std::printf("no test case named %s\n", argv[2]);
+      return 2;
+    }
+    all = one;
+    argc = 1;
+  }
   const auto& d = cu::device_info();
   if (!d.available) {
     std::printf("skipped: no CUDA device (%s); running the host-only cases\n", d.reason.c_str());

@@ -126,7 +126,7 @@ Sparse24Host pack_2to4_s8(const int8_t* wt, int64_t N, int64_t K, int layout);
 std::vector<int8_t> unpack_2to4_s8(const Sparse24Host& h, int layout);
 // Keeps the 2 largest |w| of every 4 consecutive k (ties: lower k): makes any W^T 2:4.
 void prune_2to4_s8(int8_t* wt, int64_t N, int64_t K);
-constexpr int kSparse24Layouts = 3;  // candidate metadata lane layouts (see sparse24.cu)
+constexpr int kSparse24Layouts = 5;  // candidate metadata lane layouts (see sparse24.cu)
 // The metadata lane layout this device's mma.sp uses, found once by a one-warp probe against the CPU
 // (the PTX manual gives it only as figures); -1 if no candidate matched (2:4 then throws).
 int sparse24_meta_layout();
@@ -223,7 +223,8 @@ DeviceFormat device_format_from_name(const std::string& name);
 class DeviceWeights {
  public:
   DeviceWeights(DeviceFormat format, const float* W, int64_t K, int64_t N, const float* bias);
-  void matmul(const float* x, int64_t M, float* y, Activation act, Stream s = nullptr);
+  // `bias` (host, N values) replaces the bias given at construction for this call when not null.
+  void matmul(const float* x, int64_t M, float* y, Activation act, Stream s = nullptr, const float* bias = nullptr);
   DeviceFormat format() const { return format_; }
   int64_t K() const { return K_; }
   int64_t N() const { return N_; }
@@ -236,9 +237,15 @@ class DeviceWeights {
   DeviceBuffer w_, scale_w_, bias_;
   Sparse24S8 w24_;
   SparseF16 sparse_;
-  DeviceBuffer x_, xq_, scale_x_, y_;
+  DeviceBuffer x_, xq_, scale_x_, y_, bias_call_;
   PinnedBuffer in_, out_;
 };
+
+// Registers the formats "cuda-f32", "cuda-f16", "cuda-int8", "cuda-sparse", "cuda-block" and
+// "cuda-2:4" with the packed-weights registry (sparq/packed.h), so kernels.pack() and the runtime use
+// the GPU through the same interface as the CPU formats: DeviceWeights behind a PackedWeights, one
+// stream per packed matrix, calls serialised per matrix. Does nothing (returns false) without a device.
+bool register_formats();
 
 // fp32 <-> fp16 (round to nearest even) on the host, for packing and tests.
 uint16_t float_to_half(float f);

@@ -167,10 +167,16 @@ size_t DeviceWeights::bytes() const {
   return w_.bytes() + scale_w_.bytes() + bias_.bytes() + w24_.bytes() + sparse_.bytes();
 }
 
-void DeviceWeights::matmul(const float* x, int64_t M, float* y, Activation act, Stream s) {
+void DeviceWeights::matmul(const float* x, int64_t M, float* y, Activation act, Stream s, const float* bias) {
   if (M < 0 || M > (int64_t(1) << 30)) throw invalid_argument("M must be in [0, 2^30]");
   if (M == 0) return;
   if (!x || !y) throw invalid_argument("x and y must not be null");
+  const float* dbias = bias_.as<float>();
+  if (bias) {
+    grow(bias_call_, static_cast<size_t>(N_) * 4);
+    SPARQ_CUDA_CHECK(cudaMemcpyAsync(bias_call_.data(), bias, static_cast<size_t>(N_) * 4, cudaMemcpyHostToDevice, s));
+    dbias = bias_call_.as<float>();
+  }
   const size_t in_bytes = static_cast<size_t>(M * K_) * 4, out_bytes = static_cast<size_t>(M * N_) * 4;
   grow(in_, in_bytes);
   grow(out_, out_bytes);
@@ -186,7 +192,7 @@ void DeviceWeights::matmul(const float* x, int64_t M, float* y, Activation act, 
       p.a = dx; p.lda = K_;
       p.b = w_.as<float>(); p.ldb = ldw_;
       p.M = M; p.N = N_; p.K = K_;
-      p.bias = bias_.as<float>(); p.act = act;
+      p.bias = dbias; p.act = act;
       p.c = dy; p.ldc = N_;
       gemm_f32(p, s);
       break;
@@ -204,7 +210,7 @@ void DeviceWeights::matmul(const float* x, int64_t M, float* y, Activation act, 
         p.a = xq_.as<uint16_t>(); p.lda = ldh;
         p.b = w_.as<uint16_t>(); p.ldb = ldw_;
         p.M = M; p.N = N_; p.K = K_;
-        p.bias = bias_.as<float>(); p.act = act;
+        p.bias = dbias; p.act = act;
         p.c = dy; p.ldc = N_;
         gemm_f16(p, s);
       } else {
@@ -212,7 +218,7 @@ void DeviceWeights::matmul(const float* x, int64_t M, float* y, Activation act, 
         p.w = &sparse_;
         p.x = xq_.as<uint16_t>(); p.ldx = ldh;
         p.M = M;
-        p.bias = bias_.as<float>(); p.act = act;
+        p.bias = dbias; p.act = act;
         p.y = dy; p.ldy = N_;
         spmm_f16(p, s);
       }
@@ -232,7 +238,7 @@ void DeviceWeights::matmul(const float* x, int64_t M, float* y, Activation act, 
         p.b = w_.as<int8_t>(); p.ldb = ldw_;
         p.M = M; p.N = N_; p.K = K_;
         p.scale_a = scale_x_.as<float>(); p.scale_b = scale_w_.as<float>();
-        p.bias = bias_.as<float>(); p.act = act;
+        p.bias = dbias; p.act = act;
         p.c = dy; p.ldc = N_;
         gemm_s8(p, s);
       } else {
@@ -241,7 +247,7 @@ void DeviceWeights::matmul(const float* x, int64_t M, float* y, Activation act, 
         p.x = xq_.as<int8_t>(); p.ldx = ldq;
         p.M = M;
         p.scale_x = scale_x_.as<float>(); p.scale_w = scale_w_.as<float>();
-        p.bias = bias_.as<float>(); p.act = act;
+        p.bias = dbias; p.act = act;
         p.y = dy; p.ldy = N_;
         gemm_2to4_s8(p, s);
       }

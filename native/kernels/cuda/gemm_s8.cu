@@ -24,8 +24,9 @@ void gemm_s8(const GemmS8Args& p, Stream s) {
   const detail::MmaGemmParams q = checked_params(p);
   if (p.M == 0 || p.N == 0) return;
   require_device();
-  const int64_t big_tiles = ((p.M + 127) / 128) * ((p.N + 127) / 128);
-  if (p.M > 16 && big_tiles >= device_info().sms && detail::wgmma_s8_usable())
+  // The wgmma kernel's 128x256 tiles must fill the GPU; smaller problems stay on mma.sync's tiles.
+  const int64_t wgmma_tiles = ((p.M + 127) / 128) * ((p.N + 255) / 256);
+  if (p.M > 16 && wgmma_tiles >= device_info().sms && detail::wgmma_s8_usable())
     detail::launch_gemm_s8_wgmma(q, s);
   else
     detail::dispatch_mma_gemm<detail::OpS8>(q, s);

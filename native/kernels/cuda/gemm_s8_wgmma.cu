@@ -1,16 +1,17 @@
-// int8 GEMM on Hopper's warpgroup tensor cores (wgmma.mma_async m64n128k32, sm_90a only).
+// int8 GEMM on Hopper's warpgroup tensor cores (wgmma.mma_async m64n256k32, sm_90a only).
 //
 // Same contract and epilogue as the mma.sync kernel (gemm_mma.cuh), and the same shared-memory tiles:
 // rows of 128 bytes of k with chunk c of row r at c ^ (r & 7) is exactly wgmma's 128-byte-swizzle
-// K-major layout, so the cp.async producer is shared and only the consumer changes: each of the two
-// warpgroups issues 4 asynchronous m64n128k32 per 128-k stage on its 64 rows of A and the CTA's 128
-// rows of B, then overlaps the next stage's cp.async with them. CTA tile 128x128, 3 stages (96 KiB +
-// alignment), two CTAs per SM.
+// K-major layout, so the cp.async producer is shared and only the consumer changes. CTA tile 128x256
+// (so each byte brought from L2 feeds 1.5x the MACs a 128x128 tile gets), two warpgroups of 64x256,
+// 4 cp.async stages (192 KiB), one CTA per SM. The MMAs of one stage stay in flight while the next
+// stage is issued (wgmma.wait_group 1); the stage refilled at iteration kt is the one read at kt-2,
+// which every warpgroup has retired before the barrier of iteration kt.
 //
 // It is used only where it is proven: the first big int8 GEMM on a compute-capability-9.0 device runs
-// a small problem through both kernels and keeps wgmma only if the results agree exactly
-// (SPARQ_CUDA_WGMMA=0 turns it off). A build without sm_90a code compiles the kernel body away, which
-// that check catches as well.
+// a small problem through it and through the mma.sync kernel and keeps wgmma only if the results agree
+// exactly (SPARQ_CUDA_WGMMA=0 turns it off). A build without sm_90a code compiles the kernel body away,
+// which that check catches as well.
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -20,7 +21,6 @@
 #include "cuda_check.h"
 #include "gemm_launch.h"
 #include "gemm_mma.cuh"
-#include "gemm_mma_launch.cuh"
 #include "sparq/cuda.h"
 #include "wgmma.cuh"
 
@@ -28,10 +28,10 @@ namespace sparq::cuda {
 namespace detail {
 namespace {
 
-constexpr int kBM = 128, kBN = 128, kStages = 3, kThreads = 256;
+constexpr int kBM = 128, kBN = 256, kStages = 4, kThreads = 256;
 constexpr int kSmemBytes = kStages * (kBM + kBN) * kBkBytes + 1024;  // + room to align to 1024
 
-__global__ void __launch_bounds__(kThreads, 2) gemm_s8_wgmma_kernel(const MmaGemmParams p) {
+__global__ void __launch_bounds__(kThreads, 1) gemm_s8_wgmma_kernel(const MmaGemmParams p) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   extern __shared__ unsigned char smem_raw[];
   const uint32_t smem = (ptx::smem_addr(smem_raw) + 1023u) & ~1023u;  // swizzle atoms are 1024-byte aligned
@@ -44,40 +44,44 @@ __global__ void __launch_bounds__(kThreads, 2) gemm_s8_wgmma_kernel(const MmaGem
   const char* gb = static_cast<const char*>(p.b);
   const int ktiles = static_cast<int>((k_bytes + kBkBytes - 1) / kBkBytes);
 
-  int acc[64];
+  int acc[128];
 #pragma unroll
-  for (int i = 0; i < 64; ++i) acc[i] = 0;
+  for (int i = 0; i < 128; ++i) acc[i] = 0;
 
   auto load_stage = [&](int stage, int kt) {
     const int64_t kb0 = static_cast<int64_t>(kt) * kBkBytes;
     load_tile<kBM, kThreads>(smem + stage * kBM * kBkBytes, ga, p.lda, p.M, m0, kb0, k_bytes, tid);
     load_tile<kBN, kThreads>(smem_b + stage * kBN * kBkBytes, gb, p.ldb, p.N, n0, kb0, k_bytes, tid);
   };
+  // Prefetch distance kStages - 2: one stage is being multiplied, one may still be in flight.
 #pragma unroll
-  for (int s = 0; s < kStages - 1; ++s) {
+  for (int s = 0; s < kStages - 2; ++s) {
     if (s < ktiles) load_stage(s, s);
     ptx::cp_async_commit();
   }
 
   for (int kt = 0; kt < ktiles; ++kt) {
-    ptx::cp_async_wait<kStages - 2>();
+    ptx::cp_async_wait<kStages - 3>();
     ptx::fence_proxy_async_shared();
     __syncthreads();
     const int stage = kt % kStages;
     const uint32_t sa = smem + stage * kBM * kBkBytes + wg * 64 * kBkBytes;
     const uint32_t sb = smem_b + stage * kBN * kBkBytes;
+    ptx::fence_operands(acc);
     ptx::wgmma_fence();
 #pragma unroll
     for (int ks = 0; ks < kBkBytes / 32; ++ks)
-      ptx::wgmma_s8_m64n128k32(acc, ptx::wgmma_desc_sw128(sa + ks * 32), ptx::wgmma_desc_sw128(sb + ks * 32));
+      ptx::wgmma_s8_m64n256k32(acc, ptx::wgmma_desc_sw128(sa + ks * 32), ptx::wgmma_desc_sw128(sb + ks * 32));
     ptx::wgmma_commit();
-    // The stage refilled here was read by the previous iteration's wgmma, which every warpgroup
-    // waited for before the barrier above.
-    const int pre = kt + kStages - 1;
+    ptx::fence_operands(acc);
+    const int pre = kt + kStages - 2;  // refills the stage read at kt - 2 (retired before the barrier above)
     if (pre < ktiles) load_stage(pre % kStages, pre);
     ptx::cp_async_commit();
-    ptx::wgmma_wait<0>();
+    ptx::wgmma_wait<1>();
+    ptx::fence_operands(acc);
   }
+  ptx::wgmma_wait<0>();
+  ptx::fence_operands(acc);
   ptx::cp_async_wait<0>();
 
   // Accumulator j*4+v of a thread: row 16·warp + g (+8 for v >= 2), column 8j + 2t + (v & 1).
@@ -89,7 +93,7 @@ __global__ void __launch_bounds__(kThreads, 2) gemm_s8_wgmma_kernel(const MmaGem
     const float sa_m = p.scale_a ? p.scale_a[m] : 1.0f;
     float* crow = p.c + static_cast<int64_t>(m) * p.ldc;
 #pragma unroll
-    for (int j = 0; j < 16; ++j)
+    for (int j = 0; j < 32; ++j)
 #pragma unroll
       for (int v = 0; v < 2; ++v) {
         const int n = n0 + 8 * j + 2 * t + v;
@@ -123,9 +127,15 @@ bool self_test() {
   DeviceBuffer da(a.size()), db(b.size()), c1(size_t(M) * N * 4), c2(size_t(M) * N * 4);
   da.upload(a.data(), a.size());
   db.upload(b.data(), b.size());
-  MmaGemmParams q{da.data(), ld, db.data(), ld, M, N, K, nullptr, nullptr, nullptr, 0, c1.as<float>(), N};
-  launch_mma_gemm<OpS8, 128, 128, 64, 32, 3, 2>(q, nullptr);
-  q.c = c2.as<float>();
+  // The reference goes through the public mma.sync entry point, so no kernel template is instantiated
+  // in two translation units.
+  GemmS8Args r;
+  r.a = da.as<int8_t>(); r.lda = ld;
+  r.b = db.as<int8_t>(); r.ldb = ld;
+  r.M = M; r.N = N; r.K = K;
+  r.c = c1.as<float>(); r.ldc = N;
+  gemm_s8_mma(r, nullptr);
+  MmaGemmParams q{da.data(), ld, db.data(), ld, M, N, K, nullptr, nullptr, nullptr, 0, c2.as<float>(), N};
   launch_wgmma(q, nullptr);
   SPARQ_CUDA_CHECK(cudaDeviceSynchronize());
   std::vector<float> r1(size_t(M) * N), r2(size_t(M) * N);
