@@ -121,7 +121,7 @@ async function main(): Promise<void> {
         const r = await makeRunners(path, threads, batch);
         const t = await alternate({ sparq: r.sparq, ort: r.ort }, batch === 1 ? runs * 3 : runs);
         await r.release();
-        rows.push([`${batch}x${SEQ}`, threads, t.sparq.p50, t.sparq.p99, t.ort.p50, t.ort.p99, t.sparq.p50 / t.ort.p50]);
+        rows.push([`${batch}x${SEQ}`, String(threads), t.sparq.p50, t.sparq.p99, t.ort.p50, t.ort.p99, t.sparq.p50 / t.ort.p50]);
       }
     printTable(`BERT-base-shaped encoder (768/12 heads/3072, ${LAYERS} layers), fp32 (ms; ratio = sparq / ORT, target <= 1.1)`, ['batch x seq', 'threads', 'sparq p50', 'sparq p99', 'ORT p50', 'ORT p99', 'ratio p50'], rows);
 

@@ -186,6 +186,10 @@ export class InferenceSession {
       wanted = fetches;
     } else if (fetches !== undefined && (typeof fetches !== 'object' || fetches === null)) {
       throw typeError('an array of output names', 'fetches', fetches);
+    } else if (fetches !== undefined) {
+      // onnxruntime-node also takes { [outputName]: Tensor | null } here (else it is run options).
+      const keys = Object.keys(fetches);
+      if (keys.length > 0 && keys.every((k) => this.outputNames.includes(k))) wanted = keys;
     }
     const { handle, plan } = this.#plan(list);
     const datas = plan.outputs.map((o) => allocOutput(o.dtype, numel(o.dims)));

@@ -63,6 +63,8 @@ describe('InferenceSession', () => {
     expect(Object.keys(all)).toEqual(['y', 'z']);
     const z = await s.run(feeds, ['z']);
     expect(Object.keys(z)).toEqual(['z']);
+    expect(Object.keys(await s.run(feeds, { y: null }))).toEqual(['y']);
+    expect(Object.keys(await s.run(feeds, { logSeverityLevel: 2 }))).toEqual(['y', 'z']);
     expect(Array.from(z.z.data as Float32Array)).toEqual(Array.from(all.y.data as Float32Array, (v) => Math.max(v, 0)));
     // A Gather index out of range is an error with a code, not a crash.
     await expect(s.run({ ...feeds, ids: new Tensor('int64', BigInt64Array.of(0n, 10n, 4n), [3]) })).rejects.toHaveProperty('code');
