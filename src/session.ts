@@ -25,7 +25,11 @@ export interface SessionOptions {
   threads?: number;
   /** 'cpu' (default). 'cuda' needs sparq's CUDA backend. */
   device?: 'cpu' | 'cuda';
-  /** Kernel format for linear layers the model does not assign one (default 'dense'). */
+  /**
+   * Kernel format for linear layers the model does not assign one. By default 'dense', except weights
+   * that are at least half zeros (pruned elsewhere, e.g. in PyTorch): those run on 'auto', the fastest
+   * exact format for their density on this CPU.
+   */
   weightFormat?: string;
   /** Compiled plans kept per session, one per input-shape signature (default 16). */
   planCacheSize?: number;
@@ -64,7 +68,7 @@ export class InferenceSession {
     this.#threads = options.threads ?? 0;
     this.#plans = new PlanCache(options.planCacheSize ?? 16);
     try {
-      this.#packWeights(model.weightFormats, options.weightFormat ?? 'dense', ownedFile);
+      this.#packWeights(model.weightFormats, options.weightFormat, ownedFile);
     } catch (e) {
       for (const w of this.#weights) w.release();
       throw e;
@@ -90,7 +94,7 @@ export class InferenceSession {
     return new InferenceSession(loadModelSync(bytes, { baseDir: dirname(path) }), opts, bytes.buffer);
   }
 
-  #packWeights(formats: ReadonlyMap<string, WeightFormatSpec>, fallback: string, ownedFile?: ArrayBufferLike): void {
+  #packWeights(formats: ReadonlyMap<string, WeightFormatSpec>, fallback: string | undefined, ownedFile?: ArrayBufferLike): void {
     const addon = native();
     const release = ownedFile ? fileReleaser(this.#graph, ownedFile) : undefined;
     for (const node of this.#graph.nodes) {
@@ -98,9 +102,9 @@ export class InferenceSession {
       const name = node.inputs[1];
       if (this.#weightIndex.has(name)) continue;
       const original = node.attrs.weight_name?.type === 'string' ? node.attrs.weight_name.value : name;
-      const spec = formats.get(original) ?? formats.get(name) ?? { format: fallback };
       const w = this.#graph.initializers.get(name);
       if (!w || w.dims.length !== 2) throw new SparqError('ERR_INVALID_MODEL', `Invalid ONNX model: linear weight "${name}" is missing`);
+      const spec = formats.get(original) ?? formats.get(name) ?? { format: fallback ?? (isMostlyZero(w) ? 'auto' : 'dense') };
       const [K, N] = w.dims;
       let handle;
       try {
@@ -280,4 +284,23 @@ function allocOutput(dtype: string, n: number): ArrayBufferView {
 function assertCuda(): never {
   assertCudaAvailable();
   throw new SparqError('ERR_CUDA_UNAVAILABLE', "device 'cuda' was requested but sparq's graph runtime executes on the CPU only for now; use device: 'cpu'");
+}
+
+/**
+ * Whether at least half of an fp32 weight is zero, read from its bytes (no copy of file-backed data).
+ * A sample of the first 4096 values decides first, so dense weights cost next to nothing.
+ */
+function isMostlyZero(w: ConstTensor): boolean {
+  if (w.dtype !== 'float32') return false;
+  const bytes = w.raw ?? new Uint8Array(w.data.buffer, w.data.byteOffset, w.data.byteLength);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const n = bytes.byteLength >>> 2;
+  const zerosIn = (count: number) => {
+    let zeros = 0;
+    for (let i = 0; i < count; i++) if ((view.getUint32(4 * i, true) & 0x7fffffff) === 0) zeros++;
+    return zeros;
+  };
+  const sample = Math.min(n, 4096);
+  if (zerosIn(sample) < sample * 0.3) return false;
+  return zerosIn(n) >= n * 0.5;
 }
