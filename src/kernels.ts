@@ -8,14 +8,31 @@ export const WEIGHT_FORMATS = ['dense', 'int8', 'sparse', 'block', '2:4', 'spars
 export type WeightFormat = (typeof WEIGHT_FORMATS)[number];
 export const ACTIVATIONS = ['none', 'relu', 'gelu'] as const;
 export type Activation = (typeof ACTIVATIONS)[number];
+export const BLOCK_SHAPES = ['1x4', '4x1', '8x1', '16x1'] as const;
+export type BlockShape = (typeof BLOCK_SHAPES)[number];
 
 export interface PackOptions {
-  /** Kernel format; 'dense' by default. */
+  /**
+   * Kernel format; 'dense' by default. Zeros in W are pruned weights:
+   * - 'sparse': unstructured fp32 (values + 16-bit k indices per output); K <= 65536.
+   * - 'block': fp32 blocks of `block` shape that hold any nonzero; K <= 65536.
+   * - '2:4': at most 2 nonzeros in every 4 consecutive k of each output (0.53x dense bytes). Weights
+   *   that break the pattern throw a RangeError (code ERR_INVALID_ARGUMENT) naming the output and k:
+   *   prune with pattern '2:4' first, or use 'sparse'.
+   * - 'sparse-int8': s8 weights (per-output scales) in 1x4 blocks along K, u8 activations quantized
+   *   per row at call time; exact s32 accumulation.
+   * - 'auto': the fastest exact fp32 format for this matrix here (dense below the crossover), chosen
+   *   once at pack time; `format` reports the choice and `info.reason` why.
+   */
   format?: WeightFormat;
   /** int8 formats: one scale per output column (default) or one for the whole matrix. */
   perChannel?: boolean;
-  /** 'block': block shape, e.g. '1x4' (4 consecutive k) or '8x1'. */
-  block?: string;
+  /**
+   * 'block': block shape, outputs x inputs: '1x4' (4 consecutive k of one output, the default: what
+   * block pruning produces), or '4x1' / '8x1' / '16x1' (that many consecutive outputs sharing one k).
+   * Weights that aren't block-pruned still multiply exactly (blocks are stored with their zeros).
+   */
+  block?: BlockShape;
   /** Pack for a given instruction set instead of the active one (tests, comparisons). */
   isa?: 'scalar' | 'avx2' | 'avx512';
 }
@@ -87,10 +104,7 @@ export function pack(W: Float32Array, K: number, N: number, options: PackOptions
   const format = checkOneOf(opts.format ?? 'dense', 'options.format', WEIGHT_FORMATS);
   const nativeOptions: Record<string, number | string | boolean> = {};
   if (opts.perChannel !== undefined) nativeOptions.perChannel = checkBoolean(opts.perChannel, 'options.perChannel');
-  if (opts.block !== undefined) {
-    if (typeof opts.block !== 'string' || !/^\d+x\d+$/.test(opts.block)) throw typeError("a block shape like '1x4' or '8x1'", 'options.block', opts.block);
-    nativeOptions.block = opts.block;
-  }
+  if (opts.block !== undefined) nativeOptions.block = checkOneOf(opts.block, 'options.block', BLOCK_SHAPES);
   if (opts.isa !== undefined) nativeOptions.isa = checkOneOf(opts.isa, 'options.isa', ['scalar', 'avx2', 'avx512'] as const);
   try {
     return new PackedWeights(native().pack(format, W, K, N, nativeOptions));

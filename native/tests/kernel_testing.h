@@ -42,14 +42,16 @@ inline std::vector<double> error_scale(const std::vector<float>& x, int64_t M, i
 }
 
 // Packs W in `format` for each ISA and compares matmul (all activations, with/without bias) to the
-// reference within `tolerance` (scaled). NaN-prefilled outputs catch unwritten elements.
+// reference within `tolerance` (scaled). NaN-prefilled outputs catch unwritten elements. `base` carries
+// format options (e.g. strings["block"]).
 inline void check_format_against_reference(const std::string& format, const std::vector<float>& W, const Shape& s,
-                                           double tolerance, uint32_t seed, int threads = 1) {
+                                           double tolerance, uint32_t seed, int threads = 1,
+                                           const sparq::PackOptions& base = {}) {
   auto x = random_vector(static_cast<size_t>(s.M * s.K), seed + 1);
   auto bias = random_vector(static_cast<size_t>(s.N), seed + 2);
   auto scale = error_scale(x, s.M, s.K, W, s.N, bias.data());
   for (sparq::Isa isa : sparq::available_isas()) {
-    sparq::PackOptions opts;
+    sparq::PackOptions opts = base;
     opts.strings["isa"] = sparq::isa_name(isa);
     auto packed = sparq::pack_weights(format, W.data(), s.K, s.N, opts);
     for (auto act : {sparq::Activation::none, sparq::Activation::relu, sparq::Activation::gelu}) {

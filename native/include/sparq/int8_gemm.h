@@ -1,0 +1,110 @@
+// int8 GEMM: u8 activations (sparq/quantize.h, asymmetric per row) x s8 weights (symmetric, per output
+// column or per tensor) into s32 accumulators, dequantized in a fused epilogue:
+//     y[m][n] = act(scale_a[m] · scale_b[n] · (acc[m][n] − za[m] · colsum[n]) + bias[n])
+// where acc = Σ_k a[m][k] · w[k][n] (exact integer arithmetic) and colsum[n] = Σ_k w[k][n].
+//
+// Weight layout (packed once, "VNNI" layout): K padded to a multiple of 4 (kq = K/4 quads), N padded
+// to 16-column panels; panels are interleaved in groups of G (the kernel's tile width nr = 16·G):
+//     byte (k, n) of panel p = n/16 lives at  group(p/G) · kq·G·64 + (k/4)·G·64 + (p%G)·64 + (n%16)·4 + k%4
+// so one 64-byte load gives 4 consecutive k of 16 columns: one vpdpbusd feeds 16 s32 lanes. Padding
+// (k >= K or n >= N) holds zero weights, so padded activations never matter.
+//
+// Accumulators stay exact while 255 · 127 · K < 2^31: the format accepts K <= kInt8MaxK.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "sparq/aligned.h"
+#include "sparq/cpu.h"
+#include "sparq/epilogue.h"
+
+namespace sparq {
+
+constexpr int64_t kInt8MaxK = 65536;
+constexpr int kInt8PanelCols = 16;
+
+// One register tile's work: rows x cols outputs from `kq` quads of A rows and one group of B.
+struct Int8TileArgs {
+  const uint8_t* a;   // first A row of the tile (u8 codes), rows `lda` bytes apart, >= 4·kq readable per row
+  int64_t lda;
+  const int8_t* b;    // the group's packed weights (kq · group · 64 bytes)
+  int64_t kq;
+  int group;          // panels per group in b's layout (must equal the kernel's nr/16, except for the scalar kernel)
+  int rows, cols;     // valid rows (<= mr) and columns (<= 16·group)
+  // epilogue inputs, already offset to the tile's first row / column
+  const float* scale_a;
+  const int32_t* zero_a;
+  const float* scale_b;
+  const int32_t* colsum;
+  const Epilogue* ep;  // bias is indexed from n0
+  int64_t n0;
+  float* y;  // first output of the tile, rows `ldy` floats apart
+  int64_t ldy;
+  // Tests: when non-null, the raw s32 accumulators (no zero-point correction, no epilogue) are stored
+  // here instead of y (rows `ldacc` apart).
+  int32_t* acc;
+  int64_t ldacc;
+};
+
+struct Int8GemmKernels {
+  const char* name;
+  int mr;          // rows per register tile
+  int nr;          // columns per tile = 16 · group
+  int weight_max;  // weights are quantized to [-weight_max, weight_max] (127, or 63 for the AVX2 path)
+  void (*tile)(const Int8TileArgs& t);
+};
+
+// Per-ISA tables (native/kernels/*).
+extern const Int8GemmKernels kInt8GemmScalar;         // exact reference, any group
+extern const Int8GemmKernels kInt8GemmAvx2;           // vpmaddubsw on 7-bit weights (never saturates)
+extern const Int8GemmKernels kInt8GemmAvxVnni;        // vpdpbusd ymm (AVX-VNNI)
+extern const Int8GemmKernels kInt8GemmAvx512Vnni;     // vpdpbusd zmm, 12x32
+
+// The kernel for a level on this CPU: avx512 -> AVX512-VNNI when the CPU has it; avx2 (or avx512
+// without VNNI) -> AVX-VNNI when reported, else the 7-bit AVX2 kernel; scalar otherwise.
+const Int8GemmKernels* int8_gemm_kernels(Isa isa);
+// Every kernel this CPU can run (tests).
+std::vector<const Int8GemmKernels*> int8_gemm_runnable_kernels();
+
+// Quantized, packed weights for one kernel.
+struct Int8PackedB {
+  int64_t K = 0, N = 0, kq = 0, groups = 0;
+  int group = 1, weight_max = 127;
+  bool per_channel = true;
+  AlignedBuffer<int8_t> data;     // groups · kq · group · 64 bytes
+  AlignedBuffer<int32_t> colsum;  // groups · group · 16 (zero past N)
+  AlignedBuffer<float> scale;     // same length; NaN for a column holding a non-finite weight
+  // Weight quantization error over the finite weights: max |w − scale·q| and sqrt(Σ err² / Σ w²).
+  double max_abs_error = 0, rel_rms_error = 0;
+  int64_t non_finite_columns = 0;
+
+  const int8_t* group_data(int64_t g) const { return data.data() + g * kq * group * 64; }
+  int8_t at(int64_t k, int64_t n) const;  // the quantized weight (tests)
+  size_t bytes() const { return data.bytes() + colsum.bytes() + scale.bytes(); }
+};
+
+// Quantizes W[K, N] (row-major) symmetric to [-weight_max, weight_max] with one scale per column
+// (per_channel) or one for the whole matrix: scale = max|w| / weight_max (1 when max|w| is 0 or the
+// division underflows: codes 0), q = clamp(round_half_even(w / scale)). A column with any NaN/Inf
+// gets scale NaN and codes 0 (its outputs are NaN); per tensor, one non-finite weight makes every
+// output NaN. Then packs for a kernel with nr = 16·group.
+void pack_int8_weights(const float* W, int64_t K, int64_t N, bool per_channel, int group, int weight_max,
+                       Int8PackedB& out);
+
+// Quantized A: codes (rows lda bytes apart, lda a multiple of 4 >= 4·kq) and per-row parameters.
+struct Int8QuantizedA {
+  const uint8_t* data;
+  int64_t lda;
+  const float* scale;
+  const int32_t* zero_point;
+};
+
+// The blocked, multithreaded driver: y[M, N] (or raw accumulators into acc[M, N] when acc is non-null).
+void int8_gemm(const Int8GemmKernels& kernels, const Int8PackedB& b, const Int8QuantizedA& a, int64_t M, float* y,
+               const Epilogue& ep, int threads, int32_t* acc = nullptr);
+
+// The row stride the driver quantizes A with: K padded to 4, nudged off multiples of 512 so the rows
+// of a tile don't alias in L1.
+int64_t int8_a_stride(int64_t K);
+
+}  // namespace sparq

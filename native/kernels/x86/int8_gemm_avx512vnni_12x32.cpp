@@ -1,0 +1,141 @@
+// int8 GEMM microkernel for AVX512-VNNI: up to 12 rows x 32 columns of s32 accumulators (24 zmm), per
+// k-quad two 64-byte weight loads (two 16-column panels) and one 4-byte broadcast of A per row, each
+// feeding two vpdpbusd. Few-row tiles (the M = 1 / small-M path, memory-bound) unroll two quads
+// into separate accumulators to cover vpdpbusd's latency. The epilogue (zero-point correction,
+// dequantization, bias, activation) runs on the accumulators before the store.
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "simd_avx512.h"
+#include "sparq/int8_gemm.h"
+
+namespace sparq {
+namespace {
+
+constexpr int kGroup = 2;  // panels per tile: 32 columns
+
+inline __m512i broadcast_quad(const uint8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, sizeof(v));
+  return _mm512_set1_epi32(v);
+}
+
+template <int MR>
+inline void store_tile(const Int8TileArgs& t, __m512i (&c)[MR][kGroup]) {
+  const __mmask16 m0 = avx512::lanes(t.cols), m1 = avx512::lanes(t.cols > 16 ? t.cols - 16 : 0);
+  if (t.acc) {
+#pragma GCC unroll 12
+    for (int i = 0; i < MR; ++i) {
+      _mm512_mask_storeu_epi32(t.acc + i * t.ldacc, m0, c[i][0]);
+      _mm512_mask_storeu_epi32(t.acc + i * t.ldacc + 16, m1, c[i][1]);
+    }
+    return;
+  }
+  const __m512i cs0 = _mm512_load_si512(t.colsum), cs1 = _mm512_load_si512(t.colsum + 16);
+  const __m512 sb0 = _mm512_load_ps(t.scale_b), sb1 = _mm512_load_ps(t.scale_b + 16);
+#pragma GCC unroll 12
+  for (int i = 0; i < MR; ++i) {
+    const __m512i za = _mm512_set1_epi32(t.zero_a[i]);
+    const __m512 sa = _mm512_set1_ps(t.scale_a[i]);
+    __m512 v0 = _mm512_cvtepi32_ps(_mm512_sub_epi32(c[i][0], _mm512_mullo_epi32(za, cs0)));
+    __m512 v1 = _mm512_cvtepi32_ps(_mm512_sub_epi32(c[i][1], _mm512_mullo_epi32(za, cs1)));
+    v0 = _mm512_mul_ps(v0, _mm512_mul_ps(sb0, sa));
+    v1 = _mm512_mul_ps(v1, _mm512_mul_ps(sb1, sa));
+    v0 = avx512::epilogue(v0, *t.ep, t.n0, m0);
+    v1 = avx512::epilogue(v1, *t.ep, t.n0 + 16, m1);
+    _mm512_mask_storeu_ps(t.y + i * t.ldy, m0, v0);
+    _mm512_mask_storeu_ps(t.y + i * t.ldy + 16, m1, v1);
+  }
+}
+
+// Wide tiles: one set of accumulators, enough independent chains already.
+template <int MR>
+void tile_rows(const Int8TileArgs& t) {
+  __m512i c[MR][kGroup];
+#pragma GCC unroll 12
+  for (int i = 0; i < MR; ++i) c[i][0] = c[i][1] = _mm512_setzero_si512();
+  // Rows addressed as group base (every 4th row) + {0, 1, 2, 3}·lda: few live integer registers.
+  const int64_t lda = t.lda;
+  const uint8_t* a4[3] = {t.a, t.a + 4 * lda, t.a + 8 * lda};
+  const int8_t* b = t.b;
+  for (int64_t q = 0; q < t.kq; ++q) {
+    const __m512i b0 = _mm512_load_si512(b);
+    const __m512i b1 = _mm512_load_si512(b + 64);
+    b += 128;
+#pragma GCC unroll 12
+    for (int i = 0; i < MR; ++i) {
+      const __m512i av = broadcast_quad(a4[i / 4] + (i % 4) * lda);
+      c[i][0] = _mm512_dpbusd_epi32(c[i][0], av, b0);
+      c[i][1] = _mm512_dpbusd_epi32(c[i][1], av, b1);
+    }
+    for (auto& p : a4) p += 4;
+  }
+  store_tile<MR>(t, c);
+}
+
+// Narrow tiles (1-3 rows): two quads in flight with separate accumulators, summed at the end.
+template <int MR>
+void tile_rows_unrolled(const Int8TileArgs& t) {
+  __m512i c[MR][kGroup], d[MR][kGroup];
+#pragma GCC unroll 12
+  for (int i = 0; i < MR; ++i) c[i][0] = c[i][1] = d[i][0] = d[i][1] = _mm512_setzero_si512();
+  const uint8_t* a = t.a;
+  const int64_t lda = t.lda;
+  const int8_t* b = t.b;
+  int64_t q = 0;
+  for (; q + 2 <= t.kq; q += 2) {
+    const __m512i b0 = _mm512_load_si512(b + q * 128);
+    const __m512i b1 = _mm512_load_si512(b + q * 128 + 64);
+    const __m512i b2 = _mm512_load_si512(b + q * 128 + 128);
+    const __m512i b3 = _mm512_load_si512(b + q * 128 + 192);
+#pragma GCC unroll 4
+    for (int i = 0; i < MR; ++i) {
+      const __m512i av = broadcast_quad(a + i * lda + q * 4);
+      const __m512i aw = broadcast_quad(a + i * lda + q * 4 + 4);
+      c[i][0] = _mm512_dpbusd_epi32(c[i][0], av, b0);
+      c[i][1] = _mm512_dpbusd_epi32(c[i][1], av, b1);
+      d[i][0] = _mm512_dpbusd_epi32(d[i][0], aw, b2);
+      d[i][1] = _mm512_dpbusd_epi32(d[i][1], aw, b3);
+    }
+  }
+  if (q < t.kq) {
+    const __m512i b0 = _mm512_load_si512(b + q * 128);
+    const __m512i b1 = _mm512_load_si512(b + q * 128 + 64);
+#pragma GCC unroll 4
+    for (int i = 0; i < MR; ++i) {
+      const __m512i av = broadcast_quad(a + i * lda + q * 4);
+      c[i][0] = _mm512_dpbusd_epi32(c[i][0], av, b0);
+      c[i][1] = _mm512_dpbusd_epi32(c[i][1], av, b1);
+    }
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < MR; ++i) {
+    c[i][0] = _mm512_add_epi32(c[i][0], d[i][0]);
+    c[i][1] = _mm512_add_epi32(c[i][1], d[i][1]);
+  }
+  store_tile<MR>(t, c);
+}
+
+void tile(const Int8TileArgs& t) {
+  switch (t.rows) {
+    case 1: return tile_rows_unrolled<1>(t);
+    case 2: return tile_rows_unrolled<2>(t);
+    case 3: return tile_rows_unrolled<3>(t);
+    case 4: return tile_rows<4>(t);
+    case 5: return tile_rows<5>(t);
+    case 6: return tile_rows<6>(t);
+    case 7: return tile_rows<7>(t);
+    case 8: return tile_rows<8>(t);
+    case 9: return tile_rows<9>(t);
+    case 10: return tile_rows<10>(t);
+    case 11: return tile_rows<11>(t);
+    default: return tile_rows<12>(t);
+  }
+}
+
+}  // namespace
+
+extern const Int8GemmKernels kInt8GemmAvx512Vnni = {"avx512vnni_12x32", 12, 16 * kGroup, 127, tile};
+
+}  // namespace sparq

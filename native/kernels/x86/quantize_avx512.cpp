@@ -1,0 +1,97 @@
+// AVX-512 u8 activation quantization: 16 floats per step, masked tails, the same operations as the
+// scalar reference (fp32 division, round half to even, integer add and clamp) so the bytes match.
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "sparq/quantize.h"
+#include "simd_avx512.h"
+
+namespace sparq {
+namespace {
+
+struct RowStats {
+  float min_value = 0.0f, max_value = 0.0f;
+  bool finite = true;
+};
+
+// NaN, +Inf, -Inf (fpclass categories: QNaN 0x01, +Inf 0x08, -Inf 0x10, SNaN 0x80).
+constexpr int kNonFinite = 0x01 | 0x08 | 0x10 | 0x80;
+
+void accumulate_stats(const float* x, int64_t K, RowStats& s) {
+  __m512 lo = _mm512_setzero_ps(), hi = _mm512_setzero_ps();
+  __mmask16 bad = 0;
+  int64_t k = 0;
+  for (; k + 16 <= K; k += 16) {
+    const __m512 v = _mm512_loadu_ps(x + k);
+    bad |= _mm512_fpclass_ps_mask(v, kNonFinite);
+    lo = _mm512_min_ps(lo, v);
+    hi = _mm512_max_ps(hi, v);
+  }
+  if (k < K) {
+    const __mmask16 m = avx512::lanes(K - k);
+    const __m512 v = _mm512_maskz_loadu_ps(m, x + k);  // zeros in the dead lanes: neutral for min(0,..)/max(0,..)
+    bad |= _mm512_fpclass_ps_mask(v, kNonFinite);
+    lo = _mm512_min_ps(lo, v);
+    hi = _mm512_max_ps(hi, v);
+  }
+  if (bad) {
+    s.finite = false;
+    return;
+  }
+  const float row_lo = _mm512_reduce_min_ps(lo), row_hi = _mm512_reduce_max_ps(hi);
+  s.min_value = row_lo < s.min_value ? row_lo : s.min_value;
+  s.max_value = row_hi > s.max_value ? row_hi : s.max_value;
+}
+
+inline __m128i quantize16(__m512 v, __m512 scale, __m512i zp) {
+  const __m512 r = _mm512_div_ps(v, scale);
+  __m512i q = _mm512_cvt_roundps_epi32(r, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  q = _mm512_add_epi32(q, zp);
+  q = _mm512_max_epi32(q, _mm512_setzero_si512());
+  q = _mm512_min_epi32(q, _mm512_set1_epi32(255));
+  return _mm512_cvtepi32_epi8(q);
+}
+
+void quantize_row(const float* x, int64_t K, int64_t k_padded, U8QuantParams p, uint8_t* out) {
+  if (p.scale != p.scale) {
+    std::memset(out, 0, static_cast<size_t>(k_padded));
+    return;
+  }
+  const __m512 scale = _mm512_set1_ps(p.scale);
+  const __m512i zp = _mm512_set1_epi32(p.zero_point);
+  int64_t k = 0;
+  for (; k + 16 <= K; k += 16) _mm_storeu_si128(reinterpret_cast<__m128i*>(out + k), quantize16(_mm512_loadu_ps(x + k), scale, zp));
+  if (k < K) {
+    const __mmask16 m = avx512::lanes(K - k);
+    _mm_mask_storeu_epi8(out + k, m, quantize16(_mm512_maskz_loadu_ps(m, x + k), scale, zp));
+  }
+  std::memset(out + K, p.zero_point, static_cast<size_t>(k_padded - K));
+}
+
+}  // namespace
+
+void quantize_rows_u8_avx512(const float* x, int64_t M, int64_t K, int64_t k_padded, uint8_t* out, float* scales,
+                             int32_t* zero_points, bool per_tensor) {
+  if (per_tensor) {
+    RowStats s;
+    for (int64_t m = 0; m < M && s.finite; ++m) accumulate_stats(x + m * K, K, s);
+    const U8QuantParams p = choose_u8_params(s.min_value, s.max_value, s.finite);
+    for (int64_t m = 0; m < M; ++m) {
+      scales[m] = p.scale;
+      zero_points[m] = p.zero_point;
+      quantize_row(x + m * K, K, k_padded, p, out + m * k_padded);
+    }
+    return;
+  }
+  for (int64_t m = 0; m < M; ++m) {
+    RowStats s;
+    accumulate_stats(x + m * K, K, s);
+    const U8QuantParams p = choose_u8_params(s.min_value, s.max_value, s.finite);
+    scales[m] = p.scale;
+    zero_points[m] = p.zero_point;
+    quantize_row(x + m * K, K, k_padded, p, out + m * k_padded);
+  }
+}
+
+}  // namespace sparq

@@ -1,0 +1,162 @@
+// Sparse int8 kernels for AVX512-VNNI over 1x4 blocks (sparq/spmm_int8.h).
+//   xt:   64-row tiles; per block one 4-byte broadcast of the weights and four vpdpbusd (16 rows each)
+//         against the transposed quads of A, two accumulator sets; s32 results transposed 16x16 in
+//         registers and dequantized on the way out.
+//   rows: per output and chunk of 64 quads, the chunk of the quantized row sits in four zmm and
+//         two vpermt2d + a blend pick the quads of 16 blocks at once for one vpdpbusd (no gathers: they measured
+//         slower than scalar loads on this machine).
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#include "simd_avx512.h"
+#include "sparq/spmm_int8.h"
+#include "transpose_avx512.h"
+
+namespace sparq {
+namespace {
+
+constexpr int kMaxV = 4;
+
+// Dequantize 16 outputs of one row from raw accumulators and store them (masked to `cols`).
+inline void store_row(const SparseInt8View& w, __m512i acc, int64_t n, int cols, float sa, int32_t za, float* y,
+                      const Epilogue& ep) {
+  const __mmask16 mask = avx512::lanes(cols);
+  const __m512i colsum = _mm512_maskz_loadu_epi32(mask, w.colsum + n);
+  const __m512 sb = _mm512_maskz_loadu_ps(mask, w.scale + n);
+  __m512 v = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc, _mm512_mullo_epi32(_mm512_set1_epi32(za), colsum)));
+  v = _mm512_mul_ps(v, _mm512_mul_ps(_mm512_set1_ps(sa), sb));
+  _mm512_mask_storeu_ps(y, mask, avx512::epilogue(v, ep, n, mask));
+}
+
+template <int kV>
+void xt_kernel(const SparseInt8View& w, const uint8_t* xt, int rows, int64_t n0, int64_t n1, RowQuant rq, float* y,
+               int64_t ldy, const Epilogue& ep, int32_t* acc_out, int64_t ldacc) {
+  constexpr int kMt = 16 * kV;
+  alignas(64) int32_t yt[16 * kMt];
+  std::memset(yt, 0, sizeof(yt));
+  const int64_t chunk_bytes = static_cast<int64_t>(kSpI8ChunkQuads) * kMt * 4;
+  for (int64_t nb = n0; nb < n1; nb += 16) {
+    const int cols = static_cast<int>(std::min<int64_t>(16, n1 - nb));
+    for (int j = 0; j < cols; ++j) {
+      const uint32_t* pp = w.ptr + (nb + j) * w.chunks;
+      __m512i a0[kV], a1[kV];
+      for (int v = 0; v < kV; ++v) a0[v] = a1[v] = _mm512_setzero_si512();
+      for (int64_t c = 0; c < w.chunks; ++c) {
+        const uint8_t* xc = xt + c * chunk_bytes;
+        uint32_t e = pp[c];
+        const uint32_t e1 = pp[c + 1];
+        for (; e + 2 <= e1; e += 2) {
+          const uint8_t* x0 = xc + static_cast<int64_t>(w.idx[e]) * (kMt * 4);
+          const uint8_t* x1 = xc + static_cast<int64_t>(w.idx[e + 1]) * (kMt * 4);
+          const __m512i w0 = _mm512_set1_epi32(w.val[e]), w1 = _mm512_set1_epi32(w.val[e + 1]);
+          for (int v = 0; v < kV; ++v) {
+            a0[v] = _mm512_dpbusd_epi32(a0[v], _mm512_load_si512(x0 + 64 * v), w0);
+            a1[v] = _mm512_dpbusd_epi32(a1[v], _mm512_load_si512(x1 + 64 * v), w1);
+          }
+        }
+        if (e < e1) {
+          const uint8_t* x0 = xc + static_cast<int64_t>(w.idx[e]) * (kMt * 4);
+          const __m512i w0 = _mm512_set1_epi32(w.val[e]);
+          for (int v = 0; v < kV; ++v) a0[v] = _mm512_dpbusd_epi32(a0[v], _mm512_load_si512(x0 + 64 * v), w0);
+        }
+      }
+      for (int v = 0; v < kV; ++v) _mm512_store_si512(yt + j * kMt + 16 * v, _mm512_add_epi32(a0[v], a1[v]));
+    }
+    for (int r0 = 0; r0 < rows; r0 += 16) {
+      __m512 t[16];
+      for (int i = 0; i < 16; ++i) t[i] = _mm512_castsi512_ps(_mm512_load_si512(yt + i * kMt + r0));
+      transpose16x16(t);
+      const int rcount = std::min(16, rows - r0);
+      for (int i = 0; i < rcount; ++i) {
+        const int m = r0 + i;
+        const __m512i acc = _mm512_castps_si512(t[i]);
+        if (acc_out)
+          _mm512_mask_storeu_epi32(acc_out + m * ldacc + nb, avx512::lanes(cols), acc);
+        else
+          store_row(w, acc, nb, cols, rq.scale[m], rq.zero[m], y + m * ldy + nb, ep);
+      }
+    }
+  }
+}
+
+// Four outputs at a time share each chunk of x held in registers (four independent vpdpbusd chains),
+// and no per-output horizontal sum: 16 outputs' vectors are transposed and added, giving their 16
+// sums at once.
+void rows(const SparseInt8View& w, const uint8_t* xq, int64_t n0, int64_t n1, float sa, int32_t za, float* y,
+          const Epilogue& ep, int32_t* acc_out) {
+  constexpr int kCols = 4;
+  for (int64_t nb = n0; nb < n1; nb += 16) {
+    const int cols = static_cast<int>(std::min<int64_t>(16, n1 - nb));
+    __m512 part[16];
+    for (int j0 = 0; j0 < 16; j0 += kCols) {
+      __m512i acc[kCols];
+      const uint32_t* pp[kCols];
+#pragma GCC unroll 4
+      for (int i = 0; i < kCols; ++i) {
+        acc[i] = _mm512_setzero_si512();
+        // Outputs past n1 repeat the last one (their lanes are never stored).
+        pp[i] = w.ptr + (nb + std::min(j0 + i, cols - 1)) * w.chunks;
+      }
+      for (int64_t c = 0; c < w.chunks; ++c) {
+        const uint8_t* xc = xq + c * kSpI8ChunkBytes;
+        const __m512i x0 = _mm512_loadu_si512(xc), x1 = _mm512_loadu_si512(xc + 64);
+        const __m512i x2 = _mm512_loadu_si512(xc + 128), x3 = _mm512_loadu_si512(xc + 192);
+        // One masked vector covers the usual <= 16 blocks of an output in a chunk without a branch on
+        // the count (empty ranges give an all-zero mask); longer ranges loop.
+        auto step = [&](__m512i sum, uint32_t e, uint32_t e1) {
+          const uint32_t count = e1 - e;
+          const __mmask16 m = static_cast<__mmask16>((uint64_t{1} << (count < 16 ? count : 16)) - 1);
+          const __m512i quad = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, w.idx + e));
+          const __mmask16 upper = _mm512_test_epi32_mask(quad, _mm512_set1_epi32(32));
+          const __m512i xv = _mm512_mask_blend_epi32(upper, _mm512_permutex2var_epi32(x0, quad, x1),
+                                                     _mm512_permutex2var_epi32(x2, quad, x3));
+          return _mm512_dpbusd_epi32(sum, xv, _mm512_maskz_loadu_epi32(m, w.val + e));
+        };
+#pragma GCC unroll 4
+        for (int i = 0; i < kCols; ++i) {
+          const uint32_t e0 = pp[i][c], e1 = pp[i][c + 1];
+          acc[i] = step(acc[i], e0, e1);
+          for (uint32_t e = e0 + 16; e < e1; e += 16) acc[i] = step(acc[i], e, e1);
+        }
+      }
+#pragma GCC unroll 4
+      for (int i = 0; i < kCols; ++i) part[j0 + i] = _mm512_castsi512_ps(acc[i]);
+    }
+    transpose16x16(part);
+    __m512i sum = _mm512_castps_si512(part[0]);
+    for (int i = 1; i < 16; ++i) sum = _mm512_add_epi32(sum, _mm512_castps_si512(part[i]));
+    if (acc_out)
+      _mm512_mask_storeu_epi32(acc_out + nb, avx512::lanes(cols), sum);
+    else
+      store_row(w, sum, nb, cols, sa, za, y + nb, ep);
+  }
+}
+
+// Tile height: the number of vectors (<= 4) that pads the fewest rows; ties go to the taller tile.
+int xt_rows(int64_t M) {
+  int best = 1;
+  int64_t best_pad = INT64_MAX;
+  for (int v = kMaxV; v >= 1; v /= 2) {
+    const int64_t mt = 16 * v, pad = (M + mt - 1) / mt * mt;
+    if (pad < best_pad) best_pad = pad, best = v;
+  }
+  return 16 * best;
+}
+
+void xt(const SparseInt8View& w, const uint8_t* xt, int mt, int rows, int64_t n0, int64_t n1, RowQuant rq, float* y,
+        int64_t ldy, const Epilogue& ep, int32_t* acc_out, int64_t ldacc) {
+  switch (mt / 16) {
+    case 4: return xt_kernel<4>(w, xt, rows, n0, n1, rq, y, ldy, ep, acc_out, ldacc);
+    case 2: return xt_kernel<2>(w, xt, rows, n0, n1, rq, y, ldy, ep, acc_out, ldacc);
+    default: return xt_kernel<1>(w, xt, rows, n0, n1, rq, y, ldy, ep, acc_out, ldacc);
+  }
+}
+
+}  // namespace
+
+extern const SpmmInt8Kernels kSpmmInt8Avx512Vnni = {"avx512vnni", 127, xt_rows, 16, xt, rows};
+
+}  // namespace sparq

@@ -1,0 +1,175 @@
+// int8 GEMM runtime (sparq/int8_gemm.h): kernel selection, weight quantization and packing, and the
+// blocked multithreaded driver around the per-ISA tiles.
+#include "sparq/int8_gemm.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "sparq/error.h"
+#include "sparq/threadpool.h"
+
+namespace sparq {
+
+const Int8GemmKernels* int8_gemm_kernels(Isa isa) {
+#if defined(__x86_64__) || defined(__i386__)
+  const CpuFeatures& f = cpu_features();
+  if (isa == Isa::avx512 && f.avx512vnni) return &kInt8GemmAvx512Vnni;
+  if (isa == Isa::avx512 || isa == Isa::avx2) return f.avxvnni ? &kInt8GemmAvxVnni : &kInt8GemmAvx2;
+#else
+  (void)isa;
+#endif
+  return &kInt8GemmScalar;
+}
+
+std::vector<const Int8GemmKernels*> int8_gemm_runnable_kernels() {
+  std::vector<const Int8GemmKernels*> out{&kInt8GemmScalar};
+#if defined(__x86_64__) || defined(__i386__)
+  const CpuFeatures& f = cpu_features();
+  if (isa_supported(Isa::avx2)) out.push_back(&kInt8GemmAvx2);
+  if (isa_supported(Isa::avx2) && f.avxvnni) out.push_back(&kInt8GemmAvxVnni);
+  if (isa_supported(Isa::avx512) && f.avx512vnni) out.push_back(&kInt8GemmAvx512Vnni);
+#endif
+  return out;
+}
+
+int8_t Int8PackedB::at(int64_t k, int64_t n) const {
+  const int64_t p = n / kInt8PanelCols;
+  return data[static_cast<size_t>((p / group) * kq * group * 64 + (k / 4) * group * 64 + (p % group) * 64 +
+                                  (n % kInt8PanelCols) * 4 + k % 4)];
+}
+
+void pack_int8_weights(const float* W, int64_t K, int64_t N, bool per_channel, int group, int weight_max,
+                       Int8PackedB& out) {
+  if (K < 1 || N < 1 || group < 1 || weight_max < 1 || weight_max > 127) throw invalid_argument("pack_int8_weights: bad shape or parameters");
+  if (K > kInt8MaxK)
+    throw invalid_argument("Expected K <= " + std::to_string(kInt8MaxK) +
+                           " for the int8 format (exact s32 accumulation) but received " + std::to_string(K));
+  out.K = K;
+  out.N = N;
+  out.kq = (K + 3) / 4;
+  out.group = group;
+  out.weight_max = weight_max;
+  out.per_channel = per_channel;
+  const int64_t panels = (N + kInt8PanelCols - 1) / kInt8PanelCols;
+  out.groups = (panels + group - 1) / group;
+  const int64_t cols = out.groups * group * kInt8PanelCols;
+  out.data.resize(static_cast<size_t>(out.groups * out.kq * group * 64));
+  out.colsum.resize(static_cast<size_t>(cols));
+  out.scale.resize(static_cast<size_t>(cols));
+
+  // Column ranges: max |w| and finiteness.
+  std::vector<float> maxabs(static_cast<size_t>(N), 0.0f);
+  std::vector<char> finite(static_cast<size_t>(N), 1);
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t n = 0; n < N; ++n) {
+      const float w = W[k * N + n];
+      if (!std::isfinite(w)) finite[n] = 0;
+      else maxabs[n] = std::max(maxabs[n], std::fabs(w));
+    }
+  if (!per_channel) {
+    const float all = *std::max_element(maxabs.begin(), maxabs.end());
+    const bool all_finite = std::all_of(finite.begin(), finite.end(), [](char c) { return c != 0; });
+    std::fill(maxabs.begin(), maxabs.end(), all);
+    std::fill(finite.begin(), finite.end(), static_cast<char>(all_finite));
+  }
+  out.non_finite_columns = 0;
+  for (int64_t n = 0; n < N; ++n) {
+    float s = maxabs[n] / static_cast<float>(weight_max);
+    if (!finite[n]) {
+      s = std::nanf("");
+      ++out.non_finite_columns;
+    } else if (!(s > 0.0f)) {
+      s = 1.0f;  // all-zero column (or an underflowing range): codes 0, exact zero outputs
+    }
+    out.scale[n] = s;
+  }
+
+  double max_err = 0, sum_err2 = 0, sum_w2 = 0;
+  for (int64_t k = 0; k < K; ++k) {
+    for (int64_t n = 0; n < N; ++n) {
+      const float s = out.scale[n];
+      if (std::isnan(s)) continue;  // codes stay 0
+      const float w = W[k * N + n];
+      float q = std::nearbyint(w / s);
+      q = std::max(-static_cast<float>(weight_max), std::min(static_cast<float>(weight_max), q));
+      const int8_t code = static_cast<int8_t>(q);
+      const int64_t p = n / kInt8PanelCols;
+      out.data[static_cast<size_t>((p / group) * out.kq * group * 64 + (k / 4) * group * 64 + (p % group) * 64 +
+                                   (n % kInt8PanelCols) * 4 + k % 4)] = code;
+      out.colsum[n] += code;
+      const double err = static_cast<double>(w) - static_cast<double>(s) * code;
+      max_err = std::max(max_err, std::fabs(err));
+      sum_err2 += err * err;
+      sum_w2 += static_cast<double>(w) * w;
+    }
+  }
+  out.max_abs_error = max_err;
+  out.rel_rms_error = sum_w2 > 0 ? std::sqrt(sum_err2 / sum_w2) : 0.0;
+}
+
+int64_t int8_a_stride(int64_t K) {
+  int64_t s = (K + 3) / 4 * 4;
+  if (s >= 512 && s % 512 == 0) s += 64;
+  return s;
+}
+
+void int8_gemm(const Int8GemmKernels& kernels, const Int8PackedB& b, const Int8QuantizedA& a, int64_t M, float* y,
+               const Epilogue& ep, int threads, int32_t* acc) {
+  if (M <= 0) return;
+  if (&kernels != &kInt8GemmScalar && b.group * kInt8PanelCols != kernels.nr)
+    throw invalid_argument("int8_gemm: weights were packed for another kernel");
+  if (a.lda < 4 * b.kq) throw invalid_argument("int8_gemm: A rows are shorter than the packed K");
+  const int64_t N = b.N, nr = b.group * kInt8PanelCols, mr = kernels.mr;
+  const int64_t m_tiles = (M + mr - 1) / mr;
+  // vpdpbusd does 4x the multiply-adds of an fp32 FMA per instruction: weigh the work accordingly.
+  const int t = threads_for_work(static_cast<double>(M) * b.K * N / 4.0, threads);
+  // M block: the A rows of a block stay in L2 while every group of B streams past them.
+  const int64_t block_tiles = std::max<int64_t>(1, (384 * 1024) / (a.lda * mr));
+
+  auto run_tile = [&](int64_t g, int64_t mt) {
+    Int8TileArgs args;
+    const int64_t m0 = mt * mr, n0 = g * nr;
+    args.a = a.data + m0 * a.lda;
+    args.lda = a.lda;
+    args.b = b.group_data(g);
+    args.kq = b.kq;
+    args.group = b.group;
+    args.rows = static_cast<int>(std::min(mr, M - m0));
+    args.cols = static_cast<int>(std::min(nr, N - n0));
+    args.scale_a = a.scale + m0;
+    args.zero_a = a.zero_point + m0;
+    args.scale_b = b.scale.data() + n0;
+    args.colsum = b.colsum.data() + n0;
+    args.ep = &ep;
+    args.n0 = n0;
+    args.y = y ? y + m0 * N + n0 : nullptr;
+    args.ldy = N;
+    args.acc = acc ? acc + m0 * N + n0 : nullptr;
+    args.ldacc = N;
+    kernels.tile(args);
+  };
+
+  // Split N (groups of columns) when there are enough of them — every thread then reads its own
+  // part of B once, the memory-bound small-M case — else split the M tiles.
+  if (b.groups >= 2 * static_cast<int64_t>(t) || m_tiles < 2 * t) {
+    const int64_t grain = (b.groups + t - 1) / t;
+    ThreadPool::global().parallel_for(b.groups, t, grain, [&](int64_t g0, int64_t g1) {
+      for (int64_t mb = 0; mb < m_tiles; mb += block_tiles) {
+        const int64_t mb_end = std::min(m_tiles, mb + block_tiles);
+        for (int64_t g = g0; g < g1; ++g)
+          for (int64_t mt = mb; mt < mb_end; ++mt) run_tile(g, mt);
+      }
+    });
+  } else {
+    const int64_t grain = (m_tiles + t - 1) / t;
+    ThreadPool::global().parallel_for(m_tiles, t, grain, [&](int64_t t0, int64_t t1) {
+      for (int64_t mb = t0; mb < t1; mb += block_tiles) {
+        const int64_t mb_end = std::min(t1, mb + block_tiles);
+        for (int64_t g = 0; g < b.groups; ++g)
+          for (int64_t mt = mb; mt < mb_end; ++mt) run_tile(g, mt);
+      }
+    });
+  }
+}
+
+}  // namespace sparq
