@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 
 #include "sparq/error.h"
 #include "sparq/threadpool.h"
@@ -42,8 +43,8 @@ void pack_int8_weights(const float* W, int64_t K, int64_t N, bool per_channel, i
                        Int8PackedB& out) {
   if (K < 1 || N < 1 || group < 1 || weight_max < 1 || weight_max > 127) throw invalid_argument("pack_int8_weights: bad shape or parameters");
   if (K > kInt8MaxK)
-    throw invalid_argument("Expected K <= " + std::to_string(kInt8MaxK) +
-                           " for the int8 format (exact s32 accumulation) but received " + std::to_string(K));
+    throw invalid_argument("Expected an integer <= " + std::to_string(kInt8MaxK) +
+                           " (exact s32 accumulation in the int8 format) for K but received " + std::to_string(K));
   out.K = K;
   out.N = N;
   out.kq = (K + 3) / 4;
@@ -113,26 +114,55 @@ int64_t int8_a_stride(int64_t K) {
   return s;
 }
 
+namespace {
+
+// K block in quads. Measured on the 2-core Zen 5 VM (M = 128, K = N = 4096): a full-K tile (the group's
+// B slice, 128 KiB, reused from L2 across the M tiles; A tiles streaming from L2) ran at ~86% of the
+// vpdpbusd peak, blocks of 1024 at ~78%: the partial sums parked in y (M·N·4 bytes per block) evict
+// L2. So K is blocked only when it is long enough for B slices to outgrow L2 (K > 6144), or when
+// asked (kc_override, the tests; SPARQ_INT8_KC for tuning).
+int64_t choose_kcq(int64_t kq, int64_t kc_override) {
+  static const int64_t forced = [] {
+    const char* env = std::getenv("SPARQ_INT8_KC");
+    return env ? std::atoll(env) : 0LL;
+  }();
+  const int64_t kc = kc_override > 0 ? kc_override : forced;
+  const int64_t target = kc > 0 ? std::max<int64_t>(1, kc / 4) : 1024;
+  if (kq <= target + (kc > 0 ? 0 : target / 2)) return kq;
+  const int64_t blocks = (kq + target - 1) / target;
+  return (kq + blocks - 1) / blocks;
+}
+
+}  // namespace
+
 void int8_gemm(const Int8GemmKernels& kernels, const Int8PackedB& b, const Int8QuantizedA& a, int64_t M, float* y,
-               const Epilogue& ep, int threads, int32_t* acc) {
+               const Epilogue& ep, int threads, int32_t* acc, int64_t kc_override) {
   if (M <= 0) return;
   if (&kernels != &kInt8GemmScalar && b.group * kInt8PanelCols != kernels.nr)
     throw invalid_argument("int8_gemm: weights were packed for another kernel");
   if (a.lda < 4 * b.kq) throw invalid_argument("int8_gemm: A rows are shorter than the packed K");
+  if (!y && !acc) throw invalid_argument("int8_gemm: no output");
   const int64_t N = b.N, nr = b.group * kInt8PanelCols, mr = kernels.mr;
   const int64_t m_tiles = (M + mr - 1) / mr;
   // vpdpbusd does 4x the multiply-adds of an fp32 FMA per instruction: weigh the work accordingly.
   const int t = threads_for_work(static_cast<double>(M) * b.K * N / 4.0, threads);
-  // M block: the A rows of a block stay in L2 while every group of B streams past them.
-  const int64_t block_tiles = std::max<int64_t>(1, (384 * 1024) / (a.lda * mr));
+  // (One M tile reuses nothing across K blocks: no blocking then.)
+  const int64_t kcq = m_tiles == 1 && kc_override <= 0 ? b.kq : choose_kcq(b.kq, kc_override);
+  // M block: the A rows of a block (x one K block) stay in L2 while the groups of B stream past.
+  const int64_t block_tiles = std::max<int64_t>(1, (256 * 1024) / (kcq * 4 * mr));
+  // Partial sums between K blocks live in the output's own memory (s32 in place of the fp32 result).
+  int32_t* part = acc ? acc : reinterpret_cast<int32_t*>(y);
+  const int64_t group_bytes = b.group * 64;  // per quad
 
-  auto run_tile = [&](int64_t g, int64_t mt) {
+  auto run_tile = [&](int64_t q0, int64_t g, int64_t mt) {
     Int8TileArgs args;
     const int64_t m0 = mt * mr, n0 = g * nr;
-    args.a = a.data + m0 * a.lda;
+    const int64_t kq = std::min(kcq, b.kq - q0);
+    const bool last = q0 + kq >= b.kq;
+    args.a = a.data + m0 * a.lda + q0 * 4;
     args.lda = a.lda;
-    args.b = b.group_data(g);
-    args.kq = b.kq;
+    args.b = b.group_data(g) + q0 * group_bytes;
+    args.kq = kq;
     args.group = b.group;
     args.rows = static_cast<int>(std::min(mr, M - m0));
     args.cols = static_cast<int>(std::min(nr, N - n0));
@@ -142,22 +172,24 @@ void int8_gemm(const Int8GemmKernels& kernels, const Int8PackedB& b, const Int8Q
     args.colsum = b.colsum.data() + n0;
     args.ep = &ep;
     args.n0 = n0;
-    args.y = y ? y + m0 * N + n0 : nullptr;
+    args.y = (last && !acc) ? y + m0 * N + n0 : nullptr;
     args.ldy = N;
-    args.acc = acc ? acc + m0 * N + n0 : nullptr;
-    args.ldacc = N;
+    args.part = part + m0 * N + n0;
+    args.ldpart = N;
+    args.accumulate = q0 > 0;
     kernels.tile(args);
   };
 
-  // Split N (groups of columns) when there are enough of them — every thread then reads its own
-  // part of B once, the memory-bound small-M case — else split the M tiles.
+  // Split N (groups of columns) when there are enough of them — every thread then reads its own part
+  // of B once, which is what bounds the small-M (memory-bound) case — else split the M tiles.
   if (b.groups >= 2 * static_cast<int64_t>(t) || m_tiles < 2 * t) {
     const int64_t grain = (b.groups + t - 1) / t;
     ThreadPool::global().parallel_for(b.groups, t, grain, [&](int64_t g0, int64_t g1) {
       for (int64_t mb = 0; mb < m_tiles; mb += block_tiles) {
         const int64_t mb_end = std::min(m_tiles, mb + block_tiles);
-        for (int64_t g = g0; g < g1; ++g)
-          for (int64_t mt = mb; mt < mb_end; ++mt) run_tile(g, mt);
+        for (int64_t q0 = 0; q0 < b.kq; q0 += kcq)
+          for (int64_t g = g0; g < g1; ++g)
+            for (int64_t mt = mb; mt < mb_end; ++mt) run_tile(q0, g, mt);
       }
     });
   } else {
@@ -165,8 +197,9 @@ void int8_gemm(const Int8GemmKernels& kernels, const Int8PackedB& b, const Int8Q
     ThreadPool::global().parallel_for(m_tiles, t, grain, [&](int64_t t0, int64_t t1) {
       for (int64_t mb = t0; mb < t1; mb += block_tiles) {
         const int64_t mb_end = std::min(t1, mb + block_tiles);
-        for (int64_t g = 0; g < b.groups; ++g)
-          for (int64_t mt = mb; mt < mb_end; ++mt) run_tile(g, mt);
+        for (int64_t q0 = 0; q0 < b.kq; q0 += kcq)
+          for (int64_t g = 0; g < b.groups; ++g)
+            for (int64_t mt = mb; mt < mb_end; ++mt) run_tile(q0, g, mt);
       }
     });
   }

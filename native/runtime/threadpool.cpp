@@ -32,9 +32,15 @@ struct ThreadPool::Impl {
   // The current job.
   const std::function<void(int64_t, int64_t)>* fn = nullptr;
   int64_t n = 0, grain = 1;
-  std::atomic<int> participants{0};  // workers (not counting the caller) that take part
+  std::atomic<int> participants{0};  // workers (not counting the caller) that may take part
   std::atomic<int64_t> next{0};
-  std::atomic<int> remaining{0};
+  // Workers join a job through `ticket`: (job generation << 32) | closed bit | joined count. The
+  // caller closes the job once it has run out of chunks and then waits only for the workers that
+  // joined; one that wakes up later (a busy, shared machine can keep it off the CPU for a
+  // scheduler tick) finds the job closed and goes back to sleep, so it never delays the caller.
+  std::atomic<uint64_t> ticket{0};
+  static constexpr uint64_t kClosed = 1u << 31;
+  static constexpr uint64_t kCount = kClosed - 1;
   std::exception_ptr error;
   std::mutex error_mutex;
 
@@ -69,11 +75,22 @@ struct ThreadPool::Impl {
       }
       seen = gen;
       if (index >= participants.load(std::memory_order_relaxed)) continue;
+      if (!join(gen)) continue;
       run_chunks();
-      if (remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      const uint64_t after = ticket.fetch_sub(1, std::memory_order_acq_rel) - 1;
+      if ((after & kClosed) && (after & kCount) == 0) {
         std::lock_guard<std::mutex> lock(m);
         done.notify_all();
       }
+    }
+  }
+
+  // Joins the job of generation `gen` unless it was closed or replaced by a newer one.
+  bool join(uint64_t gen) {
+    uint64_t t = ticket.load(std::memory_order_acquire);
+    for (;;) {
+      if ((t >> 32) != (gen & 0xffffffffu) || (t & kClosed)) return false;
+      if (ticket.compare_exchange_weak(t, t + 1, std::memory_order_acq_rel, std::memory_order_acquire)) return true;
     }
   }
 
@@ -144,17 +161,21 @@ void ThreadPool::parallel_for(int64_t n, int threads, int64_t grain,
   s.participants.store(want - 1, std::memory_order_relaxed);
   s.error = nullptr;
   s.next.store(0, std::memory_order_relaxed);
-  s.remaining.store(want - 1, std::memory_order_relaxed);
+  const uint64_t gen = s.generation.load(std::memory_order_relaxed) + 1;
+  s.ticket.store((gen & 0xffffffffu) << 32, std::memory_order_release);  // open, nobody joined yet
   {
     std::lock_guard<std::mutex> lock(s.m);
-    s.generation.fetch_add(1, std::memory_order_release);
+    s.generation.store(gen, std::memory_order_release);
   }
   s.wake.notify_all();
   s.run_chunks();
-  for (int spin = 0; s.remaining.load(std::memory_order_acquire) != 0 && spin < 20000; ++spin) SPARQ_PAUSE();
-  if (s.remaining.load(std::memory_order_acquire) != 0) {
+  // Every chunk is taken: close the job and wait for the workers that joined it (their chunks).
+  const auto joined = [&] { return (s.ticket.load(std::memory_order_acquire) & Impl::kCount) != 0; };
+  s.ticket.fetch_or(Impl::kClosed, std::memory_order_acq_rel);
+  for (int spin = 0; joined() && spin < 20000; ++spin) SPARQ_PAUSE();
+  if (joined()) {
     std::unique_lock<std::mutex> lock(s.m);
-    s.done.wait(lock, [&] { return s.remaining.load(std::memory_order_acquire) == 0; });
+    s.done.wait(lock, [&] { return !joined(); });
   }
   s.fn = nullptr;
   if (s.error) std::rethrow_exception(s.error);

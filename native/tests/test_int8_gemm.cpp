@@ -41,11 +41,23 @@ std::vector<int32_t> naive_acc(const QuantA& a, const sparq::Int8PackedB& b, int
 }
 
 std::vector<int32_t> kernel_acc(const sparq::Int8GemmKernels& k, const sparq::Int8PackedB& b, const QuantA& a, int64_t M,
-                                int threads) {
+                                int threads, int64_t kc = 0) {
   std::vector<int32_t> acc(static_cast<size_t>(M * b.N), std::numeric_limits<int32_t>::min());
   sparq::int8_gemm(k, b, sparq::Int8QuantizedA{a.q.data(), a.lda, a.scale.data(), a.zp.data()}, M, nullptr,
-                   sparq::Epilogue{}, threads, acc.data());
+                   sparq::Epilogue{}, threads, acc.data(), kc);
   return acc;
+}
+
+std::vector<float> kernel_y(const sparq::Int8GemmKernels& k, const sparq::Int8PackedB& b, const QuantA& a, int64_t M,
+                            const sparq::Epilogue& ep, int threads, int64_t kc) {
+  auto y = nan_filled(static_cast<size_t>(M * b.N));
+  sparq::int8_gemm(k, b, sparq::Int8QuantizedA{a.q.data(), a.lda, a.scale.data(), a.zp.data()}, M, y.data(), ep, threads,
+                   nullptr, kc);
+  return y;
+}
+
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
 std::vector<Shape> int8_shapes() {
@@ -54,6 +66,7 @@ std::vector<Shape> int8_shapes() {
   s.push_back({24, 64, 64});
   s.push_back({1, 768, 96});
   s.push_back({3, 2, 1});
+  s.push_back({14, 2053, 45});  // K blocked: partial sums carried between blocks
   return s;
 }
 
@@ -69,9 +82,18 @@ TEST(int8_accumulators_exactly_equal_the_reference_on_every_kernel) {
       sparq::Int8PackedB b;
       sparq::pack_int8_weights(W.data(), s.K, s.N, true, k->nr / 16, k->weight_max, b);
       const auto want = naive_acc(a, b, s.M);
-      for (int threads : {1, 2}) {
-        CHECK_MSG(kernel_acc(*k, b, a, s.M, threads) == want, "%s M=%lld K=%lld N=%lld threads=%d", k->name,
-                  (long long)s.M, (long long)s.K, (long long)s.N, threads);
+      for (int threads : {1, 2})
+        for (int64_t kc : {0, 12, 64}) {  // 0: the driver's choice; else forced K blocks (partial sums in y)
+          CHECK_MSG(kernel_acc(*k, b, a, s.M, threads, kc) == want, "%s M=%lld K=%lld N=%lld threads=%d kc=%lld",
+                    k->name, (long long)s.M, (long long)s.K, (long long)s.N, threads, (long long)kc);
+        }
+      // fp32 outputs through the blocked path (partials parked in y, epilogue on the last block) are
+      // bit-identical to the unblocked ones
+      if (s.K > 64) {
+        auto bias = random_vector(static_cast<size_t>(s.N), seed);
+        const sparq::Epilogue ep{bias.data(), sparq::Activation::gelu};
+        CHECK_MSG(same_bits(kernel_y(*k, b, a, s.M, ep, 2, 64), kernel_y(*k, b, a, s.M, ep, 1, 100000)), "%s blocked y",
+                  k->name);
       }
       // the scalar reference tile on the very bytes this kernel reads
       CHECK_MSG(kernel_acc(sparq::kInt8GemmScalar, b, a, s.M, 1) == want, "scalar on %s packing", k->name);

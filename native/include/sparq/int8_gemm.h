@@ -38,12 +38,15 @@ struct Int8TileArgs {
   const int32_t* colsum;
   const Epilogue* ep;  // bias is indexed from n0
   int64_t n0;
-  float* y;  // first output of the tile, rows `ldy` floats apart
+  // Output. With y non-null: the epilogue's fp32 values go to y (rows `ldy` floats apart). With y null:
+  // the raw s32 accumulators (no zero-point correction, no epilogue) go to `part` (rows `ldpart`
+  // apart): a partial sum of a K block, or the tests' accumulator-level output.
+  float* y;
   int64_t ldy;
-  // Tests: when non-null, the raw s32 accumulators (no zero-point correction, no epilogue) are stored
-  // here instead of y (rows `ldacc` apart).
-  int32_t* acc;
-  int64_t ldacc;
+  int32_t* part;
+  int64_t ldpart;
+  // Start from the s32 partial sums in `part` (earlier K blocks) instead of zero.
+  bool accumulate;
 };
 
 struct Int8GemmKernels {
@@ -100,8 +103,10 @@ struct Int8QuantizedA {
 };
 
 // The blocked, multithreaded driver: y[M, N] (or raw accumulators into acc[M, N] when acc is non-null).
+// Long K is split into blocks whose s32 partial sums are kept in y's own memory between blocks.
+// kc_override > 0 forces K blocks of that many k (rounded to quads; tests of the blocked path).
 void int8_gemm(const Int8GemmKernels& kernels, const Int8PackedB& b, const Int8QuantizedA& a, int64_t M, float* y,
-               const Epilogue& ep, int threads, int32_t* acc = nullptr);
+               const Epilogue& ep, int threads, int32_t* acc = nullptr, int64_t kc_override = 0);
 
 // The row stride the driver quantizes A with: K padded to 4, nudged off multiples of 512 so the rows
 // of a tile don't alias in L1.

@@ -2,6 +2,7 @@
 // bit for bit) and the portable fallback. Reads any group width, so the tests can run it on the very
 // bytes a SIMD kernel was packed for.
 #include <cmath>
+#include <cstring>
 
 #include "sparq/int8_gemm.h"
 
@@ -15,11 +16,13 @@ void tile(const Int8TileArgs& t) {
     for (int j = 0; j < t.cols; ++j) {
       const int8_t* b = t.b + (j / kInt8PanelCols) * 64 + (j % kInt8PanelCols) * 4;
       int32_t acc = 0;
+      int32_t* part = t.part + i * t.ldpart + j;
+      if (t.accumulate) std::memcpy(&acc, part, sizeof(acc));  // part may live in y's float memory
       for (int64_t q = 0; q < t.kq; ++q)
         for (int u = 0; u < 4; ++u)
           acc += static_cast<int32_t>(a[q * 4 + u]) * static_cast<int32_t>(b[q * group_stride + u]);
-      if (t.acc) {
-        t.acc[i * t.ldacc + j] = acc;
+      if (!t.y) {
+        std::memcpy(part, &acc, sizeof(acc));
         continue;
       }
       // Wrapping s32 arithmetic like the SIMD kernels (exact whenever the true value fits, K <= kInt8MaxK).

@@ -21,14 +21,30 @@ inline __m512i broadcast_quad(const uint8_t* p) {
   return _mm512_set1_epi32(v);
 }
 
+// Zero, or the partial sums of earlier K blocks (masked: only the tile's valid columns were stored).
+template <int MR>
+inline void init_tile(const Int8TileArgs& t, __m512i (&c)[MR][kGroup]) {
+  if (!t.accumulate) {
+#pragma GCC unroll 12
+    for (int i = 0; i < MR; ++i) c[i][0] = c[i][1] = _mm512_setzero_si512();
+    return;
+  }
+  const __mmask16 m0 = avx512::lanes(t.cols), m1 = avx512::lanes(t.cols > 16 ? t.cols - 16 : 0);
+#pragma GCC unroll 12
+  for (int i = 0; i < MR; ++i) {
+    c[i][0] = _mm512_maskz_loadu_epi32(m0, t.part + i * t.ldpart);
+    c[i][1] = _mm512_maskz_loadu_epi32(m1, t.part + i * t.ldpart + 16);
+  }
+}
+
 template <int MR>
 inline void store_tile(const Int8TileArgs& t, __m512i (&c)[MR][kGroup]) {
   const __mmask16 m0 = avx512::lanes(t.cols), m1 = avx512::lanes(t.cols > 16 ? t.cols - 16 : 0);
-  if (t.acc) {
+  if (!t.y) {
 #pragma GCC unroll 12
     for (int i = 0; i < MR; ++i) {
-      _mm512_mask_storeu_epi32(t.acc + i * t.ldacc, m0, c[i][0]);
-      _mm512_mask_storeu_epi32(t.acc + i * t.ldacc + 16, m1, c[i][1]);
+      _mm512_mask_storeu_epi32(t.part + i * t.ldpart, m0, c[i][0]);
+      _mm512_mask_storeu_epi32(t.part + i * t.ldpart + 16, m1, c[i][1]);
     }
     return;
   }
@@ -53,8 +69,7 @@ inline void store_tile(const Int8TileArgs& t, __m512i (&c)[MR][kGroup]) {
 template <int MR>
 void tile_rows(const Int8TileArgs& t) {
   __m512i c[MR][kGroup];
-#pragma GCC unroll 12
-  for (int i = 0; i < MR; ++i) c[i][0] = c[i][1] = _mm512_setzero_si512();
+  init_tile<MR>(t, c);
   // Rows addressed as group base (every 4th row) + {0, 1, 2, 3}·lda: few live integer registers.
   const int64_t lda = t.lda;
   const uint8_t* a4[3] = {t.a, t.a + 4 * lda, t.a + 8 * lda};
@@ -78,8 +93,9 @@ void tile_rows(const Int8TileArgs& t) {
 template <int MR>
 void tile_rows_unrolled(const Int8TileArgs& t) {
   __m512i c[MR][kGroup], d[MR][kGroup];
-#pragma GCC unroll 12
-  for (int i = 0; i < MR; ++i) c[i][0] = c[i][1] = d[i][0] = d[i][1] = _mm512_setzero_si512();
+  init_tile<MR>(t, c);
+#pragma GCC unroll 4
+  for (int i = 0; i < MR; ++i) d[i][0] = d[i][1] = _mm512_setzero_si512();
   const uint8_t* a = t.a;
   const int64_t lda = t.lda;
   const int8_t* b = t.b;

@@ -15,8 +15,13 @@ namespace avx2 {
 
 template <class Dot, int MR>
 void int8_tile_rows(const Int8TileArgs& t) {
+  const __m256i m0 = lanes(t.cols), m1 = lanes(t.cols > 8 ? t.cols - 8 : 0);
   __m256i c[MR][2];
-  for (int i = 0; i < MR; ++i) c[i][0] = c[i][1] = _mm256_setzero_si256();
+  for (int i = 0; i < MR; ++i) {
+    // zero, or the partial sums of earlier K blocks (only the valid columns were stored)
+    c[i][0] = t.accumulate ? _mm256_maskload_epi32(t.part + i * t.ldpart, m0) : _mm256_setzero_si256();
+    c[i][1] = t.accumulate ? _mm256_maskload_epi32(t.part + i * t.ldpart + 8, m1) : _mm256_setzero_si256();
+  }
   const int8_t* b = t.b;
   for (int64_t q = 0; q < t.kq; ++q) {
     const __m256i b0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(b));
@@ -30,11 +35,10 @@ void int8_tile_rows(const Int8TileArgs& t) {
       c[i][1] = Dot::step(c[i][1], av, b1);
     }
   }
-  const __m256i m0 = lanes(t.cols), m1 = lanes(t.cols > 8 ? t.cols - 8 : 0);
-  if (t.acc) {
+  if (!t.y) {
     for (int i = 0; i < MR; ++i) {
-      _mm256_maskstore_epi32(t.acc + i * t.ldacc, m0, c[i][0]);
-      _mm256_maskstore_epi32(t.acc + i * t.ldacc + 8, m1, c[i][1]);
+      _mm256_maskstore_epi32(t.part + i * t.ldpart, m0, c[i][0]);
+      _mm256_maskstore_epi32(t.part + i * t.ldpart + 8, m1, c[i][1]);
     }
     return;
   }

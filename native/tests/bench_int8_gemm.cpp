@@ -1,0 +1,86 @@
+// Kernel-level benchmark of the int8 GEMM (no Node): best-of-N times, so a shared machine's noise
+// mostly drops out. Prints GOP/s and % of the measured vpdpbusd peak.
+//   build-tests/bench_int8_gemm [threads]
+#include <time.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+#include "../tests/check.h"
+#include "sparq/int8_gemm.h"
+#include "sparq/packed.h"
+#include "sparq/peak.h"
+
+namespace {
+
+double thread_cpu_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+// Best wall time, and best on-CPU time of the calling thread (excludes time the scheduler gave to the
+// other processes of a shared machine; meaningful for one thread only).
+double cpu_best = 0;
+template <class F>
+double best_ms(F&& f, int reps) {
+  double best = 1e30;
+  cpu_best = 1e30;
+  for (int r = 0; r < reps; ++r) {
+    const double c0 = thread_cpu_ms();
+    const auto t0 = std::chrono::steady_clock::now();
+    f();
+    best = std::min(best, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    cpu_best = std::min(cpu_best, thread_cpu_ms() - c0);
+  }
+  return best;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int threads = argc > 1 ? std::atoi(argv[1]) : 1;
+  const double peak = sparq::measure_peak_gops(sparq::PeakKind::int8_vnni, 200);
+  std::printf("vpdpbusd peak %.0f GOP/s per core; threads %d\n", peak, threads);
+  // The tile alone, A and B in L1/L2: the microkernel's ceiling.
+  {
+    const auto* k = sparq::int8_gemm_kernels(sparq::Isa::avx512);
+    const int64_t K = 256, kq = K / 4;
+    std::vector<uint8_t> a(static_cast<size_t>(12 * K), 3);
+    sparq::AlignedBuffer<int8_t> b(static_cast<size_t>(kq * 128));
+    std::vector<int32_t> acc(12 * 32);
+    sparq::Int8TileArgs t{};
+    t.a = a.data();
+    t.lda = K;
+    t.b = b.data();
+    t.kq = kq;
+    t.group = 2;
+    t.rows = 12;
+    t.cols = 32;
+    t.part = acc.data();
+    t.ldpart = 32;
+    const int calls = 2000;
+    const double ms = best_ms([&] { for (int i = 0; i < calls; ++i) k->tile(t); }, 20);
+    const double gops = 2.0 * 12 * 32 * K * calls / (ms * 1e-3) / 1e9;
+    std::printf("%s tile 12x32, K=%lld in L1: %.0f GOP/s (%.0f%% of peak)\n", k->name, (long long)K, gops, 100 * gops / peak);
+  }
+  const int64_t shapes[][3] = {{1, 768, 3072},  {8, 768, 3072},  {32, 768, 3072},  {128, 768, 3072},
+                               {1, 3072, 768},  {8, 3072, 768},  {32, 3072, 768},  {128, 3072, 768},
+                               {1, 4096, 4096}, {8, 4096, 4096}, {32, 4096, 4096}, {128, 4096, 4096}};
+  for (const auto& s : shapes) {
+    const int64_t M = s[0], K = s[1], N = s[2];
+    auto W = sparq_test::random_vector(static_cast<size_t>(K * N), 1);
+    auto x = sparq_test::random_vector(static_cast<size_t>(M * K), 2);
+    std::vector<float> y(static_cast<size_t>(M * N));
+    auto w = sparq::pack_weights("int8", W.data(), K, N, sparq::PackOptions{});
+    const double ms = best_ms([&] { w->matmul(x.data(), M, y.data(), sparq::Epilogue{}, threads); }, M * K * N > 100000000 ? 30 : 60);
+    const double gops = 2.0 * M * K * N / (ms * 1e-3) / 1e9;
+    const double cpu_gops = 2.0 * M * K * N / (cpu_best * 1e-3) / 1e9;
+    std::printf("%4lld x %4lld x %4lld: %8.3f ms %6.0f GOP/s %5.1f%% of peak  (%.1f GB/s of weights) | on-CPU %5.1f%% of peak\n",
+                (long long)M, (long long)K, (long long)N, ms, gops, 100 * gops / (peak * threads), K * N / (ms * 1e-3) / 1e9,
+                100 * cpu_gops / (peak * threads));
+  }
+  return 0;
+}
