@@ -3,13 +3,13 @@
 // weights once; run() validates the feeds, finds (or compiles) the plan for their dims, allocates the
 // outputs here on the JS thread and executes the whole plan in one native call.
 import { SparqError, rethrowNative, rangeError, typeError } from './errors.js';
-import type { Graph, Node, ValueInfo } from './graph/ir.js';
+import type { ConstTensor, Graph, Node, TypedData, ValueInfo } from './graph/ir.js';
 import { numel } from './graph/ir.js';
 import { foldConstants, removeDeadNodes } from './graph/fold.js';
 import { fuseGraph } from './graph/fuse.js';
 import { PackedWeights } from './kernels.js';
 import { Model, loadModelSync, type WeightFormatSpec } from './model.js';
-import { native } from './native.js';
+import { native, type NativePackedHandle } from './native.js';
 import { type CompiledPlan, compilePlan } from './runtime/plan.js';
 import { PlanCache, type NativePlanHandle } from './runtime/plan-cache.js';
 import { Tensor, type TensorType } from './tensor.js';
@@ -43,7 +43,7 @@ export function prepareGraph(graph: Graph): Graph {
 export class InferenceSession {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
-  readonly #graph: Graph;
+  #graph: Graph;
   readonly #inputs: readonly ValueInfo[];
   readonly #threads: number;
   readonly #plans: PlanCache;
@@ -64,6 +64,7 @@ export class InferenceSession {
       for (const w of this.#weights) w.release();
       throw e;
     }
+    this.#graph = ownConstants(this.#graph, this.#weightIndex);
   }
 
   /** Creates a session from a path, ONNX bytes or a Model. */
@@ -94,7 +95,10 @@ export class InferenceSession {
       const [K, N] = w.dims;
       let handle;
       try {
-        handle = addon.pack(spec.format, w.data as Float32Array, K, N, { ...(spec.options ?? {}) });
+        const opts = { ...(spec.options ?? {}) };
+        handle = w.raw && w.dtype === 'float32'
+          ? (addon.packBytes as (f: string, b: Uint8Array, k: number, n: number, o: object) => NativePackedHandle)(spec.format, w.raw, K, N, opts)
+          : addon.pack(spec.format, w.data as Float32Array, K, N, opts);
       } catch (e) {
         rethrowNative(e);
       }
@@ -117,13 +121,13 @@ export class InferenceSession {
       const name = `feeds["${input.name}"]`;
       if (t === undefined) throw typeError(`a ${input.dtype} tensor (input "${input.name}" is required; inputs: ${this.inputNames.join(', ')})`, name, t);
       if (!isFeed(t)) throw typeError(`a Tensor`, name, t);
-      if (t.type !== input.dtype) throw typeError(`a ${input.dtype} tensor`, name, `a ${t.type} tensor` as unknown);
+      if (t.type !== input.dtype) throw feedError(TypeError, `a ${input.dtype} tensor`, name, `${/^[aeiou]/.test(t.type) ? 'an' : 'a'} ${t.type} tensor`);
       if (input.dims) {
         const dims = t.dims;
-        if (dims.length !== input.dims.length) throw rangeError(`a tensor of rank ${input.dims.length} ([${input.dims.join(', ')}])`, name, `a tensor of dims [${dims.join(', ')}]` as unknown);
+        if (dims.length !== input.dims.length) throw feedError(RangeError, `a tensor of rank ${input.dims.length} ([${input.dims.join(', ')}])`, name, `a tensor of dims [${dims.join(', ')}]`);
         for (let i = 0; i < dims.length; i++) {
           const want = input.dims[i];
-          if (typeof want === 'number' && dims[i] !== want) throw rangeError(`a tensor of dims [${input.dims.join(', ')}]`, name, `a tensor of dims [${dims.join(', ')}]` as unknown);
+          if (typeof want === 'number' && dims[i] !== want) throw feedError(RangeError, `a tensor of dims [${input.dims.join(', ')}]`, name, `a tensor of dims [${dims.join(', ')}]`);
         }
       }
       out.push(t);
@@ -197,6 +201,28 @@ export class InferenceSession {
     for (const w of this.#weights) w.release();
     this.#weights = [];
   }
+}
+
+/** The house message with a received-side description written here (a tensor's type or dims). */
+function feedError(kind: typeof TypeError | typeof RangeError, what: string, name: string, received: string): Error {
+  return Object.assign(new kind(`Expected ${what} for ${name} but received ${received}`), { code: 'ERR_INVALID_ARGUMENT' as const });
+}
+
+/**
+ * The execution graph without the packed weights' initializers (their data now lives in the packed
+ * handles), and with the remaining constants copied out of any larger buffer they view (the model
+ * file), so a session created from a path or bytes doesn't keep the whole file alive.
+ */
+function ownConstants(graph: Graph, packed: ReadonlyMap<string, number>): Graph {
+  const initializers = new Map<string, ConstTensor>();
+  for (const [name, t] of graph.initializers) {
+    if (packed.has(name)) continue;
+    const d = t.data;
+    const ownsBuffer = d.byteLength * 2 >= d.buffer.byteLength;
+    const own = ownsBuffer && !t.raw ? t : Object.freeze({ dtype: t.dtype, dims: t.dims, data: ownsBuffer ? d : (d.slice() as TypedData) });
+    initializers.set(name, own);
+  }
+  return Object.freeze({ ...graph, initializers });
 }
 
 function allocOutput(dtype: string, n: number): ArrayBufferView {

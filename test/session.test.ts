@@ -91,7 +91,7 @@ describe('InferenceSession', () => {
     const s = await InferenceSession.create(bytes, { threads: 2 });
     const batches = [64, 1, 33, 64, 7, 128, 64, 2];
     const inputs = batches.map((b, i) => randomFloats(b * 256, 100 + i));
-    const sequential = [];
+    const sequential: Record<string, Tensor>[] = [];
     for (let i = 0; i < batches.length; i++) sequential.push(await s.run({ input: new Tensor('float32', inputs[i], [batches[i], 256]) }));
     for (let round = 0; round < 3; round++) {
       const concurrent = await Promise.all(batches.map((b, i) => s.run({ input: new Tensor('float32', inputs[i], [b, 256]) })));

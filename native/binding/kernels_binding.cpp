@@ -77,8 +77,6 @@ Napi::Value PackedHandle::Info(const Napi::CallbackInfo& info) {
   return out;
 }
 
-namespace {
-
 // options: { [key]: number | string } for the format.
 sparq::PackOptions read_pack_options(const Napi::CallbackInfo& info, size_t i) {
   sparq::PackOptions opts;
@@ -99,6 +97,8 @@ sparq::PackOptions read_pack_options(const Napi::CallbackInfo& info, size_t i) {
   }
   return opts;
 }
+
+namespace {
 
 // pack(format, W, K, N, options) -> PackedHandle
 Napi::Value Pack(const Napi::CallbackInfo& info) {

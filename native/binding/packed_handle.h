@@ -32,4 +32,7 @@ class PackedHandle : public Napi::ObjectWrap<PackedHandle> {
   int64_t reported_bytes_ = 0;
 };
 
+// Reads a pack-options object ({ [key]: number | boolean | string }) from argument i.
+sparq::PackOptions read_pack_options(const Napi::CallbackInfo& info, size_t i);
+
 }  // namespace sparq_binding

@@ -1,6 +1,7 @@
 // createPlan / PlanHandle: the InferenceSession's native side. A plan is built once per input
 // signature from the spec TypeScript compiles (src/runtime/plan.ts); run() executes the whole plan
 // in one AsyncWorker (or inline, runSync, for tiny plans) on buffers the caller allocated.
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -276,7 +277,32 @@ Napi::Value CreatePlan(const Napi::CallbackInfo& info) {
   return obj;
 }
 
+// packBytes(format, bytes, K, N, options) -> PackedHandle: packs fp32 weights given as little-endian
+// bytes at any alignment (weights sitting unaligned inside a model file), through a transient aligned
+// copy of that one matrix, so the caller never materialises a JS copy of every weight.
+Napi::Value PackBytes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string format = arg_string(info, 0, "format");
+  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+    throw_type_error(env, "Expected a Uint8Array for bytes but received " + describe(info[1]));
+  Napi::Uint8Array bytes = info[1].As<Napi::Uint8Array>();
+  const int64_t K = arg_integer(info, 2, "K", 1, (int64_t(1) << 31) - 1);
+  const int64_t N = arg_integer(info, 3, "N", 1, (int64_t(1) << 31) - 1);
+  if (static_cast<double>(bytes.ByteLength()) != 4.0 * static_cast<double>(K) * static_cast<double>(N))
+    throw_range_error(env, "Expected 4·K·N = " + std::to_string(4 * K * N) + " bytes for bytes but received " +
+                               std::to_string(bytes.ByteLength()));
+  sparq::PackOptions opts = read_pack_options(info, 4);
+  std::shared_ptr<sparq::PackedWeights> packed;
+  rethrow_native(env, [&] {
+    std::vector<float> W(static_cast<size_t>(K * N));
+    std::memcpy(W.data(), bytes.Data(), bytes.ByteLength());
+    packed = sparq::pack_weights(format, W.data(), K, N, opts);
+  });
+  return PackedHandle::Wrap(env, std::move(packed));
+}
+
 void Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("packBytes", Napi::Function::New(env, PackBytes, "packBytes"));
   Napi::Function ctor = PlanHandle::Define(env);
   constructor_ref(env, "PlanHandle") = Napi::Persistent(ctor);
   exports.Set("createPlan", Napi::Function::New(env, CreatePlan, "createPlan"));

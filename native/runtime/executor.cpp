@@ -1,6 +1,8 @@
 // The plan executor: validates a plan once, then runs its ops in order over slot pointers resolved
 // per run (arena from a pool, caller inputs/outputs, constants). See sparq/plan.h.
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -380,7 +382,22 @@ void Plan::run(const void* const* inputs, void* const* outputs, int threads) con
   }
   OpContext ctx;
   ctx.threads = threads;
-  for (const PlanOp& op : ops_) run_op(op, ptr.data(), ctx);
+  // SPARQ_PROFILE=1 prints the time spent per op type after each run (stderr): a tuning aid.
+  static const bool profile = std::getenv("SPARQ_PROFILE") != nullptr;
+  if (!profile) {
+    for (const PlanOp& op : ops_) run_op(op, ptr.data(), ctx);
+    return;
+  }
+  double per_code[256] = {};
+  for (const PlanOp& op : ops_) {
+    const auto t0 = std::chrono::steady_clock::now();
+    run_op(op, ptr.data(), ctx);
+    per_code[static_cast<uint8_t>(op.code)] += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  }
+  std::string line = "sparq profile (ms):";
+  for (int c = 0; c < 256; ++c)
+    if (per_code[c] > 0) line += std::string(" ") + op_name(static_cast<OpCode>(c)) + "=" + std::to_string(per_code[c]);
+  std::fprintf(stderr, "%s\n", line.c_str());
 }
 
 void Plan::run_op(const PlanOp& op, void* const* ptr, const OpContext& ctx) const {

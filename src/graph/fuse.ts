@@ -254,6 +254,7 @@ function fuseLinear(r: Rewriter): void {
     const attrs: Record<string, Attribute> = {
       activation: { type: 'int', value: act },
       weight_name: { type: 'string', value: n.inputs[1] },
+      out_features: { type: 'int', value: N },
     };
     r.replace(remove, last, { name: n.name, op: 'Linear', domain: SPARQ_DOMAIN, inputs: bias ? [x, weight, bias] : [x, weight], outputs: [y], attrs });
   });

@@ -19,6 +19,11 @@ export interface ConstTensor {
   readonly dims: readonly number[];
   /** Element data; bool is one byte per element (0/1). */
   readonly data: TypedData;
+  /**
+   * Set when the data lies unaligned in a model file: its little-endian bytes. `data` is then made
+   * on demand (one copy, held weakly); consumers that only need bytes (weight packing) read this.
+   */
+  readonly raw?: Uint8Array;
 }
 
 /** A graph input or output declaration. `dims` null means the rank is unknown. */

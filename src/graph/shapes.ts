@@ -185,8 +185,9 @@ export function inferNode(node: Node, ins: (ValueMeta | undefined)[], opset: num
       return [{ dtype: 'int32', dims: matmulDims(node, x().dims, need(1).dims) }];
     case 'Linear': {
       // sparq's fused linear: x[..., K] · W[K, N] (+ bias) (+ act).
-      const w = need(1).dims;
-      return [{ dtype: 'float32', dims: [...x().dims.slice(0, -1), w[1]] }];
+      // After packing, a session drops the weight initializer: `out_features` keeps N.
+      const n = attrInt(node, 'out_features', -1);
+      return [{ dtype: 'float32', dims: [...x().dims.slice(0, -1), n >= 0 ? n : need(1).dims[1]] }];
     }
     case 'Gemm': {
       const a = x().dims, b = need(1).dims;

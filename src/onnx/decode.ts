@@ -193,12 +193,33 @@ export function decodeTensor(t: ITensorProto, options: DecodeOptions, what: stri
   if (raw) {
     if (raw.byteLength !== count * bytesPer)
       throw invalid(`${what} holds ${raw.byteLength} bytes but its dims [${dims.join(', ')}] of ${dtype} need ${count * bytesPer}`);
-    return freezeTensor({ dtype, dims, data: viewAs(dtype, raw, count) });
+    if (raw.byteOffset % bytesPer === 0) return freezeTensor({ dtype, dims, data: viewAs(dtype, raw, count) });
+    return lazyAligned(dtype, dims, raw, count);
   }
   const fromList = typedFromFields(dtype, t, count);
   if (fromList.length !== count)
     throw invalid(`${what} holds ${fromList.length} values but its dims [${dims.join(', ')}] need ${count}`);
   return freezeTensor({ dtype, dims, data: fromList });
+}
+
+/**
+ * A tensor whose bytes sit unaligned in the model file: its typed array is made on first use (one
+ * copy) and held weakly, so a session that only packs the weight never keeps a second full copy.
+ */
+function lazyAligned(dtype: DType, dims: number[], raw: Uint8Array, count: number): ConstTensor {
+  let cached: WeakRef<TypedData> | undefined;
+  const t = { dtype, dims, raw } as unknown as ConstTensor;
+  Object.defineProperty(t, 'data', {
+    enumerable: true,
+    get(): TypedData {
+      const hit = cached?.deref();
+      if (hit) return hit;
+      const data = viewAs(dtype, raw, count);
+      cached = new WeakRef(data);
+      return data;
+    },
+  });
+  return freezeTensor(t);
 }
 
 /** A view over little-endian bytes when aligned, else one copy into a fresh aligned array. */

@@ -4,6 +4,7 @@ import { CODE_OF_DTYPE } from './decode.js';
 import { onnx, type IAttributeProto, type ITensorProto, type IValueInfoProto } from './proto.js';
 
 export function encodeTensor(name: string, t: ConstTensor): ITensorProto {
+  if (t.raw) return { name, dataType: CODE_OF_DTYPE[t.dtype], dims: [...t.dims], rawData: t.raw };
   const d = t.data;
   return { name, dataType: CODE_OF_DTYPE[t.dtype], dims: [...t.dims], rawData: new Uint8Array(d.buffer, d.byteOffset, d.byteLength) };
 }

@@ -8,8 +8,11 @@ import { type ValueMeta, sliceSpec } from '../graph/shapes.js';
 import { MAX_ELEMENTS } from '../onnx/decode.js';
 import { DTYPE_CODE, OpCode, SlotKind } from './opcodes.js';
 
-/** Folding cap at plan time: shape arithmetic and small constant subgraphs. */
-const PLAN_FOLD_LIMIT = 1 << 20;
+/**
+ * Folding cap at plan time: shape arithmetic and small constant subgraphs. Larger constant results
+ * (an embedding gathered for every position) are cheaper to compute per run than to hold per plan.
+ */
+const PLAN_FOLD_LIMIT = 1 << 16;
 const ALIGN = 64;
 
 export interface SlotSpec {
@@ -141,7 +144,9 @@ export function compilePlan(graph: Graph, inputDims: ReadonlyMap<string, readonl
       return;
     }
     const at = ops.length;
-    const inputs = node.inputs.map((name) => (name ? valueSlot(name) : -1));
+    // A Linear's weight (input 1) lives in its packed handle, not in a slot.
+    const isLinear = node.op === 'Linear' && node.domain === 'sparq';
+    const inputs = node.inputs.map((name, i) => (name && !(isLinear && i === 1) ? valueSlot(name) : -1));
     const outputs = node.outputs.map((name, i) => {
       if (!name) return -1;
       const id = newSlot((outMetas[i] as ValueMeta).dtype, outDims[i], SlotKind.arena, 0, at);
@@ -162,10 +167,12 @@ export function compilePlan(graph: Graph, inputDims: ReadonlyMap<string, readonl
     const s = valueSlot(o.name);
     const slot = slots[s];
     outputs.push({ name: o.name, dtype: slot.dtype, dims: slot.dims });
-    if (slot.kind === SlotKind.arena && slot.root === s && !claimed.has(s)) {
-      slot.kind = SlotKind.output;
-      slot.index = i;
-      claimed.add(s);
+    // An op's result, or a reshape of one, goes straight into the output buffer (same bytes).
+    const root = slots[slot.root];
+    if (root.kind === SlotKind.arena && !claimed.has(slot.root)) {
+      root.kind = SlotKind.output;
+      root.index = i;
+      claimed.add(slot.root);
       return;
     }
     const dst = newSlot(slot.dtype, slot.dims, SlotKind.output, i, ops.length);
@@ -174,8 +181,8 @@ export function compilePlan(graph: Graph, inputDims: ReadonlyMap<string, readonl
   });
   // Output slots that alias roots now stored in output buffers follow them.
   const arenaBytes = assignArena(slots, ops.length);
-  for (const s of slots) {
-    if (s.root !== slots.indexOf(s)) {
+  for (const [i, s] of slots.entries()) {
+    if (s.root !== i) {
       const r = slots[s.root];
       s.kind = r.kind;
       s.index = r.index;
