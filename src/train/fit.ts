@@ -20,6 +20,8 @@ export interface Task {
   logits(rows: Rows): boolean;
   /** Sum of the batch's losses; writes d(mean loss)/d(output) into grad. */
   loss(out: Float32Array, rows: Rows, M: number, N: number, grad: Float32Array): number;
+  /** Per-step transformation of a batch (distillation's mixup), drawing from the seeded source. */
+  augment?(batch: Rows, uniform: () => number): Rows | Promise<Rows>;
 }
 
 /** The standard supervised task: softmax cross-entropy on class ids, or MSE on float (or one-hot) targets. */
@@ -78,6 +80,14 @@ export async function fit(graph: TrainableGraph, data: TrainData, opts: Resolved
   if (opts.keepZeros) maskExistingZeros(params);
   const optimizer = createOptimizer(opts.optimizer, params);
   const shuffleRandom = mulberry32(deriveSeed(opts.seed, 1));
+  const augmentRandom = mulberry32(deriveSeed(opts.seed, 2));
+  const userRandom = mulberry32(deriveSeed(opts.seed, 3));
+  const userAugment = (rows: Rows): Float32Array => {
+    const x = (opts.augment as NonNullable<ResolvedOptions['augment']>)(rows.x, rows.rows, userRandom);
+    if (!(x instanceof Float32Array) || x.length !== rows.x.length)
+      throw new SparqError('ERR_INVALID_DATA', `options.augment returned ${x instanceof Float32Array ? `${x.length} values` : 'something other than a Float32Array'}; it must return a Float32Array of ${rows.x.length} values`);
+    return x;
+  };
   const order = dataset ? Int32Array.from({ length: dataset.rows }, (_, i) => i) : null;
 
   const prune = opts.prune;
@@ -105,7 +115,9 @@ export async function fit(graph: TrainableGraph, data: TrainData, opts: Resolved
     let seen = 0;
     let step = 0;
 
-    const runStep = async (batch: Rows): Promise<void> => {
+    const runStep = async (raw: Rows): Promise<void> => {
+      const augmented = opts.augment ? { ...raw, x: userAugment(raw) } : raw;
+      const batch = task.augment ? await task.augment(augmented, augmentRandom) : augmented;
       const epochPos = epoch + (stepsPerEpoch > 0 ? Math.min(step / stepsPerEpoch, 1) : 0);
       pruneTo(epochPos, globalStep, false);
       lr = learningRate(opts.schedule, opts.learningRate, epochPos, opts.epochs);

@@ -32,12 +32,13 @@ export function meanSquaredError(out: Float32Array, targets: Float32Array, M: nu
 
 /**
  * Knowledge distillation (Hinton et al. 2015): α·T²·KL(softmax(t/T) ‖ softmax(s/T)) + (1−α)·CE(s, labels),
- * on student logits s and teacher logits t. Labels may be null (then the CE term is dropped, α taken as 1).
+ * on student logits s and teacher logits t. Labels are class ids or, for mixed inputs, label distributions
+ * [M, N]; without labels the CE term is dropped (α taken as 1).
  */
 export function distillationLoss(
   student: Float32Array,
   teacher: Float32Array,
-  labels: Int32Array | null,
+  labels: Int32Array | Float32Array | null,
   M: number,
   N: number,
   temperature: number,
@@ -59,11 +60,14 @@ export function distillationLoss(
   if (labels && a < 1) {
     const p = softmaxRows(student, M, N, new Float32Array(M * N));
     const cScale = (1 - a) / M;
+    const soft = labels instanceof Float32Array ? labels : null;
     for (let i = 0; i < M; i++) {
       const o = i * N;
-      const y = labels[i];
-      loss -= (1 - a) * Math.log(Math.max(p[o + y], 1e-30));
-      for (let j = 0; j < N; j++) grad[o + j] += cScale * (p[o + j] - (j === y ? 1 : 0));
+      for (let j = 0; j < N; j++) {
+        const q = soft ? soft[o + j] : j === (labels as Int32Array)[i] ? 1 : 0;
+        if (q > 0) loss -= (1 - a) * q * Math.log(Math.max(p[o + j], 1e-30));
+        grad[o + j] += cScale * (p[o + j] - q);
+      }
     }
   }
   return loss;

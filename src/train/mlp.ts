@@ -1,6 +1,7 @@
 // Multilayer perceptrons as ONNX (MatMul + Add + activation per layer) with seeded initialisation:
 // the models train() starts from and distill() builds students from. Same seed, same weights, bit for bit.
 import { typeError } from '../errors.js';
+import { loadModelSync, type Model } from '../model.js';
 import { GraphBuilder } from '../onnx/builder.js';
 import { checkInteger, checkObject, checkOneOf } from '../validate.js';
 import { deriveSeed, fillUniform, mulberry32 } from './random.js';
@@ -20,10 +21,15 @@ export interface MlpSpec {
 }
 
 /**
- * ONNX bytes of an MLP with input 'input' [batch, inputs] and output 'output' [batch, outputs]. Weights
- * are He-uniform (ReLU, Gelu) or Glorot-uniform (sigmoid, tanh), biases zero.
+ * An MLP with input 'input' [batch, inputs] and output 'output' [batch, outputs]. Weights are He-uniform
+ * (ReLU, Gelu) or Glorot-uniform (sigmoid, tanh), biases zero.
  */
-export function mlp(spec: MlpSpec): Uint8Array {
+export function mlp(spec: MlpSpec): Model {
+  return loadModelSync(mlpOnnx(spec));
+}
+
+/** The ONNX bytes of mlp(spec). */
+export function mlpOnnx(spec: MlpSpec): Uint8Array {
   const s = checkObject(spec, 'spec') as unknown as MlpSpec;
   const inputs = checkInteger(s.inputs, 'spec.inputs', 1, 1 << 24);
   const outputs = checkInteger(s.outputs, 'spec.outputs', 1, 1 << 24);

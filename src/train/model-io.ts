@@ -1,15 +1,25 @@
-// What train() and distill() accept as a model and what they hand back. A model is ONNX bytes or any
-// object that serialises itself to ONNX (toOnnx()); results come back in the same form they came in.
+// What train() and distill() accept as a model and what they hand back: a Model (or ONNX bytes) in, a
+// new Model out. Training works on the ONNX form (graph.ts), so any Model that serialises to a
+// trainable chain can be trained; the input model is never modified.
 import { typeError } from '../errors.js';
+import { loadModelSync, Model } from '../model.js';
 
-/** ONNX bytes, or a model object that can write itself as ONNX. */
-export type ModelInput = Uint8Array | { toOnnx(): Uint8Array };
+/** A Model, or ONNX bytes. */
+export type ModelInput = Model | Uint8Array;
 
 export function modelBytes(model: unknown, name: string): Uint8Array {
   if (model instanceof Uint8Array) return model;
-  if (model !== null && typeof model === 'object' && typeof (model as { toOnnx?: unknown }).toOnnx === 'function') {
-    const bytes = (model as { toOnnx(): unknown }).toOnnx();
-    if (bytes instanceof Uint8Array) return bytes;
-  }
-  throw typeError('ONNX bytes (a Uint8Array) or a Model', name, model);
+  if (model instanceof Model) return model.toOnnx();
+  throw typeError('a Model or ONNX bytes (a Uint8Array)', name, model);
+}
+
+export function asModel(model: unknown, name: string): Model {
+  if (model instanceof Model) return model;
+  if (model instanceof Uint8Array) return loadModelSync(model);
+  throw typeError('a Model or ONNX bytes (a Uint8Array)', name, model);
+}
+
+/** The trained weights as a new Model. */
+export function trainedModel(bytes: Uint8Array): Model {
+  return loadModelSync(bytes);
 }

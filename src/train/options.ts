@@ -27,7 +27,11 @@ export interface PruneOptions {
   sparsity: number;
   /** 'unstructured' (default) or '2:4' (groups of 4 consecutive k; use sparsity 0.5). */
   pattern?: PrunePattern;
-  /** 'layer' (default): every matrix reaches the target; 'global': one magnitude threshold over all. */
+  /**
+   * 'global' (default): one magnitude threshold over all weight matrices, so layers with more redundancy
+   * give up more (on LeNet-300-100 one-shot 90% keeps 91.9% test accuracy, per-layer 51%); 'layer': every
+   * matrix reaches the target sparsity (Zhu & Gupta's setting).
+   */
   scope?: 'layer' | 'global';
   /** 'cubic' (Zhu & Gupta 2017, default), 'linear' or 'oneshot', or the full schedule. */
   schedule?: 'cubic' | 'linear' | 'oneshot' | Partial<PruneSchedule>;
@@ -57,6 +61,11 @@ export interface TrainOptions {
   keepZeros?: boolean;
   /** Threads for the native products (default: the pool's size). */
   threads?: number;
+  /**
+   * Data augmentation: called on every training batch's inputs (rows × features, row-major) with a seeded
+   * uniform source; returns the inputs to train on (same size). Distillation labels them with the teacher.
+   */
+  augment?: (inputs: Float32Array, rows: number, random: () => number) => Float32Array;
 }
 
 export interface ResolvedOptions {
@@ -74,6 +83,7 @@ export interface ResolvedOptions {
   prune: { config: PruneConfig; schedule: PruneSchedule } | null;
   keepZeros: boolean;
   threads: number;
+  augment: TrainOptions['augment'];
 }
 
 export function resolveOptions(options: unknown, name = 'options'): ResolvedOptions {
@@ -124,6 +134,7 @@ export function resolveOptions(options: unknown, name = 'options'): ResolvedOpti
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw typeError('an AbortSignal', `${name}.signal`, o.signal);
   const keepZeros = o.keepZeros === undefined ? true : checkBoolean(o.keepZeros, `${name}.keepZeros`);
   const threads = o.threads === undefined ? 0 : checkInteger(o.threads, `${name}.threads`, 1, 1024);
+  if (o.augment !== undefined && typeof o.augment !== 'function') throw typeError('a function', `${name}.augment`, o.augment);
 
   return {
     epochs,
@@ -140,6 +151,7 @@ export function resolveOptions(options: unknown, name = 'options'): ResolvedOpti
     prune: o.prune === undefined ? null : resolvePrune(o.prune, `${name}.prune`, epochs),
     keepZeros,
     threads,
+    augment: o.augment,
   };
 }
 
@@ -152,7 +164,7 @@ function resolvePrune(raw: unknown, name: string, epochs: number): { config: Pru
   const sparsity = checkNumber(p.sparsity, `${name}.sparsity`, 0, 0.999);
   const pattern = p.pattern === undefined ? 'unstructured' : checkOneOf(p.pattern, `${name}.pattern`, ['unstructured', '2:4'] as const);
   if (pattern === '2:4' && sparsity !== 0.5) throw rangeError("sparsity 0.5 with pattern '2:4'", `${name}.sparsity`, sparsity);
-  const scope = p.scope === undefined ? 'layer' : checkOneOf(p.scope, `${name}.scope`, ['layer', 'global'] as const);
+  const scope = p.scope === undefined ? 'global' : checkOneOf(p.scope, `${name}.scope`, ['layer', 'global'] as const);
   const sRaw = p.schedule ?? 'cubic';
   const s = typeof sRaw === 'string' ? { type: sRaw } : (checkObject(sRaw, `${name}.schedule`) as Partial<PruneSchedule>);
   const type = checkOneOf(s.type ?? 'cubic', `${name}.schedule${typeof sRaw === 'string' ? '' : '.type'}`, ['cubic', 'linear', 'oneshot'] as const);

@@ -36,3 +36,34 @@ export function deriveSeed(seed: number, stream: number): number {
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
   return (h ^ (h >>> 16)) >>> 0;
 }
+
+/** A standard normal (Box–Muller on the seeded uniform source). */
+export function normal(uniform: () => number): number {
+  const u = 1 - uniform();
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * uniform());
+}
+
+/** Gamma(shape, 1) by Marsaglia & Tsang (2000), boosted for shape < 1. */
+export function gamma(shape: number, uniform: () => number): number {
+  if (shape < 1) return gamma(shape + 1, uniform) * Math.pow(1 - uniform(), 1 / shape);
+  const d = shape - 1 / 3;
+  const c = 1 / Math.sqrt(9 * d);
+  for (;;) {
+    let x: number;
+    let v: number;
+    do {
+      x = normal(uniform);
+      v = 1 + c * x;
+    } while (v <= 0);
+    v = v * v * v;
+    const u = 1 - uniform();
+    if (Math.log(u) < 0.5 * x * x + d - d * v + d * Math.log(v)) return d * v;
+  }
+}
+
+/** Beta(a, a): the mixing weight of mixup. */
+export function betaSymmetric(a: number, uniform: () => number): number {
+  const x = gamma(a, uniform);
+  const y = gamma(a, uniform);
+  return x / (x + y);
+}

@@ -2,12 +2,13 @@
 import { parseTrainable } from './graph.js';
 import type { TrainData } from './data.js';
 import { fit, supervisedTask } from './fit.js';
-import { modelBytes, type ModelInput } from './model-io.js';
+import type { Model } from '../model.js';
+import { modelBytes, trainedModel, type ModelInput } from './model-io.js';
 import { resolveOptions, type EpochStats, type TrainOptions } from './options.js';
 
 export interface TrainResult {
-  /** The trained model as ONNX bytes. */
-  model: Uint8Array;
+  /** The trained model (saveModel() writes it as ONNX; InferenceSession runs it). */
+  model: Model;
   history: EpochStats[];
 }
 
@@ -20,5 +21,5 @@ export async function train(model: ModelInput, data: TrainData, options: TrainOp
   const opts = resolveOptions(options);
   const graph = parseTrainable(modelBytes(model, 'model'));
   const history = await fit(graph, data, opts, supervisedTask(opts.loss, graph.outputSize));
-  return { model: graph.toOnnx(), history };
+  return { model: trainedModel(graph.toOnnx()), history };
 }
