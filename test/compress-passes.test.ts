@@ -11,16 +11,16 @@ import { maskFromScores, parsePattern, satisfiesPattern, sparsityOf, weightScore
 import { outputDrift } from '../src/compress/metrics.js';
 import { quantizationOf } from '../src/compress/quantize.js';
 import { onnx } from '../src/onnx/proto.js';
-import { mlp } from '../src/train/mlp.js';
+import { mlpOnnx } from '../src/train/mlp.js';
 import { maxScaledError, randomFloats } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sparq-compress-'));
 
 /** 64-96-48-10 MLP with nonzero biases (so structured pruning's bias folding matters). */
 async function smallModel(seed = 1): Promise<Model> {
-  const m = await loadModel(mlp({ inputs: 64, hidden: [96, 48], outputs: 10, seed }));
+  const m = await loadModel(mlpOnnx({ inputs: 64, hidden: [96, 48], outputs: 10, seed }));
   const init = new Map(m.initializers);
-  for (const [k, t] of m.initializers) if (k.endsWith('.bias')) init.set(k, { ...t, data: randomFloats(t.data.length, seed + k.length, -0.3, 0.3) });
+  for (const [k, t] of m.initializers) if (k.endsWith('.bias')) init.set(k, { dtype: t.dtype, dims: t.dims, data: randomFloats(t.data.length, seed + k.length, -0.3, 0.3) });
   return Model.fromGraph({ ...m.graph, initializers: init });
 }
 const calibration = { input: new Tensor('float32', randomFloats(256 * 64, 7, 0, 1), [256, 64]) };
@@ -64,7 +64,7 @@ describe('prune', () => {
   });
 
   it('calibration-aware methods drift least, random most (one layer pruned alone)', async () => {
-    const model = await loadModel(mlp({ inputs: 64, hidden: [96, 48], outputs: 10, seed: 1 }));
+    const model = await loadModel(mlpOnnx({ inputs: 64, hidden: [96, 48], outputs: 10, seed: 1 }));
     const ref = await outputsOf(model, [calibration]);
     const drift = async (method: 'magnitude' | 'random' | 'sparsegpt') => outputDrift(ref, await outputsOf(await prune(model, { sparsity: 0, layers: { 'fc1.weight': 0.7 }, method, calibration }), [calibration])).cosine;
     const [mag, rnd, sg] = [await drift('magnitude'), await drift('random'), await drift('sparsegpt')];

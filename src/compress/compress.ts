@@ -3,7 +3,7 @@
 // bytes from a real session, sizes of the .sparq file and the exported ONNX, output drift against the
 // original on the calibration inputs, accuracy when labels are given.
 import { typeError } from '../errors.js';
-import { Model, loadModelSync } from '../model.js';
+import { Model } from '../model.js';
 import { InferenceSession } from '../session.js';
 import { Tensor } from '../tensor.js';
 import { checkObject } from '../validate.js';
@@ -113,7 +113,7 @@ async function finetune(model: Model, options: FinetuneOptions): Promise<Model> 
   const { data, ...trainOptions } = o;
   if (quantizationOf(model).size > 0) throw typeError('a model not yet quantized (fine-tune before the quantize pass)', 'model', model);
   const r = await train(model, data, { keepZeros: true, ...trainOptions });
-  return Model.fromGraph(loadModelSync(r.model).graph, { metadata: withQuantization(model.metadata, new Map()), weightFormats: model.weightFormats });
+  return Model.fromGraph(r.model.graph, { metadata: withQuantization(model.metadata, new Map()), weightFormats: model.weightFormats });
 }
 
 /** Per linear layer: what it holds and what the session made of it. */
