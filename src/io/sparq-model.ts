@@ -164,7 +164,7 @@ export function decodeSparqModel(bytes: Uint8Array): Model {
     const [d0, d1] = ref.dims as number[];
     const [K, N] = ref.transposed ? [d1, d0] : [d0, d1];
     if (meta.K !== K || meta.N !== N) throw invalid(`weight "${name}" has dims that contradict its encoding`);
-    const W = decodeWeight(meta, weights.subarray(offset, offset + meta.bytes)).f32;
+    const W = decodeWeight(meta, weights.subarray(offset, offset + meta.bytes), { f32Only: true }).f32;
     initializers.set(name, freezeTensor({ dtype: 'float32', dims: [d0, d1], data: ref.transposed ? transpose(W, K, N) : W }));
   }
   const inputs = j.inputs.map((v, i) => checkValueInfo(v, `input ${i}`));
