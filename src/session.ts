@@ -10,6 +10,7 @@ import { fuseGraph } from './graph/fuse.js';
 import { PackedWeights } from './kernels.js';
 import { Model, loadModelSync, type WeightFormatSpec } from './model.js';
 import { native, type NativePackedHandle } from './native.js';
+import { unpackPrepacked } from './io/prepacked.js';
 import { type CompiledPlan, compilePlan } from './runtime/plan.js';
 import { PlanCache, type NativePlanHandle } from './runtime/plan-cache.js';
 import { Tensor, type TensorType } from './tensor.js';
@@ -59,7 +60,7 @@ export class InferenceSession {
     this.#threads = options.threads ?? 0;
     this.#plans = new PlanCache(options.planCacheSize ?? 16);
     try {
-      this.#packWeights(model.weightFormats, options.weightFormat ?? 'dense');
+      this.#packWeights(model.weightFormats, options.weightFormat ?? 'dense', model);
     } catch (e) {
       for (const w of this.#weights) w.release();
       throw e;
@@ -82,7 +83,7 @@ export class InferenceSession {
     return new InferenceSession(model, opts);
   }
 
-  #packWeights(formats: ReadonlyMap<string, WeightFormatSpec>, fallback: string): void {
+  #packWeights(formats: ReadonlyMap<string, WeightFormatSpec>, fallback: string, model: Model): void {
     const addon = native();
     for (const node of this.#graph.nodes) {
       if (node.op !== 'Linear' || node.domain !== 'sparq') continue;
@@ -96,9 +97,10 @@ export class InferenceSession {
       let handle;
       try {
         const opts = { ...(spec.options ?? {}) };
-        handle = w.raw && w.dtype === 'float32'
+        // Weights a .sparq file carried already packed are adopted as they are (src/io/prepacked.ts).
+        handle = unpackPrepacked(model, original, spec, K, N) ?? (w.raw && w.dtype === 'float32'
           ? (addon.packBytes as (f: string, b: Uint8Array, k: number, n: number, o: object) => NativePackedHandle)(spec.format, w.raw, K, N, opts)
-          : addon.pack(spec.format, w.data as Float32Array, K, N, opts);
+          : addon.pack(spec.format, w.data as Float32Array, K, N, opts));
       } catch (e) {
         rethrowNative(e);
       }

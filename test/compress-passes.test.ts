@@ -11,6 +11,9 @@ import { maskFromScores, parsePattern, satisfiesPattern, sparsityOf, weightScore
 import { outputDrift } from '../src/compress/metrics.js';
 import { quantizationOf } from '../src/compress/quantize.js';
 import { onnx } from '../src/onnx/proto.js';
+import { decodeSparqModel, encodeSparqModel } from '../src/io/sparq-model.js';
+import { prepackedOf, unpackPrepacked } from '../src/io/prepacked.js';
+import { readSparq, writeSparq } from '../src/io/sparq-format.js';
 import { mlpOnnx } from '../src/train/mlp.js';
 import { maxScaledError, randomFloats } from './helpers.js';
 
@@ -210,6 +213,33 @@ describe('saveModel / loadModel', () => {
     const fp = await prune(model, { sparsity: 0.8, pattern: 'block', minParams: 0 });
     await saveModel(fp, join(dir, 'fp.sparq'));
     expect(await run(await loadModel(join(dir, 'fp.sparq')))).toEqual(await run(fp));
+  });
+
+  it('block-pruned int8 weights travel prepacked: sessions adopt them, outputs identical; bad packed bytes fall back to re-packing', async () => {
+    const model = await smallModel();
+    const q = await quantize(await prune(model, { sparsity: 0.9, pattern: 'block', minParams: 0 }), { mode: 'dynamic' });
+    expect([...q.weightFormats.values()].every((f) => f.format === 'sparse-int8')).toBe(true);
+    const bytes = encodeSparqModel(q, { compress: false });
+    const back = decodeSparqModel(bytes);
+    const pre = prepackedOf(back)!;
+    expect([...pre.keys()]).toEqual(['fc1.weight', 'fc2.weight', 'fc3.weight']);
+    const l = linearLayers(back.graph)[0];
+    const handle = unpackPrepacked(back, l.weight, back.weightFormats.get(l.weight)!, l.K, l.N);
+    expect(handle).toBeDefined();
+    handle!.release();
+    expect(await run(back)).toEqual(await run(q));
+    // The fp32 values are still there for anything that reads them (a further pass, an export).
+    expect(weightOf(back.graph, l)).toEqual(weightOf(q.graph, l));
+    // Hostile packed bytes (valid checksums, broken indices): refused by the unpacker, the session re-packs.
+    const sections = readSparq(bytes);
+    const packed = Uint8Array.from(sections.get('packed')!);
+    for (let i = 100; i < packed.length; i += 7) packed[i] = 0xff;
+    const forged = writeSparq([...sections].map(([name, data]) => ({ name, data: name === 'packed' ? packed : data })));
+    const f = decodeSparqModel(forged);
+    expect(unpackPrepacked(f, l.weight, f.weightFormats.get(l.weight)!, l.K, l.N)).toBeUndefined();
+    expect(await run(f)).toEqual(await run(q));
+    // prepack: false stores none.
+    expect(prepackedOf(decodeSparqModel(encodeSparqModel(q, { prepack: false })))).toBeUndefined();
   });
 
   it('a corrupted or truncated .sparq gives ERR_INVALID_MODEL, never a crash', async () => {
