@@ -12,6 +12,7 @@ import { outputDrift } from '../src/compress/metrics.js';
 import { quantizationOf } from '../src/compress/quantize.js';
 import { onnx } from '../src/onnx/proto.js';
 import { decodeSparqModel, encodeSparqModel } from '../src/io/sparq-model.js';
+import { exportOnnx } from '../src/io/export-onnx.js';
 import { prepackedOf, unpackPrepacked } from '../src/io/prepacked.js';
 import { readSparq, writeSparq } from '../src/io/sparq-format.js';
 import { mlpOnnx } from '../src/train/mlp.js';
@@ -310,5 +311,27 @@ describe('compress', () => {
     expect(quantizationOf(out).size).toBe(3);
     await expect(compress(model, [{ shrink: {} } as never])).rejects.toThrow(/passes\[0\]/);
     await expect(compress(model, [], { labels })).rejects.toThrow(/options\.labels/);
+  });
+});
+
+describe('Gemm layers (transB = 1, as torch exports nn.Linear)', () => {
+  it('prune (unstructured, structured), quantize, .sparq and .onnx all keep the function', async () => {
+    const { mlpModel } = await import('../src/onnx/zoo.js');
+    const model = await loadModel(mlpModel({ sizes: [64, 96, 48, 10], seed: 3, style: 'gemm' }));
+    expect(model.nodes.some((n) => n.op === 'Gemm')).toBe(true);
+    const sg = await prune(model, { sparsity: 0.7, method: 'sparsegpt', calibration, minParams: 0 });
+    expect(sg.initializers.get(linearLayers(sg.graph)[0].weight)!.dims).toEqual([96, 64]); // still [N, K]
+    for (const s of layerSparsity(sg)) expect(s).toBeCloseTo(0.7, 1);
+    expect(maxScaledError(await runOrt(exportOnnx(sg)), await run(sg))).toBeLessThan(1e-4);
+    const st = await prune(model, { sparsity: 0.5, pattern: 'structured', minParams: 0 });
+    expect(linearLayers(st.graph).map((l) => [l.K, l.N])).toEqual([[64, 48], [48, 24], [24, 10]]);
+    expect(maxScaledError(await runOrt(st.toOnnx()), await run(st))).toBeLessThan(1e-5);
+    for (const mode of ['dynamic', 'static'] as const) {
+      const q = await quantize(sg, { mode, calibration });
+      const a = await runOrt(exportOnnx(q));
+      const b = await run(q);
+      expect(outputDrift([{ y: new Tensor('float32', b, [b.length]) }], [{ y: new Tensor('float32', a, [a.length]) }]).cosine).toBeGreaterThan(0.999);
+      expect(await run(decodeSparqModel(encodeSparqModel(q, { prepack: true })))).toEqual(b);
+    }
   });
 });
