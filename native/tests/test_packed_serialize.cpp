@@ -79,6 +79,50 @@ TEST(codes_for_another_kernel_width_are_refused) {
   }
 }
 
+TEST(sparse_and_block_fp32_round_trip_bit_identical_and_refuse_truncation) {
+  struct Case {
+    const char* format;
+    const char* block;
+  };
+  for (Case f : {Case{"sparse", ""}, Case{"block", "1x4"}, Case{"block", "8x1"}, Case{"block", "16x1"}})
+    for (auto [K, N] : {std::pair<int64_t, int64_t>{37, 5}, {130, 41}, {1, 1}}) {
+      auto W = pruned(K, N, 0.8, static_cast<uint32_t>(K + 7 * N));
+      sparq::PackOptions opts;
+      if (*f.block) opts.strings["block"] = f.block;
+      auto packed = sparq::pack_weights(f.format, W.data(), K, N, opts);
+      std::vector<uint8_t> bytes;
+      CHECK(packed->serialize(bytes));
+      auto back = sparq::unpack_weights(f.format, bytes.data(), bytes.size(), K, N);
+      CHECK(std::string(back->format()) == f.format);
+      for (int64_t M : {1, 33}) {
+        auto x = random_vector(static_cast<size_t>(M * K), 4);
+        auto a = run(*back, x, M);
+        auto b = run(*packed, x, M);
+        CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+      }
+      for (size_t n = 0; n < bytes.size(); n += 3) {
+        bool threw = false;
+        try {
+          sparq::unpack_weights(f.format, bytes.data(), n, K, N);
+        } catch (const sparq::Error&) {
+          threw = true;
+        }
+        CHECK_MSG(threw, "%s: truncation to %zu bytes was accepted\n", f.format, n);
+      }
+      std::mt19937 rng(5);
+      for (size_t i = 0; i < bytes.size(); ++i) {
+        auto bad = bytes;
+        bad[i] ^= static_cast<uint8_t>(1u << (rng() % 8));
+        try {
+          auto w = sparq::unpack_weights(f.format, bad.data(), bad.size(), K, N);
+          auto x = random_vector(static_cast<size_t>(2 * K), 6);
+          (void)run(*w, x, 2);
+        } catch (const sparq::Error&) {
+        }
+      }
+    }
+}
+
 TEST(unknown_format_and_bad_dims_are_errors) {
   std::vector<uint8_t> none;
   bool threw = false;
