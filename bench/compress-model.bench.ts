@@ -101,6 +101,11 @@ async function main(): Promise<void> {
     const l = await loadTimes(sq, bytes, 3);
     rows.push([`encoder 90% block+int8, .sparq${compressed ? ' (brotli)' : ''}`, sq.length, bytes.length, l.sparq, l.ort, l.sparq / l.ort]);
   }
+  {
+    const sq = encodeSparqModel(unstructured, { compress: false });
+    const l = await loadTimes(sq, bytes, 3);
+    rows.push(['encoder 90% unstructured fp32, .sparq', sq.length, bytes.length, l.sparq, l.ort, l.sparq / l.ort]);
+  }
   const lenetBytes = mlpModel({ sizes: [784, 300, 100, 10], seed: 1 });
   const lenet = await quantize(await prune(await loadModel(lenetBytes), { sparsity: 0.92, minParams: 0 }), { mode: 'dynamic' });
   for (const [compressed, prepack] of [[false, 'auto'], [true, 'auto'], [false, true]] as const) {
