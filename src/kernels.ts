@@ -3,8 +3,9 @@
 import { rethrowNative, SparqError, typeError } from './errors.js';
 import { native, type NativePackedHandle } from './native.js';
 import { checkBoolean, checkFloat32Array, checkInteger, checkObject, checkOneOf } from './validate.js';
+import { assertCudaAvailable, CUDA_FORMATS } from './cuda.js';
 
-export const WEIGHT_FORMATS = ['dense', 'int8', 'sparse', 'block', '2:4', 'sparse-int8', 'auto'] as const;
+export const WEIGHT_FORMATS = ['dense', 'int8', 'sparse', 'block', '2:4', 'sparse-int8', 'auto', ...CUDA_FORMATS] as const;
 export type WeightFormat = (typeof WEIGHT_FORMATS)[number];
 export const ACTIVATIONS = ['none', 'relu', 'gelu'] as const;
 export type Activation = (typeof ACTIVATIONS)[number];
@@ -23,6 +24,9 @@ export interface PackOptions {
    *   per row at call time; exact s32 accumulation.
    * - 'auto': the fastest exact fp32 format for this matrix here (dense below the crossover), chosen
    *   once at pack time; `format` reports the choice and `info.reason` why.
+   * - 'cuda-f32' | 'cuda-f16' | 'cuda-int8' | 'cuda-sparse' | 'cuda-block' | 'cuda-2:4': the weights
+   *   live on the GPU (a sparq built with `npm run build:cuda` on a host with an NVIDIA GPU; elsewhere
+   *   SparqError ERR_CUDA_UNAVAILABLE says why). x and y stay host Float32Arrays.
    */
   format?: WeightFormat;
   /** int8 formats: one scale per output column (default) or one for the whole matrix. */
@@ -102,6 +106,7 @@ export function pack(W: Float32Array, K: number, N: number, options: PackOptions
   checkFloat32Array(W, 'W', K * N, `K·N = ${K * N}`);
   const opts = checkObject(options, 'options');
   const format = checkOneOf(opts.format ?? 'dense', 'options.format', WEIGHT_FORMATS);
+  if (format.startsWith('cuda-')) assertCudaAvailable();
   const nativeOptions: Record<string, number | string | boolean> = {};
   if (opts.perChannel !== undefined) nativeOptions.perChannel = checkBoolean(opts.perChannel, 'options.perChannel');
   if (opts.block !== undefined) nativeOptions.block = checkOneOf(opts.block, 'options.block', BLOCK_SHAPES);

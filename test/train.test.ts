@@ -182,6 +182,36 @@ describe('train', () => {
     }
   });
 
+  it("prunes whole aligned blocks with pattern 'block'", async () => {
+    for (const [block, C, L] of [
+      ['1x4', 1, 4],
+      ['8x1', 8, 1],
+    ] as const) {
+      for (const scope of ['layer', 'global'] as const) {
+        const { model } = await train(mlp({ inputs: 8, hidden: [24], outputs: 4, seed: 4 }), data, { epochs: 3, batchSize: 32, prune: { sparsity: 0.5, pattern: 'block', block, scope } });
+        let zeroBlocks = 0;
+        let blocks = 0;
+        for (const p of parseTrainable(model.toOnnx()).params.filter((q) => q.prunable)) {
+          for (let k0 = 0; k0 < p.rows; k0 += L)
+            for (let n0 = 0; n0 < p.cols; n0 += C) {
+              let nz = 0;
+              let size = 0;
+              for (let k = k0; k < Math.min(k0 + L, p.rows); k++)
+                for (let n = n0; n < Math.min(n0 + C, p.cols); n++) {
+                  size++;
+                  if (p.value[k * p.cols + n] !== 0) nz++;
+                }
+              blocks++;
+              if (nz === 0) zeroBlocks++;
+              else expect(nz, `${block} ${scope}: a block is either pruned whole or kept whole`).toBe(size);
+            }
+        }
+        expect(zeroBlocks / blocks).toBeGreaterThan(0.45);
+        expect(zeroBlocks / blocks).toBeLessThan(0.55);
+      }
+    }
+  });
+
   it('trains from an async iterable of batches', async () => {
     const X = data.inputs.data;
     const Y = data.labels.data;

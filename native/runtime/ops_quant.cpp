@@ -4,40 +4,29 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <type_traits>
 
 #include "ops_broadcast.h"
 #include "sparq/error.h"
 #include "sparq/ops.h"
+#include "sparq/ops_kernels.h"
 #include "sparq/threadpool.h"
 
 namespace sparq {
 namespace {
 
-// round-half-to-even of v, clamped first to a range where the 1.5·2^23 trick is exact; NaN -> 0.
-inline float round_even_clamped(float v) {
-  if (!(v == v)) return 0.0f;
-  v = std::min(std::max(v, -1024.0f), 1024.0f);
-  const float magic = 12582912.0f;  // 1.5 * 2^23: adding it leaves no fraction bits, rounding to even
-  return (v + magic) - magic;  // not folded to v: the build has no -ffast-math (associative math)
-}
-
-template <typename Q>
-inline Q saturate(float v) {
-  constexpr float lo = std::is_signed<Q>::value ? -128.0f : 0.0f, hi = std::is_signed<Q>::value ? 127.0f : 255.0f;
-  return static_cast<Q>(std::min(std::max(v, lo), hi));
-}
-
+// x viewed as [outer, channels, inner]: runs of one channel go to the table's quantizer.
 template <typename Q>
 void quantize_typed(const float* x, int64_t outer, int64_t channels, int64_t inner, const float* scale, const Q* zp,
-                    Q* y, int threads) {
+                    Q* y, const OpContext& ctx) {
+  const OpsKernels& k = ops_kernels(ctx.isa);
   const int64_t rows = outer * channels;
-  detail::parallel_elements(rows * inner, threads, 4.0, [&](int64_t e0, int64_t e1) {
+  detail::parallel_elements(rows * inner, ctx.threads, 4.0, [&](int64_t e0, int64_t e1) {
     for (int64_t e = e0; e < e1;) {
       const int64_t row = e / inner, c = row % channels;
       const int64_t end = std::min(e1, (row + 1) * inner);
-      const float s = scale[c];
-      const float z = zp ? static_cast<float>(zp[c]) : 0.0f;
-      for (; e < end; ++e) y[e] = saturate<Q>(round_even_clamped(x[e] / s) + z);
+      k.quantize_f32(x + e, end - e, scale[c], zp ? static_cast<float>(zp[c]) : 0.0f, std::is_signed<Q>::value, y + e);
+      e = end;
     }
   });
 }
@@ -69,18 +58,16 @@ void dynamic_quantize_linear(const float* x, int64_t n, uint8_t* y, float* scale
                              const OpContext& ctx) {
   if (n < 0) throw invalid_argument("DynamicQuantizeLinear: expected a non-negative element count");
   // Range including 0; NaN never compares, so it is skipped.
+  const OpsKernels& k = ops_kernels(ctx.isa);
   float lo = 0.0f, hi = 0.0f;
-  for (int64_t i = 0; i < n; ++i) {
-    lo = x[i] < lo ? x[i] : lo;
-    hi = x[i] > hi ? x[i] : hi;
-  }
+  k.minmax_f32(x, n, &lo, &hi);
   const float s = hi == lo ? 1.0f : (hi - lo) / 255.0f;
   float zf = 0.0f - lo / s;
   zf = std::min(std::max(zf, 0.0f), 255.0f);
-  const uint8_t z = static_cast<uint8_t>(round_even_clamped(zf));
+  const uint8_t z = static_cast<uint8_t>(std::nearbyint(zf));  // default rounding mode: half to even
   *scale = s;
   *zero_point = z;
-  quantize_typed<uint8_t>(x, 1, 1, n, &s, &z, y, ctx.threads);
+  quantize_typed<uint8_t>(x, 1, 1, n, &s, &z, y, ctx);
 }
 
 void quantize_linear(const float* x, int64_t outer, int64_t channels, int64_t inner, const float* scale, DType qtype,
@@ -88,10 +75,10 @@ void quantize_linear(const float* x, int64_t outer, int64_t channels, int64_t in
   check_qdims("QuantizeLinear", outer, channels, inner, scale);
   if (qtype == DType::uint8)
     return quantize_typed(x, outer, channels, inner, scale, static_cast<const uint8_t*>(zero_point),
-                          static_cast<uint8_t*>(y), ctx.threads);
+                          static_cast<uint8_t*>(y), ctx);
   if (qtype == DType::int8)
     return quantize_typed(x, outer, channels, inner, scale, static_cast<const int8_t*>(zero_point),
-                          static_cast<int8_t*>(y), ctx.threads);
+                          static_cast<int8_t*>(y), ctx);
   throw Error("ERR_UNSUPPORTED_DTYPE", std::string("QuantizeLinear to ") + dtype_name(qtype) + " is not supported");
 }
 

@@ -2,8 +2,8 @@
 // quantized per row at call time (sparq/quantize.h, shared with the 'int8' format), exact s32
 // accumulation and the dequantizing epilogue (sparq/spmm_int8.h). Weights are quantized exactly as
 // the 'int8' format does (pack_int8_weights: symmetric, round half to even; 7-bit on the AVX2 path);
-// a block is kept when any of its 4 codes is nonzero, so the work follows the density of blocks, not
-// of values: about 34% of blocks survive 90% random unstructured sparsity, 10% survive 90% 1x4 block
+// a block is kept when any of its 4 codes is nonzero (stored compressed: its nonzero codes and a 4-bit
+// mask), so memory follows the values but the work follows the density of blocks: about 34% of blocks survive 90% random unstructured sparsity, 10% survive 90% 1x4 block
 // pruning. K is limited to 65536 (exact s32 accumulators).
 #include <algorithm>
 #include <cmath>
@@ -24,7 +24,7 @@ namespace sparq {
 
 const SpmmInt8Kernels* spmm_int8_kernels(Isa isa) {
 #if defined(__x86_64__) || defined(__i386__)
-  if (isa == Isa::avx512 && cpu_features().avx512vnni) return &kSpmmInt8Avx512Vnni;
+  if (isa == Isa::avx512 && cpu_features().avx512vnni && cpu_features().avx512vbmi2) return &kSpmmInt8Avx512Vnni;
   if (isa >= Isa::avx2) return &kSpmmInt8Avx2;
 #else
   (void)isa;
@@ -37,6 +37,9 @@ namespace {
 // Serialised layout (SparseInt8::serialize): signature "SPI8", version.
 constexpr uint32_t kSerialMagic = 0x38495053;
 constexpr uint32_t kSerialVersion = 1;
+
+// Blocks the compressed layout stores: every range padded to an even count.
+int64_t compressed_candidate_blocks(uint64_t blocks, uint64_t odd_ranges) { return static_cast<int64_t>(blocks + odd_ranges); }
 
 class SparseInt8 final : public SparseInt8Weights {
  public:
@@ -68,33 +71,86 @@ class SparseInt8 final : public SparseInt8Weights {
       if (packed) std::memcpy(packed, codes, 4);
       return any;
     };
-    ptr_.resize(static_cast<size_t>(N * view_.chunks + 1));
-    uint64_t total = 0;
+    // Pass 1: blocks and nonzero codes per (output, chunk) range.
+    const int64_t ranges = N * view_.chunks;
+    std::vector<uint32_t> range_blocks(static_cast<size_t>(ranges)), range_codes(static_cast<size_t>(ranges));
+    uint64_t total = 0, codes = 0, odd = 0;
     for (int64_t n = 0; n < N; ++n)
       for (int64_t c = 0; c < view_.chunks; ++c) {
-        ptr_[n * view_.chunks + c] = static_cast<uint32_t>(total);
-        for (int64_t qd = c * kSpI8ChunkQuads; qd < std::min(q.kq, (c + 1) * kSpI8ChunkQuads); ++qd)
-          total += block(qd, n, nullptr);
-        if (total > 0xffffffffull) throw invalid_argument("Expected fewer than 2^32 blocks for format 'sparse-int8'");
+        uint32_t nb = 0, nc = 0;
+        for (int64_t qd = c * kSpI8ChunkQuads; qd < std::min(q.kq, (c + 1) * kSpI8ChunkQuads); ++qd) {
+          int32_t packed;
+          if (!block(qd, n, &packed)) continue;
+          ++nb;
+          for (int l = 0; l < 4; ++l) nc += ((packed >> (8 * l)) & 0xff) != 0;
+        }
+        range_blocks[n * view_.chunks + c] = nb;
+        range_codes[n * view_.chunks + c] = nc;
+        total += nb;
+        codes += nc;
+        odd += nb & 1;
       }
-    ptr_[N * view_.chunks] = static_cast<uint32_t>(total);
+    if (total + odd > 0xffffffffull || codes > 0xffffffffull)
+      throw invalid_argument("Expected fewer than 2^32 blocks for format 'sparse-int8'");
     blocks_ = static_cast<int64_t>(total);
-    idx_.resize(static_cast<size_t>(std::max<int64_t>(blocks_, 1)) + 16);  // +16: whole-vector index loads stay in bounds
-    val_.resize(static_cast<size_t>(std::max<int64_t>(blocks_, 1)));
-    uint32_t e = 0;
+    nonzeros_ = static_cast<int64_t>(codes);
+    // The smaller layout (see sparq/spmm_int8.h). Compressed ranges are padded to an even number of
+    // blocks (an empty block: mask 0) so every range's masks start on a byte.
+    const int64_t stored = compressed_candidate_blocks(total, odd);
+    compressed_ = nonzeros_ + stored / 2 + 4 * (ranges + 1) < 4 * blocks_;
+    const int64_t slots = compressed_ ? stored : blocks_;
+    ptr_.resize(static_cast<size_t>(ranges + 1));
+    if (compressed_) cptr_.resize(static_cast<size_t>(ranges + 1));
+    uint64_t at = 0, code_at = 0;
+    for (int64_t r = 0; r < ranges; ++r) {
+      ptr_[r] = static_cast<uint32_t>(at);
+      if (compressed_) cptr_[r] = static_cast<uint32_t>(code_at);
+      at += compressed_ ? (range_blocks[r] + 1) / 2 * 2 : range_blocks[r];
+      code_at += range_codes[r];
+    }
+    ptr_[ranges] = static_cast<uint32_t>(at);
+    if (compressed_) cptr_[ranges] = static_cast<uint32_t>(code_at);
+    // Padding: the kernels read 16 index bytes, 8 mask bytes and 64 code bytes from any block.
+    idx_.resize(static_cast<size_t>(slots) + 16);
+    if (compressed_) {
+      nib_.resize(static_cast<size_t>(slots / 2) + 16);
+      codes_.resize(static_cast<size_t>(nonzeros_) + 64);
+    } else {
+      val_.resize(static_cast<size_t>(slots) + 16);
+    }
+    // Pass 2: fill.
+    uint32_t off = 0;
     for (int64_t n = 0; n < N; ++n)
-      for (int64_t c = 0; c < view_.chunks; ++c)
+      for (int64_t c = 0; c < view_.chunks; ++c) {
+        uint32_t e = ptr_[n * view_.chunks + c];
         for (int64_t qd = c * kSpI8ChunkQuads; qd < std::min(q.kq, (c + 1) * kSpI8ChunkQuads); ++qd) {
           int32_t packed;
           if (!block(qd, n, &packed)) continue;
           idx_[e] = static_cast<uint8_t>(qd - c * kSpI8ChunkQuads);
-          val_[e] = packed;
-          for (int l = 0; l < 4; ++l) nonzeros_ += ((packed >> (8 * l)) & 0xff) != 0;
+          if (compressed_) {
+            unsigned mask = 0;
+            for (int l = 0; l < 4; ++l) {
+              const int8_t code = static_cast<int8_t>((packed >> (8 * l)) & 0xff);
+              if (code == 0) continue;
+              mask |= 1u << l;
+              codes_[off++] = code;
+            }
+            nib_[e >> 1] |= static_cast<uint8_t>(mask << (4 * (e & 1)));
+          } else {
+            val_[e] = packed;
+          }
           ++e;
         }
+      }
     view_.ptr = ptr_.data();
     view_.idx = idx_.data();
-    view_.val = val_.data();
+    if (compressed_) {
+      view_.cptr = cptr_.data();
+      view_.nib = nib_.data();
+      view_.codes = codes_.data();
+    } else {
+      view_.val = val_.data();
+    }
     view_.scale = scale_.data();
     view_.colsum = colsum_.data();
   }
@@ -130,7 +186,8 @@ class SparseInt8 final : public SparseInt8Weights {
     ptr_.resize(static_cast<size_t>(segments + 1));
     r.get_bytes(ptr_.data(), sizeof(uint32_t) * static_cast<size_t>(segments + 1));
     idx_.resize(static_cast<size_t>(std::max<int64_t>(blocks_, 1)) + 16);
-    val_.resize(static_cast<size_t>(std::max<int64_t>(blocks_, 1)));
+    val_.resize(static_cast<size_t>(std::max<int64_t>(blocks_, 1)) + 16);  // the kernels' read-ahead padding
+    compressed_ = false;  // the serialised form is the words layout
     r.get_bytes(idx_.data(), static_cast<size_t>(blocks_));
     r.align(4);
     r.get_bytes(val_.data(), sizeof(int32_t) * static_cast<size_t>(blocks_));
@@ -169,6 +226,7 @@ class SparseInt8 final : public SparseInt8Weights {
   }
 
   bool serialize(std::vector<uint8_t>& out) const override {
+    if (compressed_) return false;  // only the words layout has a serialised form (v1); callers re-pack
     ByteWriter w(out);
     w.put(kSerialMagic);
     w.put(kSerialVersion);
@@ -191,12 +249,14 @@ class SparseInt8 final : public SparseInt8Weights {
 
   const char* format() const override { return "sparse-int8"; }
   size_t bytes() const override {
-    return sizeof(*this) + ptr_.bytes() + idx_.bytes() + val_.bytes() + scale_.bytes() + colsum_.bytes();
+    return sizeof(*this) + ptr_.bytes() + cptr_.bytes() + idx_.bytes() + nib_.bytes() + codes_.bytes() + val_.bytes() +
+           scale_.bytes() + colsum_.bytes();
   }
   double density() const override { return static_cast<double>(blocks_) * 4 / (static_cast<double>(K()) * N()); }
   void describe(std::vector<InfoEntry>& info) const override {
     info.push_back({"kernel", 0, kernels_->name, true});
     info.push_back({"block", 0, "1x4", true});
+    info.push_back({"layout", 0, compressed_ ? "compressed" : "words", true});
     info.push_back({"blocks", static_cast<double>(blocks_), "", false});
     info.push_back({"nonzeros", static_cast<double>(nonzeros_), "", false});
     info.push_back({"weightBits", kernels_->weight_max == 127 ? 8.0 : 7.0, "", false});
@@ -207,8 +267,11 @@ class SparseInt8 final : public SparseInt8Weights {
 
   int8_t code(int64_t k, int64_t n) const override {
     const int64_t qd = k / 4, c = qd / kSpI8ChunkQuads;
-    for (uint32_t e = ptr_[n * view_.chunks + c]; e < ptr_[n * view_.chunks + c + 1]; ++e)
-      if (c * kSpI8ChunkQuads + idx_[e] == qd) return static_cast<int8_t>((val_[e] >> (8 * (k % 4))) & 0xff);
+    uint32_t off = code_offset(view_, n, c);
+    for (uint32_t e = ptr_[n * view_.chunks + c]; e < ptr_[n * view_.chunks + c + 1]; ++e) {
+      const int32_t word = block_word(view_, e, off);
+      if (c * kSpI8ChunkQuads + idx_[e] == qd) return static_cast<int8_t>((word >> (8 * (k % 4))) & 0xff);
+    }
     return 0;
   }
   int64_t padded_k() const override { return 4 * view_.kq; }
@@ -286,9 +349,11 @@ class SparseInt8 final : public SparseInt8Weights {
   SparseInt8View view_;
   int64_t blocks_ = 0, nonzeros_ = 0;
   double max_abs_error_ = 0, rel_rms_error_ = 0;
-  AlignedBuffer<uint32_t> ptr_;
-  AlignedBuffer<uint8_t> idx_;
+  AlignedBuffer<uint32_t> ptr_, cptr_;
+  AlignedBuffer<uint8_t> idx_, nib_;
+  AlignedBuffer<int8_t> codes_;
   AlignedBuffer<int32_t> val_;
+  bool compressed_ = false;
   AlignedBuffer<float> scale_;
   AlignedBuffer<int32_t> colsum_;
 };

@@ -270,6 +270,24 @@ TEST(sparse_int8_degenerate) {
   CHECK(std::string(p->format()) == "sparse-int8");
 }
 
+std::string info_text(const sparq::PackedWeights& w, const std::string& key) {
+  std::vector<sparq::InfoEntry> info;
+  w.describe(info);
+  for (auto& e : info)
+    if (e.key == key) return e.text;
+  return "";
+}
+
+TEST(sparse_int8_layouts) {
+  // Random sparsity leaves ~1 code per block: the compressed layout; block pruning fills blocks: words.
+  auto unstructured = pruned(256, 300, 0.9, 1), blocks = block_pruned(256, 300, 1, 4, 0.9, 2);
+  auto a = sparq::pack_weights("sparse-int8", unstructured.data(), 256, 300, {});
+  auto b = sparq::pack_weights("sparse-int8", blocks.data(), 256, 300, {});
+  CHECK(info_text(*a, "layout") == "compressed");
+  CHECK(info_text(*b, "layout") == "words");
+  CHECK(a->bytes() < static_cast<size_t>(256 * 300 * 4) * 8 / 100);
+}
+
 TEST(sparse_int8_memory) {
   const int64_t K = 768, N = 512;
   auto W = block_pruned(K, N, 1, 4, 0.9, 8);

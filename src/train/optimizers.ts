@@ -45,27 +45,57 @@ class Adam implements Optimizer {
     const bc2 = 1 - Math.pow(beta2, this.t);
     const stepSize = lr / bc1;
     const invBc2 = 1 / bc2;
-    params.forEach((p, pi) => {
-      const w = p.value;
-      const g = p.grad;
-      const m = this.m[pi];
-      const v = this.v[pi];
-      const mask = p.mask;
+    for (let pi = 0; pi < params.length; pi++) {
+      const p = params[pi];
       const l2 = this.c.type === 'adam' && p.decay ? this.c.weightDecay : 0;
       const decoupled = this.c.type === 'adamw' && p.decay ? 1 - lr * this.c.weightDecay : 1;
-      for (let i = 0; i < w.length; i++) {
-        if (mask !== null && mask[i] === 0) {
-          w[i] = 0;
-          continue;
-        }
-        const gi = g[i] + l2 * w[i];
-        const mi = beta1 * m[i] + (1 - beta1) * gi;
-        const vi = beta2 * v[i] + (1 - beta2) * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        w[i] = w[i] * decoupled - (stepSize * mi) / (Math.sqrt(vi * invBc2) + eps);
-      }
-    });
+      adamUpdate(p.value, p.grad, this.m[pi], this.v[pi], p.mask, beta1, beta2, eps, stepSize, invBc2, l2, decoupled);
+    }
+  }
+}
+
+/** One Adam update of w in place; masked entries are held at zero. Kept monomorphic for V8. */
+function adamUpdate(
+  w: Float32Array,
+  g: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  mask: Uint8Array | null,
+  beta1: number,
+  beta2: number,
+  eps: number,
+  stepSize: number,
+  invBc2: number,
+  l2: number,
+  decoupled: number,
+): void {
+  const c1 = 1 - beta1;
+  const c2 = 1 - beta2;
+  const n = w.length;
+  if (mask === null) {
+    for (let i = 0; i < n; i++) {
+      const wi = w[i];
+      const gi = g[i] + l2 * wi;
+      const mi = beta1 * m[i] + c1 * gi;
+      const vi = beta2 * v[i] + c2 * gi * gi;
+      m[i] = mi;
+      v[i] = vi;
+      w[i] = wi * decoupled - (stepSize * mi) / (Math.sqrt(vi * invBc2) + eps);
+    }
+    return;
+  }
+  for (let i = 0; i < n; i++) {
+    if (mask[i] === 0) {
+      w[i] = 0;
+      continue;
+    }
+    const wi = w[i];
+    const gi = g[i] + l2 * wi;
+    const mi = beta1 * m[i] + c1 * gi;
+    const vi = beta2 * v[i] + c2 * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    w[i] = wi * decoupled - (stepSize * mi) / (Math.sqrt(vi * invBc2) + eps);
   }
 }
 

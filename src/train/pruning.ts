@@ -3,12 +3,17 @@
 // shrink: a weight pruned once stays pruned, and zeros already in the model stay zero.
 import type { Param } from './graph.js';
 
-export type PrunePattern = 'unstructured' | '2:4';
+export type PrunePattern = 'unstructured' | '2:4' | 'block';
+/** Block shapes of sparq's 'block' kernels: C columns (outputs n) x L consecutive k, aligned. */
+export const PRUNE_BLOCKS = ['1x4', '4x1', '8x1', '16x1'] as const;
+export type PruneBlock = (typeof PRUNE_BLOCKS)[number];
 
 export interface PruneConfig {
   sparsity: number;
   pattern: PrunePattern;
   scope: 'layer' | 'global';
+  /** pattern 'block': the block shape. */
+  block: PruneBlock;
 }
 
 /** Masks holding the zeros a model already has (a pruned model keeps them through fine-tuning). */
@@ -82,6 +87,53 @@ function magnitudes(p: Param): Float32Array {
   return m;
 }
 
+/**
+ * What pruning ranks in a matrix: single weights (unstructured) or aligned blocks of C outputs x L
+ * consecutive k scored by their L2 norm (pruned weights count as zero, so pruned blocks stay pruned).
+ */
+interface Units {
+  scores: Float32Array;
+  /** Zeroes in p.mask the weights of every unit whose unitMask is 0. */
+  apply(unitMask: Uint8Array): void;
+}
+
+function unitsOf(p: Param, config: PruneConfig): Units {
+  const mask = p.mask as Uint8Array;
+  if (config.pattern !== 'block') {
+    return {
+      scores: magnitudes(p),
+      apply: (unitMask) => {
+        for (let i = 0; i < mask.length; i++) mask[i] &= unitMask[i];
+      },
+    };
+  }
+  const [C, L] = config.block.split('x').map(Number);
+  const K = p.rows;
+  const N = p.cols;
+  const nb = Math.ceil(N / C);
+  const kb = Math.ceil(K / L);
+  const w = p.value;
+  const scores = new Float32Array(nb * kb);
+  const each = (b: number, fn: (i: number) => void): void => {
+    const k0 = Math.floor(b / nb) * L;
+    const n0 = (b % nb) * C;
+    for (let k = k0; k < Math.min(k0 + L, K); k++) for (let n = n0; n < Math.min(n0 + C, N); n++) fn(k * N + n);
+  };
+  for (let b = 0; b < scores.length; b++) {
+    let s = 0;
+    each(b, (i) => {
+      if (mask[i] !== 0) s += w[i] * w[i];
+    });
+    scores[b] = Math.sqrt(s);
+  }
+  return {
+    scores,
+    apply: (unitMask) => {
+      for (let b = 0; b < unitMask.length; b++) if (unitMask[b] === 0) each(b, (i) => (mask[i] = 0));
+    },
+  };
+}
+
 /** Updates the masks of the prunable params to `sparsity` and zeroes the pruned weights. */
 export function updateMasks(params: Param[], sparsity: number, config: PruneConfig): void {
   const prunable = params.filter((p) => p.prunable);
@@ -89,22 +141,27 @@ export function updateMasks(params: Param[], sparsity: number, config: PruneConf
   if (config.pattern === '2:4') {
     for (const p of prunable) pruneGroupsAlongK(p, sparsity, 4);
   } else if (config.scope === 'global') {
-    const all = new Float32Array(prunable.reduce((a, p) => a + p.value.length, 0));
+    const units = prunable.map((p) => unitsOf(p, config));
+    const all = new Float32Array(units.reduce((a, u) => a + u.scores.length, 0));
     let o = 0;
-    for (const p of prunable) {
-      all.set(magnitudes(p), o);
-      o += p.value.length;
+    for (const u of units) {
+      all.set(u.scores, o);
+      o += u.scores.length;
     }
-    const mask = new Uint8Array(all.length).fill(1);
-    pruneSmallest(all, Math.round(sparsity * all.length), mask);
+    const keep = new Uint8Array(all.length).fill(1);
+    pruneSmallest(all, Math.round(sparsity * all.length), keep);
     o = 0;
-    for (const p of prunable) {
-      const pm = p.mask as Uint8Array;
-      for (let i = 0; i < pm.length; i++) pm[i] &= mask[o + i];
-      o += p.value.length;
+    for (const u of units) {
+      u.apply(keep.subarray(o, o + u.scores.length));
+      o += u.scores.length;
     }
   } else {
-    for (const p of prunable) pruneSmallest(magnitudes(p), Math.round(sparsity * p.value.length), p.mask as Uint8Array);
+    for (const p of prunable) {
+      const u = unitsOf(p, config);
+      const keep = new Uint8Array(u.scores.length).fill(1);
+      pruneSmallest(u.scores, Math.round(sparsity * u.scores.length), keep);
+      u.apply(keep);
+    }
   }
   applyMasks(prunable);
 }

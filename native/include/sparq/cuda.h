@@ -80,7 +80,14 @@ struct GemmS8Args {
   float* c = nullptr; int64_t ldc = 0;          // y [M][N]
 };
 // Tensor cores: mma.sync m16n8k32 s8 (sm_80+), ldmatrix, cp.async multi-stage pipeline.
+// On a compute-capability 9.0 GPU, large shapes go to the wgmma kernel instead (sm_90a), once a
+// one-time self-test against the mma.sync kernel has passed (SPARQ_CUDA_WGMMA=0 disables it).
 void gemm_s8(const GemmS8Args& p, Stream s = nullptr);
+// One kernel by name, for tests and benchmarks: mma.sync (any sm_80+), or wgmma (throws
+// ERR_CUDA_UNAVAILABLE off sm_90). gemm_s8_wgmma_enabled(): whether gemm_s8 uses wgmma here.
+void gemm_s8_mma(const GemmS8Args& p, Stream s = nullptr);
+void gemm_s8_wgmma(const GemmS8Args& p, Stream s = nullptr);
+bool gemm_s8_wgmma_enabled();
 
 struct GemmF16Args {
   const uint16_t* a = nullptr; int64_t lda = 0;  // x  [M][K] fp16 bits (lda % 8 == 0)
@@ -119,7 +126,7 @@ Sparse24Host pack_2to4_s8(const int8_t* wt, int64_t N, int64_t K, int layout);
 std::vector<int8_t> unpack_2to4_s8(const Sparse24Host& h, int layout);
 // Keeps the 2 largest |w| of every 4 consecutive k (ties: lower k): makes any W^T 2:4.
 void prune_2to4_s8(int8_t* wt, int64_t N, int64_t K);
-constexpr int kSparse24Layouts = 3;  // candidate metadata lane layouts (see sparse24.cu)
+constexpr int kSparse24Layouts = 5;  // candidate metadata lane layouts (see sparse24.cu)
 // The metadata lane layout this device's mma.sp uses, found once by a one-warp probe against the CPU
 // (the PTX manual gives it only as figures); -1 if no candidate matched (2:4 then throws).
 int sparse24_meta_layout();
@@ -176,6 +183,69 @@ struct SpmmF16Args {
 };
 // Transposes x into a stream-ordered scratch (cudaMallocAsync), then one warp per output row.
 void spmm_f16(const SpmmF16Args& p, Stream s = nullptr);
+
+// ---- a weight matrix resident on the device: what the runtime uses for device: 'cuda' ----
+
+// Page-locked host memory (cudaMallocHost): the staging area that lets copies run asynchronously.
+class PinnedBuffer {
+ public:
+  PinnedBuffer() = default;
+  explicit PinnedBuffer(size_t bytes);
+  ~PinnedBuffer();
+  PinnedBuffer(PinnedBuffer&& o) noexcept;
+  PinnedBuffer& operator=(PinnedBuffer&& o) noexcept;
+  PinnedBuffer(const PinnedBuffer&) = delete;
+  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
+  void* data() const { return ptr_; }
+  size_t bytes() const { return bytes_; }
+
+ private:
+  void* ptr_ = nullptr;
+  size_t bytes_ = 0;
+};
+
+enum class DeviceFormat {
+  f32,         // exact fp32, CUDA cores
+  f16,         // fp16 weights and activations, tensor cores, fp32 accumulation
+  int8,        // int8 weights (per-column scale) x int8 activations (dynamic per-row scale), tensor cores
+  sparse_f16,  // unstructured sparse fp16 (CSR), CUDA cores
+  block_f16,   // 1x4-block sparse fp16
+  int8_2to4,   // 2:4 int8 on sparse tensor cores (W must already be 2:4 along K for every column)
+};
+const char* device_format_name(DeviceFormat f);
+// "f32", "f16", "int8", "sparse", "block", "2:4"; throws ERR_INVALID_ARGUMENT otherwise.
+DeviceFormat device_format_from_name(const std::string& name);
+
+// W[K][N] (ONNX MatMul layout, host, row-major) packed and uploaded once, with its bias.
+// matmul(): y[M][N] = act(x[M][K] · W + bias) for host fp32 x and y, through pinned staging buffers
+// and device scratch that grow on demand, all on the given stream (one object per stream/session:
+// not safe for concurrent calls on one object).
+class DeviceWeights {
+ public:
+  DeviceWeights(DeviceFormat format, const float* W, int64_t K, int64_t N, const float* bias);
+  // `bias` (host, N values) replaces the bias given at construction for this call when not null.
+  void matmul(const float* x, int64_t M, float* y, Activation act, Stream s = nullptr, const float* bias = nullptr);
+  DeviceFormat format() const { return format_; }
+  int64_t K() const { return K_; }
+  int64_t N() const { return N_; }
+  size_t bytes() const;  // device memory held by the weights (not the scratch)
+
+ private:
+  DeviceFormat format_;
+  int64_t K_, N_;
+  int64_t ldw_ = 0;
+  DeviceBuffer w_, scale_w_, bias_;
+  Sparse24S8 w24_;
+  SparseF16 sparse_;
+  DeviceBuffer x_, xq_, scale_x_, y_, bias_call_;
+  PinnedBuffer in_, out_;
+};
+
+// Registers the formats "cuda-f32", "cuda-f16", "cuda-int8", "cuda-sparse", "cuda-block" and
+// "cuda-2:4" with the packed-weights registry (sparq/packed.h), so kernels.pack() and the runtime use
+// the GPU through the same interface as the CPU formats: DeviceWeights behind a PackedWeights, one
+// stream per packed matrix, calls serialised per matrix. Does nothing (returns false) without a device.
+bool register_formats();
 
 // fp32 <-> fp16 (round to nearest even) on the host, for packing and tests.
 uint16_t float_to_half(float f);

@@ -37,11 +37,15 @@ add_library(sparq_cuda STATIC ${SPARQ_CUDA_SOURCES})
 set_target_properties(sparq_cuda PROPERTIES POSITION_INDEPENDENT_CODE ON CUDA_ARCHITECTURES OFF)
 target_include_directories(sparq_cuda PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/native/include)
 target_include_directories(sparq_cuda PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/native/kernels/cuda)
-# SPARQ_GENCODE overrides the target list (e.g. "-gencode=arch=compute_90a,code=sm_90a" alone for a
-# fast build on an H100/H200 host).
-set(SPARQ_CUDA_GENCODE
-  "-gencode=arch=compute_90a,code=sm_90a;-gencode=arch=compute_90,code=sm_90;-gencode=arch=compute_80,code=[sm_80,compute_80]"
-  CACHE STRING "nvcc -gencode flags for the sparq CUDA kernels")
+# SPARQ_CUDA_GENCODE overrides the target list (e.g. "-gencode=arch=compute_90a,code=sm_90a" alone for
+# a fast build on an H100/H200 host; several flags separated by ';').
+# The environment variable of the same name sets the default (handy through cmake-js / npm).
+set(_sparq_gencode_default
+  "-gencode=arch=compute_90a,code=sm_90a;-gencode=arch=compute_90,code=sm_90;-gencode=arch=compute_80,code=[sm_80,compute_80]")
+if(DEFINED ENV{SPARQ_CUDA_GENCODE} AND NOT "$ENV{SPARQ_CUDA_GENCODE}" STREQUAL "")
+  set(_sparq_gencode_default "$ENV{SPARQ_CUDA_GENCODE}")
+endif()
+set(SPARQ_CUDA_GENCODE "${_sparq_gencode_default}" CACHE STRING "nvcc -gencode flags for the sparq CUDA kernels")
 target_compile_options(sparq_cuda PRIVATE
   $<$<COMPILE_LANGUAGE:CUDA>:${SPARQ_CUDA_GENCODE} -Xcompiler=-fPIC --expt-relaxed-constexpr -Xcompiler=-Wall,-Wextra,-Wno-unused-parameter>
   $<$<COMPILE_LANGUAGE:CXX>:${SPARQ_WARNINGS}>)

@@ -19,8 +19,13 @@ inline MetaSlot meta_slot(int layout, int lane, int j) {
       return {g + 8 * (j >> 2), 4 * t + (j & 3)};
     case 1:  // each lane describes the kept values it holds in its own A fragment
       return {g + 8 * ((j >> 1) & 1), 2 * t + (j & 1) + 8 * (j >> 2)};
-    default:  // 16 k per lane, rows g and g+8 alternating by nibble
+    case 2:  // 16 k per lane, rows g and g+8 alternating by nibble
       return {g + 8 * (j & 1), 4 * t + (j >> 1)};
+    case 3:  // 32 k of one row per lane: lanes t = 0, 1 row g, t = 2, 3 row g+8
+      return {g + 8 * (t >> 1), 8 * (t & 1) + j};
+    default:  // 32 k of one row per lane: t = 0 row g k 0-31, t = 1 row g+8 k 0-31, t = 2, 3 the same for
+              // k 32-63 (what CUTLASS's reorder_meta interleave + 2x2 swap produces for 8-bit types)
+      return {g + 8 * (t & 1), 8 * (t >> 1) + j};
   }
 }
 

@@ -19,8 +19,9 @@ namespace {
 
 constexpr int kWarpsPerCta = 8;
 
-// x[M][K] (ldx) -> xt[K][mpad], zero rows m >= M. 32x32 tiles through shared memory.
-__global__ void transpose_kernel(const __half* x, int64_t ldx, int M, int K, __half* xt, int mpad) {
+// x[M][K] (ldx) -> xt[kpad][mpad], zero for m >= M and k >= K (a 1x4 block may reach past K).
+// 32x32 tiles through shared memory.
+__global__ void transpose_kernel(const __half* x, int64_t ldx, int M, int K, int kpad, __half* xt, int mpad) {
   __shared__ __half tile[32][33];
   const int k0 = blockIdx.x * 32, m0 = blockIdx.y * 32;
   for (int i = threadIdx.y; i < 32; i += 8) {
@@ -30,7 +31,7 @@ __global__ void transpose_kernel(const __half* x, int64_t ldx, int M, int K, __h
   __syncthreads();
   for (int i = threadIdx.y; i < 32; i += 8) {
     const int k = k0 + i, m = m0 + threadIdx.x;
-    if (k < K && m < mpad) xt[static_cast<int64_t>(k) * mpad + m] = tile[threadIdx.x][i];
+    if (k < kpad && m < mpad) xt[static_cast<int64_t>(k) * mpad + m] = tile[threadIdx.x][i];
   }
 }
 
@@ -50,12 +51,12 @@ struct SpmmParams {
 template <int MT>
 __device__ __forceinline__ void load_x(const __half* p, float (&xv)[MT]) {
   if constexpr (MT == 1) {
-    xv[0] = __half2float(*p);
+    xv[0] = __half2float(__ldg(p));
   } else {
     static_assert(MT % 8 == 0, "MT must be 1 or a multiple of 8");
 #pragma unroll
     for (int c = 0; c < MT / 8; ++c) {
-      const uint4 u = *reinterpret_cast<const uint4*>(p + 8 * c);
+      const uint4 u = __ldg(reinterpret_cast<const uint4*>(p + 8 * c));
       const __half2* h2 = reinterpret_cast<const __half2*>(&u);
 #pragma unroll
       for (int q = 0; q < 4; ++q) {
@@ -83,15 +84,15 @@ __global__ void __launch_bounds__(kWarpsPerCta * 32) spmm_kernel(const SpmmParam
 
 #pragma unroll 2
   for (int e = begin + lane; e < end; e += 32) {
-    const int k0 = static_cast<int>(p.cols[e]) * BLOCK;
+    const int k0 = static_cast<int>(__ldg(p.cols + e)) * BLOCK;
     float w[BLOCK];
     if constexpr (BLOCK == 4) {
-      const uint2 u = *reinterpret_cast<const uint2*>(p.values + static_cast<int64_t>(e) * 4);
+      const uint2 u = __ldg(reinterpret_cast<const uint2*>(p.values + static_cast<int64_t>(e) * 4));
       const float2 a = __half22float2(*reinterpret_cast<const __half2*>(&u.x));
       const float2 b = __half22float2(*reinterpret_cast<const __half2*>(&u.y));
       w[0] = a.x; w[1] = a.y; w[2] = b.x; w[3] = b.y;
     } else {
-      w[0] = __half2float(p.values[e]);
+      w[0] = __half2float(__ldg(p.values + e));
     }
 #pragma unroll
     for (int b = 0; b < BLOCK; ++b) {
@@ -177,11 +178,12 @@ void spmm_f16(const SpmmF16Args& p, Stream s) {
   if (mtiles > 65535) throw invalid_argument("sparse GEMM M too large for one launch");
   // x^T in stream-ordered scratch: allocated and freed in stream order, so no synchronisation here.
   void* xt = nullptr;
-  SPARQ_CUDA_CHECK(cudaMallocAsync(&xt, static_cast<size_t>(w.K) * mpad * 2, s));
+  const int64_t kpad = (w.K + w.block - 1) / w.block * w.block;
+  SPARQ_CUDA_CHECK(cudaMallocAsync(&xt, static_cast<size_t>(kpad) * mpad * 2, s));
   try {
-    dim3 tgrid(unsigned((w.K + 31) / 32), unsigned((mpad + 31) / 32));
+    dim3 tgrid(unsigned((kpad + 31) / 32), unsigned((mpad + 31) / 32));
     transpose_kernel<<<tgrid, dim3(32, 8), 0, s>>>(reinterpret_cast<const __half*>(p.x), p.ldx, int(p.M), int(w.K),
-                                                    static_cast<__half*>(xt), mpad);
+                                                    int(kpad), static_cast<__half*>(xt), mpad);
     SPARQ_CUDA_CHECK_LAUNCH("transpose_kernel launch");
     SpmmParams q{w.row_ptr.as<int32_t>(), w.cols.as<uint16_t>(), w.values.as<__half>(), w.order.as<int32_t>(),
                  static_cast<const __half*>(xt), mpad, int(p.M), int(w.N), p.bias, int(p.act), p.y, p.ldy};

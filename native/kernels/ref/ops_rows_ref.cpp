@@ -52,7 +52,8 @@ void layer_norm_rows_scalar(const float* x, float* y, int64_t rows, int64_t cols
   }
 }
 
-extern const OpsKernels kOpsScalar = {"scalar", unary_f32_scalar, binary_f32_scalar, softmax_rows_scalar,
-                                      layer_norm_rows_scalar};
+extern const OpsKernels kOpsScalar = {"scalar",           unary_f32_scalar,       binary_f32_scalar,
+                                      softmax_rows_scalar, layer_norm_rows_scalar, minmax_f32_scalar,
+                                      quantize_f32_scalar};
 
 }  // namespace sparq

@@ -28,11 +28,14 @@ void xt(const SparseInt8View& w, const uint8_t* xt, int /*mt*/, int rows, int64_
         int64_t ldy, const Epilogue& ep, int32_t* acc_out, int64_t ldacc) {
   for (int64_t n = n0; n < n1; ++n) {
     int32_t acc[kMt] = {};
-    for (int64_t c = 0; c < w.chunks; ++c)
+    for (int64_t c = 0; c < w.chunks; ++c) {
+      uint32_t off = code_offset(w, n, c);
       for (uint32_t e = w.ptr[n * w.chunks + c]; e < w.ptr[n * w.chunks + c + 1]; ++e) {
         const int64_t q = c * kSpI8ChunkQuads + w.idx[e];
-        for (int m = 0; m < kMt; ++m) acc[m] += dot4(xt + (q * kMt + m) * 4, w.val[e]);
+        const int32_t word = block_word(w, e, off);
+        for (int m = 0; m < kMt; ++m) acc[m] += dot4(xt + (q * kMt + m) * 4, word);
       }
+    }
     for (int m = 0; m < rows; ++m) {
       if (acc_out)
         acc_out[m * ldacc + n] = acc[m];
@@ -46,9 +49,11 @@ void rows(const SparseInt8View& w, const uint8_t* xq, int64_t n0, int64_t n1, fl
           const Epilogue& ep, int32_t* acc_out) {
   for (int64_t n = n0; n < n1; ++n) {
     int32_t acc = 0;
-    for (int64_t c = 0; c < w.chunks; ++c)
+    for (int64_t c = 0; c < w.chunks; ++c) {
+      uint32_t off = code_offset(w, n, c);
       for (uint32_t e = w.ptr[n * w.chunks + c]; e < w.ptr[n * w.chunks + c + 1]; ++e)
-        acc += dot4(xq + (c * kSpI8ChunkQuads + w.idx[e]) * 4, w.val[e]);
+        acc += dot4(xq + (c * kSpI8ChunkQuads + w.idx[e]) * 4, block_word(w, e, off));
+    }
     if (acc_out)
       acc_out[n] = acc;
     else

@@ -96,6 +96,10 @@ void softmax_rows_avx512(const float* x, float* y, int64_t rows, int64_t cols, b
 void layer_norm_rows_avx512(const float* x, float* y, int64_t rows, int64_t cols, const float* gamma, const float* beta,
                             float eps, float* mean, float* inv_std);
 
-extern const OpsKernels kOpsAvx512 = {"avx512", unary_f32, binary_f32, softmax_rows_avx512, layer_norm_rows_avx512};
+void minmax_f32_avx512(const float* x, int64_t n, float* lo, float* hi);
+void quantize_f32_avx512(const float* x, int64_t n, float scale, float zp, bool is_signed, void* y);
+
+extern const OpsKernels kOpsAvx512 = {"avx512",         unary_f32,        binary_f32,         softmax_rows_avx512,
+                                      layer_norm_rows_avx512, minmax_f32_avx512, quantize_f32_avx512};
 
 }  // namespace sparq

@@ -15,8 +15,32 @@
 #include "sparq/spmm_int8.h"
 #include "transpose_avx512.h"
 
+// vpexpandb (AVX512-VBMI2) and popcnt: this file only runs where the dispatch saw both.
+#pragma GCC target("avx512vbmi2,popcnt")
+
 namespace sparq {
 namespace {
+
+// The 4-bit masks of blocks e .. e+15 as one 64-bit vpexpandb mask (block e in bits 0-3). e is even:
+// compressed ranges start on even blocks and the kernels step by 16.
+inline uint64_t nibbles16(const uint8_t* nib, uint32_t e) {
+  uint64_t v;
+  std::memcpy(&v, nib + (e >> 1), 8);
+  return v;
+}
+
+// Blocks [e, e1) (at most 16 used) as 16 words: loaded (words layout) or rebuilt from the code stream
+// at `off` (compressed layout).
+inline __m512i expand16(const SparseInt8View& w, uint32_t e, uint32_t e1, uint32_t& off) {
+  const uint32_t count = e1 - e;
+  if (!w.codes) return _mm512_maskz_loadu_epi32(static_cast<__mmask16>((uint64_t{1} << (count < 16 ? count : 16)) - 1), w.val + e);
+  uint64_t m = nibbles16(w.nib, e);
+  if (count < 16) m &= (uint64_t{1} << (4 * count)) - 1;
+  // Register form: the memory form of vpexpandb is far slower on Zen 4/5 (codes are padded for the load).
+  const __m512i words = _mm512_maskz_expand_epi8(m, _mm512_loadu_si512(w.codes + off));
+  off += static_cast<uint32_t>(_mm_popcnt_u64(m));
+  return words;
+}
 
 constexpr int kMaxV = 4;
 
@@ -46,21 +70,29 @@ void xt_kernel(const SparseInt8View& w, const uint8_t* xt, int rows, int64_t n0,
       for (int v = 0; v < kV; ++v) a0[v] = a1[v] = _mm512_setzero_si512();
       for (int64_t c = 0; c < w.chunks; ++c) {
         const uint8_t* xc = xt + c * chunk_bytes;
-        uint32_t e = pp[c];
+        // 16 blocks at a time: one vpexpandb rebuilds their weight words in a register, and each word is
+        // broadcast from there (reading them back from memory stalls on store forwarding).
         const uint32_t e1 = pp[c + 1];
-        for (; e + 2 <= e1; e += 2) {
-          const uint8_t* x0 = xc + static_cast<int64_t>(w.idx[e]) * (kMt * 4);
-          const uint8_t* x1 = xc + static_cast<int64_t>(w.idx[e + 1]) * (kMt * 4);
-          const __m512i w0 = _mm512_set1_epi32(w.val[e]), w1 = _mm512_set1_epi32(w.val[e + 1]);
-          for (int v = 0; v < kV; ++v) {
-            a0[v] = _mm512_dpbusd_epi32(a0[v], _mm512_load_si512(x0 + 64 * v), w0);
-            a1[v] = _mm512_dpbusd_epi32(a1[v], _mm512_load_si512(x1 + 64 * v), w1);
+        uint32_t off = code_offset(w, nb + j, c);
+        for (uint32_t e = pp[c]; e < e1; e += 16) {
+          const __m512i words = expand16(w, e, e1, off);
+          const int count = static_cast<int>(std::min<uint32_t>(16, e1 - e));
+          int i = 0;
+          for (; i + 2 <= count; i += 2) {
+            const uint8_t* x0 = xc + static_cast<int64_t>(w.idx[e + i]) * (kMt * 4);
+            const uint8_t* x1 = xc + static_cast<int64_t>(w.idx[e + i + 1]) * (kMt * 4);
+            const __m512i w0 = _mm512_permutexvar_epi32(_mm512_set1_epi32(i), words);
+            const __m512i w1 = _mm512_permutexvar_epi32(_mm512_set1_epi32(i + 1), words);
+            for (int v = 0; v < kV; ++v) {
+              a0[v] = _mm512_dpbusd_epi32(a0[v], _mm512_load_si512(x0 + 64 * v), w0);
+              a1[v] = _mm512_dpbusd_epi32(a1[v], _mm512_load_si512(x1 + 64 * v), w1);
+            }
           }
-        }
-        if (e < e1) {
-          const uint8_t* x0 = xc + static_cast<int64_t>(w.idx[e]) * (kMt * 4);
-          const __m512i w0 = _mm512_set1_epi32(w.val[e]);
-          for (int v = 0; v < kV; ++v) a0[v] = _mm512_dpbusd_epi32(a0[v], _mm512_load_si512(x0 + 64 * v), w0);
+          if (i < count) {
+            const uint8_t* x0 = xc + static_cast<int64_t>(w.idx[e + i]) * (kMt * 4);
+            const __m512i w0 = _mm512_permutexvar_epi32(_mm512_set1_epi32(i), words);
+            for (int v = 0; v < kV; ++v) a0[v] = _mm512_dpbusd_epi32(a0[v], _mm512_load_si512(x0 + 64 * v), w0);
+          }
         }
       }
       for (int v = 0; v < kV; ++v) _mm512_store_si512(yt + j * kMt + 16 * v, _mm512_add_epi32(a0[v], a1[v]));
@@ -94,11 +126,14 @@ void rows(const SparseInt8View& w, const uint8_t* xq, int64_t n0, int64_t n1, fl
     for (int j0 = 0; j0 < 16; j0 += kCols) {
       __m512i acc[kCols];
       const uint32_t* pp[kCols];
+      uint32_t off[kCols];
+      int64_t col[kCols];
 #pragma GCC unroll 4
       for (int i = 0; i < kCols; ++i) {
         acc[i] = _mm512_setzero_si512();
         // Outputs past n1 repeat the last one (their lanes are never stored).
         pp[i] = w.ptr + (nb + std::min(j0 + i, cols - 1)) * w.chunks;
+        col[i] = nb + std::min(j0 + i, cols - 1);
       }
       for (int64_t c = 0; c < w.chunks; ++c) {
         const uint8_t* xc = xq + c * kSpI8ChunkBytes;
@@ -106,20 +141,21 @@ void rows(const SparseInt8View& w, const uint8_t* xq, int64_t n0, int64_t n1, fl
         const __m512i x2 = _mm512_loadu_si512(xc + 128), x3 = _mm512_loadu_si512(xc + 192);
         // One masked vector covers the usual <= 16 blocks of an output in a chunk without a branch on
         // the count (empty ranges give an all-zero mask); longer ranges loop.
-        auto step = [&](__m512i sum, uint32_t e, uint32_t e1) {
+        auto step = [&](__m512i sum, uint32_t e, uint32_t e1, uint32_t& cursor) {
           const uint32_t count = e1 - e;
           const __mmask16 m = static_cast<__mmask16>((uint64_t{1} << (count < 16 ? count : 16)) - 1);
           const __m512i quad = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, w.idx + e));
           const __mmask16 upper = _mm512_test_epi32_mask(quad, _mm512_set1_epi32(32));
           const __m512i xv = _mm512_mask_blend_epi32(upper, _mm512_permutex2var_epi32(x0, quad, x1),
                                                      _mm512_permutex2var_epi32(x2, quad, x3));
-          return _mm512_dpbusd_epi32(sum, xv, _mm512_maskz_loadu_epi32(m, w.val + e));
+          return _mm512_dpbusd_epi32(sum, xv, expand16(w, e, e1, cursor));
         };
 #pragma GCC unroll 4
         for (int i = 0; i < kCols; ++i) {
           const uint32_t e0 = pp[i][c], e1 = pp[i][c + 1];
-          acc[i] = step(acc[i], e0, e1);
-          for (uint32_t e = e0 + 16; e < e1; e += 16) acc[i] = step(acc[i], e, e1);
+          off[i] = code_offset(w, col[i], c);  // per chunk: no dependency chain through the popcounts
+          acc[i] = step(acc[i], e0, e1, off[i]);
+          for (uint32_t e = e0 + 16; e < e1; e += 16) acc[i] = step(acc[i], e, e1, off[i]);
         }
       }
 #pragma GCC unroll 4
