@@ -15,6 +15,7 @@ import { PackedWeights } from './kernels.js';
 import { Model, loadModelSync, type WeightFormatSpec } from './model.js';
 import { readModelFile } from './onnx/decode.js';
 import { native } from './native.js';
+import { unpackPrepacked } from './io/prepacked.js';
 import { type CompiledPlan, compilePlan } from './runtime/plan.js';
 import { PlanCache, type NativePlanHandle } from './runtime/plan-cache.js';
 import { Tensor, type TensorType } from './tensor.js';
@@ -68,7 +69,7 @@ export class InferenceSession {
     this.#threads = options.threads ?? 0;
     this.#plans = new PlanCache(options.planCacheSize ?? 16);
     try {
-      this.#packWeights(model.weightFormats, options.weightFormat, ownedFile);
+      this.#packWeights(model.weightFormats, options.weightFormat, model, ownedFile);
     } catch (e) {
       for (const w of this.#weights) w.release();
       throw e;
@@ -94,7 +95,7 @@ export class InferenceSession {
     return new InferenceSession(loadModelSync(bytes, { baseDir: dirname(path) }), opts, bytes.buffer);
   }
 
-  #packWeights(formats: ReadonlyMap<string, WeightFormatSpec>, fallback: string | undefined, ownedFile?: ArrayBufferLike): void {
+  #packWeights(formats: ReadonlyMap<string, WeightFormatSpec>, fallback: string | undefined, model: Model, ownedFile?: ArrayBufferLike): void {
     const addon = native();
     const release = ownedFile ? fileReleaser(this.#graph, ownedFile) : undefined;
     for (const node of this.#graph.nodes) {
@@ -109,9 +110,10 @@ export class InferenceSession {
       let handle;
       try {
         const opts = { ...(spec.options ?? {}) };
-        handle = w.raw && w.dtype === 'float32'
+        // Weights a .sparq file carried already packed are adopted as they are (src/io/prepacked.ts).
+        handle = unpackPrepacked(model, original, spec, K, N) ?? (w.raw && w.dtype === 'float32'
           ? addon.packBytes(spec.format, w.raw, K, N, opts)
-          : addon.pack(spec.format, w.data as Float32Array, K, N, opts);
+          : addon.pack(spec.format, w.data as Float32Array, K, N, opts));
       } catch (e) {
         rethrowNative(e);
       }

@@ -56,21 +56,12 @@ describe('.sparq container', () => {
     for (const n of [0, 5, 31, 32, 100, file.length >> 1, file.length - 1]) expectInvalid(file.subarray(0, n));
   });
 
-  it('every single flipped byte is refused (header, table, sections)', () => {
+  it('every single flipped byte is refused (header, table, sections, padding)', () => {
     const file = sample();
     for (let i = 0; i < file.length; i++) {
-      // Padding between sections is not covered by any checksum (it carries nothing).
       const copy = Uint8Array.from(file);
       copy[i] ^= 0x5a;
-      let ok = false;
-      try {
-        const s = readSparq(copy);
-        ok = s.get('manifest')!.every((b, j) => b === text[j]) && s.get('weights/0')!.every((b, j) => b === payload[j]);
-      } catch (e) {
-        expect((e as SparqError).code).toBe('ERR_INVALID_MODEL');
-        continue;
-      }
-      expect(ok).toBe(true); // accepted only if the change was in padding and the data is intact
+      expectInvalid(copy);
     }
   });
 

@@ -78,3 +78,16 @@ describe('.sparq weight codec', () => {
     bad({}, far);
   });
 });
+
+describe('decodeWeight f32Only (the load path)', () => {
+  it('gives the same fp32 weights as the full decode, for every layout', () => {
+    const K = 301;
+    const N = 9;
+    const W = prune(randomFloats(K * N, 11), 0.9, 12);
+    const q = quantizeWeights(W, K, N, true);
+    for (const layout of ['sparse', 'dense'] as const) {
+      const e = encodeWeight({ K, N, s8: q, layout });
+      expect(decodeWeight(e.meta, e.bytes, { f32Only: true }).f32).toEqual(decodeWeight(e.meta, e.bytes).f32);
+    }
+  });
+});

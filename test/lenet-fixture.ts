@@ -19,8 +19,9 @@ export async function lenet(): Promise<Uint8Array> {
   if (existsSync(path)) return new Uint8Array(readFileSync(path));
   const { train: tr } = loadMnist();
   const r = await train(mlp({ inputs: 784, hidden: [300, 100], outputs: 10, seed: 1 }), { inputs: tr.inputs, labels: tr.labels }, { epochs: LENET_EPOCHS, batchSize: 64, learningRate: 1e-3, schedule: 'cosine', seed: 1 });
-  writeFileSync(path, r.model);
-  return r.model;
+  const bytes = r.model.toOnnx();
+  writeFileSync(path, bytes);
+  return bytes;
 }
 
 /** Rows [start, end) of a [rows, 784] tensor. */

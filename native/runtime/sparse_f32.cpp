@@ -9,6 +9,7 @@
 #include "sparq/aligned.h"
 #include "sparq/error.h"
 #include "sparq/packed.h"
+#include "sparq/packed_serialize.h"
 #include "sparq/sparse_formats.h"
 #include "sparq/spmm_f32.h"
 #include "sparq/threadpool.h"
@@ -29,6 +30,10 @@ const SpmmF32Kernels* spmm_f32_kernels(Isa isa) {
 }
 
 namespace {
+
+// Serialised layout (GroupedCsc::serialize): signature "SPF3", version.
+constexpr uint32_t kSerialMagic = 0x33465053;
+constexpr uint32_t kSerialVersion = 1;
 
 class GroupedCsc final : public PackedWeights {
  public:
@@ -91,6 +96,76 @@ class GroupedCsc final : public PackedWeights {
     view_.ptr = ptr_.data();
     view_.idx = idx_.data();
     view_.val = val_.data();
+  }
+
+  // From GroupedCsc::serialize's bytes (sparq/packed_serialize.h), every count and index checked.
+  struct FromBytes {};
+  GroupedCsc(FromBytes, const uint8_t* bytes, size_t size, int64_t K, int64_t N, const char* format, Isa isa)
+      : PackedWeights(K, N, isa), format_(format), kernels_(spmm_f32_kernels(isa)) {
+    ByteReader r(bytes, size);
+    if (r.get<uint32_t>() != kSerialMagic) invalid_packed(format, "its bytes do not start with the format's signature");
+    const uint32_t version = r.get<uint32_t>();
+    if (version != kSerialVersion) invalid_packed(format, "they are of version " + std::to_string(version) + ", not " + std::to_string(kSerialVersion));
+    const int32_t C = r.get<int32_t>(), L = r.get<int32_t>();
+    const bool sparse = std::string(format) == "sparse";
+    const bool shape_ok = sparse ? (C == 1 && L == 1) : ((C == 1 && L == 4) || (L == 1 && (C == 4 || C == 8 || C == 16)));
+    if (!shape_ok) invalid_packed(format, "their block shape is not one the format has");
+    if (r.get<int64_t>() != K || r.get<int64_t>() != N) invalid_packed(format, "their K, N differ from the weight's");
+    if (K > kSparseMaxK) invalid_packed(format, "K exceeds the format's 16-bit indices");
+    view_.C = C;
+    view_.L = L;
+    view_.K = K;
+    view_.N = N;
+    view_.groups = (N + C - 1) / C;
+    entries_ = r.get<int64_t>();
+    const int64_t kblocks = (K + L - 1) / L;
+    if (entries_ < 0 || entries_ > view_.groups * kblocks) invalid_packed(format, "their entry count is impossible");
+    const uint64_t need = static_cast<uint64_t>(view_.groups + 1) * 4 + static_cast<uint64_t>(entries_) * 2 +
+                          static_cast<uint64_t>(entries_) * static_cast<uint64_t>(C * L) * 4;
+    if (static_cast<uint64_t>(r.left()) < need) invalid_packed(format, "the data ends early (truncated)");
+    ptr_.resize(static_cast<size_t>(view_.groups + 1));
+    idx_.resize(static_cast<size_t>(std::max<int64_t>(entries_, 1)));
+    val_.resize(static_cast<size_t>(std::max<int64_t>(entries_ * C * L, 1)));
+    r.get_bytes(ptr_.data(), sizeof(uint32_t) * static_cast<size_t>(view_.groups + 1));
+    r.get_bytes(idx_.data(), sizeof(uint16_t) * static_cast<size_t>(entries_));
+    r.align(4);
+    r.get_bytes(val_.data(), sizeof(float) * static_cast<size_t>(entries_ * C * L));
+    if (r.left() != 0) invalid_packed(format, "they carry " + std::to_string(r.left()) + " bytes too many");
+    if (ptr_[0] != 0 || ptr_[view_.groups] != static_cast<uint32_t>(entries_)) invalid_packed(format, "their group pointers do not span the entries");
+    for (int64_t g = 0; g < view_.groups; ++g) {
+      if (ptr_[g + 1] < ptr_[g]) invalid_packed(format, "their group pointers decrease");
+      int64_t last = -1;
+      for (uint32_t e = ptr_[g]; e < ptr_[g + 1]; ++e) {
+        const int64_t k0 = idx_[e];
+        if (k0 % L != 0 || k0 >= K || k0 <= last) invalid_packed(format, "an entry index is out of range or out of order");
+        last = k0;
+        for (int l = 0; l < L; ++l)
+          for (int c = 0; c < C; ++c) {
+            const float v = val_[(static_cast<int64_t>(e) * L + l) * C + c];
+            if ((k0 + l >= K || g * C + c >= N) && v != 0.0f) invalid_packed(format, "a value lies outside the matrix");
+            if (v != 0.0f) ++nonzeros_;
+          }
+      }
+    }
+    view_.ptr = ptr_.data();
+    view_.idx = idx_.data();
+    view_.val = val_.data();
+  }
+
+  bool serialize(std::vector<uint8_t>& out) const override {
+    ByteWriter w(out);
+    w.put(kSerialMagic);
+    w.put(kSerialVersion);
+    w.put(static_cast<int32_t>(view_.C));
+    w.put(static_cast<int32_t>(view_.L));
+    w.put(K());
+    w.put(N());
+    w.put(entries_);
+    w.put_bytes(ptr_.data(), sizeof(uint32_t) * static_cast<size_t>(view_.groups + 1));
+    w.put_bytes(idx_.data(), sizeof(uint16_t) * static_cast<size_t>(entries_));
+    w.align(4);
+    w.put_bytes(val_.data(), sizeof(float) * static_cast<size_t>(entries_ * view_.C * view_.L));
+    return true;
   }
 
   const char* format() const override { return format_; }
@@ -189,6 +264,14 @@ std::unique_ptr<PackedWeights> pack_block(const float* W, int64_t K, int64_t N, 
   return pack_grouped_csc(W, K, N, C, L, "block", opts.isa);
 }
 
+std::unique_ptr<PackedWeights> unpack_sparse(const uint8_t* bytes, size_t size, int64_t K, int64_t N, Isa isa) {
+  return std::make_unique<GroupedCsc>(GroupedCsc::FromBytes{}, bytes, size, K, N, "sparse", isa);
+}
+
+std::unique_ptr<PackedWeights> unpack_block(const uint8_t* bytes, size_t size, int64_t K, int64_t N, Isa isa) {
+  return std::make_unique<GroupedCsc>(GroupedCsc::FromBytes{}, bytes, size, K, N, "block", isa);
+}
+
 }  // namespace
 
 std::unique_ptr<PackedWeights> pack_grouped_csc(const float* W, int64_t K, int64_t N, int C, int L, const char* format,
@@ -198,5 +281,7 @@ std::unique_ptr<PackedWeights> pack_grouped_csc(const float* W, int64_t K, int64
 
 SPARQ_REGISTER_FORMAT(sparse, "sparse", pack_sparse);
 SPARQ_REGISTER_FORMAT(block, "block", pack_block);
+SPARQ_REGISTER_UNPACKER(sparse, "sparse", unpack_sparse);
+SPARQ_REGISTER_UNPACKER(block, "block", unpack_block);
 
 }  // namespace sparq

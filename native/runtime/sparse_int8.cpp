@@ -14,6 +14,7 @@
 #include "sparq/aligned.h"
 #include "sparq/error.h"
 #include "sparq/int8_gemm.h"
+#include "sparq/packed_serialize.h"
 #include "sparq/quantize.h"
 #include "sparq/spmm_f32.h"
 #include "sparq/spmm_int8.h"
@@ -32,6 +33,10 @@ const SpmmInt8Kernels* spmm_int8_kernels(Isa isa) {
 }
 
 namespace {
+
+// Serialised layout (SparseInt8::serialize): signature "SPI8", version.
+constexpr uint32_t kSerialMagic = 0x38495053;
+constexpr uint32_t kSerialVersion = 1;
 
 // Blocks the compressed layout stores: every range padded to an even count.
 int64_t compressed_candidate_blocks(uint64_t blocks, uint64_t odd_ranges) { return static_cast<int64_t>(blocks + odd_ranges); }
@@ -150,6 +155,98 @@ class SparseInt8 final : public SparseInt8Weights {
     view_.colsum = colsum_.data();
   }
 
+  // From SparseInt8::serialize's bytes (sparq/packed_serialize.h): every count and index is checked,
+  // so damaged or hostile bytes throw instead of reaching the kernels.
+  struct FromBytes {};
+  SparseInt8(FromBytes, const uint8_t* bytes, size_t size, int64_t K, int64_t N, Isa isa)
+      : SparseInt8Weights(K, N, isa), kernels_(spmm_int8_kernels(isa)) {
+    const char* fmt = "sparse-int8";
+    ByteReader r(bytes, size);
+    if (r.get<uint32_t>() != kSerialMagic) invalid_packed(fmt, "its bytes do not start with the format's signature");
+    const uint32_t version = r.get<uint32_t>();
+    if (version != kSerialVersion) invalid_packed(fmt, "they are of version " + std::to_string(version) + ", not " + std::to_string(kSerialVersion));
+    (void)r.get<uint32_t>();  // the ISA packed for: informational, the layout is shared by all ISAs
+    const int32_t weight_max = r.get<int32_t>();
+    if (weight_max != kernels_->weight_max)
+      invalid_packed(fmt, "they hold " + std::to_string(weight_max == 127 ? 8 : 7) + "-bit codes and this CPU's kernel (" + kernels_->name + ") needs " +
+                              std::to_string(kernels_->weight_max == 127 ? 8 : 7) + "-bit ones (re-pack from the weights)");
+    if (r.get<int64_t>() != K || r.get<int64_t>() != N) invalid_packed(fmt, "their K, N differ from the weight's");
+    view_.K = K;
+    view_.N = N;
+    view_.kq = r.get<int64_t>();
+    view_.chunks = r.get<int64_t>();
+    if (view_.kq != (K + 3) / 4 || view_.chunks != (view_.kq + kSpI8ChunkQuads - 1) / kSpI8ChunkQuads) invalid_packed(fmt, "their chunk counts contradict K");
+    blocks_ = r.get<int64_t>();
+    if (blocks_ < 0 || blocks_ > N * view_.kq || blocks_ > int64_t(0xffffffff)) invalid_packed(fmt, "their block count is impossible");
+    max_abs_error_ = r.get<double>();
+    rel_rms_error_ = r.get<double>();
+    const int64_t segments = N * view_.chunks;
+    if (static_cast<uint64_t>(r.left()) < static_cast<uint64_t>(segments + 1) * 4 + static_cast<uint64_t>(blocks_) * 5 + static_cast<uint64_t>(N) * 4)
+      invalid_packed(fmt, "the data ends early (truncated)");
+    ptr_.resize(static_cast<size_t>(segments + 1));
+    r.get_bytes(ptr_.data(), sizeof(uint32_t) * static_cast<size_t>(segments + 1));
+    idx_.resize(static_cast<size_t>(std::max<int64_t>(blocks_, 1)) + 16);
+    val_.resize(static_cast<size_t>(std::max<int64_t>(blocks_, 1)) + 16);  // the kernels' read-ahead padding
+    compressed_ = false;  // the serialised form is the words layout
+    r.get_bytes(idx_.data(), static_cast<size_t>(blocks_));
+    r.align(4);
+    r.get_bytes(val_.data(), sizeof(int32_t) * static_cast<size_t>(blocks_));
+    const int64_t padded_n = (N + 15) / 16 * 16;
+    scale_.resize(static_cast<size_t>(padded_n));
+    colsum_.resize(static_cast<size_t>(padded_n));
+    r.get_bytes(scale_.data(), sizeof(float) * static_cast<size_t>(N));
+    if (r.left() != 0) invalid_packed(fmt, "they carry " + std::to_string(r.left()) + " bytes too many");
+    if (ptr_[0] != 0 || ptr_[segments] != static_cast<uint32_t>(blocks_)) invalid_packed(fmt, "their block pointers do not span the blocks");
+    for (int64_t n = 0; n < N; ++n) {
+      int32_t colsum = 0;
+      for (int64_t c = 0; c < view_.chunks; ++c) {
+        const int64_t seg = n * view_.chunks + c;
+        if (ptr_[seg + 1] < ptr_[seg]) invalid_packed(fmt, "their block pointers decrease");
+        const int64_t quads = std::min<int64_t>(kSpI8ChunkQuads, view_.kq - c * kSpI8ChunkQuads);
+        int last = -1;
+        for (uint32_t e = ptr_[seg]; e < ptr_[seg + 1]; ++e) {
+          if (idx_[e] >= quads || static_cast<int>(idx_[e]) <= last) invalid_packed(fmt, "a block index is out of range or out of order");
+          last = idx_[e];
+          const int64_t qd = c * kSpI8ChunkQuads + idx_[e];
+          for (int l = 0; l < 4; ++l) {
+            const int8_t code = static_cast<int8_t>((static_cast<uint32_t>(val_[e]) >> (8 * l)) & 0xff);
+            if (code < -weight_max || code > weight_max || (4 * qd + l >= K && code != 0)) invalid_packed(fmt, "a weight code is out of range");
+            colsum += code;
+            nonzeros_ += code != 0;
+          }
+        }
+      }
+      colsum_[n] = colsum;  // recomputed, not trusted
+    }
+    view_.ptr = ptr_.data();
+    view_.idx = idx_.data();
+    view_.val = val_.data();
+    view_.scale = scale_.data();
+    view_.colsum = colsum_.data();
+  }
+
+  bool serialize(std::vector<uint8_t>& out) const override {
+    if (compressed_) return false;  // only the words layout has a serialised form (v1); callers re-pack
+    ByteWriter w(out);
+    w.put(kSerialMagic);
+    w.put(kSerialVersion);
+    w.put(static_cast<uint32_t>(isa()));
+    w.put(static_cast<int32_t>(kernels_->weight_max));
+    w.put(K());
+    w.put(N());
+    w.put(view_.kq);
+    w.put(view_.chunks);
+    w.put(blocks_);
+    w.put(max_abs_error_);
+    w.put(rel_rms_error_);
+    w.put_bytes(ptr_.data(), sizeof(uint32_t) * static_cast<size_t>(N() * view_.chunks + 1));
+    w.put_bytes(idx_.data(), static_cast<size_t>(blocks_));
+    w.align(4);
+    w.put_bytes(val_.data(), sizeof(int32_t) * static_cast<size_t>(blocks_));
+    w.put_bytes(scale_.data(), sizeof(float) * static_cast<size_t>(N()));
+    return true;
+  }
+
   const char* format() const override { return "sparse-int8"; }
   size_t bytes() const override {
     return sizeof(*this) + ptr_.bytes() + cptr_.bytes() + idx_.bytes() + nib_.bytes() + codes_.bytes() + val_.bytes() +
@@ -265,8 +362,13 @@ std::unique_ptr<PackedWeights> pack_sparse_int8(const float* W, int64_t K, int64
   return std::make_unique<SparseInt8>(W, K, N, opts.number("perChannel", 1.0) != 0.0, opts.isa);
 }
 
+std::unique_ptr<PackedWeights> unpack_sparse_int8(const uint8_t* bytes, size_t size, int64_t K, int64_t N, Isa isa) {
+  return std::make_unique<SparseInt8>(SparseInt8::FromBytes{}, bytes, size, K, N, isa);
+}
+
 }  // namespace
 
 SPARQ_REGISTER_FORMAT(sparse_int8, "sparse-int8", pack_sparse_int8);
+SPARQ_REGISTER_UNPACKER(sparse_int8, "sparse-int8", unpack_sparse_int8);
 
 }  // namespace sparq

@@ -139,7 +139,7 @@ function sparsifyInitializers(bytes: Uint8Array): Uint8Array {
       continue;
     }
     const count = raw.length / size;
-    const view = size === 4 ? new Float32Array(raw.slice().buffer) : new Int8Array(raw.buffer, raw.byteOffset, raw.length);
+    const view = size === 4 ? new Float32Array(Uint8Array.from(raw).buffer) : new Int8Array(raw.buffer, raw.byteOffset, raw.length);
     let nnz = 0;
     for (let i = 0; i < count; i++) if (view[i] !== 0) nnz++;
     if (nnz * (size + 8) >= count * size * 0.9) {

@@ -14,7 +14,7 @@
 //   32  section table: per section 64 bytes
 //         name (32 bytes UTF-8, zero padded) · u32 flags (bit 0: brotli) · u32 CRC32 of the stored bytes ·
 //         u64 offset · u64 stored length · u64 length once decoded
-//   ... sections, each at a multiple of 64.
+//   ... sections, each at a multiple of 64; the padding between them is zero (checked).
 import zlib from 'node:zlib';
 import { SparqError } from '../errors.js';
 
@@ -121,6 +121,7 @@ export function readSparq(bytes: Uint8Array): Map<string, Uint8Array> {
   if (count > MAX_SECTIONS || HEADER + count * ENTRY > bytes.length) throw invalid(`its section table (${count} sections) does not fit in the file`);
   if (view.getUint32(24, true) !== crc32(bytes.subarray(HEADER, HEADER + count * ENTRY))) throw invalid('its section table checksum does not match (corrupted)');
   const sections = new Map<string, Uint8Array>();
+  const spans: [number, number][] = [];
   const decoder = new TextDecoder('utf-8', { fatal: true });
   for (let i = 0; i < count; i++) {
     const e = HEADER + i * ENTRY;
@@ -140,6 +141,7 @@ export function readSparq(bytes: Uint8Array): Map<string, Uint8Array> {
     if (offset < HEADER + count * ENTRY || offset + size > bytes.length) throw invalid(`section ${JSON.stringify(name)} lies outside the file`);
     if ((flags & ~FLAG_BROTLI) !== 0) throw invalid(`section ${JSON.stringify(name)} uses unknown flags ${flags}`);
     if (sections.has(name)) throw invalid(`section ${JSON.stringify(name)} appears twice`);
+    spans.push([offset, offset + size]);
     const data = bytes.subarray(offset, offset + size);
     if (crc32(data) !== crc) throw invalid(`section ${JSON.stringify(name)} fails its checksum (corrupted)`);
     if (flags & FLAG_BROTLI) {
@@ -155,6 +157,14 @@ export function readSparq(bytes: Uint8Array): Map<string, Uint8Array> {
       if (raw !== size) throw invalid(`section ${JSON.stringify(name)} has inconsistent lengths`);
       sections.set(name, data);
     }
+  }
+  // The padding between sections must be zero: then no byte of the file escapes every check.
+  spans.sort((a, b) => a[0] - b[0]);
+  let at = HEADER + count * ENTRY;
+  for (const [start, end] of [...spans, [bytes.length, bytes.length] as [number, number]]) {
+    if (start < at) throw invalid('two of its sections overlap');
+    for (let i = at; i < start; i++) if (bytes[i] !== 0) throw invalid(`its padding at byte ${i} is not zero (corrupted)`);
+    at = end;
   }
   return sections;
 }

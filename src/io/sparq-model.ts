@@ -13,13 +13,16 @@ import { Model, type WeightFormatSpec } from '../model.js';
 import { linearLayers, transpose } from '../compress/layers.js';
 import { quantizationOf } from '../compress/quantize.js';
 import { quantizeWeights } from '../compress/quantize-math.js';
+import { type PackedWeights, type WeightFormat, pack } from '../kernels.js';
+import { type Prepacked, attachPrepacked, serializePacked } from './prepacked.js';
 import { readSparq, writeSparq } from './sparq-format.js';
 import { type WeightMeta, decodeWeight, encodeWeight } from './sparq-weights.js';
 
 const DTYPES: readonly DType[] = ['float32', 'int8', 'uint8', 'int32', 'int64', 'bool'];
 
 type ConstRef = { dtype: DType; dims: number[]; offset: number; length: number };
-type WeightRef = { dims: number[]; transposed: boolean; offset: number; meta: WeightMeta };
+type PackedRef = { format: string; options: Record<string, number | string | boolean>; offset: number; length: number };
+type WeightRef = { dims: number[]; transposed: boolean; offset: number; meta: WeightMeta; packed?: PackedRef };
 type JsonAttr = Exclude<Attribute, { type: 'tensor' }> | { type: 'tensor'; value: ConstRef };
 
 interface ModelJson {
@@ -38,6 +41,12 @@ interface ModelJson {
 export interface SparqWriteOptions {
   /** Brotli the graph and weight sections (default true: smaller; false: faster to load). */
   compress?: boolean;
+  /**
+   * Also store weights in their kernel's packed layout, so sessions adopt them without re-packing:
+   * 'auto' (default) where the packed bytes are at most 1.5x the compact encoding (block-pruned int8),
+   * true for every weight whose format can serialise, false never.
+   */
+  prepack?: 'auto' | boolean;
 }
 
 class Appender {
@@ -67,9 +76,11 @@ const bytesOf = (d: TypedData) => new Uint8Array(d.buffer, d.byteOffset, d.byteL
 /** The .sparq bytes of a model. */
 export function encodeSparqModel(model: Model, options: SparqWriteOptions = {}): Uint8Array {
   const compress = options.compress ?? true;
+  const prepack = options.prepack ?? 'auto';
   const graph = model.graph;
   const consts = new Appender();
   const weights = new Appender();
+  const packedSection = new Appender();
   const quant = quantizationOf(model);
   const constRef = (t: ConstTensor): ConstRef => ({ dtype: t.dtype, dims: [...t.dims], offset: consts.add(bytesOf(t.data)), length: t.data.byteLength });
   const json: ModelJson = {
@@ -105,12 +116,32 @@ export function encodeSparqModel(model: Model, options: SparqWriteOptions = {}):
     const bk = spec?.options?.block && /^1x\d+$/.test(String(spec.options.block)) ? Number(String(spec.options.block).slice(2)) : 1;
     const enc = q ? encodeWeight({ K: l.K, N: l.N, s8: quantizeWeights(W, l.K, l.N, q.perChannel), bk }) : encodeWeight({ K: l.K, N: l.N, f32: W, bk });
     json.weights[name] = { dims: [...t.dims], transposed: l.transposed, offset: weights.add(enc.bytes), meta: enc.meta };
+    if (spec && prepack !== false) {
+      const bytes = packedBytes(W, l.K, l.N, spec);
+      if (bytes && (prepack === true || bytes.length <= 1.5 * enc.bytes.length))
+        json.weights[name].packed = { format: spec.format, options: { ...(spec.options ?? {}) }, offset: packedSection.add(bytes), length: bytes.length };
+    }
   }
   return writeSparq([
     { name: 'model', data: new TextEncoder().encode(JSON.stringify(json)), compress },
     { name: 'consts', data: consts.bytes() },
     { name: 'weights', data: weights.bytes(), compress },
+    // Never compressed: adopted by the kernels as they are, the load path must not pay a decode.
+    { name: 'packed', data: packedSection.bytes() },
   ]);
+}
+
+/** The kernel's packed layout of W as bytes, or null where the format cannot serialise (or won't pack). */
+function packedBytes(W: Float32Array, K: number, N: number, spec: WeightFormatSpec): Uint8Array | null {
+  let packed: PackedWeights | undefined;
+  try {
+    packed = pack(W, K, N, { format: spec.format as WeightFormat, ...(spec.options ?? {}) });
+    return serializePacked(packed.handle);
+  } catch {
+    return null;
+  } finally {
+    packed?.release();
+  }
 }
 
 function invalid(why: string): SparqError {
@@ -145,7 +176,9 @@ export function decodeSparqModel(bytes: Uint8Array): Model {
   const rawModel = sections.get('model');
   const consts = sections.get('consts');
   const weights = sections.get('weights');
+  const packedSection = sections.get('packed') ?? new Uint8Array(0);
   if (!rawModel || !consts || !weights) throw invalid('it lacks the model, consts or weights section');
+  const prepacked = new Map<string, Prepacked>();
   let j: unknown;
   try {
     j = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(rawModel));
@@ -164,8 +197,24 @@ export function decodeSparqModel(bytes: Uint8Array): Model {
     const [d0, d1] = ref.dims as number[];
     const [K, N] = ref.transposed ? [d1, d0] : [d0, d1];
     if (meta.K !== K || meta.N !== N) throw invalid(`weight "${name}" has dims that contradict its encoding`);
-    const W = decodeWeight(meta, weights.subarray(offset, offset + meta.bytes)).f32;
-    initializers.set(name, freezeTensor({ dtype: 'float32', dims: [d0, d1], data: ref.transposed ? transpose(W, K, N) : W }));
+    const encoded = weights.subarray(offset, offset + meta.bytes);
+    const decode = () => {
+      const W = decodeWeight(meta, encoded, { f32Only: true }).f32;
+      return ref.transposed ? transpose(W, K, N) : W;
+    };
+    const p = ref.packed as Record<string, unknown> | undefined;
+    if (p === undefined) {
+      initializers.set(name, freezeTensor({ dtype: 'float32', dims: [d0, d1], data: decode() }));
+      continue;
+    }
+    const po = p.offset as number;
+    const pl = p.length as number;
+    if (!isObj(p) || typeof p.format !== 'string' || !isObj(p.options) || !Number.isSafeInteger(po) || !Number.isSafeInteger(pl) || po < 0 || pl < 0 || po + pl > packedSection.length)
+      throw invalid(`the packed form of weight "${name}" is malformed`);
+    prepacked.set(name, { format: p.format, options: p.options as Prepacked['options'], K, N, bytes: packedSection.subarray(po, po + pl) });
+    // A session adopts the packed bytes; the fp32 values are decoded only if something reads them.
+    let cached: Float32Array | undefined;
+    initializers.set(name, freezeTensor({ dtype: 'float32', dims: [d0, d1], get data() { return (cached ??= decode()); } } as ConstTensor));
   }
   const inputs = j.inputs.map((v, i) => checkValueInfo(v, `input ${i}`));
   const outputs = j.outputs.map((v, i) => checkValueInfo(v, `output ${i}`));
@@ -203,5 +252,5 @@ export function decodeSparqModel(bytes: Uint8Array): Model {
     formats.set(k, v as unknown as WeightFormatSpec);
   }
   const graph: Graph = { name: j.name, opset: j.opset as number, inputs, outputs, nodes, initializers };
-  return Model.fromGraph(graph, { metadata, weightFormats: formats });
+  return attachPrepacked(Model.fromGraph(graph, { metadata, weightFormats: formats }), prepacked);
 }

@@ -124,7 +124,7 @@ function view<T extends Float32Array | Uint32Array>(ctor: { new (b: ArrayBufferL
  * damaged file gives SparqError 'ERR_INVALID_MODEL'). Returns fp32 [K, N] — s8 values times their scales —
  * and, for s8, the s8 values and scales themselves.
  */
-export function decodeWeight(meta: WeightMeta, bytes: Uint8Array): { f32: Float32Array; s8?: { values: Int8Array; scales: Float32Array } } {
+export function decodeWeight(meta: WeightMeta, bytes: Uint8Array, options: { f32Only?: boolean } = {}): { f32: Float32Array; s8?: { values: Int8Array; scales: Float32Array } } {
   const { K, N, bk, groups } = meta;
   if (![K, N, bk, groups].every((v) => Number.isSafeInteger(v) && v >= 0) || K < 1 || N < 1 || bk < 1 || bk > 64 || K * N > 2 ** 31)
     throw invalid(`a matrix has impossible dimensions ${JSON.stringify({ K, N, bk, groups })}`);
@@ -137,7 +137,7 @@ export function decodeWeight(meta: WeightMeta, bytes: Uint8Array): { f32: Float3
   if (bytes.length !== expected || meta.bytes !== expected) throw invalid(`a ${K}x${N} matrix holds ${bytes.length} bytes where ${expected} are expected`);
   const scales = view(Float32Array, bytes, 0, nScales).slice();
   let at = nScales * 4;
-  const q = s8 ? new Int8Array(K * N) : null;
+  const q = s8 && !(meta.layout === 'sparse' && options.f32Only === true) ? new Int8Array(K * N) : null;
   const f32 = new Float32Array(K * N);
   if (meta.layout === 'dense') {
     if (q) q.set(new Int8Array(bytes.buffer, bytes.byteOffset + at, K * N));
@@ -148,7 +148,9 @@ export function decodeWeight(meta: WeightMeta, bytes: Uint8Array): { f32: Float3
     const gaps = bytes.subarray(at, at + groups);
     at += pad4(groups);
     const vals = s8 ? new Int8Array(bytes.buffer, bytes.byteOffset + at, groups * bk) : view(Float32Array, bytes, at, groups * bk);
-    const dst = q ?? f32;
+    // f32Only: s8 codes go straight out as code · scale, touching only the stored groups (the load path).
+    const direct = s8 && options.f32Only === true;
+    const dst = direct || !q ? f32 : q;
     let gi = 0;
     const GK = Math.ceil(K / bk);
     for (let n = 0; n < N; n++) {
@@ -161,7 +163,7 @@ export function decodeWeight(meta: WeightMeta, bytes: Uint8Array): { f32: Float3
         for (let j = 0; j < bk; j++) {
           const k = g * bk + j;
           const v = vals[gi * bk + j];
-          if (k < K) dst[k * N + n] = v;
+          if (k < K) dst[k * N + n] = direct ? v * scales[meta.perChannel ? n : 0] : v;
           else if (v !== 0) throw invalid('a value lies past K');
         }
       }

@@ -6,6 +6,7 @@ import { isAbsolute, join, normalize, sep } from 'node:path';
 
 import { SparqError } from '../errors.js';
 import { type Attribute, type ConstTensor, type DType, type Dim, type Graph, type Node, type TypedData, type ValueInfo, ELEMENT_BYTES, freezeGraph, freezeTensor } from '../graph/ir.js';
+import { densifySparseInitializer } from './sparse-initializer.js';
 import { onnx, toNumber, type IAttributeProto, type IGraphProto, type IModelProto, type ITensorProto, type IValueInfoProto } from './proto.js';
 
 const DTYPE_OF_CODE: Record<number, DType> = { 1: 'float32', 2: 'uint8', 3: 'int8', 6: 'int32', 7: 'int64', 9: 'bool' };
@@ -57,6 +58,10 @@ function decodeGraph(g: IGraphProto, opset: number, options: DecodeOptions): Gra
   for (const t of g.initializer ?? []) {
     if (!t.name) throw invalid('an initializer has no name');
     initializers.set(t.name, decodeTensor(t, options, `initializer "${t.name}"`));
+  }
+  for (const s of g.sparseInitializer ?? []) {
+    const d = densifySparseInitializer(s, (t, what) => decodeTensor(t, options, what));
+    initializers.set(d.name, d.tensor);
   }
   const inputs: ValueInfo[] = [];
   for (const vi of g.input ?? []) {

@@ -60,6 +60,13 @@ class PackedWeights {
   // `threads` <= 0 means the pool's size. Safe to call concurrently from several threads.
   virtual void matmul(const float* x, int64_t M, float* y, const Epilogue& ep, int threads) const = 0;
 
+  // Appends the packed layout as bytes that unpack_weights (sparq/packed_serialize.h) turns back into
+  // equal weights; false where the format has no serialiser (callers then keep the fp32 weights).
+  virtual bool serialize(std::vector<uint8_t>& out) const {
+    (void)out;
+    return false;
+  }
+
  private:
   int64_t K_, N_;
   Isa isa_;

@@ -1,0 +1,52 @@
+// Packed weights to bytes and back (sparq/packed_serialize.h): what .sparq files store so a session
+// starts without re-packing.
+//   serializePacked(handle) -> Uint8Array | null (null: the format has no serialiser)
+//   unpackWeights(format, bytes: Uint8Array, K, N) -> PackedHandle
+#include <napi.h>
+
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "binding.h"
+#include "packed_handle.h"
+#include "sparq/packed_serialize.h"
+
+namespace sparq_binding {
+namespace {
+
+Napi::Value SerializePacked(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::shared_ptr<sparq::PackedWeights> w = PackedHandle::WeightsOf(info, 0, "w");
+  std::vector<uint8_t> bytes;
+  bool ok = false;
+  rethrow_native(env, [&] { ok = w->serialize(bytes); });
+  if (!ok) return env.Null();
+  Napi::Uint8Array out = Napi::Uint8Array::New(env, bytes.size());
+  if (!bytes.empty()) std::memcpy(out.Data(), bytes.data(), bytes.size());
+  return out;
+}
+
+Napi::Value UnpackWeights(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string format = arg_string(info, 0, "format");
+  if (info.Length() < 2 || !info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+    throw_type_error(env, "Expected a Uint8Array for bytes but received " + describe(info[1]));
+  Napi::Uint8Array bytes = info[1].As<Napi::Uint8Array>();
+  int64_t K = arg_integer(info, 2, "K", 1, (int64_t(1) << 31) - 1);
+  int64_t N = arg_integer(info, 3, "N", 1, (int64_t(1) << 31) - 1);
+  std::shared_ptr<sparq::PackedWeights> packed;
+  rethrow_native(env, [&] { packed = sparq::unpack_weights(format, bytes.Data(), bytes.ByteLength(), K, N); });
+  return PackedHandle::Wrap(env, std::move(packed));
+}
+
+void Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("serializePacked", Napi::Function::New(env, SerializePacked, "serializePacked"));
+  exports.Set("unpackWeights", Napi::Function::New(env, UnpackWeights, "unpackWeights"));
+}
+
+}  // namespace
+
+SPARQ_BINDING_MODULE(serialize, Init);
+
+}  // namespace sparq_binding

@@ -1,0 +1,66 @@
+// Registry of unpackers (packed bytes → PackedWeights) and the byte reader/writer they share.
+#include "sparq/packed_serialize.h"
+
+#include <cstring>
+#include <utility>
+
+#include "sparq/error.h"
+
+namespace sparq {
+namespace {
+
+std::vector<std::pair<std::string, UnpackFn>>& unpackers() {
+  static std::vector<std::pair<std::string, UnpackFn>> list;
+  return list;
+}
+
+}  // namespace
+
+void register_unpacker(const char* format, UnpackFn fn) { unpackers().emplace_back(format, fn); }
+
+std::vector<std::string> unpackable_formats() {
+  std::vector<std::string> names;
+  for (auto& e : unpackers()) names.push_back(e.first);
+  return names;
+}
+
+void invalid_packed(const std::string& format, const std::string& why) {
+  throw Error("ERR_INVALID_MODEL", "Expected valid packed weights of format '" + format + "' but " + why);
+}
+
+std::unique_ptr<PackedWeights> unpack_weights(const std::string& format, const uint8_t* bytes, size_t size, int64_t K, int64_t N) {
+  constexpr int64_t kMaxDim = int64_t(1) << 31;
+  if (K < 1 || K >= kMaxDim) throw invalid_argument("Expected an integer in [1, 2^31) for K but received " + std::to_string(K));
+  if (N < 1 || N >= kMaxDim) throw invalid_argument("Expected an integer in [1, 2^31) for N but received " + std::to_string(N));
+  if (!bytes && size) throw invalid_argument("Expected packed bytes but received null");
+  for (auto& e : unpackers())
+    if (e.first == format) return e.second(bytes, size, K, N, active_isa());
+  throw invalid_argument("Expected a format with an unpacker (" + [] {
+    std::string s;
+    for (auto& n : unpackable_formats()) s += (s.empty() ? "" : ", ") + n;
+    return s;
+  }() + ") for format but received '" + format + "'");
+}
+
+void ByteWriter::put_bytes(const void* p, size_t n) {
+  const auto* b = static_cast<const uint8_t*>(p);
+  out_.insert(out_.end(), b, b + n);
+}
+
+void ByteWriter::align(size_t a) {
+  while (out_.size() % a) out_.push_back(0);
+}
+
+void ByteReader::get_bytes(void* dst, size_t n) {
+  if (n > n_ - at_) throw Error("ERR_INVALID_MODEL", "Expected more packed bytes but the data ends early (truncated)");
+  std::memcpy(dst, p_ + at_, n);
+  at_ += n;
+}
+
+void ByteReader::align(size_t a) {
+  const size_t pad = (a - at_ % a) % a;
+  if (pad > n_ - at_) throw Error("ERR_INVALID_MODEL", "Expected more packed bytes but the data ends early (truncated)");
+  at_ += pad;
+}
+
+}  // namespace sparq
