@@ -1,51 +1,7 @@
 // Shared by the benchmark suites: tinybench runs, side by side in one process, reported as ratios.
-import { Bench } from 'tinybench';
-
 import { native } from '../src/native.js';
 
-export interface Timing {
-  p50: number; // ms
-  p99: number; // ms
-  mean: number; // ms
-  samples: number;
-}
-
-export interface MeasureOptions {
-  /** ms per task per round */
-  time?: number;
-  warmupTime?: number;
-  /** Rounds alternate the tasks so drift on a shared machine hits all of them; the median round wins. */
-  rounds?: number;
-}
-
-/** Runs each task with tinybench; returns the median over rounds of each task's p50 (and its p99). */
-export async function measure(tasks: Record<string, () => unknown>, options: MeasureOptions = {}): Promise<Record<string, Timing>> {
-  const rounds = options.rounds ?? 3;
-  const perRound: Record<string, Timing[]> = {};
-  for (let r = 0; r < rounds; r++) {
-    const bench = new Bench({ time: options.time ?? 300, warmupTime: options.warmupTime ?? 50, warmupIterations: 3, iterations: 5 });
-    const names = Object.keys(tasks);
-    // Alternate order between rounds.
-    for (const name of r % 2 ? [...names].reverse() : names) bench.add(name, tasks[name] as () => Promise<void>);
-    await bench.run();
-    for (const task of bench.tasks) {
-      const result = task.result as { state: string; latency?: { p50: number; p99: number; mean: number; samplesCount?: number }; error?: unknown };
-      if (result.state !== 'completed' || !result.latency) throw new Error(`benchmark task ${task.name} failed: ${String(result.error ?? result.state)}`);
-      (perRound[task.name] ??= []).push({
-        p50: result.latency.p50,
-        p99: result.latency.p99,
-        mean: result.latency.mean,
-        samples: result.latency.samplesCount ?? 0,
-      });
-    }
-  }
-  const out: Record<string, Timing> = {};
-  for (const [name, list] of Object.entries(perRound)) {
-    const sorted = [...list].sort((a, b) => a.p50 - b.p50);
-    out[name] = sorted[Math.floor(sorted.length / 2)];
-  }
-  return out;
-}
+export { measure, type MeasureOptions, type Timing } from '../src/bench/measure.js';
 
 let peaks: { fp32: number; int8: number } | undefined;
 /** The machine's measured per-core ceilings in GOP/s (an FMA or MAC counts 2). */

@@ -1,6 +1,6 @@
 // int8 GEMM: sparq's "int8" format vs onnxruntime-node's dynamic int8 path (DynamicQuantizeLinear →
 // MatMulInteger → Cast → Mul, same s8 weights) and vs fp32 (ORT MatMul, sparq dense), one process.
-//   npm run bench -- int8-gemm [-- --threads=1,2 --m=1,8,32,128 --shapes=768x3072,3072x768,4096x4096 --time=200]
+//   npm run bench -- int8-gemm [-- --threads=1,2 --m=1,8,32,128 --shapes=768x3072,3072x768,4096x4096 --time=200 --rounds=5]
 import { kernels } from '../src/index.js';
 import { flag, machinePeaks, measure, printTable, randomFloats } from './harness.js';
 import { ortInt8Matmul, ortMatmul } from './ort.js';
@@ -10,6 +10,7 @@ const SHAPES = list(flag('shapes'), '768x3072,3072x768,4096x4096').map((s) => s.
 const MS = list(flag('m'), '1,8,32,128').map(Number);
 const THREADS = list(flag('threads'), '1,2').map(Number);
 const TIME = Number(flag('time') ?? 200);
+const ROUNDS = Number(flag('rounds') ?? 5);
 
 async function main(): Promise<void> {
   const peak = machinePeaks();
@@ -31,7 +32,7 @@ async function main(): Promise<void> {
             'ORT fp32': () => ort32(x, M),
             'sparq fp32': () => kernels.matmulSync(x, M, w32, { threads }),
           },
-          { time: TIME },
+          { time: TIME, rounds: ROUNDS },
         );
         const ops = 2 * M * K * N;
         const gops = ops / (t['sparq int8'].p50 * 1e-3) / 1e9;

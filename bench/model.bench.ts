@@ -6,7 +6,7 @@
 //   3. Per-call overhead: MLP 784-300-100-10 at batch 1, p50 run() latency.
 //   npm run bench -- model [--layers=4] [--seq=128] [--runs=8] [--skip-rss]
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -77,7 +77,21 @@ async function child(which: string, path: string, batch: number, threads: number
     const feeds = { input_ids: new ort.Tensor('int64', f.ids, f.dims), attention_mask: new ort.Tensor('int64', f.mask, f.dims) };
     for (let i = 0; i < 3; i++) await o.run(feeds);
   }
-  console.log(JSON.stringify({ maxRssMB: process.resourceUsage().maxRSS / 1024 }));
+  console.log(JSON.stringify({ maxRssMB: peakRssMB() }));
+}
+
+/**
+ * This process's peak RSS in MB. On Linux VmHWM: getrusage's maxRSS survives exec, so a child spawned
+ * by a big parent would report the parent's size.
+ */
+function peakRssMB(): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) / 1024;
+  } catch {
+    // not Linux
+  }
+  return process.resourceUsage().maxRSS / 1024;
 }
 
 function childRss(which: string, path: string, batch: number, threads: number): number {
@@ -107,7 +121,7 @@ async function main(): Promise<void> {
         const r = await makeRunners(path, threads, batch);
         const t = await alternate({ sparq: r.sparq, ort: r.ort }, batch === 1 ? runs * 3 : runs);
         await r.release();
-        rows.push([`${batch}x${SEQ}`, threads, t.sparq.p50, t.sparq.p99, t.ort.p50, t.ort.p99, t.sparq.p50 / t.ort.p50]);
+        rows.push([`${batch}x${SEQ}`, String(threads), t.sparq.p50, t.sparq.p99, t.ort.p50, t.ort.p99, t.sparq.p50 / t.ort.p50]);
       }
     printTable(`BERT-base-shaped encoder (768/12 heads/3072, ${LAYERS} layers), fp32 (ms; ratio = sparq / ORT, target <= 1.1)`, ['batch x seq', 'threads', 'sparq p50', 'sparq p99', 'ORT p50', 'ORT p99', 'ratio p50'], rows);
 

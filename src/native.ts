@@ -40,7 +40,20 @@ export interface NativeAddon {
   matmul(w: NativePackedHandle, x: Float32Array, M: number, bias: Float32Array | null, activation: number, threads: number): Promise<Float32Array>;
   /** C = alpha·op(A)·op(B) + beta·C, row-major; C (M·N) is updated in place and returned, or null for a new array. */
   gemm(transA: boolean, transB: boolean, M: number, N: number, K: number, A: Float32Array, B: Float32Array, C: Float32Array | null, alpha: number, beta: number, threads: number): Float32Array;
+  /** Graph runtime (session_binding.cpp): a native plan from a compiled spec (src/runtime/plan.ts). */
+  createPlan(spec: object): NativePlanHandle;
+  /** Packs fp32 weights given as little-endian bytes at any alignment. */
+  packBytes(format: string, bytes: Uint8Array, K: number, N: number, options: Record<string, number | string | boolean>): NativePackedHandle;
+  /** Returns the whole pages inside a view's bytes to the OS; the bytes read as zero afterwards. */
+  discardPages(view: ArrayBufferView): number;
   [extra: string]: unknown;
+}
+
+export interface NativePlanHandle {
+  run(inputs: ArrayBufferView[], outputs: ArrayBufferView[], threads: number): Promise<void>;
+  runSync(inputs: ArrayBufferView[], outputs: ArrayBufferView[], threads: number): void;
+  release(): void;
+  info(): { released: boolean; arenaBytes?: number; ops?: number };
 }
 
 /** The package root: the nearest directory above this file holding sparq's package.json. */

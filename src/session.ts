@@ -2,14 +2,19 @@
 // sparq's runtime. create() prepares the graph once (folding, fusion) and packs every linear layer's
 // weights once; run() validates the feeds, finds (or compiles) the plan for their dims, allocates the
 // outputs here on the JS thread and executes the whole plan in one native call.
+import { dirname, resolve } from 'node:path';
+
 import { SparqError, rethrowNative, rangeError, typeError } from './errors.js';
 import type { ConstTensor, Graph, Node, TypedData, ValueInfo } from './graph/ir.js';
 import { numel } from './graph/ir.js';
 import { foldConstants, removeDeadNodes } from './graph/fold.js';
 import { fuseGraph } from './graph/fuse.js';
+import { assertCudaAvailable } from './cuda.js';
 import { PackedWeights } from './kernels.js';
+
 import { Model, loadModelSync, type WeightFormatSpec } from './model.js';
-import { native, type NativePackedHandle } from './native.js';
+import { readModelFile } from './onnx/decode.js';
+import { native } from './native.js';
 import { type CompiledPlan, compilePlan } from './runtime/plan.js';
 import { PlanCache, type NativePlanHandle } from './runtime/plan-cache.js';
 import { Tensor, type TensorType } from './tensor.js';
@@ -51,7 +56,7 @@ export class InferenceSession {
   readonly #weightIndex = new Map<string, number>();
   #released = false;
 
-  private constructor(model: Model, options: SessionOptions) {
+  private constructor(model: Model, options: SessionOptions, ownedFile?: ArrayBufferLike) {
     this.#graph = prepareGraph(model.graph);
     this.#inputs = this.#graph.inputs;
     this.inputNames = Object.freeze(model.inputs.map((i) => i.name));
@@ -59,7 +64,7 @@ export class InferenceSession {
     this.#threads = options.threads ?? 0;
     this.#plans = new PlanCache(options.planCacheSize ?? 16);
     try {
-      this.#packWeights(model.weightFormats, options.weightFormat ?? 'dense');
+      this.#packWeights(model.weightFormats, options.weightFormat ?? 'dense', ownedFile);
     } catch (e) {
       for (const w of this.#weights) w.release();
       throw e;
@@ -75,15 +80,19 @@ export class InferenceSession {
     if (opts.weightFormat !== undefined && typeof opts.weightFormat !== 'string') throw typeError('a weight format name', 'options.weightFormat', opts.weightFormat);
     const device = checkOneOf(opts.device ?? 'cpu', 'options.device', ['cpu', 'cuda'] as const);
     if (device === 'cuda') assertCuda();
-    let model: Model;
-    if (source instanceof Model) model = source;
-    else if (typeof source === 'string' || source instanceof Uint8Array) model = loadModelSync(source);
-    else throw typeError('a path, a Uint8Array of ONNX bytes or a Model', 'source', source);
-    return new InferenceSession(model, opts);
+    if (source instanceof Model) return new InferenceSession(source, opts);
+    if (source instanceof Uint8Array) return new InferenceSession(loadModelSync(source), opts);
+    if (typeof source !== 'string') throw typeError('a path, a Uint8Array of ONNX bytes or a Model', 'source', source);
+    // The session reads the file itself: nobody else sees these bytes, so once a weight is packed its
+    // file copy can be handed back to the OS.
+    const path = resolve(source);
+    const bytes = readModelFile(path);
+    return new InferenceSession(loadModelSync(bytes, { baseDir: dirname(path) }), opts, bytes.buffer);
   }
 
-  #packWeights(formats: ReadonlyMap<string, WeightFormatSpec>, fallback: string): void {
+  #packWeights(formats: ReadonlyMap<string, WeightFormatSpec>, fallback: string, ownedFile?: ArrayBufferLike): void {
     const addon = native();
+    const release = ownedFile ? fileReleaser(this.#graph, ownedFile) : undefined;
     for (const node of this.#graph.nodes) {
       if (node.op !== 'Linear' || node.domain !== 'sparq') continue;
       const name = node.inputs[1];
@@ -97,13 +106,14 @@ export class InferenceSession {
       try {
         const opts = { ...(spec.options ?? {}) };
         handle = w.raw && w.dtype === 'float32'
-          ? (addon.packBytes as (f: string, b: Uint8Array, k: number, n: number, o: object) => NativePackedHandle)(spec.format, w.raw, K, N, opts)
+          ? addon.packBytes(spec.format, w.raw, K, N, opts)
           : addon.pack(spec.format, w.data as Float32Array, K, N, opts);
       } catch (e) {
         rethrowNative(e);
       }
       this.#weightIndex.set(name, this.#weights.length);
       this.#weights.push(new PackedWeights(handle));
+      release?.(w);
     }
   }
 
@@ -154,7 +164,7 @@ export class InferenceSession {
     plan.spec.weights = this.#weights.map((w) => w.handle);
     let handle: NativePlanHandle;
     try {
-      handle = (native().createPlan as (spec: unknown) => NativePlanHandle)(plan.spec);
+      handle = native().createPlan(plan.spec);
     } catch (e) {
       rethrowNative(e);
     }
@@ -176,6 +186,10 @@ export class InferenceSession {
       wanted = fetches;
     } else if (fetches !== undefined && (typeof fetches !== 'object' || fetches === null)) {
       throw typeError('an array of output names', 'fetches', fetches);
+    } else if (fetches !== undefined) {
+      // onnxruntime-node also takes { [outputName]: Tensor | null } here (else it is run options).
+      const keys = Object.keys(fetches);
+      if (keys.length > 0 && keys.every((k) => this.outputNames.includes(k))) wanted = keys;
     }
     const { handle, plan } = this.#plan(list);
     const datas = plan.outputs.map((o) => allocOutput(o.dtype, numel(o.dims)));
@@ -225,6 +239,34 @@ function ownConstants(graph: Graph, packed: ReadonlyMap<string, number>): Graph 
   return Object.freeze({ ...graph, initializers });
 }
 
+/**
+ * For a session that read the model file itself: a function that hands a packed weight's pages in
+ * that file back to the OS, unless a constant the graph still uses (anything but a Linear's weight
+ * input) views the same bytes (a weight tied to an embedding).
+ */
+function fileReleaser(graph: Graph, file: ArrayBufferLike): (t: ConstTensor) => void {
+  const range = (t: ConstTensor): [number, number] | undefined => {
+    const v = t.raw ?? t.data;
+    return v.buffer === file ? [v.byteOffset, v.byteOffset + v.byteLength] : undefined;
+  };
+  const used = new Set<string>(graph.outputs.map((o) => o.name));
+  for (const n of graph.nodes)
+    n.inputs.forEach((name, i) => {
+      if (!(n.op === 'Linear' && n.domain === 'sparq' && i === 1)) used.add(name);
+    });
+  const kept: [number, number][] = [];
+  for (const [name, t] of graph.initializers) {
+    const r = used.has(name) ? range(t) : undefined;
+    if (r) kept.push(r);
+  }
+  const discard = native().discardPages;
+  return (t) => {
+    const r = range(t);
+    if (!r || r[1] - r[0] < 1 << 16 || kept.some(([a, b]) => a < r[1] && r[0] < b)) return;
+    discard(t.raw ?? t.data);
+  };
+}
+
 function allocOutput(dtype: string, n: number): ArrayBufferView {
   switch (dtype) {
     case 'float32': return new Float32Array(n);
@@ -235,8 +277,7 @@ function allocOutput(dtype: string, n: number): ArrayBufferView {
   }
 }
 
-function assertCuda(): void {
-  const cuda = native().backend().cuda;
-  if (!cuda.available) throw new SparqError('ERR_CUDA_UNAVAILABLE', `device 'cuda' was requested but sparq's CUDA backend is unavailable: ${cuda.reason ?? 'not built with CUDA'}`);
-  throw new SparqError('ERR_CUDA_UNAVAILABLE', "device 'cuda' was requested but sparq's graph runtime executes on the CPU only; use device: 'cpu'");
+function assertCuda(): never {
+  assertCudaAvailable();
+  throw new SparqError('ERR_CUDA_UNAVAILABLE', "device 'cuda' was requested but sparq's graph runtime executes on the CPU only for now; use device: 'cpu'");
 }

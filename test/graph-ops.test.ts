@@ -116,6 +116,8 @@ describe('ops vs onnxruntime-node', () => {
   it('Softmax, LayerNormalization, ReduceMean', async () => {
     await check('Softmax', [F([2, 3, 5])], { axis: -1 });
     await check('Softmax', [F([2, 3, 5])], { axis: 1 });
+    await check('Softmax', [F([2, 3, 5])], { axis: 1 }, 1, 11);
+    await check('LayerNormalization', [F([2, 3, 8]), F([8], { constant: true })], { axis: -1 }, 3);
     await check('LayerNormalization', [F([2, 3, 8]), F([8], { constant: true }), F([8], { constant: true })], { axis: -1, epsilon: { float: 1e-5 } });
     await check('LayerNormalization', [F([2, 3, 4]), F([3, 4], { constant: true })], { axis: 1 });
     await check('ReduceMean', [F([2, 3, 4])], { axes: [1], keepdims: 1 }, 1, 13);
@@ -132,6 +134,9 @@ describe('ops vs onnxruntime-node', () => {
     await check('MatMul', [F([3, 5, 4]), F([4, 6], { constant: true })]);
     await check('Gemm', [F([3, 4]), F([5, 4], { constant: true }), F([5], { constant: true })], { transB: 1, alpha: { float: 0.5 }, beta: { float: 2 } });
     await check('Gemm', [F([3, 4]), F([4, 5], { constant: true }), F([1, 5], { constant: true })]);
+    await check('Gemm', [F([4, 3]), F([5, 4]), F([3, 1])], { transA: 1, transB: 1, alpha: { float: 1.5 }, beta: { float: -1 } });
+    await check('Gemm', [F([3, 4]), F([4, 5])]);
+    await check('Gemm', [F([3, 4]), F([4, 5]), F([], { constant: true })], { beta: { float: 0.5 } });
   });
 
   it('layout ops: Transpose, Reshape, Flatten, Squeeze, Unsqueeze, Concat, Split, Slice, Expand', async () => {

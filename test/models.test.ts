@@ -3,7 +3,7 @@ import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 
 import { InferenceSession, Tensor, loadModel } from '../src/index.js';
-import { encoderModel, mlpModel } from '../src/onnx/zoo.js';
+import { encoderModel, mlpModel, quantizedMlpModel } from '../src/onnx/zoo.js';
 import { rng } from './helpers.js';
 
 const TOL = 1e-4;
@@ -77,6 +77,16 @@ describe('MLP zoo vs onnxruntime-node', () => {
         }
         await s.release();
       });
+
+  it('dynamically quantized (DynamicQuantizeLinear + MatMulInteger), batch 1, 5, 32', async () => {
+    const bytes = quantizedMlpModel({ sizes: [64, 48, 32, 10], seed: 2 });
+    const s = await InferenceSession.create(bytes);
+    for (const batch of [1, 5, 32]) {
+      const err = await compare(bytes, { input: { type: 'float32', data: floats(batch * 64, batch + 50), dims: [batch, 64] } }, s);
+      expect(err).toBeLessThan(TOL);
+    }
+    await s.release();
+  });
 
   it('odd widths and a fixed batch', async () => {
     const bytes = mlpModel({ sizes: [13, 37, 5], batch: 7, seed: 5 });

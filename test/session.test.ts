@@ -1,10 +1,14 @@
 // InferenceSession: feed validation, fetches, release, plan cache, concurrency, devices.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 
 import { InferenceSession, SparqError, Tensor, backend } from '../src/index.js';
 import { GraphBuilder } from '../src/onnx/builder.js';
-import { mlpModel } from '../src/onnx/zoo.js';
+import { encoderModel, mlpModel } from '../src/onnx/zoo.js';
 import { randomFloats } from './helpers.js';
 
 function twoInputModel(): Uint8Array {
@@ -59,6 +63,8 @@ describe('InferenceSession', () => {
     expect(Object.keys(all)).toEqual(['y', 'z']);
     const z = await s.run(feeds, ['z']);
     expect(Object.keys(z)).toEqual(['z']);
+    expect(Object.keys(await s.run(feeds, { y: null }))).toEqual(['y']);
+    expect(Object.keys(await s.run(feeds, { logSeverityLevel: 2 }))).toEqual(['y', 'z']);
     expect(Array.from(z.z.data as Float32Array)).toEqual(Array.from(all.y.data as Float32Array, (v) => Math.max(v, 0)));
     // A Gather index out of range is an error with a code, not a crash.
     await expect(s.run({ ...feeds, ids: new Tensor('int64', BigInt64Array.of(0n, 10n, 4n), [3]) })).rejects.toHaveProperty('code');
@@ -119,5 +125,73 @@ describe('InferenceSession', () => {
     const e = await InferenceSession.create(new Uint8Array([1, 2, 3])).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(SparqError);
     expect((e as SparqError).code).toBe('ERR_INVALID_MODEL');
+  });
+
+  it('a session created from a path (which releases packed weights from its file copy) matches one from bytes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sparq-session-'));
+    // A tied weight: the same 512x256 matrix feeds a Gather (embedding) and a MatMul (output layer).
+    const g = new GraphBuilder();
+    g.input('ids', 'INT64', ['n']);
+    g.input('x', 'FLOAT', ['n', 256]);
+    g.float('E', randomFloats(512 * 256, 5), [512, 256]);
+    g.float('W', randomFloats(256 * 512, 6), [256, 512]);
+    const [emb] = g.node('Gather', ['E', 'ids'], 1, { axis: 0 });
+    const [h] = g.node('MatMul', ['x', 'W']);
+    const [t] = g.node('Transpose', ['E'], 1, { perm: [1, 0] });
+    g.node('MatMul', [emb, t], ['logits']);
+    g.node('Relu', [h], ['hidden']);
+    g.output('logits', 'FLOAT', ['n', 512]);
+    g.output('hidden', 'FLOAT', ['n', 512]);
+    const models = [g.build(), encoderModel({ hidden: 64, heads: 4, ffn: 256, layers: 2, vocab: 300 })];
+    const feeds = [
+      { ids: new Tensor('int64', BigInt64Array.of(3n, 511n, 0n), [3]), x: new Tensor('float32', randomFloats(3 * 256, 7), [3, 256]) },
+      { input_ids: new Tensor('int64', BigInt64Array.from({ length: 20 }, (_, i) => BigInt(i * 13)), [2, 10]), attention_mask: new Tensor('int64', new BigInt64Array(20).fill(1n), [2, 10]) },
+    ];
+    for (let m = 0; m < models.length; m++) {
+      const path = join(dir, `m${m}.onnx`);
+      writeFileSync(path, models[m]);
+      const fromPath = await InferenceSession.create(path);
+      const fromBytes = await InferenceSession.create(models[m]);
+      const a = await fromPath.run(feeds[m] as never);
+      const b = await fromBytes.run(feeds[m] as never);
+      for (const k of Object.keys(b)) expect(Array.from(a[k].data as Float32Array)).toEqual(Array.from(b[k].data as Float32Array));
+      await fromPath.release();
+      await fromBytes.release();
+    }
+  });
+
+  it('packs each linear layer with the format its Model assigns (by weight name), others with the default', async () => {
+    const bytes = mlpModel({ sizes: [64, 48, 32, 10], style: 'matmul', seed: 4 });
+    const { loadModel } = await import('../src/index.js');
+    const model = (await loadModel(bytes)).withWeightFormats({
+      'fc0.weight': { format: 'sparse' },
+      'fc1.weight': { format: 'int8', options: { perChannel: true } },
+    });
+    const s = await InferenceSession.create(model, { weightFormat: 'dense' });
+    expect(Object.fromEntries([...s.weights].map(([k, w]) => [k, w.format]))).toEqual({ 'fc0.weight': 'sparse', 'fc1.weight': 'int8', 'fc2.weight': 'dense' });
+    const o = await ort.InferenceSession.create(bytes);
+    const x = randomFloats(5 * 64, 8);
+    const a = await s.run({ input: new Tensor('float32', x, [5, 64]) });
+    const b = await o.run({ input: new ort.Tensor('float32', x, [5, 64]) });
+    const ya = a.output.data as Float32Array, yb = b.output.data as Float32Array;
+    const scale = Math.max(...Array.from(yb, Math.abs));
+    // int8 weights: close, not exact.
+    for (let i = 0; i < yb.length; i++) expect(Math.abs(ya[i] - yb[i])).toBeLessThan(0.05 * scale);
+    await s.release();
+  });
+
+  it('edge inputs: empty batches run, out-of-range ids and too-long sequences are errors with codes', async () => {
+    const s = await InferenceSession.create(mlpModel({ sizes: [8, 4, 2] }));
+    const y = await s.run({ input: new Tensor('float32', new Float32Array(0), [0, 8]) });
+    expect(y.output.dims).toEqual([0, 2]);
+    const e = await InferenceSession.create(encoderModel({ hidden: 16, heads: 2, ffn: 32, layers: 1, vocab: 10, maxPosition: 32 }));
+    const feeds = (ids: BigInt64Array, dims: number[]) => ({ input_ids: new Tensor('int64', ids, dims), attention_mask: new Tensor('int64', new BigInt64Array(ids.length).fill(1n), dims) });
+    const z = await e.run(feeds(new BigInt64Array(0), [0, 4]));
+    expect(z.last_hidden_state.dims).toEqual([0, 4, 16]);
+    await expect(e.run(feeds(BigInt64Array.of(1n, 99n), [1, 2]))).rejects.toHaveProperty('code', 'ERR_INDEX_OUT_OF_RANGE');
+    // Longer than the position table: the sliced positions no longer broadcast against the tokens.
+    await expect(e.run(feeds(new BigInt64Array(40), [1, 40]))).rejects.toHaveProperty('code', 'ERR_INVALID_MODEL');
+    await s.release();
+    await e.release();
   });
 });

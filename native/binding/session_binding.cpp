@@ -2,6 +2,10 @@
 // signature from the spec TypeScript compiles (src/runtime/plan.ts); run() executes the whole plan
 // in one AsyncWorker (or inline, runSync, for tiny plans) on buffers the caller allocated.
 #include <cstring>
+#if defined(__linux__)
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
 #include <memory>
 #include <string>
 #include <vector>
@@ -258,7 +262,7 @@ Napi::Value CreatePlan(const Napi::CallbackInfo& info) {
     Napi::Object o = ov.As<Napi::Object>();
     ops[i].code = static_cast<sparq::OpCode>(integer(prop(o, "op", where), where + ".op", 0, 255));
     ops[i].inputs = integers<int32_t>(prop(o, "inputs", where), where + ".inputs", -1, 1 << 30);
-    ops[i].outputs = integers<int32_t>(prop(o, "outputs", where), where + ".outputs", 0, 1 << 30);
+    ops[i].outputs = integers<int32_t>(prop(o, "outputs", where), where + ".outputs", -1, 1 << 30);
     ops[i].ints = integers<int64_t>(prop(o, "ints", where), where + ".ints", -kMaxIndex, kMaxIndex);
     ops[i].floats = floats(prop(o, "floats", where), where + ".floats");
     const int64_t w = integer(prop(o, "weight", where), where + ".weight", -1, static_cast<int64_t>(weights.size()) - 1);
@@ -301,7 +305,31 @@ Napi::Value PackBytes(const Napi::CallbackInfo& info) {
   return PackedHandle::Wrap(env, std::move(packed));
 }
 
+// discardPages(view): returns the whole memory pages inside a typed array's bytes to the OS
+// (madvise MADV_DONTNEED; the bytes read as zero afterwards). A session calls it on weights it read
+// from a model file itself and has packed, so the file's copy of them stops counting in RSS.
+// Returns the bytes released (0 where unsupported).
+Napi::Value DiscardPages(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray()) throw_type_error(env, "Expected a typed array for view but received " + describe(info[0]));
+  Napi::TypedArray a = info[0].As<Napi::TypedArray>();
+  double released = 0;
+#if defined(__linux__)
+  const long page = sysconf(_SC_PAGESIZE);
+  if (page > 0) {
+    const uintptr_t begin = reinterpret_cast<uintptr_t>(typed_data(a));
+    const uintptr_t end = begin + a.ByteLength();
+    const uintptr_t p = static_cast<uintptr_t>(page);
+    const uintptr_t first = (begin + p - 1) / p * p, last = end / p * p;
+    if (last > first && madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED) == 0)
+      released = static_cast<double>(last - first);
+  }
+#endif
+  return Napi::Number::New(env, released);
+}
+
 void Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("discardPages", Napi::Function::New(env, DiscardPages, "discardPages"));
   exports.Set("packBytes", Napi::Function::New(env, PackBytes, "packBytes"));
   Napi::Function ctor = PlanHandle::Define(env);
   constructor_ref(env, "PlanHandle") = Napi::Persistent(ctor);

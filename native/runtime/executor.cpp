@@ -52,6 +52,7 @@ const char* op_name(OpCode c) {
     case OpCode::quantize_linear: return "QuantizeLinear";
     case OpCode::dequantize_linear: return "DequantizeLinear";
     case OpCode::matmul_integer: return "MatMulInteger";
+    case OpCode::gemm: return "Gemm";
   }
   return "unknown";
 }
@@ -241,13 +242,27 @@ void Plan::validate_op(const PlanOp& op) const {
     f32(out(0));
     same_numel(in(0), out(0));
     axis_at(0, in(0).shape.rank);
+    if (op.ints.size() != 2) throw fail("needs axis and the opset < 13 flag");
   } else if (c == OpCode::layer_norm) {
-    need(2, 3, 1);
+    // outputs: Y, then Mean and InvStdDev (slot -1 when not requested)
+    if (op.outputs.size() != 3) throw fail("needs three output slots (-1 for absent)");
+    if (op.inputs.size() < 2 || op.inputs.size() > 3) throw fail("wrong number of inputs");
+    for (size_t i = 0; i < op.inputs.size(); ++i)
+      if (!(slot_ok(op.inputs[i]) || (i == 2 && op.inputs[i] == -1))) throw fail("input slot out of range");
+    for (size_t i = 0; i < 3; ++i) {
+      if (i > 0 && op.outputs[i] == -1) continue;
+      if (!slot_ok(op.outputs[i])) throw fail("output slot out of range");
+      const SlotKind k = slots_[static_cast<size_t>(op.outputs[i])].kind;
+      if (k == SlotKind::input || k == SlotKind::constant) throw fail("writes to an input or a constant");
+      f32(out(i));
+    }
     f32(in(0));
-    f32(out(0));
     f32(in(1));
     same_numel(in(0), out(0));
     const int64_t axis = axis_at(0, in(0).shape.rank);
+    const int64_t rows = in(0).shape.prod(0, static_cast<int>(axis));
+    for (size_t i = 1; i < 3; ++i)
+      if (op.outputs[i] != -1 && out(i).shape.numel() != rows) throw fail("mean/inv-std outputs must hold one value per row");
     const int64_t cols = in(0).shape.prod(static_cast<int>(axis), in(0).shape.rank);
     if (in(1).shape.numel() != cols || (has(2) && (in(2).dtype != DType::float32 || in(2).shape.numel() != cols)))
       throw fail("scale/bias size is not the normalized size");
@@ -356,6 +371,19 @@ void Plan::validate_op(const PlanOp& op) const {
     const int64_t M = a.rank >= 2 ? a[a.rank - 2] : 1, N = b.rank >= 2 ? b[b.rank - 1] : 1;
     if (has(2) && in(2).shape.numel() != 1 && in(2).shape.numel() != M) throw fail("a_zero_point size");
     if (has(3) && in(3).shape.numel() != 1 && in(3).shape.numel() != N) throw fail("b_zero_point size");
+  } else if (c == OpCode::gemm) {
+    need(2, 3, 1);
+    f32(in(0));
+    f32(in(1));
+    f32(out(0));
+    if (op.ints.size() != 2 || op.floats.size() != 2) throw fail("needs transA, transB, alpha, beta");
+    const Shape& a = in(0).shape;
+    const Shape& b = in(1).shape;
+    if (a.rank != 2 || b.rank != 2) throw fail("A and B must be 2-D");
+    const int64_t M = op.ints[0] ? a[1] : a[0], K = op.ints[0] ? a[0] : a[1];
+    const int64_t Kb = op.ints[1] ? b[1] : b[0], N = op.ints[1] ? b[0] : b[1];
+    if (K != Kb || out(0).shape != Shape{M, N}) throw fail("shapes do not multiply to the output");
+    if (has(2) && (in(2).dtype != DType::float32 || !broadcasts_to(in(2).shape, out(0).shape))) throw fail("C does not broadcast to the output");
   } else {
     throw bad_plan("unknown op code " + std::to_string(static_cast<int>(c)));
   }
@@ -445,14 +473,19 @@ void Plan::run_op(const PlanOp& op, void* const* ptr, const OpContext& ctx) cons
     case OpCode::softmax: {
       const Shape& s = in(0).shape;
       const int a = static_cast<int>(op.ints[0]);
-      softmax(fx, static_cast<float*>(op_(0)), s.prod(0, a), s.rank ? s[a] : 1, s.prod(a + 1, s.rank), false, ctx);
+      if (op.ints[1] != 0)  // opset < 13: softmax over the flattened dims[a:]
+        softmax(fx, static_cast<float*>(op_(0)), s.prod(0, a), s.prod(a, s.rank), 1, false, ctx);
+      else
+        softmax(fx, static_cast<float*>(op_(0)), s.prod(0, a), s.rank ? s[a] : 1, s.prod(a + 1, s.rank), false, ctx);
       return;
     }
     case OpCode::layer_norm: {
       const Shape& s = in(0).shape;
       const int a = static_cast<int>(op.ints[0]);
       layer_norm(fx, static_cast<float*>(op_(0)), s.prod(0, a), s.prod(a, s.rank), static_cast<const float*>(ip(1)),
-                 static_cast<const float*>(ip(2)), op.floats[0], nullptr, nullptr, ctx);
+                 static_cast<const float*>(ip(2)), op.floats[0],
+                 op.outputs[1] >= 0 ? static_cast<float*>(op_(1)) : nullptr,
+                 op.outputs[2] >= 0 ? static_cast<float*>(op_(2)) : nullptr, ctx);
       return;
     }
     case OpCode::reduce_mean:
@@ -516,6 +549,20 @@ void Plan::run_op(const PlanOp& op, void* const* ptr, const OpContext& ctx) cons
       else
         dequantize_linear(ip(0), in(0).dtype, outer, channels, inner, static_cast<const float*>(ip(1)), ip(2),
                           static_cast<float*>(op_(0)), ctx);
+      return;
+    }
+    case OpCode::gemm: {
+      const Shape& a = in(0).shape;
+      const Shape& b = in(1).shape;
+      const bool ta = op.ints[0] != 0, tb = op.ints[1] != 0;
+      const int64_t M = out(0).shape[0], N = out(0).shape[1], K = ta ? a[0] : a[1];
+      float beta = op.floats[1];
+      if (ip(2) && beta != 0.0f)
+        expand(DType::float32, ip(2), in(2).shape, op_(0), out(0).shape, ctx);
+      else
+        beta = 0.0f;
+      sgemm(ta, tb, M, N, K, op.floats[0], fx, a[1], static_cast<const float*>(ip(1)), b[1], beta,
+            static_cast<float*>(op_(0)), N, ctx.threads, nullptr, ctx.isa);
       return;
     }
     case OpCode::matmul_integer: {

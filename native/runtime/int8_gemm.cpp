@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 
 #include "sparq/error.h"
 #include "sparq/threadpool.h"
@@ -150,21 +151,47 @@ void int8_gemm(const Int8GemmKernels& kernels, const Int8PackedB& b, const Int8Q
   const int64_t kcq = m_tiles == 1 && kc_override <= 0 ? b.kq : choose_kcq(b.kq, kc_override);
   // M block: the A rows of a block (x one K block) stay in L2 while the groups of B stream past.
   const int64_t block_tiles = std::max<int64_t>(1, (256 * 1024) / (kcq * 4 * mr));
+  // A packed per M tile when the kernel wants it at this K (Int8GemmKernels::pack_a_from): tile t at
+  // t·kq·mr·4, quad q of row i at q·rows·4 + i·4. One 4-byte copy per quad.
+  const uint8_t* pa = nullptr;
+  const int64_t tile_bytes = b.kq * mr * 4;
+  if (kernels.pack_a_from > 0 && b.K >= kernels.pack_a_from) {
+    thread_local AlignedBuffer<uint8_t> a_buffer;
+    uint8_t* dst = a_buffer.reserve(static_cast<size_t>(m_tiles * tile_bytes));
+    ThreadPool::global().parallel_for(m_tiles, M * b.kq >= (1 << 16) ? t : 1, 1, [&](int64_t t0, int64_t t1) {
+      for (int64_t mt = t0; mt < t1; ++mt) {
+        const int64_t m0 = mt * mr, rows = std::min(mr, M - m0);
+        uint8_t* out = dst + mt * tile_bytes;
+        for (int64_t q = 0; q < b.kq; ++q)
+          for (int64_t i = 0; i < rows; ++i) std::memcpy(out + (q * rows + i) * 4, a.data + (m0 + i) * a.lda + q * 4, 4);
+      }
+    });
+    pa = dst;
+  }
   // Partial sums between K blocks live in the output's own memory (s32 in place of the fp32 result).
   int32_t* part = acc ? acc : reinterpret_cast<int32_t*>(y);
   const int64_t group_bytes = b.group * 64;  // per quad
 
-  auto run_tile = [&](int64_t q0, int64_t g, int64_t mt) {
+  // prefetch_next: the tile also pulls the next group's slice of B toward L2 (see Int8TileArgs).
+  auto run_tile = [&](int64_t q0, int64_t g, int64_t mt, bool prefetch_next) {
     Int8TileArgs args;
     const int64_t m0 = mt * mr, n0 = g * nr;
     const int64_t kq = std::min(kcq, b.kq - q0);
     const bool last = q0 + kq >= b.kq;
-    args.a = a.data + m0 * a.lda + q0 * 4;
-    args.lda = a.lda;
+    const int64_t rows = std::min(mr, M - m0);
+    if (pa) {
+      args.a = pa + mt * tile_bytes + q0 * rows * 4;
+      args.a_row = 4;
+      args.a_quad = rows * 4;
+    } else {
+      args.a = a.data + m0 * a.lda + q0 * 4;
+      args.a_row = a.lda;
+      args.a_quad = 4;
+    }
     args.b = b.group_data(g) + q0 * group_bytes;
     args.kq = kq;
     args.group = b.group;
-    args.rows = static_cast<int>(std::min(mr, M - m0));
+    args.rows = static_cast<int>(rows);
     args.cols = static_cast<int>(std::min(nr, N - n0));
     args.scale_a = a.scale + m0;
     args.zero_a = a.zero_point + m0;
@@ -177,6 +204,7 @@ void int8_gemm(const Int8GemmKernels& kernels, const Int8PackedB& b, const Int8Q
     args.part = part + m0 * N + n0;
     args.ldpart = N;
     args.accumulate = q0 > 0;
+    args.prefetch = prefetch_next && g + 1 < b.groups ? b.group_data(g + 1) + q0 * group_bytes : nullptr;
     kernels.tile(args);
   };
 
@@ -187,9 +215,12 @@ void int8_gemm(const Int8GemmKernels& kernels, const Int8PackedB& b, const Int8Q
     ThreadPool::global().parallel_for(b.groups, t, grain, [&](int64_t g0, int64_t g1) {
       for (int64_t mb = 0; mb < m_tiles; mb += block_tiles) {
         const int64_t mb_end = std::min(m_tiles, mb + block_tiles);
+        // The block's second tile (its only one when alone) prefetches the next group: the first
+        // tile of each group then finds its weights in L2 instead of waiting on memory.
+        const int64_t pf_tile = std::min(mb + 1, mb_end - 1);
         for (int64_t q0 = 0; q0 < b.kq; q0 += kcq)
           for (int64_t g = g0; g < g1; ++g)
-            for (int64_t mt = mb; mt < mb_end; ++mt) run_tile(q0, g, mt);
+            for (int64_t mt = mb; mt < mb_end; ++mt) run_tile(q0, g, mt, mt == pf_tile && g + 1 < g1);
       }
     });
   } else {
@@ -197,9 +228,10 @@ void int8_gemm(const Int8GemmKernels& kernels, const Int8PackedB& b, const Int8Q
     ThreadPool::global().parallel_for(m_tiles, t, grain, [&](int64_t t0, int64_t t1) {
       for (int64_t mb = t0; mb < t1; mb += block_tiles) {
         const int64_t mb_end = std::min(t1, mb + block_tiles);
+        const int64_t pf_tile = std::min(mb + 1, mb_end - 1);
         for (int64_t q0 = 0; q0 < b.kq; q0 += kcq)
           for (int64_t g = 0; g < b.groups; ++g)
-            for (int64_t mt = mb; mt < mb_end; ++mt) run_tile(q0, g, mt);
+            for (int64_t mt = mb; mt < mb_end; ++mt) run_tile(q0, g, mt, mt == pf_tile);
       }
     });
   }

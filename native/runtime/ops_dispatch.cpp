@@ -1,5 +1,5 @@
-// Chooses the op kernel table for an ISA level (ops_kernels.h). AVX-512 has its own table; AVX2 and
-// scalar use the portable one (compiled with -O3, which auto-vectorises the simple loops).
+// Chooses the op kernel table for an ISA level (ops_kernels.h): AVX-512 and AVX2 have their own
+// tables (the AVX2 one falls back to scalar for the quantizer); scalar is the portable reference.
 #include "sparq/ops_kernels.h"
 
 namespace sparq {
@@ -7,6 +7,7 @@ namespace sparq {
 const OpsKernels& ops_kernels(Isa isa) {
 #if defined(__x86_64__) || defined(__i386__)
   if (isa == Isa::avx512) return kOpsAvx512;
+  if (isa == Isa::avx2) return kOpsAvx2;
 #else
   (void)isa;
 #endif

@@ -4,6 +4,7 @@
 #include "sparq/sgemm.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "sparq/aligned.h"
 #include "sparq/error.h"
 #include "sparq/gemm_f32.h"
+#include "sparq/sgemm_kernels.h"
 #include "sparq/threadpool.h"
 
 namespace sparq {
@@ -54,10 +56,18 @@ void pack_b_panels(bool transB, const float* B, int64_t ldb, int64_t N, int64_t 
     const int64_t n0 = p * nr, cols = std::min(nr, N - n0);
     float* panel = dst + p * kb * nr;
     if (!transB) {
-      for (int64_t k = 0; k < kb; ++k) {
-        float* d = panel + k * nr;
-        std::memcpy(d, B + (k0 + k) * ldb + n0, sizeof(float) * static_cast<size_t>(cols));
-        std::fill(d + cols, d + nr, 0.0f);
+      const float* src = B + k0 * ldb + n0;
+      if (cols == nr && nr == 32) {
+        // Fixed-size copies inline to vector moves (a memcpy call per 128 bytes costs more than the copy).
+        for (int64_t k = 0; k < kb; ++k) std::memcpy(panel + k * 32, src + k * ldb, 32 * sizeof(float));
+      } else if (cols == nr && nr == 16) {
+        for (int64_t k = 0; k < kb; ++k) std::memcpy(panel + k * 16, src + k * ldb, 16 * sizeof(float));
+      } else {
+        for (int64_t k = 0; k < kb; ++k) {
+          float* d = panel + k * nr;
+          for (int64_t j = 0; j < cols; ++j) d[j] = src[k * ldb + j];
+          for (int64_t j = cols; j < nr; ++j) d[j] = 0.0f;
+        }
       }
     } else {
       for (int64_t j = 0; j < cols; ++j) {
@@ -94,7 +104,19 @@ void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alph
   if (M == 0 || N == 0) return;
   if (K == 0 || alpha == 0.0f) return scale_c(M, N, beta, C, ldc, ep);
   const GemmF32Kernels* kern = gemm_f32_kernels(isa);
-  const int64_t mr = kern->mr, nr = kern->nr;
+  // With few rows, packing B costs as much as the multiply: a non-transposed B is then read in place
+  // by a direct tile. Not for larger M: B rows a multiple of 4 KiB apart alias in L1, so a K block
+  // of B read in place thrashes where the packed panel stays resident (measured 0.5x at 128x3072x768,
+  // 1.3x at M = 32). SPARQ_SGEMM_PACK_B=1 always packs (for benchmarks).
+  const SgemmDirectKernels* direct = nullptr;
+#if defined(__x86_64__) || defined(__i386__)
+  static const bool force_pack = [] {
+    const char* env = std::getenv("SPARQ_SGEMM_PACK_B");
+    return env && env[0] == '1';
+  }();
+  if (!transB && M <= 48 && isa == Isa::avx512 && !force_pack) direct = &kSgemmDirectAvx512;
+#endif
+  const int64_t mr = direct ? direct->mr : kern->mr, nr = direct ? direct->nr : kern->nr;
   const int t = threads_for_work(static_cast<double>(M) * N * K, threads);
   if (beta != 0.0f && beta != 1.0f) scale_c(M, N, beta, C, ldc, nullptr);
   const bool accumulate_first = beta != 0.0f;
@@ -108,16 +130,17 @@ void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alph
   const int64_t panels_per_chunk = (panels + nchunks - 1) / nchunks;
 
   thread_local AlignedBuffer<float> b_scratch;
-  float* b_pack = b_scratch.reserve(static_cast<size_t>(panels * kc * nr));
+  float* b_pack = direct ? nullptr : b_scratch.reserve(static_cast<size_t>(panels * kc * nr));
 
   for (int64_t k0 = 0; k0 < K; k0 += kc) {
     const int64_t kb = std::min(kc, K - k0);
     const bool accumulate = k0 > 0 || accumulate_first;
     const Epilogue* block_ep = k0 + kb >= K ? ep : nullptr;
     const int64_t pgrain = std::max<int64_t>(1, (panels + t - 1) / t);
-    ThreadPool::global().parallel_for(panels, t, pgrain, [&](int64_t p0, int64_t p1) {
-      pack_b_panels(transB, B, ldb, N, k0, kb, nr, p0, p1, b_pack);
-    });
+    if (!direct)
+      ThreadPool::global().parallel_for(panels, t, pgrain, [&](int64_t p0, int64_t p1) {
+        pack_b_panels(transB, B, ldb, N, k0, kb, nr, p0, p1, b_pack);
+      });
     ThreadPool::global().parallel_for(mchunks * nchunks, t, 1, [&](int64_t t0, int64_t t1) {
       thread_local AlignedBuffer<float> a_scratch;
       float* a_pack = a_scratch.reserve(static_cast<size_t>(mc * kb));
@@ -134,11 +157,15 @@ void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alph
         for (int64_t p = p_begin; p < p_end; ++p) {
           const int64_t n0 = p * nr;
           const int cols = static_cast<int>(std::min(nr, N - n0));
-          const float* b = b_pack + p * kb * nr;
+          const float* b = direct ? B + k0 * ldb + n0 : b_pack + p * kb * nr;
           for (int64_t m0 = m_begin; m0 < m_end; m0 += mr) {
             const int rows = static_cast<int>(std::min(mr, m_end - m0));
-            kern->tile(rows, cols, kb, a_pack + (m0 - m_begin) * kb, b, C + m0 * ldc + n0, ldc, accumulate, block_ep,
-                       n0);
+            if (direct)
+              direct->tile(rows, cols, kb, a_pack + (m0 - m_begin) * kb, b, ldb, C + m0 * ldc + n0, ldc, accumulate,
+                           block_ep, n0);
+            else
+              kern->tile(rows, cols, kb, a_pack + (m0 - m_begin) * kb, b, C + m0 * ldc + n0, ldc, accumulate, block_ep,
+                         n0);
           }
         }
       }

@@ -33,6 +33,9 @@ const SpmmInt8Kernels* spmm_int8_kernels(Isa isa) {
 
 namespace {
 
+// Blocks the compressed layout stores: every range padded to an even count.
+int64_t compressed_candidate_blocks(uint64_t blocks, uint64_t odd_ranges) { return static_cast<int64_t>(blocks + odd_ranges); }
+
 class SparseInt8 final : public SparseInt8Weights {
  public:
   SparseInt8(const float* W, int64_t K, int64_t N, bool per_channel, Isa isa)
@@ -63,39 +66,58 @@ class SparseInt8 final : public SparseInt8Weights {
       if (packed) std::memcpy(packed, codes, 4);
       return any;
     };
-    ptr_.resize(static_cast<size_t>(N * view_.chunks + 1));
-    cptr_.resize(static_cast<size_t>(N * view_.chunks + 1));
-    uint64_t total = 0, codes = 0;
+    // Pass 1: blocks and nonzero codes per (output, chunk) range.
+    const int64_t ranges = N * view_.chunks;
+    std::vector<uint32_t> range_blocks(static_cast<size_t>(ranges)), range_codes(static_cast<size_t>(ranges));
+    uint64_t total = 0, codes = 0, odd = 0;
     for (int64_t n = 0; n < N; ++n)
       for (int64_t c = 0; c < view_.chunks; ++c) {
-        ptr_[n * view_.chunks + c] = static_cast<uint32_t>(total);
-        cptr_[n * view_.chunks + c] = static_cast<uint32_t>(codes);
+        uint32_t nb = 0, nc = 0;
         for (int64_t qd = c * kSpI8ChunkQuads; qd < std::min(q.kq, (c + 1) * kSpI8ChunkQuads); ++qd) {
           int32_t packed;
           if (!block(qd, n, &packed)) continue;
-          ++total;
-          for (int l = 0; l < 4; ++l) codes += ((packed >> (8 * l)) & 0xff) != 0;
+          ++nb;
+          for (int l = 0; l < 4; ++l) nc += ((packed >> (8 * l)) & 0xff) != 0;
         }
-        if (codes > 0xffffffffull) throw invalid_argument("Expected fewer than 2^32 codes for format 'sparse-int8'");
+        range_blocks[n * view_.chunks + c] = nb;
+        range_codes[n * view_.chunks + c] = nc;
+        total += nb;
+        codes += nc;
+        odd += nb & 1;
       }
-    ptr_[N * view_.chunks] = static_cast<uint32_t>(total);
-    cptr_[N * view_.chunks] = static_cast<uint32_t>(codes);
+    if (total + odd > 0xffffffffull || codes > 0xffffffffull)
+      throw invalid_argument("Expected fewer than 2^32 blocks for format 'sparse-int8'");
     blocks_ = static_cast<int64_t>(total);
     nonzeros_ = static_cast<int64_t>(codes);
-    // The smaller layout (see sparq/spmm_int8.h).
-    compressed_ = nonzeros_ + (blocks_ + 1) / 2 + 4 * (N * view_.chunks + 1) < 4 * blocks_;
-    // Padding: the kernels read 16 index bytes, 9 mask bytes and 64 code bytes from any block.
-    idx_.resize(static_cast<size_t>(blocks_) + 16);
+    // The smaller layout (see sparq/spmm_int8.h). Compressed ranges are padded to an even number of
+    // blocks (an empty block: mask 0) so every range's masks start on a byte.
+    const int64_t stored = compressed_candidate_blocks(total, odd);
+    compressed_ = nonzeros_ + stored / 2 + 4 * (ranges + 1) < 4 * blocks_;
+    const int64_t slots = compressed_ ? stored : blocks_;
+    ptr_.resize(static_cast<size_t>(ranges + 1));
+    if (compressed_) cptr_.resize(static_cast<size_t>(ranges + 1));
+    uint64_t at = 0, code_at = 0;
+    for (int64_t r = 0; r < ranges; ++r) {
+      ptr_[r] = static_cast<uint32_t>(at);
+      if (compressed_) cptr_[r] = static_cast<uint32_t>(code_at);
+      at += compressed_ ? (range_blocks[r] + 1) / 2 * 2 : range_blocks[r];
+      code_at += range_codes[r];
+    }
+    ptr_[ranges] = static_cast<uint32_t>(at);
+    if (compressed_) cptr_[ranges] = static_cast<uint32_t>(code_at);
+    // Padding: the kernels read 16 index bytes, 8 mask bytes and 64 code bytes from any block.
+    idx_.resize(static_cast<size_t>(slots) + 16);
     if (compressed_) {
-      nib_.resize(static_cast<size_t>((blocks_ + 1) / 2) + 16);
+      nib_.resize(static_cast<size_t>(slots / 2) + 16);
       codes_.resize(static_cast<size_t>(nonzeros_) + 64);
     } else {
-      val_.resize(static_cast<size_t>(blocks_) + 16);
-      cptr_.resize(0);
+      val_.resize(static_cast<size_t>(slots) + 16);
     }
-    uint32_t e = 0, off = 0;
+    // Pass 2: fill.
+    uint32_t off = 0;
     for (int64_t n = 0; n < N; ++n)
-      for (int64_t c = 0; c < view_.chunks; ++c)
+      for (int64_t c = 0; c < view_.chunks; ++c) {
+        uint32_t e = ptr_[n * view_.chunks + c];
         for (int64_t qd = c * kSpI8ChunkQuads; qd < std::min(q.kq, (c + 1) * kSpI8ChunkQuads); ++qd) {
           int32_t packed;
           if (!block(qd, n, &packed)) continue;
@@ -114,6 +136,7 @@ class SparseInt8 final : public SparseInt8Weights {
           }
           ++e;
         }
+      }
     view_.ptr = ptr_.data();
     view_.idx = idx_.data();
     if (compressed_) {

@@ -53,7 +53,9 @@ int main(int argc, char** argv) {
     std::vector<int32_t> acc(12 * 32);
     sparq::Int8TileArgs t{};
     t.a = a.data();
-    t.lda = K;
+    t.a_row = 4;
+    t.a_quad = 48;
+    t.prefetch = nullptr;
     t.b = b.data();
     t.kq = kq;
     t.group = 2;

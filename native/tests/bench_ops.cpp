@@ -7,6 +7,7 @@
 
 #include "check.h"
 #include "sparq/ops.h"
+#include "sparq/sgemm.h"
 
 namespace {
 
@@ -30,6 +31,7 @@ int main() {
   std::vector<float> y(x.size());
   auto bias = sparq_test::random_vector(static_cast<size_t>(F), 2);
   std::vector<Isa> isas = {Isa::scalar};
+  if (isa_supported(Isa::avx2)) isas.push_back(Isa::avx2);
   if (isa_supported(Isa::avx512)) isas.push_back(Isa::avx512);
   std::printf("%-34s", "op (us per call, 1 thread)");
   for (Isa i : isas) std::printf(" %10s", isa_name(i));
@@ -77,5 +79,33 @@ int main() {
     matmul_integer(DType::uint8, q.data(), Shape{S, H}, DType::int8, w.data(), Shape{H, H}, &za, 1, nullptr, 0,
                    acc.data(), c);
   });
+  // Attention, BERT-base head layout (S=128, 12 heads of 64), from [1, S, 768] projections: the
+  // unfused op chain an exported graph runs vs the fused kernel.
+  {
+    const int64_t NH = 12, D = 64;
+    auto qkv = sparq_test::random_vector(static_cast<size_t>(3 * S * H), 5);
+    const float* qp = qkv.data();
+    const float* kp = qp + S * H;
+    const float* vp = kp + S * H;
+    std::vector<float> mask(static_cast<size_t>(S), 0.0f), qt(S * H), kt(S * H), vt(S * H), sc(NH * S * S), ctxo(S * H),
+        out(S * H);
+    const int64_t p0213[] = {0, 2, 1, 3}, p0231[] = {0, 2, 3, 1};
+    const float div = 8.0f;
+    row("Attention unfused (8 ops)", [&](const OpContext& c) {
+      transpose(DType::float32, qp, Shape{1, S, NH, D}, p0213, qt.data(), c);
+      transpose(DType::float32, kp, Shape{1, S, NH, D}, p0231, kt.data(), c);
+      transpose(DType::float32, vp, Shape{1, S, NH, D}, p0213, vt.data(), c);
+      matmul_f32(qt.data(), Shape{1, NH, S, D}, kt.data(), Shape{1, NH, D, S}, sc.data(), c.threads, nullptr, c.isa);
+      binary(BinaryOp::div, DType::float32, sc.data(), Shape{1, NH, S, S}, &div, Shape{}, sc.data(), c);
+      binary(BinaryOp::add, DType::float32, sc.data(), Shape{1, NH, S, S}, mask.data(), Shape{1, 1, 1, S}, sc.data(), c);
+      softmax(sc.data(), sc.data(), NH * S, S, 1, false, c);
+      matmul_f32(sc.data(), Shape{1, NH, S, S}, vt.data(), Shape{1, NH, S, D}, ctxo.data(), c.threads, nullptr, c.isa);
+      transpose(DType::float32, ctxo.data(), Shape{1, NH, S, D}, p0213, out.data(), c);
+    });
+    const AttentionStrides st{S * H, D, H};
+    row("Attention fused", [&](const OpContext& c) {
+      attention(1, NH, S, S, D, 0.125f, qp, st, kp, st, vp, st, mask.data(), {S, 0, 0}, out.data(), st, c);
+    });
+  }
   return 0;
 }

@@ -67,6 +67,7 @@ std::vector<Shape> int8_shapes() {
   s.push_back({1, 768, 96});
   s.push_back({3, 2, 1});
   s.push_back({14, 2053, 45});  // K blocked: partial sums carried between blocks
+  s.push_back({26, 4100, 40});  // long K: A packed per tile for the AVX-512 kernel
   return s;
 }
 

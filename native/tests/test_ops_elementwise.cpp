@@ -193,6 +193,38 @@ TEST(where_and_expand_broadcast_any_dtype) {
         "ERR_SHAPE_MISMATCH");
 }
 
+TEST(large_where_expand_cast_split_across_threads) {
+  // Sizes past the one-thread threshold, with chunk edges falling inside broadcast rows.
+  const Shape cs{1, 333, 1}, xs{3, 1, 701}, ys{1};
+  const Shape out = sparq::where_output_shape(cs, xs, ys);
+  std::vector<uint8_t> c(333);
+  for (size_t i = 0; i < c.size(); ++i) c[i] = (i % 5) != 0;
+  auto x = random_vector(3 * 701, 8);
+  const float yv = -7.0f;
+  for (int threads : {0, 2, 3}) {
+    auto got = nan_filled(static_cast<size_t>(out.numel()));
+    sparq::where(DType::float32, c.data(), cs, x.data(), xs, &yv, ys, got.data(), ctx_for(sparq::active_isa(), threads));
+    int bad = 0;
+    for (int64_t i = 0; i < out.numel(); ++i)
+      bad += got[i] != (c[broadcast_index(out, cs, i)] ? x[broadcast_index(out, xs, i)] : yv);
+    CHECK_MSG(bad == 0, "where threads=%d: %d wrong", threads, bad);
+    auto ex = nan_filled(static_cast<size_t>(out.numel()));
+    sparq::expand(DType::float32, x.data(), xs, ex.data(), out, ctx_for(sparq::active_isa(), threads));
+    bad = 0;
+    for (int64_t i = 0; i < out.numel(); ++i) bad += ex[i] != x[broadcast_index(out, xs, i)];
+    CHECK_MSG(bad == 0, "expand threads=%d: %d wrong", threads, bad);
+    std::vector<int64_t> as_int(static_cast<size_t>(out.numel()), 99);
+    sparq::cast(DType::float32, DType::int64, ex.data(), as_int.data(), out.numel(), ctx_for(sparq::active_isa(), threads));
+    bad = 0;
+    for (int64_t i = 0; i < out.numel(); ++i) bad += as_int[i] != static_cast<int64_t>(ex[i]);
+    CHECK_MSG(bad == 0, "cast threads=%d: %d wrong", threads, bad);
+    std::vector<float> sig(static_cast<size_t>(out.numel())), one(sig.size());
+    sparq::unary(UnaryOp::sigmoid, DType::float32, ex.data(), sig.data(), out.numel(), ctx_for(sparq::active_isa(), threads));
+    sparq::unary(UnaryOp::sigmoid, DType::float32, ex.data(), one.data(), out.numel(), ctx_for(sparq::active_isa(), 1));
+    CHECK(sig == one);
+  }
+}
+
 TEST(unary_float_ops_match_libm_every_isa) {
   // A sweep over the interesting range plus special values, at an odd length (masked tails).
   std::vector<float> x;

@@ -82,6 +82,7 @@ TEST(sgemm_large_blocks_multithreaded) {
       for (int tb = 0; tb < 2; ++tb) {
         check_case(isa, ta, tb, 300, 129, 517, 1.0f, 0.0f, 2, 4, false, seed++);  // several K blocks and M chunks
         check_case(isa, ta, tb, 2, 1031, 70, 1.0f, 1.0f, 0, 4, false, seed++);    // N split across threads
+        check_case(isa, ta, tb, 47, 300, 700, 1.0f, 0.5f, 3, 2, true, seed++);    // small M (B read in place), K blocks
       }
 }
 

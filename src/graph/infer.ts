@@ -30,13 +30,19 @@ export function inferGraph(graph: Graph, options: InferOptions = {}): InferResul
   const limit = options.foldLimit ?? 0;
   graph.nodes.forEach((node, index) => {
     const ins = node.inputs.map((name) => (name ? metas.get(name) : undefined));
-    const outs = inferNode(node, ins, graph.opset);
-    if (limit > 0) {
-      const values = evaluateNode(node, ins, outs, graph.opset, limit);
-      if (values) {
-        values.forEach((v: ConstTensor, i) => (outs[i] = { dtype: v.dtype, dims: [...v.dims], value: v }));
-        folded.add(index);
-      }
+    let outs: ValueMeta[];
+    let values: ConstTensor[] | undefined;
+    try {
+      outs = inferNode(node, ins, graph.opset);
+      values = limit > 0 ? evaluateNode(node, ins, outs, graph.opset, limit) : undefined;
+    } catch (e) {
+      // A rule that trips over a malformed node is still a malformed model, with a code.
+      if (e instanceof SparqError) throw e;
+      throw new SparqError('ERR_INVALID_MODEL', `Invalid ONNX model: node "${node.name}" (${node.op}) cannot be inferred: ${(e as Error).message}`, { cause: e });
+    }
+    if (values) {
+      values.forEach((v: ConstTensor, i) => (outs[i] = { dtype: v.dtype, dims: [...v.dims], value: v }));
+      folded.add(index);
     }
     node.outputs.forEach((name, i) => {
       if (name && outs[i]) metas.set(name, outs[i]);

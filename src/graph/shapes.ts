@@ -137,8 +137,23 @@ export function splitSizes(node: Node, dim: number, ins: (ValueMeta | undefined)
   return Array.from({ length: outs }, (_, i) => Math.max(0, Math.min(each, dim - i * each)));
 }
 
+/** [min, max] inputs per op (absent optional inputs count as given when named ''). */
+const ARITY: Record<string, [number, number]> = {
+  Add: [2, 2], Sub: [2, 2], Mul: [2, 2], Div: [2, 2], Pow: [2, 2], Equal: [2, 2], Where: [3, 3],
+  Sqrt: [1, 1], Erf: [1, 1], Tanh: [1, 1], Relu: [1, 1], Sigmoid: [1, 1], Gelu: [1, 1], Identity: [1, 1],
+  Softmax: [1, 1], Clip: [1, 3], LayerNormalization: [2, 3], Cast: [1, 1], ReduceMean: [1, 2], MatMul: [2, 2],
+  MatMulInteger: [2, 4], Linear: [2, 3], Gemm: [2, 3], Transpose: [1, 1], Reshape: [2, 2], Flatten: [1, 1],
+  Squeeze: [1, 2], Unsqueeze: [1, 2], Concat: [1, 1 << 16], Gather: [2, 2], Slice: [3, 5], Shape: [1, 1],
+  ConstantOfShape: [1, 1], Range: [3, 3], Expand: [2, 2], Split: [1, 2], Constant: [0, 0],
+  DynamicQuantizeLinear: [1, 1], QuantizeLinear: [2, 3], DequantizeLinear: [2, 3],
+};
+
 /** Output metas of a node from its input metas (values are not computed here; see evaluate.ts). */
 export function inferNode(node: Node, ins: (ValueMeta | undefined)[], opset: number): ValueMeta[] {
+  const arity = ARITY[node.op];
+  if (arity && (node.inputs.length < arity[0] || node.inputs.length > arity[1]))
+    throw shapeError(node, `takes ${arity[0] === arity[1] ? arity[0] : `${arity[0]} to ${arity[1]}`} inputs but has ${node.inputs.length}`);
+  if (node.outputs.length === 0) throw shapeError(node, 'has no outputs');
   const need = (i: number): ValueMeta => {
     const m = ins[i];
     if (!m) throw shapeError(node, `input ${i} is missing`);
@@ -236,6 +251,7 @@ export function inferNode(node: Node, ins: (ValueMeta | undefined)[], opset: num
       if (!axes) throw shapeError(node, 'axes must be constant');
       const rank = dims.length + axes.length;
       const set = new Set(axes.map((a) => normAxis(node, a, rank)));
+      if (set.size !== axes.length) throw shapeError(node, `axes [${axes.join(', ')}] repeat an axis`);
       const out: Dim[] = [];
       let j = 0;
       for (let i = 0; i < rank; i++) out.push(set.has(i) ? 1 : dims[j++]);

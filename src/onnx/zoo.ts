@@ -196,3 +196,36 @@ export function encoderModel(options: EncoderOptions = {}): Uint8Array {
   }
   return g.build('encoder');
 }
+
+/**
+ * An MLP as onnxruntime's quantize_dynamic writes it: per layer DynamicQuantizeLinear on the
+ * activations, MatMulInteger against int8 weights (per-tensor scale), Cast, Mul by both scales, bias Add.
+ */
+export function quantizedMlpModel(options: { sizes?: number[]; seed?: number } = {}): Uint8Array {
+  const sizes = options.sizes ?? [64, 32, 10];
+  const rand = seededRandom(options.seed ?? 3);
+  const g = new GraphBuilder();
+  g.opset = 17;
+  let x = g.input('input', 'FLOAT', ['batch', sizes[0]]);
+  for (let l = 0; l + 1 < sizes.length; l++) {
+    const K = sizes[l], N = sizes[l + 1];
+    const w = randomWeights(rand, K * N, Math.sqrt(6 / (K + N)));
+    let maxAbs = 0;
+    for (const v of w) maxAbs = Math.max(maxAbs, Math.abs(v));
+    const scale = maxAbs / 127;
+    const q = Int8Array.from(w, (v) => Math.round(v / scale));
+    g.tensor({ name: `fc${l}.weight_quantized`, dataType: DataType.INT8, dims: [K, N], rawData: new Uint8Array(q.buffer) });
+    g.float(`fc${l}.weight_scale`, Float32Array.of(scale), []);
+    g.float(`fc${l}.bias`, randomWeights(rand, N, 0.1), [N]);
+    const [xq, xs, xz] = g.node('DynamicQuantizeLinear', [x], 3);
+    const [acc] = g.node('MatMulInteger', [xq, `fc${l}.weight_quantized`, xz]);
+    const [accF] = g.node('Cast', [acc], 1, { to: DataType.FLOAT });
+    const [s] = g.node('Mul', [xs, `fc${l}.weight_scale`]);
+    const [y] = g.node('Mul', [accF, s]);
+    const last = l + 2 === sizes.length;
+    const [b] = g.node('Add', [y, `fc${l}.bias`], last ? ['output'] : 1);
+    x = last ? b : g.node('Relu', [b])[0];
+  }
+  g.output('output', 'FLOAT', ['batch', sizes[sizes.length - 1]]);
+  return g.build('quantized_mlp');
+}

@@ -31,6 +31,7 @@ export const OpCode = {
   QuantizeLinear: 32,
   DequantizeLinear: 33,
   MatMulInteger: 34,
+  Gemm: 35,
 } as const;
 
 /** Slot storage kinds: must match plan.h (enum class SlotKind). */

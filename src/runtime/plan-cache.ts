@@ -1,13 +1,9 @@
 // Compiled plans per input-shape signature, least recently used evicted first (their native plans
 // are released; runs still in flight keep theirs alive natively).
+import type { NativePlanHandle } from '../native.js';
 import type { CompiledPlan } from './plan.js';
 
-export interface NativePlanHandle {
-  run(inputs: ArrayBufferView[], outputs: ArrayBufferView[], threads: number): Promise<void>;
-  runSync(inputs: ArrayBufferView[], outputs: ArrayBufferView[], threads: number): void;
-  release(): void;
-  info(): { released: boolean; arenaBytes?: number; ops?: number };
-}
+export type { NativePlanHandle };
 
 export interface PlanEntry {
   handle: NativePlanHandle;

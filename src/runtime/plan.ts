@@ -291,17 +291,17 @@ function lowerNode(node: Node, inputs: number[], outputs: number[], metas: Map<s
     }
     case 'Softmax': {
       spec.op = OpCode.Softmax;
+      // Before opset 13 Softmax coerces the input to 2-D at `axis` (flag 1): one softmax over dims[axis:].
       const axis = normAxis(attrInt(node, 'axis', opset >= 13 ? -1 : 1), rank0);
-      if (opset < 13 && axis !== rank0 - 1) throw new SparqError('ERR_UNSUPPORTED_OP', `Softmax node "${node.name}" (opset ${opset}) flattens from axis ${axis}; only the last axis is supported`);
-      spec.ints = [axis];
+      spec.ints = [axis, opset < 13 ? 1 : 0];
       return spec;
     }
     case 'LayerNormalization':
       spec.op = OpCode.LayerNorm;
       spec.ints = [normAxis(attrInt(node, 'axis', -1), rank0)];
       spec.floats = [attrFloat(node, 'epsilon', 1e-5)];
-      if (outputs.slice(1).some((o) => o >= 0)) throw new SparqError('ERR_UNSUPPORTED_OP', `LayerNormalization node "${node.name}" asks for mean/inv-std outputs, which sparq does not produce`);
-      spec.outputs = [outputs[0]];
+      // Optional outputs Mean and InvStdDev (-1 when absent).
+      spec.outputs = [outputs[0], outputs[1] ?? -1, outputs[2] ?? -1];
       return spec;
     case 'ReduceMean': {
       spec.op = OpCode.ReduceMean;
@@ -343,7 +343,11 @@ function lowerNode(node: Node, inputs: number[], outputs: number[], metas: Map<s
       spec.ints = [normAxis(attrInt(node, 'axis', 1), rank0)];
       return spec;
     case 'Gemm':
-      throw new SparqError('ERR_UNSUPPORTED_OP', `Gemm node "${node.name}" has a non-constant B (or a transposed A); sparq runs Gemm with constant weights`);
+      // Gemm with a runtime B (or a transposed A): the general sgemm. Constant B became a Linear.
+      spec.op = OpCode.Gemm;
+      spec.ints = [attrInt(node, 'transA', 0), attrInt(node, 'transB', 0)];
+      spec.floats = [attrFloat(node, 'alpha', 1), attrFloat(node, 'beta', 1)];
+      return spec;
     case 'Range':
     case 'ConstantOfShape':
     case 'Shape':
@@ -355,7 +359,7 @@ function lowerNode(node: Node, inputs: number[], outputs: number[], metas: Map<s
 
 function estimateWork(node: Node, slots: Slot[], spec: OpSpec): number {
   const out = spec.outputs[0] >= 0 ? numel(slots[spec.outputs[0]].dims) : 0;
-  if (spec.op === OpCode.Linear || spec.op === OpCode.MatMul || spec.op === OpCode.MatMulInteger) {
+  if (spec.op === OpCode.Linear || spec.op === OpCode.MatMul || spec.op === OpCode.MatMulInteger || spec.op === OpCode.Gemm) {
     const a = slots[spec.inputs[0]].dims;
     return out * (a[a.length - 1] ?? 1);
   }

@@ -60,5 +60,6 @@ QgemmU8S8 qgemm_u8s8_for(Isa isa);
 
 extern const OpsKernels kOpsScalar;
 extern const OpsKernels kOpsAvx512;
+extern const OpsKernels kOpsAvx2;
 
 }  // namespace sparq

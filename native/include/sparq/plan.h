@@ -46,6 +46,7 @@ enum class OpCode : int32_t {
   quantize_linear = 32,
   dequantize_linear = 33,
   matmul_integer = 34,
+  gemm = 35,  // Gemm with a runtime B: ints {transA, transB}, floats {alpha, beta}
 };
 
 enum class SlotKind : int32_t { arena = 0, input = 1, output = 2, constant = 3 };

@@ -30,7 +30,8 @@ struct SparseInt8View {
   const uint32_t* ptr = nullptr;    // N·chunks + 1: blocks of output n in chunk c are [ptr[n·chunks + c], ptr[.. + 1])
   const uint8_t* idx = nullptr;     // per block: quad offset inside the chunk
   const int32_t* val = nullptr;     // words layout: per block its 4 codes (k = 4q .. 4q+3), little-endian
-  // compressed layout (codes non-null; val null):
+  // compressed layout (codes non-null; val null); every range holds an even number of blocks (padded
+  // with an empty one: mask 0, index 0) so its masks start on a byte:
   const uint32_t* cptr = nullptr;   // N·chunks + 1: offset in `codes` of the first code of each range
   const uint8_t* nib = nullptr;     // per block: 4-bit mask of nonzero codes (block e in byte e/2, high nibble if odd)
   const int8_t* codes = nullptr;    // the nonzero codes, block after block, k increasing

@@ -12,7 +12,7 @@ namespace {
 void tile(const Int8TileArgs& t) {
   const int64_t group_stride = static_cast<int64_t>(t.group) * 64;  // bytes per k-quad
   for (int i = 0; i < t.rows; ++i) {
-    const uint8_t* a = t.a + i * t.lda;
+    const uint8_t* a = t.a + i * t.a_row;
     for (int j = 0; j < t.cols; ++j) {
       const int8_t* b = t.b + (j / kInt8PanelCols) * 64 + (j % kInt8PanelCols) * 4;
       int32_t acc = 0;
@@ -20,7 +20,7 @@ void tile(const Int8TileArgs& t) {
       if (t.accumulate) std::memcpy(&acc, part, sizeof(acc));  // part may live in y's float memory
       for (int64_t q = 0; q < t.kq; ++q)
         for (int u = 0; u < 4; ++u)
-          acc += static_cast<int32_t>(a[q * 4 + u]) * static_cast<int32_t>(b[q * group_stride + u]);
+          acc += static_cast<int32_t>(a[q * t.a_quad + u]) * static_cast<int32_t>(b[q * group_stride + u]);
       if (!t.y) {
         std::memcpy(part, &acc, sizeof(acc));
         continue;
@@ -37,6 +37,6 @@ void tile(const Int8TileArgs& t) {
 
 }  // namespace
 
-extern const Int8GemmKernels kInt8GemmScalar = {"scalar_ref", 4, 16, 127, tile};
+extern const Int8GemmKernels kInt8GemmScalar = {"scalar_ref", 4, 16, 127, 0, tile};
 
 }  // namespace sparq

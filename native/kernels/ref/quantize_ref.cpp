@@ -30,8 +30,9 @@ void quantize_row(const float* x, int64_t K, int64_t k_padded, U8QuantParams p, 
     std::memset(out, 0, static_cast<size_t>(k_padded));
     return;
   }
+  const float inv = u8_inverse_scale(p.scale);
   for (int64_t k = 0; k < K; ++k) {
-    int32_t q = static_cast<int32_t>(std::nearbyint(x[k] / p.scale)) + p.zero_point;
+    int32_t q = static_cast<int32_t>(std::nearbyint(x[k] * inv)) + p.zero_point;
     q = q < 0 ? 0 : (q > 255 ? 255 : q);
     out[k] = static_cast<uint8_t>(q);
   }

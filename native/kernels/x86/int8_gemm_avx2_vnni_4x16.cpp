@@ -11,10 +11,10 @@ struct VnniDot {
   static __m256i step(__m256i acc, __m256i a, __m256i b) { return _mm256_dpbusd_avx_epi32(acc, a, b); }
 };
 
-void tile(const Int8TileArgs& t) { avx2::int8_tile<VnniDot>(t); }
+void tile(const Int8TileArgs& t) { avx2::int8_tile<VnniDot, 4>(t); }
 
 }  // namespace
 
-extern const Int8GemmKernels kInt8GemmAvxVnni = {"avxvnni_4x16", 4, 16, 127, tile};
+extern const Int8GemmKernels kInt8GemmAvxVnni = {"avxvnni_4x16", 4, 16, 127, 0, tile};
 
 }  // namespace sparq

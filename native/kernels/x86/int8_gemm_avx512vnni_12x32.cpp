@@ -1,6 +1,7 @@
 // int8 GEMM microkernel for AVX512-VNNI: up to 12 rows x 32 columns of s32 accumulators (24 zmm), per
 // k-quad two 64-byte weight loads (two 16-column panels) and one 4-byte broadcast of A per row, each
-// feeding two vpdpbusd. Few-row tiles (the M = 1 / small-M path, memory-bound) unroll two quads
+// feeding two vpdpbusd. A is read row-major, or (long K) packed per tile, the rows' quads interleaved:
+// one sequential stream instead of 12, which the L1 prefetcher follows better there. Few-row tiles (the M = 1 / small-M path, memory-bound) unroll two quads
 // into separate accumulators to cover vpdpbusd's latency. The epilogue (zero-point correction,
 // dequantization, bias, activation) runs on the accumulators before the store.
 #include <immintrin.h>
@@ -65,26 +66,52 @@ inline void store_tile(const Int8TileArgs& t, __m512i (&c)[MR][kGroup]) {
   }
 }
 
-// Wide tiles: one set of accumulators, enough independent chains already.
-template <int MR>
-void tile_rows(const Int8TileArgs& t) {
-  __m512i c[MR][kGroup];
-  init_tile<MR>(t, c);
-  // Rows addressed as group base (every 4th row) + {0, 1, 2, 3}·lda: few live integer registers.
-  const int64_t lda = t.lda;
-  const uint8_t* a4[3] = {t.a, t.a + 4 * lda, t.a + 8 * lda};
+// The k loop of a wide tile. A either row-major (rows a_row apart; addressed as a base every 4th row
+// + {0..3}·a_row, few live integer registers) or packed per tile (kPacked: the MR quads of one k-quad
+// contiguous, one pointer, one stream). With kPrefetch, two lines of the next group's weights are
+// prefetched per quad.
+template <int MR, bool kPacked, bool kPrefetch>
+inline void wide_loop(const Int8TileArgs& t, __m512i (&c)[MR][kGroup]) {
+  const int64_t ar = t.a_row;
+  const uint8_t* a4[3] = {t.a, t.a + 4 * ar, t.a + 8 * ar};
+  const uint8_t* a = t.a;
   const int8_t* b = t.b;
+  const char* pf = reinterpret_cast<const char*>(t.prefetch);
   for (int64_t q = 0; q < t.kq; ++q) {
     const __m512i b0 = _mm512_load_si512(b);
     const __m512i b1 = _mm512_load_si512(b + 64);
     b += 128;
+    if (kPrefetch) {
+      _mm_prefetch(pf, _MM_HINT_T1);
+      _mm_prefetch(pf + 64, _MM_HINT_T1);
+      pf += 128;
+    }
 #pragma GCC unroll 12
     for (int i = 0; i < MR; ++i) {
-      const __m512i av = broadcast_quad(a4[i / 4] + (i % 4) * lda);
+      const __m512i av = broadcast_quad(kPacked ? a + 4 * i : a4[i / 4] + (i % 4) * ar);
       c[i][0] = _mm512_dpbusd_epi32(c[i][0], av, b0);
       c[i][1] = _mm512_dpbusd_epi32(c[i][1], av, b1);
     }
-    for (auto& p : a4) p += 4;
+    if (kPacked) {
+      a += 4 * MR;
+    } else {
+      for (auto& p : a4) p += 4;
+    }
+  }
+}
+
+// Wide tiles (4-12 rows): one set of accumulators, enough independent chains already.
+template <int MR>
+void tile_rows(const Int8TileArgs& t) {
+  __m512i c[MR][kGroup];
+  init_tile<MR>(t, c);
+  const bool packed = t.a_row == 4 && t.a_quad == 4 * MR;
+  if (packed) {
+    if (t.prefetch) wide_loop<MR, true, true>(t, c);
+    else wide_loop<MR, true, false>(t, c);
+  } else {
+    if (t.prefetch) wide_loop<MR, false, true>(t, c);
+    else wide_loop<MR, false, false>(t, c);
   }
   store_tile<MR>(t, c);
 }
@@ -97,18 +124,24 @@ void tile_rows_unrolled(const Int8TileArgs& t) {
 #pragma GCC unroll 4
   for (int i = 0; i < MR; ++i) d[i][0] = d[i][1] = _mm512_setzero_si512();
   const uint8_t* a = t.a;
-  const int64_t lda = t.lda;
   const int8_t* b = t.b;
   int64_t q = 0;
+  const char* pf = reinterpret_cast<const char*>(t.prefetch);
   for (; q + 2 <= t.kq; q += 2) {
+    if (pf) {
+      _mm_prefetch(pf + q * 128, _MM_HINT_T1);
+      _mm_prefetch(pf + q * 128 + 64, _MM_HINT_T1);
+      _mm_prefetch(pf + q * 128 + 128, _MM_HINT_T1);
+      _mm_prefetch(pf + q * 128 + 192, _MM_HINT_T1);
+    }
     const __m512i b0 = _mm512_load_si512(b + q * 128);
     const __m512i b1 = _mm512_load_si512(b + q * 128 + 64);
     const __m512i b2 = _mm512_load_si512(b + q * 128 + 128);
     const __m512i b3 = _mm512_load_si512(b + q * 128 + 192);
 #pragma GCC unroll 4
     for (int i = 0; i < MR; ++i) {
-      const __m512i av = broadcast_quad(a + i * lda + q * 4);
-      const __m512i aw = broadcast_quad(a + i * lda + q * 4 + 4);
+      const __m512i av = broadcast_quad(a + i * t.a_row + q * t.a_quad);
+      const __m512i aw = broadcast_quad(a + i * t.a_row + (q + 1) * t.a_quad);
       c[i][0] = _mm512_dpbusd_epi32(c[i][0], av, b0);
       c[i][1] = _mm512_dpbusd_epi32(c[i][1], av, b1);
       d[i][0] = _mm512_dpbusd_epi32(d[i][0], aw, b2);
@@ -120,7 +153,7 @@ void tile_rows_unrolled(const Int8TileArgs& t) {
     const __m512i b1 = _mm512_load_si512(b + q * 128 + 64);
 #pragma GCC unroll 4
     for (int i = 0; i < MR; ++i) {
-      const __m512i av = broadcast_quad(a + i * lda + q * 4);
+      const __m512i av = broadcast_quad(a + i * t.a_row + q * t.a_quad);
       c[i][0] = _mm512_dpbusd_epi32(c[i][0], av, b0);
       c[i][1] = _mm512_dpbusd_epi32(c[i][1], av, b1);
     }
@@ -152,6 +185,6 @@ void tile(const Int8TileArgs& t) {
 
 }  // namespace
 
-extern const Int8GemmKernels kInt8GemmAvx512Vnni = {"avx512vnni_12x32", 12, 16 * kGroup, 127, tile};
+extern const Int8GemmKernels kInt8GemmAvx512Vnni = {"avx512vnni_12x32", 12, 16 * kGroup, 127, 4096, tile};
 
 }  // namespace sparq

@@ -1,4 +1,4 @@
-// The 256-bit int8 tile shared by the AVX2 (vpmaddubsw) and AVX-VNNI (vpdpbusd ymm) kernels: up to 4
+// The 256-bit int8 tile shared by the AVX2 (vpmaddubsw) and AVX-VNNI (vpdpbusd ymm) kernels: up to 3-4
 // rows x 16 columns (one panel: two ymm of 8 s32 lanes), one 4-byte broadcast of A per row and
 // k-quad. `Dot::step(acc, a, b)` adds the 4-byte dot products of a (u8) and b (s8) into acc.
 // Include only from files built with -mavx2 -mfma.
@@ -29,7 +29,7 @@ void int8_tile_rows(const Int8TileArgs& t) {
     b += 64;
     for (int i = 0; i < MR; ++i) {
       int32_t quad;
-      std::memcpy(&quad, t.a + i * t.lda + q * 4, sizeof(quad));
+      std::memcpy(&quad, t.a + i * t.a_row + q * t.a_quad, sizeof(quad));
       const __m256i av = _mm256_set1_epi32(quad);
       c[i][0] = Dot::step(c[i][0], av, b0);
       c[i][1] = Dot::step(c[i][1], av, b1);
@@ -57,13 +57,16 @@ void int8_tile_rows(const Int8TileArgs& t) {
   }
 }
 
-template <class Dot>
+// MaxRows: 3 for vpmaddubsw (its widening step needs more registers; 4 rows spill with GCC 12), 4 for
+// vpdpbusd.
+template <class Dot, int MaxRows>
 void int8_tile(const Int8TileArgs& t) {
+  static_assert(MaxRows == 3 || MaxRows == 4, "3 or 4 rows");
   switch (t.rows) {
     case 1: return int8_tile_rows<Dot, 1>(t);
     case 2: return int8_tile_rows<Dot, 2>(t);
     case 3: return int8_tile_rows<Dot, 3>(t);
-    default: return int8_tile_rows<Dot, 4>(t);
+    default: return int8_tile_rows<Dot, MaxRows>(t);
   }
 }
 

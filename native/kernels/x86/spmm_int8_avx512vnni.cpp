@@ -21,12 +21,12 @@
 namespace sparq {
 namespace {
 
-// The 4-bit masks of blocks e .. e+15 as one 64-bit vpexpandb mask (block e in bits 0-3).
+// The 4-bit masks of blocks e .. e+15 as one 64-bit vpexpandb mask (block e in bits 0-3). e is even:
+// compressed ranges start on even blocks and the kernels step by 16.
 inline uint64_t nibbles16(const uint8_t* nib, uint32_t e) {
   uint64_t v;
   std::memcpy(&v, nib + (e >> 1), 8);
-  const uint64_t odd = (v >> 4) | (static_cast<uint64_t>(nib[(e >> 1) + 8]) << 60);
-  return (e & 1) ? odd : v;
+  return v;
 }
 
 // Blocks [e, e1) (at most 16 used) as 16 words: loaded (words layout) or rebuilt from the code stream

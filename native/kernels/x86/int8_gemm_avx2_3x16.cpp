@@ -16,10 +16,10 @@ struct MaddubswDot {
   }
 };
 
-void tile(const Int8TileArgs& t) { avx2::int8_tile<MaddubswDot>(t); }
+void tile(const Int8TileArgs& t) { avx2::int8_tile<MaddubswDot, 3>(t); }
 
 }  // namespace
 
-extern const Int8GemmKernels kInt8GemmAvx2 = {"avx2_maddubs7_4x16", 4, 16, 63, tile};
+extern const Int8GemmKernels kInt8GemmAvx2 = {"avx2_maddubs7_3x16", 3, 16, 63, 0, tile};
 
 }  // namespace sparq

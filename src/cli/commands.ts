@@ -1,0 +1,10 @@
+// The subcommands, in the order `sparq --help` lists them.
+import type { Command } from './args.js';
+import { benchCommand } from './commands/bench.js';
+import { compressCommand } from './commands/compress.js';
+import { demoCommand } from './commands/demo.js';
+import { evalCommand } from './commands/eval.js';
+import { inspectCommand } from './commands/inspect.js';
+import { runCommand } from './commands/run.js';
+
+export const commands: Command[] = [demoCommand, inspectCommand, compressCommand, runCommand, benchCommand, evalCommand];

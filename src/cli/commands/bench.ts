@@ -1,0 +1,97 @@
+// sparq bench <model>: sparq and onnxruntime-node side by side in one process (tinybench with warm-up):
+// p50/p90/p99 latency, throughput, load time, size, peak RSS and speedups; JSON and HTML reports.
+import { statSync } from 'node:fs';
+
+import { backend } from '../../backend.js';
+import { benchmark, type BenchmarkResult } from '../../bench/benchmark.js';
+import { SparqError } from '../../errors.js';
+import { renderReport, type ReportData } from '../../report/html-report.js';
+import { existingFile, intList, oneOf, positiveInt, str, type Command } from '../args.js';
+import { textTable, writeJson, writeText } from '../output.js';
+import { progress } from '../progress.js';
+
+export function benchReport(title: string, result: BenchmarkResult): ReportData {
+  const series = new Map<string, [number, number][]>();
+  for (const c of result.cases) {
+    const key = `${c.runtime} (${c.threads} thread${c.threads > 1 ? 's' : ''})`;
+    series.set(key, [...(series.get(key) ?? []), [c.batch, c.p50]]);
+  }
+  return {
+    title,
+    generatedAt: new Date().toISOString(),
+    environment: environment(),
+    sections: [
+      {
+        title: 'Latency',
+        charts: [{ title: 'p50 latency vs batch', xLabel: 'batch', yLabel: 'ms', logX: true, logY: true, series: [...series].map(([name, points]) => ({ name, points })) }],
+        table: { columns: ['runtime', 'batch', 'threads', 'p50 ms', 'p90 ms', 'p99 ms', 'items/s'], rows: result.cases.map((c) => [c.runtime, c.batch, c.threads, c.p50, c.p90, c.p99, c.throughput]) },
+      },
+      {
+        title: 'Speedup over onnxruntime-node',
+        table: { columns: ['batch', 'threads', 'vs ORT fp32', 'vs ORT int8'], rows: result.speedups.map((s) => [s.batch, s.threads, s.vsOnnxruntime ?? '—', s.vsOnnxruntimeInt8 ?? '—']) },
+      },
+      {
+        title: 'Load and memory',
+        table: { columns: ['what', 'value'], rows: [['model bytes', result.modelBytes], ['parameters', result.params], ['sparq load ms', result.loadMs.sparq], ['onnxruntime load ms', result.loadMs.onnxruntime ?? '—'], ['peak RSS MiB (process)', result.peakRssMiB]] },
+      },
+    ],
+  };
+}
+
+export function environment(): Record<string, string | number> {
+  const b = backend();
+  return { isa: b.isa, threads: b.threads, sparq: b.version, node: process.version, cuda: b.cuda.available ? String(b.cuda.device ?? 'yes') : `no (${b.cuda.reason ?? 'unavailable'})` };
+}
+
+export const benchCommand: Command = {
+  name: 'bench',
+  summary: 'Benchmark a model in sparq and onnxruntime-node side by side: latency, throughput, load time, memory.',
+  usage: 'sparq bench <model> [--batch 1,8,32] [--seq 128] [--threads 1,2] [--compare onnxruntime|none] [--device cpu|cuda] [--json <file>] [--html <file>]',
+  help: [
+    '  --batch list      batch sizes (default 1)',
+    '  --seq N           sequence length for models with a sequence dim (default 128)',
+    '  --threads list    thread counts (default 1)',
+    '  --compare what    onnxruntime (default) or none',
+    '  --device d        cpu (default) or cuda',
+    '  --time ms         measuring time per case and round (default 300)',
+    '  --json <file>     write the results as JSON',
+    '  --html <file>     write an HTML report with charts',
+  ],
+  options: {
+    batch: { type: 'string' },
+    seq: { type: 'string' },
+    threads: { type: 'string' },
+    compare: { type: 'string' },
+    device: { type: 'string' },
+    time: { type: 'string' },
+    json: { type: 'string' },
+    html: { type: 'string' },
+  },
+  async run({ values, positionals }) {
+    const path = existingFile(positionals[0], '<model>');
+    const batch = intList(str(values, 'batch'), '--batch', [1]);
+    const threads = intList(str(values, 'threads'), '--threads', [1]);
+    const seq = positiveInt(str(values, 'seq'), '--seq', 128);
+    const time = positiveInt(str(values, 'time'), '--time', 300);
+    const compare = oneOf(str(values, 'compare'), '--compare', ['onnxruntime', 'none'] as const, 'onnxruntime');
+    const device = oneOf(str(values, 'device'), '--device', ['cpu', 'cuda'] as const, 'cpu');
+    if (device === 'cuda' && !backend().cuda.available)
+      throw new SparqError('ERR_CUDA_UNAVAILABLE', `--device cuda was requested but CUDA is unavailable: ${backend().cuda.reason ?? 'no device'}`);
+    const bar = progress('bench', batch.length * threads.length, { quiet: values.quiet === true });
+    const result = await benchmark(path, { batch, threads, seq, time, compare: compare === 'onnxruntime', onProgress: (d, _t, note) => bar.update(d, note) });
+    bar.done();
+    const out = process.stdout;
+    out.write(`${path}: ${(statSync(path).size / 1024).toFixed(1)} KiB, ${result.params.toLocaleString('en-US')} parameters\n`);
+    if (!result.onnxruntime.available) out.write(`onnxruntime-node: not compared (${result.onnxruntime.reason})\n`);
+    if (device === 'cuda') out.write('onnxruntime-node: its CUDA provider is not installed here; the comparison runs on its CPU provider\n');
+    out.write('\n' + textTable(['runtime', 'batch', 'threads', 'p50 ms', 'p90 ms', 'p99 ms', 'items/s'], result.cases.map((c) => [c.runtime, c.batch, c.threads, c.p50, c.p90, c.p99, c.throughput])) + '\n\n');
+    if (result.onnxruntime.available)
+      out.write(textTable(['batch', 'threads', 'speedup vs ORT'], result.speedups.map((s) => [s.batch, s.threads, s.vsOnnxruntime === undefined ? '—' : `${s.vsOnnxruntime.toFixed(2)}x`])) + '\n\n');
+    out.write(`load: sparq ${result.loadMs.sparq.toFixed(1)} ms${result.loadMs.onnxruntime !== undefined ? `, onnxruntime ${result.loadMs.onnxruntime.toFixed(1)} ms` : ''}; peak RSS ${result.peakRssMiB.toFixed(0)} MiB (one process, both runtimes)\n`);
+    const json = str(values, 'json');
+    if (json) writeJson(json, { model: path, ...result });
+    const html = str(values, 'html');
+    if (html) writeText(html, renderReport(benchReport(`sparq bench: ${path}`, result)));
+    return 0;
+  },
+};

@@ -1,0 +1,66 @@
+// The layers compression works on: MatMul and Gemm nodes whose weight (input B) is a 2-D fp32
+// initializer. Weights are handed out and taken back in ONNX MatMul layout [K, N] whatever the node
+// stores (Gemm with transB = 1 keeps [N, K]), so masks and quantizers see one layout.
+import { type ConstTensor, type Graph, type Node, attrInt, freezeTensor } from '../graph/ir.js';
+
+export interface LinearLayer {
+  /** Index of the node in graph.nodes. */
+  index: number;
+  node: Node;
+  /** The weight initializer's name (what Model.weightFormats is keyed by). */
+  weight: string;
+  /** The activation input's value name. */
+  input: string;
+  K: number;
+  N: number;
+  /** Stored as [N, K] (Gemm transB = 1). */
+  transposed: boolean;
+}
+
+/** Every MatMul / Gemm with a constant 2-D fp32 weight, in graph order. */
+export function linearLayers(graph: Graph): LinearLayer[] {
+  const layers: LinearLayer[] = [];
+  graph.nodes.forEach((node, index) => {
+    if (node.domain !== '' || (node.op !== 'MatMul' && node.op !== 'Gemm')) return;
+    const weight = node.inputs[1];
+    const t = weight ? graph.initializers.get(weight) : undefined;
+    if (!t || t.dtype !== 'float32' || t.dims.length !== 2) return;
+    if (node.op === 'Gemm' && attrInt(node, 'transA', 0) !== 0) return;
+    const transposed = node.op === 'Gemm' && attrInt(node, 'transB', 0) !== 0;
+    const [K, N] = transposed ? [t.dims[1], t.dims[0]] : [t.dims[0], t.dims[1]];
+    layers.push({ index, node, weight, input: node.inputs[0], K, N, transposed });
+  });
+  return layers;
+}
+
+/** The layer's weight as [K, N] (a copy when stored transposed; else the initializer's own data — do not write). */
+export function weightOf(graph: Graph, layer: LinearLayer): Float32Array {
+  const data = (graph.initializers.get(layer.weight) as ConstTensor).data as Float32Array;
+  return layer.transposed ? transpose(data, layer.N, layer.K) : data;
+}
+
+/** A new initializer for the layer from W [K, N], in the node's own layout. */
+export function weightTensor(layer: LinearLayer, W: Float32Array, K = layer.K, N = layer.N): ConstTensor {
+  return freezeTensor(layer.transposed ? { dtype: 'float32', dims: [N, K], data: transpose(W, K, N) } : { dtype: 'float32', dims: [K, N], data: W });
+}
+
+/** B [C, R] from A [R, C]. */
+export function transpose(A: Float32Array, R: number, C: number): Float32Array {
+  const B = new Float32Array(R * C);
+  for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) B[c * R + r] = A[r * C + c];
+  return B;
+}
+
+/** Whether a layer is selected by include / exclude lists of node or weight names (or RegExps). */
+export function selected(layer: LinearLayer, include?: readonly (string | RegExp)[], exclude?: readonly (string | RegExp)[]): boolean {
+  const matches = (p: string | RegExp) => (typeof p === 'string' ? p === layer.node.name || p === layer.weight : p.test(layer.node.name) || p.test(layer.weight));
+  if (include && include.length > 0 && !include.some(matches)) return false;
+  return !(exclude ?? []).some(matches);
+}
+
+/** A graph with some initializers replaced (and others added); nodes and the rest shared. */
+export function withInitializers(graph: Graph, replace: ReadonlyMap<string, ConstTensor>): Graph {
+  const init = new Map(graph.initializers);
+  for (const [k, v] of replace) init.set(k, v);
+  return { ...graph, initializers: init };
+}

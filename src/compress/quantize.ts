@@ -1,0 +1,153 @@
+// quantize(model, options) → a new Model whose linear weights are s8 (symmetric, per output channel or
+// per tensor). The Model keeps each weight as the fp32 values it stands for (q · scale, exact), marks
+// it in metadata ('sparq.quantization') and assigns the int8 kernel format, so the session packs it to
+// the same s8 values and the exporters (.onnx, .sparq) write the s8 values and scales themselves.
+//   'dynamic':     s8 weights, u8 activations quantized per run (the int8 / sparse-int8 kernels).
+//   'static':      as dynamic, plus activation ranges from calibration (min-max or percentile) fixed as
+//                  QuantizeLinear → DequantizeLinear on each layer's input (the Q/DQ form ONNX tools use).
+//   'weight-only': s8 storage, fp32 arithmetic (dense or sparse fp32 kernels).
+// Pruned weights stay exact zeros and run as 'sparse-int8'.
+import { SparqError, typeError } from '../errors.js';
+import { type ConstTensor, type Graph, type Node, freezeTensor } from '../graph/ir.js';
+import { Model, type WeightFormatSpec } from '../model.js';
+import { checkBoolean, checkInteger, checkNumber, checkObject, checkOneOf } from '../validate.js';
+import { type Calibration, asMatrix, calibrationBatches, observe } from './calibration.js';
+import { chooseFormat } from './formats.js';
+import { linearLayers, selected, weightOf, weightTensor } from './layers.js';
+import { sparsityOf } from './masks.js';
+import { RangeObserver, dequantizeWeights, quantizeWeights } from './quantize-math.js';
+
+export const QUANTIZE_MODES = ['dynamic', 'static', 'weight-only'] as const;
+export type QuantizeMode = (typeof QUANTIZE_MODES)[number];
+
+export interface QuantizeOptions {
+  mode?: QuantizeMode;
+  /** One scale per output channel (default) or one per weight tensor. */
+  perChannel?: boolean;
+  /** Layers (node or weight names, or RegExps) left in fp32. */
+  exclude?: readonly (string | RegExp)[];
+  /** Only these layers. */
+  include?: readonly (string | RegExp)[];
+  /** 'static': the activation batches to observe. */
+  calibration?: Calibration;
+  /** 'static': 'minmax' (default) or 'percentile'. */
+  rangeMethod?: 'minmax' | 'percentile';
+  /** 'static' with 'percentile': the percentile kept at both ends (default 99.99). */
+  percentile?: number;
+  threads?: number;
+  signal?: AbortSignal;
+}
+
+/** What quantize() recorded for one weight (Model metadata 'sparq.quantization'). */
+export interface WeightQuantization {
+  mode: QuantizeMode;
+  bits: 8;
+  perChannel: boolean;
+  /** 'static': the layer input's u8 parameters. */
+  input?: { scale: number; zeroPoint: number };
+}
+
+export const QUANTIZATION_KEY = 'sparq.quantization';
+
+/** The quantization record of a model's weights (empty when none). */
+export function quantizationOf(model: Model): Map<string, WeightQuantization> {
+  const raw = model.metadata[QUANTIZATION_KEY];
+  if (!raw) return new Map();
+  try {
+    return new Map(Object.entries(JSON.parse(raw) as Record<string, WeightQuantization>));
+  } catch {
+    throw new SparqError('ERR_INVALID_MODEL', `Invalid model metadata: "${QUANTIZATION_KEY}" is not JSON`);
+  }
+}
+
+export function withQuantization(metadata: Readonly<Record<string, string>>, q: ReadonlyMap<string, WeightQuantization>): Record<string, string> {
+  const md = { ...metadata };
+  if (q.size > 0) md[QUANTIZATION_KEY] = JSON.stringify(Object.fromEntries(q));
+  else delete md[QUANTIZATION_KEY];
+  return md;
+}
+
+export async function quantize(model: Model, options: QuantizeOptions = {}): Promise<Model> {
+  if (!(model instanceof Model)) throw typeError('a Model (from loadModel)', 'model', model);
+  const o = checkObject(options ?? {}, 'options') as QuantizeOptions;
+  const mode = checkOneOf(o.mode ?? 'dynamic', 'options.mode', QUANTIZE_MODES);
+  const perChannel = o.perChannel === undefined ? true : checkBoolean(o.perChannel, 'options.perChannel');
+  for (const key of ['include', 'exclude'] as const) {
+    const v = o[key];
+    if (v !== undefined && (!Array.isArray(v) || !v.every((x) => typeof x === 'string' || x instanceof RegExp))) throw typeError('an array of node or weight names (strings or RegExps)', `options.${key}`, v);
+  }
+  const rangeMethod = checkOneOf(o.rangeMethod ?? 'minmax', 'options.rangeMethod', ['minmax', 'percentile'] as const);
+  const percentile = checkNumber(o.percentile ?? 99.99, 'options.percentile', 50, 100);
+  if (o.threads !== undefined) checkInteger(o.threads, 'options.threads', 1, 1024);
+  if (mode === 'static' && o.calibration === undefined) throw typeError("calibration feeds for mode 'static'", 'options.calibration', o.calibration);
+  const batches = o.calibration === undefined ? null : calibrationBatches(o.calibration, model, 'options.calibration');
+
+  const graph = model.graph;
+  const done = quantizationOf(model);
+  const layers = linearLayers(graph).filter((l) => selected(l, o.include, o.exclude) && !done.has(l.weight));
+  const init = new Map<string, ConstTensor>(graph.initializers);
+  const formats = new Map<string, WeightFormatSpec>(model.weightFormats);
+  const record = new Map(done);
+  for (const l of layers) {
+    const W = weightOf(graph, l);
+    const q = quantizeWeights(W, l.K, l.N, perChannel);
+    init.set(l.weight, weightTensor(l, dequantizeWeights(q, l.K, l.N)));
+    const sparsity = sparsityOf(W);
+    const f = mode === 'weight-only' ? (model.weightFormats.get(l.weight) ?? null) : chooseFormat(sparsity, null, true, perChannel);
+    if (f) formats.set(l.weight, f);
+    else formats.delete(l.weight);
+    record.set(l.weight, { mode, bits: 8, perChannel });
+  }
+  let out: Graph = { ...graph, initializers: init };
+  if (mode === 'static' && layers.length > 0) {
+    // Observe each layer input on the fp32 model (ranges of the original activations).
+    const observers = new Map<string, RangeObserver>();
+    for (const l of layers) if (!observers.has(l.input)) observers.set(l.input, new RangeObserver(rangeMethod, percentile));
+    await observe(model, batches!, [...observers.keys()], (res) => {
+      for (const [v, obs] of observers) obs.observe(asMatrix(res[v]).data);
+    }, { threads: o.threads, signal: o.signal });
+    out = insertInputQdq(out, layers.map((l) => l.node), observers);
+    for (const l of layers) record.set(l.weight, { mode, bits: 8, perChannel, input: observers.get(l.input)!.params() });
+  }
+  return Model.fromGraph(out, { metadata: withQuantization(model.metadata, record), weightFormats: formats });
+}
+
+/** QuantizeLinear → DequantizeLinear (fixed u8 parameters) on each node's first input, shared per value. */
+function insertInputQdq(graph: Graph, nodes: readonly Node[], observers: Map<string, RangeObserver>): Graph {
+  const init = new Map(graph.initializers);
+  const renamed = new Map<string, string>();
+  const added: { before: Node; nodes: Node[] }[] = [];
+  const taken = new Set<string>([...graph.initializers.keys(), ...graph.nodes.flatMap((n) => [...n.inputs, ...n.outputs]), ...graph.inputs.map((i) => i.name)]);
+  const fresh = (base: string) => {
+    let name = base;
+    for (let i = 1; taken.has(name); i++) name = `${base}_${i}`;
+    taken.add(name);
+    return name;
+  };
+  for (const node of nodes) {
+    const x = node.inputs[0];
+    if (renamed.has(x)) continue;
+    const p = observers.get(x)!.params();
+    const s = fresh(`${x}_scale`);
+    const z = fresh(`${x}_zero_point`);
+    const q = fresh(`${x}_quantized`);
+    const dq = fresh(`${x}_dequantized`);
+    init.set(s, freezeTensor({ dtype: 'float32', dims: [], data: Float32Array.of(p.scale) }));
+    init.set(z, freezeTensor({ dtype: 'uint8', dims: [], data: Uint8Array.of(p.zeroPoint) }));
+    renamed.set(x, dq);
+    added.push({
+      before: node,
+      nodes: [
+        { name: fresh(`${x}_QuantizeLinear`), op: 'QuantizeLinear', domain: '', inputs: [x, s, z], outputs: [q], attrs: {} },
+        { name: fresh(`${x}_DequantizeLinear`), op: 'DequantizeLinear', domain: '', inputs: [q, s, z], outputs: [dq], attrs: {} },
+      ],
+    });
+  }
+  const targets = new Set(nodes);
+  const out: Node[] = [];
+  for (const n of graph.nodes) {
+    for (const a of added) if (a.before === n) out.push(...a.nodes);
+    out.push(targets.has(n) ? { ...n, inputs: [renamed.get(n.inputs[0])!, ...n.inputs.slice(1)] } : n);
+  }
+  return { ...graph, nodes: out, initializers: init };
+}

@@ -1,0 +1,160 @@
+// The .sparq container: a versioned header, a table of named sections, a CRC32 per section (and over the
+// header and the table), sections 64-byte aligned so typed arrays can view them in place. Optionally a
+// section is stored brotli-compressed (Node's zlib: no dependency). What the sections hold is up to the
+// model codec (sparq-model.ts); this file only guarantees that what is read is exactly what was written,
+// and that any damaged, truncated or foreign file is refused with SparqError 'ERR_INVALID_MODEL'.
+//
+// Layout, little endian:
+//   0   magic "SPARQ\0\r\n" (the CR LF catches text-mode transfers, as PNG's signature does)
+//   8   u16 major version, u16 minor version
+//   12  u32 section count
+//   16  u64 file length
+//   24  u32 CRC32 of the section table
+//   28  u32 CRC32 of bytes 0..28
+//   32  section table: per section 64 bytes
+//         name (32 bytes UTF-8, zero padded) · u32 flags (bit 0: brotli) · u32 CRC32 of the stored bytes ·
+//         u64 offset · u64 stored length · u64 length once decoded
+//   ... sections, each at a multiple of 64.
+import zlib from 'node:zlib';
+import { SparqError } from '../errors.js';
+
+export const SPARQ_MAGIC = Uint8Array.from([0x53, 0x50, 0x41, 0x52, 0x51, 0x00, 0x0d, 0x0a]);
+export const SPARQ_VERSION = { major: 1, minor: 0 } as const;
+const HEADER = 32;
+const ENTRY = 64;
+const NAME = 32;
+const ALIGN = 64;
+const MAX_SECTIONS = 1 << 16;
+const FLAG_BROTLI = 1;
+
+export interface SectionInput {
+  name: string;
+  data: Uint8Array;
+  /** Store brotli-compressed (smaller files; costs decode time at load). */
+  compress?: boolean;
+}
+
+let crcTable: Uint32Array | null = null;
+/** CRC-32 (IEEE, as zip and PNG): Node's zlib.crc32 where it exists (20.15+), a table otherwise. */
+export function crc32(data: Uint8Array): number {
+  const native = (zlib as unknown as { crc32?: (d: Uint8Array) => number }).crc32;
+  if (native) return native(data) >>> 0;
+  if (!crcTable) {
+    crcTable = new Uint32Array(256);
+    for (let i = 0; i < 256; i++) {
+      let c = i;
+      for (let j = 0; j < 8; j++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      crcTable[i] = c >>> 0;
+    }
+  }
+  let c = 0xffffffff;
+  for (let i = 0; i < data.length; i++) c = crcTable[(c ^ data[i]) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+function invalid(why: string): SparqError {
+  return new SparqError('ERR_INVALID_MODEL', `Expected a valid .sparq file but ${why}`);
+}
+
+const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
+
+/** Writes sections into one .sparq byte buffer. */
+export function writeSparq(sections: readonly SectionInput[]): Uint8Array {
+  if (sections.length > MAX_SECTIONS) throw new RangeError(`Expected at most ${MAX_SECTIONS} sections but received ${sections.length}`);
+  const names = new Set<string>();
+  const stored = sections.map((s) => {
+    const name = new TextEncoder().encode(s.name);
+    if (name.length === 0 || name.length > NAME) throw new RangeError(`Expected a section name of 1 to ${NAME} bytes but received ${JSON.stringify(s.name)}`);
+    if (names.has(s.name)) throw new RangeError(`Expected unique section names but received ${JSON.stringify(s.name)} twice`);
+    names.add(s.name);
+    const bytes = s.compress ? new Uint8Array(zlib.brotliCompressSync(s.data, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 9, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: s.data.length } })) : s.data;
+    return { name, bytes, flags: s.compress ? FLAG_BROTLI : 0, raw: s.data.length };
+  });
+  let offset = align(HEADER + ENTRY * stored.length);
+  const offsets = stored.map((s) => {
+    const at = offset;
+    offset = align(at + s.bytes.length);
+    return at;
+  });
+  const total = stored.length ? offsets[stored.length - 1] + stored[stored.length - 1].bytes.length : HEADER;
+  const out = new Uint8Array(total);
+  const view = new DataView(out.buffer);
+  out.set(SPARQ_MAGIC, 0);
+  view.setUint16(8, SPARQ_VERSION.major, true);
+  view.setUint16(10, SPARQ_VERSION.minor, true);
+  view.setUint32(12, stored.length, true);
+  view.setBigUint64(16, BigInt(total), true);
+  stored.forEach((s, i) => {
+    const e = HEADER + i * ENTRY;
+    out.set(s.name, e);
+    view.setUint32(e + 32, s.flags, true);
+    view.setUint32(e + 36, crc32(s.bytes), true);
+    view.setBigUint64(e + 40, BigInt(offsets[i]), true);
+    view.setBigUint64(e + 48, BigInt(s.bytes.length), true);
+    view.setBigUint64(e + 56, BigInt(s.raw), true);
+    out.set(s.bytes, offsets[i]);
+  });
+  view.setUint32(24, crc32(out.subarray(HEADER, HEADER + ENTRY * stored.length)), true);
+  view.setUint32(28, crc32(out.subarray(0, 28)), true);
+  return out;
+}
+
+export function isSparq(bytes: Uint8Array): boolean {
+  return bytes.length >= SPARQ_MAGIC.length && SPARQ_MAGIC.every((b, i) => bytes[i] === b);
+}
+
+/**
+ * Reads and verifies a .sparq buffer: every section's bytes, decoded. Uncompressed sections are views
+ * into `bytes` (no copy). Throws SparqError 'ERR_INVALID_MODEL' for anything damaged.
+ */
+export function readSparq(bytes: Uint8Array): Map<string, Uint8Array> {
+  if (!(bytes instanceof Uint8Array)) throw invalid('received no bytes');
+  if (bytes.length < HEADER) throw invalid(`the file is ${bytes.length} bytes long, shorter than the ${HEADER}-byte header (truncated?)`);
+  if (!isSparq(bytes)) throw invalid('its first bytes are not the .sparq signature');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.getUint32(28, true) !== crc32(bytes.subarray(0, 28))) throw invalid('its header checksum does not match (corrupted)');
+  const major = view.getUint16(8, true);
+  if (major !== SPARQ_VERSION.major) throw invalid(`its format version ${major}.${view.getUint16(10, true)} is not one this sparq reads (${SPARQ_VERSION.major}.x)`);
+  const count = view.getUint32(12, true);
+  const length = Number(view.getBigUint64(16, true));
+  if (length !== bytes.length) throw invalid(`it is ${bytes.length} bytes long where its header says ${length} (truncated or padded)`);
+  if (count > MAX_SECTIONS || HEADER + count * ENTRY > bytes.length) throw invalid(`its section table (${count} sections) does not fit in the file`);
+  if (view.getUint32(24, true) !== crc32(bytes.subarray(HEADER, HEADER + count * ENTRY))) throw invalid('its section table checksum does not match (corrupted)');
+  const sections = new Map<string, Uint8Array>();
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  for (let i = 0; i < count; i++) {
+    const e = HEADER + i * ENTRY;
+    const rawName = bytes.subarray(e, e + NAME);
+    const end = rawName.indexOf(0);
+    let name: string;
+    try {
+      name = decoder.decode(end < 0 ? rawName : rawName.subarray(0, end));
+    } catch {
+      throw invalid(`section ${i} has a name that is not UTF-8`);
+    }
+    const flags = view.getUint32(e + 32, true);
+    const crc = view.getUint32(e + 36, true);
+    const offset = Number(view.getBigUint64(e + 40, true));
+    const size = Number(view.getBigUint64(e + 48, true));
+    const raw = Number(view.getBigUint64(e + 56, true));
+    if (offset < HEADER + count * ENTRY || offset + size > bytes.length) throw invalid(`section ${JSON.stringify(name)} lies outside the file`);
+    if ((flags & ~FLAG_BROTLI) !== 0) throw invalid(`section ${JSON.stringify(name)} uses unknown flags ${flags}`);
+    if (sections.has(name)) throw invalid(`section ${JSON.stringify(name)} appears twice`);
+    const data = bytes.subarray(offset, offset + size);
+    if (crc32(data) !== crc) throw invalid(`section ${JSON.stringify(name)} fails its checksum (corrupted)`);
+    if (flags & FLAG_BROTLI) {
+      let decoded: Buffer;
+      try {
+        decoded = zlib.brotliDecompressSync(data, { maxOutputLength: Math.max(1, raw) });
+      } catch {
+        throw invalid(`section ${JSON.stringify(name)} does not decompress`);
+      }
+      if (decoded.length !== raw) throw invalid(`section ${JSON.stringify(name)} decompresses to ${decoded.length} bytes, not ${raw}`);
+      sections.set(name, new Uint8Array(decoded.buffer, decoded.byteOffset, decoded.length));
+    } else {
+      if (raw !== size) throw invalid(`section ${JSON.stringify(name)} has inconsistent lengths`);
+      sections.set(name, data);
+    }
+  }
+  return sections;
+}

@@ -1,0 +1,207 @@
+// A Model as a .sparq file, and back. Sections (sparq-format.ts):
+//   'model'   JSON: the graph (nodes, inputs, outputs, opset), metadata, per-weight kernel formats, and
+//             a table of every constant: where its bytes are and how they are encoded.
+//   'consts'  raw little-endian bytes of the small constants (biases, shapes, LayerNorm scales, ...).
+//   'weights' the linear layers' weights in the compact codec of sparq-weights.ts: sparse with u8 gap
+//             indices where pruned, s8 values + scales where quantized (recovered exactly from the
+//             model's q·scale values and its quantization record).
+// 'model' and 'weights' are brotli-compressed by default (Huffman-style entropy coding, as Deep
+// Compression's last stage); `compress: false` writes them raw for the fastest load.
+import { SparqError } from '../errors.js';
+import { type Attribute, type ConstTensor, type DType, type Dim, type Graph, type Node, type TypedData, type ValueInfo, ELEMENT_BYTES, allocData, freezeTensor } from '../graph/ir.js';
+import { Model, type WeightFormatSpec } from '../model.js';
+import { linearLayers, transpose } from '../compress/layers.js';
+import { quantizationOf } from '../compress/quantize.js';
+import { quantizeWeights } from '../compress/quantize-math.js';
+import { readSparq, writeSparq } from './sparq-format.js';
+import { type WeightMeta, decodeWeight, encodeWeight } from './sparq-weights.js';
+
+const DTYPES: readonly DType[] = ['float32', 'int8', 'uint8', 'int32', 'int64', 'bool'];
+
+type ConstRef = { dtype: DType; dims: number[]; offset: number; length: number };
+type WeightRef = { dims: number[]; transposed: boolean; offset: number; meta: WeightMeta };
+type JsonAttr = Exclude<Attribute, { type: 'tensor' }> | { type: 'tensor'; value: ConstRef };
+
+interface ModelJson {
+  format: 'sparq-model';
+  name: string;
+  opset: number;
+  inputs: ValueInfo[];
+  outputs: ValueInfo[];
+  nodes: { name: string; op: string; domain: string; inputs: string[]; outputs: string[]; attrs: Record<string, JsonAttr> }[];
+  metadata: Record<string, string>;
+  weightFormats: Record<string, WeightFormatSpec>;
+  consts: Record<string, ConstRef>;
+  weights: Record<string, WeightRef>;
+}
+
+export interface SparqWriteOptions {
+  /** Brotli the graph and weight sections (default true: smaller; false: faster to load). */
+  compress?: boolean;
+}
+
+class Appender {
+  parts: Uint8Array[] = [];
+  length = 0;
+  add(bytes: Uint8Array): number {
+    const pad = (8 - (this.length % 8)) % 8; // 8-byte aligned: every typed array can view in place
+    if (pad) this.parts.push(new Uint8Array(pad));
+    const at = this.length + pad;
+    this.parts.push(bytes);
+    this.length = at + bytes.length;
+    return at;
+  }
+  bytes(): Uint8Array {
+    const out = new Uint8Array(this.length);
+    let at = 0;
+    for (const p of this.parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
+  }
+}
+
+const bytesOf = (d: TypedData) => new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+
+/** The .sparq bytes of a model. */
+export function encodeSparqModel(model: Model, options: SparqWriteOptions = {}): Uint8Array {
+  const compress = options.compress ?? true;
+  const graph = model.graph;
+  const consts = new Appender();
+  const weights = new Appender();
+  const quant = quantizationOf(model);
+  const constRef = (t: ConstTensor): ConstRef => ({ dtype: t.dtype, dims: [...t.dims], offset: consts.add(bytesOf(t.data)), length: t.data.byteLength });
+  const json: ModelJson = {
+    format: 'sparq-model',
+    name: graph.name,
+    opset: graph.opset,
+    inputs: graph.inputs.map((v) => ({ ...v })),
+    outputs: graph.outputs.map((v) => ({ ...v })),
+    nodes: graph.nodes.map((n) => ({
+      name: n.name,
+      op: n.op,
+      domain: n.domain,
+      inputs: [...n.inputs],
+      outputs: [...n.outputs],
+      attrs: Object.fromEntries(Object.entries(n.attrs).map(([k, a]) => [k, a.type === 'tensor' ? { type: 'tensor', value: constRef(a.value) } : a])),
+    })),
+    metadata: { ...model.metadata },
+    weightFormats: Object.fromEntries(model.weightFormats),
+    consts: {},
+    weights: {},
+  };
+  const linear = new Map(linearLayers(graph).map((l) => [l.weight, l]));
+  for (const [name, t] of graph.initializers) {
+    const l = linear.get(name);
+    if (!l) {
+      json.consts[name] = constRef(t);
+      continue;
+    }
+    // In [K, N] so per-channel scales run along N whatever layout the node stores.
+    const W = l.transposed ? transpose(t.data as Float32Array, l.N, l.K) : (t.data as Float32Array);
+    const q = quant.get(name);
+    const spec = model.weightFormats.get(name);
+    const bk = spec?.options?.block && /^1x\d+$/.test(String(spec.options.block)) ? Number(String(spec.options.block).slice(2)) : 1;
+    const enc = q ? encodeWeight({ K: l.K, N: l.N, s8: quantizeWeights(W, l.K, l.N, q.perChannel), bk }) : encodeWeight({ K: l.K, N: l.N, f32: W, bk });
+    json.weights[name] = { dims: [...t.dims], transposed: l.transposed, offset: weights.add(enc.bytes), meta: enc.meta };
+  }
+  return writeSparq([
+    { name: 'model', data: new TextEncoder().encode(JSON.stringify(json)), compress },
+    { name: 'consts', data: consts.bytes() },
+    { name: 'weights', data: weights.bytes(), compress },
+  ]);
+}
+
+function invalid(why: string): SparqError {
+  return new SparqError('ERR_INVALID_MODEL', `Expected a valid .sparq model but ${why}`);
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === 'string');
+const isDims = (v: unknown): v is number[] => Array.isArray(v) && v.length <= 16 && v.every((d) => Number.isSafeInteger(d) && d >= 0);
+
+function checkValueInfo(v: unknown, what: string): ValueInfo {
+  if (!isObj(v) || typeof v.name !== 'string' || !DTYPES.includes(v.dtype as DType)) throw invalid(`${what} is malformed`);
+  if (v.dims !== null && !(Array.isArray(v.dims) && v.dims.every((d) => typeof d === 'string' || (Number.isSafeInteger(d) && (d as number) >= 0)))) throw invalid(`${what} has bad dims`);
+  return { name: v.name, dtype: v.dtype as DType, dims: v.dims as Dim[] | null };
+}
+
+function readConst(ref: unknown, consts: Uint8Array, what: string): ConstTensor {
+  if (!isObj(ref) || !DTYPES.includes(ref.dtype as DType) || !isDims(ref.dims) || !Number.isSafeInteger(ref.offset) || !Number.isSafeInteger(ref.length)) throw invalid(`${what} is malformed`);
+  const dtype = ref.dtype as DType;
+  const count = (ref.dims as number[]).reduce((a, b) => a * b, 1);
+  const offset = ref.offset as number;
+  const length = ref.length as number;
+  if (count * ELEMENT_BYTES[dtype] !== length || offset < 0 || offset + length > consts.length || count > 2 ** 31 - 1) throw invalid(`${what} does not fit its dims or the file`);
+  const data = allocData(dtype, count);
+  bytesOf(data).set(consts.subarray(offset, offset + length));
+  return freezeTensor({ dtype, dims: ref.dims as number[], data });
+}
+
+/** A Model from .sparq bytes; anything damaged or inconsistent → SparqError 'ERR_INVALID_MODEL'. */
+export function decodeSparqModel(bytes: Uint8Array): Model {
+  const sections = readSparq(bytes);
+  const rawModel = sections.get('model');
+  const consts = sections.get('consts');
+  const weights = sections.get('weights');
+  if (!rawModel || !consts || !weights) throw invalid('it lacks the model, consts or weights section');
+  let j: unknown;
+  try {
+    j = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(rawModel));
+  } catch {
+    throw invalid('its model section is not JSON');
+  }
+  if (!isObj(j) || j.format !== 'sparq-model' || typeof j.name !== 'string' || !Number.isSafeInteger(j.opset)) throw invalid('its model section is not a sparq model');
+  if (!Array.isArray(j.inputs) || !Array.isArray(j.outputs) || !Array.isArray(j.nodes) || !isObj(j.consts) || !isObj(j.weights) || !isObj(j.metadata) || !isObj(j.weightFormats)) throw invalid('its model section lacks fields');
+  const initializers = new Map<string, ConstTensor>();
+  for (const [name, ref] of Object.entries(j.consts)) initializers.set(name, readConst(ref, consts, `constant "${name}"`));
+  for (const [name, ref] of Object.entries(j.weights)) {
+    if (!isObj(ref) || !isDims(ref.dims) || ref.dims.length !== 2 || typeof ref.transposed !== 'boolean' || !Number.isSafeInteger(ref.offset) || !isObj(ref.meta)) throw invalid(`weight "${name}" is malformed`);
+    const meta = ref.meta as unknown as WeightMeta;
+    const offset = ref.offset as number;
+    if (offset < 0 || !Number.isSafeInteger(meta.bytes) || offset + meta.bytes > weights.length) throw invalid(`weight "${name}" lies outside the weights section`);
+    const [d0, d1] = ref.dims as number[];
+    const [K, N] = ref.transposed ? [d1, d0] : [d0, d1];
+    if (meta.K !== K || meta.N !== N) throw invalid(`weight "${name}" has dims that contradict its encoding`);
+    const W = decodeWeight(meta, weights.subarray(offset, offset + meta.bytes)).f32;
+    initializers.set(name, freezeTensor({ dtype: 'float32', dims: [d0, d1], data: ref.transposed ? transpose(W, K, N) : W }));
+  }
+  const inputs = j.inputs.map((v, i) => checkValueInfo(v, `input ${i}`));
+  const outputs = j.outputs.map((v, i) => checkValueInfo(v, `output ${i}`));
+  // Every node input must already exist: this rules out cycles and dangling references.
+  const defined = new Set<string>([...inputs.map((v) => v.name), ...initializers.keys()]);
+  const nodes: Node[] = j.nodes.map((n: unknown, i: number) => {
+    if (!isObj(n) || typeof n.name !== 'string' || typeof n.op !== 'string' || typeof n.domain !== 'string' || !isStrings(n.inputs) || !isStrings(n.outputs) || !isObj(n.attrs)) throw invalid(`node ${i} is malformed`);
+    for (const x of n.inputs) if (x !== '' && !defined.has(x)) throw invalid(`node "${n.name}" reads "${x}" before anything defines it`);
+    for (const y of n.outputs) {
+      if (y !== '' && defined.has(y)) throw invalid(`value "${y}" is defined twice`);
+      if (y !== '') defined.add(y);
+    }
+    const attrs: Record<string, Attribute> = {};
+    for (const [k, a] of Object.entries(n.attrs)) {
+      if (!isObj(a) || typeof a.type !== 'string') throw invalid(`attribute "${k}" of node "${n.name}" is malformed`);
+      const v = a.value;
+      const ok =
+        ((a.type === 'int' || a.type === 'float') && typeof v === 'number') ||
+        (a.type === 'string' && typeof v === 'string') ||
+        (a.type === 'strings' && isStrings(v)) ||
+        ((a.type === 'ints' || a.type === 'floats') && Array.isArray(v) && v.every((x) => typeof x === 'number')) ||
+        a.type === 'tensor';
+      if (!ok) throw invalid(`attribute "${k}" of node "${n.name}" is malformed`);
+      attrs[k] = a.type === 'tensor' ? { type: 'tensor', value: readConst(v, consts, `attribute "${k}" of node "${n.name}"`) } : (a as Attribute);
+    }
+    return { name: n.name, op: n.op, domain: n.domain, inputs: n.inputs, outputs: n.outputs, attrs };
+  });
+  for (const o of outputs) if (!defined.has(o.name)) throw invalid(`output "${o.name}" is never computed`);
+  const metadata: Record<string, string> = {};
+  for (const [k, v] of Object.entries(j.metadata)) if (typeof v === 'string') metadata[k] = v;
+  const formats = new Map<string, WeightFormatSpec>();
+  for (const [k, v] of Object.entries(j.weightFormats)) {
+    if (!isObj(v) || typeof v.format !== 'string' || (v.options !== undefined && !isObj(v.options))) throw invalid(`the kernel format of "${k}" is malformed`);
+    if (!initializers.has(k)) throw invalid(`a kernel format names "${k}", which is not a weight`);
+    formats.set(k, v as unknown as WeightFormatSpec);
+  }
+  const graph: Graph = { name: j.name, opset: j.opset as number, inputs, outputs, nodes, initializers };
+  return Model.fromGraph(graph, { metadata, weightFormats: formats });
+}

@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { crc32, readSparq, writeSparq } from '../src/io/sparq-format.js';
+import { SparqError } from '../src/errors.js';
+import { randomFloats, rng } from './helpers.js';
+
+const payload = new Uint8Array(randomFloats(1000, 1).buffer);
+const text = new TextEncoder().encode('{"hello":"world"}'.repeat(50));
+
+function sample(): Uint8Array {
+  return writeSparq([
+    { name: 'manifest', data: text, compress: true },
+    { name: 'weights/0', data: payload },
+    { name: 'empty', data: new Uint8Array(0) },
+  ]);
+}
+
+function expectInvalid(bytes: Uint8Array): void {
+  try {
+    readSparq(bytes);
+  } catch (e) {
+    expect(e).toBeInstanceOf(SparqError);
+    expect((e as SparqError).code).toBe('ERR_INVALID_MODEL');
+    return;
+  }
+  throw new Error('readSparq accepted a damaged file');
+}
+
+describe('.sparq container', () => {
+  it('crc32 matches the standard check value', () => {
+    expect(crc32(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
+  });
+
+  it('round-trips sections, aligned, compressed or not', () => {
+    const file = sample();
+    const s = readSparq(file);
+    expect([...s.keys()]).toEqual(['manifest', 'weights/0', 'empty']);
+    expect(s.get('manifest')).toEqual(text);
+    expect(s.get('weights/0')).toEqual(payload);
+    expect(s.get('empty')!.length).toBe(0);
+    // Uncompressed sections are views into the file, 64-byte aligned.
+    const w = s.get('weights/0')!;
+    expect(w.buffer).toBe(file.buffer);
+    expect(w.byteOffset % 64).toBe(0);
+    // The compressible manifest shrank.
+    expect(file.length).toBeLessThan(text.length + payload.length);
+  });
+
+  it('refuses bad names and duplicates on write', () => {
+    expect(() => writeSparq([{ name: '', data: text }])).toThrow(RangeError);
+    expect(() => writeSparq([{ name: 'x'.repeat(33), data: text }])).toThrow(RangeError);
+    expect(() => writeSparq([{ name: 'a', data: text }, { name: 'a', data: text }])).toThrow(RangeError);
+  });
+
+  it('every truncation is refused', () => {
+    const file = sample();
+    for (const n of [0, 5, 31, 32, 100, file.length >> 1, file.length - 1]) expectInvalid(file.subarray(0, n));
+  });
+
+  it('every single flipped byte is refused (header, table, sections)', () => {
+    const file = sample();
+    for (let i = 0; i < file.length; i++) {
+      // Padding between sections is not covered by any checksum (it carries nothing).
+      const copy = Uint8Array.from(file);
+      copy[i] ^= 0x5a;
+      let ok = false;
+      try {
+        const s = readSparq(copy);
+        ok = s.get('manifest')!.every((b, j) => b === text[j]) && s.get('weights/0')!.every((b, j) => b === payload[j]);
+      } catch (e) {
+        expect((e as SparqError).code).toBe('ERR_INVALID_MODEL');
+        continue;
+      }
+      expect(ok).toBe(true); // accepted only if the change was in padding and the data is intact
+    }
+  });
+
+  it('random bytes, a foreign file and a future version are refused', () => {
+    const r = rng(9);
+    expectInvalid(Uint8Array.from({ length: 4096 }, () => Math.floor(r() * 256)));
+    expectInvalid(new TextEncoder().encode('this is not a model at all, but it is long enough to have a header'));
+    const future = sample();
+    future[8] = 2;
+    new DataView(future.buffer).setUint32(28, crc32(future.subarray(0, 28)), true);
+    expect(() => readSparq(future)).toThrow(/format version 2\.0/);
+  });
+});
