@@ -157,6 +157,8 @@ line("  (mma.sync kernel alone) vs cuBLASLt at 8192^3", ratio("int8_dense_mma_sy
 line("  (wgmma kernel alone) vs cuBLASLt at 8192^3", ratio("int8_dense_wgmma_8192", "int8_dense_8192", ours, peers), 0.5)
 line("sparq 2:4 vs sparq's best dense int8 at 8192^3", ratio("int8_2to4_8192", "int8_dense_8192"), 1.2)
 line("sparq 2:4 vs sparq's best dense int8 at 4096^3", ratio("int8_2to4_4096", "int8_dense_4096"), 1.2)
+line("  (2:4 mma.sp vs sparq's mma.sync dense int8, same instruction class) at 8192^3",
+     ratio("int8_2to4_8192", "int8_dense_mma_sync_8192"), 1.2)
 for M in (1, 16):
     line(f"sparq 90% unstructured SpMM vs sparq dense fp16, M={M}",
          ratio(f"spmm90_unstructured_4096_M{M}", f"f16_dense_4096_M{M}"), 1.5)

@@ -465,7 +465,8 @@ TEST(cuda_gemm_2to4) {
 TEST(cuda_spmm_f16) {
   uint32_t seed = 600;
   for (int block : {1, 4})
-    for (const Shape& s : {Shape{1, 1, 1}, Shape{1, 300, 517}, Shape{5, 77, 1000}, Shape{16, 128, 256}, Shape{33, 250, 333}})
+    for (const Shape& s : {Shape{1, 1, 1}, Shape{1, 300, 517}, Shape{1, 100, 256}, Shape{5, 77, 1000}, Shape{16, 128, 256},
+                           Shape{33, 250, 333}})
       run_spmm(s, block, seed++);
 }
 

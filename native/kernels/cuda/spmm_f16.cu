@@ -82,24 +82,37 @@ __global__ void __launch_bounds__(kWarpsPerCta * 32) spmm_kernel(const SpmmParam
 #pragma unroll
   for (int i = 0; i < MT; ++i) acc[i] = 0.0f;
 
-#pragma unroll 2
-  for (int e = begin + lane; e < end; e += 32) {
-    const int k0 = static_cast<int>(__ldg(p.cols + e)) * BLOCK;
-    float w[BLOCK];
-    if constexpr (BLOCK == 4) {
-      const uint2 u = __ldg(reinterpret_cast<const uint2*>(p.values + static_cast<int64_t>(e) * 4));
-      const float2 a = __half22float2(*reinterpret_cast<const __half2*>(&u.x));
-      const float2 b = __half22float2(*reinterpret_cast<const __half2*>(&u.y));
-      w[0] = a.x; w[1] = a.y; w[2] = b.x; w[3] = b.y;
-    } else {
-      w[0] = __half2float(__ldg(p.values + e));
+  // Batches of kBatch nonzeros per lane: every index and value load of a batch is issued before the
+  // first x load that depends on one, so each lane keeps several independent loads in flight.
+  constexpr int kBatch = 4;
+  for (int e0 = begin + lane; e0 < end; e0 += 32 * kBatch) {
+    int k0[kBatch];
+    float w[kBatch][BLOCK];
+#pragma unroll
+    for (int u = 0; u < kBatch; ++u) {
+      const int e = e0 + 32 * u;
+      const bool live = e < end;
+      k0[u] = live ? static_cast<int>(__ldg(p.cols + e)) * BLOCK : 0;
+      if constexpr (BLOCK == 4) {
+        uint2 v = make_uint2(0u, 0u);
+        if (live) v = __ldg(reinterpret_cast<const uint2*>(p.values + static_cast<int64_t>(e) * 4));
+        const float2 a = __half22float2(*reinterpret_cast<const __half2*>(&v.x));
+        const float2 b = __half22float2(*reinterpret_cast<const __half2*>(&v.y));
+        w[u][0] = a.x; w[u][1] = a.y; w[u][2] = b.x; w[u][3] = b.y;
+      } else {
+        w[u][0] = live ? __half2float(__ldg(p.values + e)) : 0.0f;
+      }
     }
 #pragma unroll
-    for (int b = 0; b < BLOCK; ++b) {
-      float xv[MT];
-      load_x<MT>(xt + static_cast<int64_t>(k0 + b) * p.mpad, xv);
+    for (int u = 0; u < kBatch; ++u) {
+      if (e0 + 32 * u >= end) break;  // only the row's last batch is partial
 #pragma unroll
-      for (int i = 0; i < MT; ++i) acc[i] = fmaf(w[b], xv[i], acc[i]);
+      for (int b = 0; b < BLOCK; ++b) {
+        float xv[MT];
+        load_x<MT>(xt + static_cast<int64_t>(k0[u] + b) * p.mpad, xv);
+#pragma unroll
+        for (int i = 0; i < MT; ++i) acc[i] = fmaf(w[u][b], xv[i], acc[i]);
+      }
     }
   }
 
@@ -176,17 +189,22 @@ void spmm_f16(const SpmmF16Args& p, Stream s) {
   const int mtiles = static_cast<int>((p.M + MT - 1) / MT);
   const int mpad = mtiles * MT;
   if (mtiles > 65535) throw invalid_argument("sparse GEMM M too large for one launch");
-  // x^T in stream-ordered scratch: allocated and freed in stream order, so no synchronisation here.
-  void* xt = nullptr;
   const int64_t kpad = (w.K + w.block - 1) / w.block * w.block;
-  SPARQ_CUDA_CHECK(cudaMallocAsync(&xt, static_cast<size_t>(kpad) * mpad * 2, s));
+  // A single row whose blocks stay inside K is its own transpose: no copy, no extra launch.
+  const bool direct = p.M == 1 && kpad == w.K;
+  // Otherwise x^T goes to stream-ordered scratch, allocated and freed in stream order (no synchronisation).
+  void* xt = nullptr;
+  if (!direct) SPARQ_CUDA_CHECK(cudaMallocAsync(&xt, static_cast<size_t>(kpad) * mpad * 2, s));
   try {
-    dim3 tgrid(unsigned((kpad + 31) / 32), unsigned((mpad + 31) / 32));
-    transpose_kernel<<<tgrid, dim3(32, 8), 0, s>>>(reinterpret_cast<const __half*>(p.x), p.ldx, int(p.M), int(w.K),
-                                                    int(kpad), static_cast<__half*>(xt), mpad);
-    SPARQ_CUDA_CHECK_LAUNCH("transpose_kernel launch");
+    if (!direct) {
+      dim3 tgrid(unsigned((kpad + 31) / 32), unsigned((mpad + 31) / 32));
+      transpose_kernel<<<tgrid, dim3(32, 8), 0, s>>>(reinterpret_cast<const __half*>(p.x), p.ldx, int(p.M), int(w.K),
+                                                      int(kpad), static_cast<__half*>(xt), mpad);
+      SPARQ_CUDA_CHECK_LAUNCH("transpose_kernel launch");
+    }
+    const __half* xsrc = direct ? reinterpret_cast<const __half*>(p.x) : static_cast<const __half*>(xt);
     SpmmParams q{w.row_ptr.as<int32_t>(), w.cols.as<uint16_t>(), w.values.as<__half>(), w.order.as<int32_t>(),
-                 static_cast<const __half*>(xt), mpad, int(p.M), int(w.N), p.bias, int(p.act), p.y, p.ldy};
+                 xsrc, mpad, int(p.M), int(w.N), p.bias, int(p.act), p.y, p.ldy};
     if (MT == 1) {
       if (w.block == 4) launch_spmm<1, 4>(q, mtiles, s);
       else launch_spmm<1, 1>(q, mtiles, s);
@@ -195,10 +213,10 @@ void spmm_f16(const SpmmF16Args& p, Stream s) {
       else launch_spmm<16, 1>(q, mtiles, s);
     }
   } catch (...) {
-    cudaFreeAsync(xt, s);
+    if (xt) cudaFreeAsync(xt, s);
     throw;
   }
-  SPARQ_CUDA_CHECK(cudaFreeAsync(xt, s));
+  if (xt) SPARQ_CUDA_CHECK(cudaFreeAsync(xt, s));
 }
 
 }  // namespace sparq::cuda
