@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <vector>
 
-#include "../tests/check.h"
+#include "check.h"
 #include "sparq/int8_gemm.h"
 #include "sparq/packed.h"
 #include "sparq/peak.h"
