@@ -29,7 +29,8 @@ export function parseNpy(bytes: Uint8Array, name: string): Tensor {
   const dataStart = start + headerLen;
   const itemSize = { float32: 4, int8: 1, uint8: 1, int32: 4, int64: 8, bool: 1 }[type];
   if (bytes.length - dataStart < count * itemSize) throw bad(`it holds fewer than the ${count} elements its shape needs`);
-  const raw = bytes.slice(dataStart, dataStart + count * itemSize).buffer;
+  // A copy into a fresh buffer: a Node Buffer's slice() is a view into a shared pool, so .buffer would be the pool.
+  const raw = new Uint8Array(bytes.subarray(dataStart, dataStart + count * itemSize)).buffer;
   const data = { float32: () => new Float32Array(raw), int8: () => new Int8Array(raw), uint8: () => new Uint8Array(raw), int32: () => new Int32Array(raw), int64: () => new BigInt64Array(raw), bool: () => new Uint8Array(raw) }[type]();
   return new Tensor(type, data as never, dims);
 }
