@@ -30,18 +30,7 @@ function formatNumber(v: number): string {
   return v.toFixed(3);
 }
 
-export function randomFloats(n: number, seed: number, lo = -1, hi = 1): Float32Array {
-  let a = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = lo + (hi - lo) * (((t ^ (t >>> 14)) >>> 0) / 4294967296);
-  }
-  return out;
-}
+export { randomFloats } from '../src/random.js';
 
 /** Parses `--name=value` flags of a bench script. */
 export function flag(name: string): string | undefined {

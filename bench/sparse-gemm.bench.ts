@@ -8,6 +8,7 @@
 import { backend, kernels } from '../src/index.js';
 import { flag, measure, printTable, randomFloats } from './harness.js';
 import { ortInt8Matmul, ortMatmul } from './ort.js';
+import { mulberry32 as mulberry } from '../src/random.js';
 
 const full = process.argv.includes('--full');
 const list = (name: string, all: number[]) => (flag(name) ? flag(name)!.split(',').map(Number) : all);
@@ -20,17 +21,6 @@ const SHAPES: [number, number][] = (flag('shape') ? [flag('shape')!.split('x').m
 // Median of several short rounds: on a shared machine, bursts of contention hit whole rounds.
 const TIMING = full ? { time: 200, warmupTime: 40, rounds: 5 } : { time: 30, warmupTime: 10, rounds: Number(flag('rounds') ?? 5) };
 const have = new Set(backend().formats);
-
-function mulberry(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Zeroes each weight with probability s. */
 function pruneUnstructured(W: Float32Array, s: number, seed: number): Float32Array {

@@ -2,6 +2,10 @@
 // Pure TypeScript: which weights to remove (scores, patterns, per-group selection). The calibration-aware
 // reconstruction lives in sparsegpt.ts; the model-level pass (which layers, global scope) in prune.ts.
 import { rangeError, typeError } from '../errors.js';
+import { mulberry32 } from '../random.js';
+
+/** Seeded uniforms for the 'random' method (src/random.ts). */
+export const seededRandom = mulberry32;
 
 export const PRUNE_METHODS = ['magnitude', 'random', 'wanda', 'sparsegpt'] as const;
 export type PruneMethod = (typeof PRUNE_METHODS)[number];
@@ -37,18 +41,6 @@ export function parsePattern(pattern: unknown, block: unknown = DEFAULT_BLOCK, n
     return { kind: 'nm', n, m };
   }
   throw rangeError("'unstructured', 'block', 'structured' or 'N:M' like '2:4'", name, pattern);
-}
-
-/** mulberry32: small, seeded, reproducible (the 'random' baseline must be the same run to run). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

@@ -4,18 +4,10 @@
 // every zoo model in sparq and onnxruntime-node; benchmarks and the demo use them too.
 import { GraphBuilder } from './builder.js';
 import { DataType } from './proto.js';
+import { mulberry32 } from '../random.js';
 
-/** mulberry32: a small seeded generator, so every zoo model is reproducible from its seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The zoo's weights come from one seed (see src/random.ts), so every model is reproducible. */
+export const seededRandom = mulberry32;
 
 /** n values uniform in [-scale, scale). */
 export function randomWeights(rand: () => number, n: number, scale: number): Float32Array {

@@ -16,6 +16,8 @@ export interface ChartSpec {
   height?: number;
   /** Draw a dashed horizontal reference line (e.g. speedup 1.0). */
   referenceY?: number;
+  /** Start a linear y axis at 0 (default true); false fits it to the data (e.g. accuracy 95-97%). */
+  yFromZero?: boolean;
 }
 
 const PALETTE = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#4b5563', '#ca8a04'];
@@ -63,7 +65,8 @@ export function lineChart(spec: ChartSpec): string {
   let [xmin, xmax] = [Math.min(...all.map((p) => p[0])), Math.max(...all.map((p) => p[0]))];
   let [ymin, ymax] = [Math.min(...all.map((p) => p[1])), Math.max(...all.map((p) => p[1]))];
   if (spec.referenceY !== undefined) [ymin, ymax] = [Math.min(ymin, spec.referenceY), Math.max(ymax, spec.referenceY)];
-  if (!spec.logY) ymin = Math.min(0, ymin);
+  const pad = (ymax - ymin) * 0.1 || Math.abs(ymax) * 0.01 || 1;
+  if (!spec.logY) ymin = spec.yFromZero === false ? ymin - pad : Math.min(0, ymin);
   if (xmax === xmin) [xmin, xmax] = [xmin - 1, xmax + 1];
   if (ymax === ymin) ymax = ymin + 1;
   if (!spec.logY) ymax *= 1.08;

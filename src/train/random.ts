@@ -1,17 +1,8 @@
+import { mulberry32 } from '../random.js';
+
+export { mulberry32 };
 // Seeded randomness for training: the same seed gives the same shuffles and the same initial weights,
 // bit for bit, on every machine (integer PRNG, float32 results, no Math.random).
-
-/** mulberry32: a small, fast 32-bit PRNG; returns uniforms in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Fisher–Yates shuffle of `order` in place with a seeded uniform source. */
 export function shuffleInPlace(order: Int32Array | Uint32Array, uniform: () => number): void {

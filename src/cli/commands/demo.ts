@@ -11,6 +11,7 @@ import { loadMnist } from '../../data/mnist.js';
 import { exportOnnx } from '../../io/export-onnx.js';
 import { encodeSparqModel } from '../../io/sparq-model.js';
 import { loadModel, type Model } from '../../model.js';
+import { InferenceSession } from '../../session.js';
 import { encoderModel } from '../../onnx/zoo.js';
 import { renderReport, type ReportData, type ReportSection } from '../../report/html-report.js';
 import { positiveInt, str, type Command } from '../args.js';
@@ -22,6 +23,8 @@ import { denseLenet, prunedLenet } from '../demo/lenet.js';
 
 interface Step {
   name: string;
+  /** for chart legends */
+  short: string;
   accuracy: number;
   bytes: number;
   format: string;
@@ -67,17 +70,17 @@ export const demoCommand: Command = {
     const int8Model = await quantize(prunedModel, { mode: 'dynamic' });
     const ortInt8 = exportOnnx(await quantize(denseModel, { mode: 'dynamic' }));
 
-    const variants: { name: string; model: Model; bytes: number; format: string; ortInt8?: Uint8Array }[] = [
-      { name: 'dense fp32 (ONNX)', model: denseModel, bytes: dense.bytes.length, format: 'dense' },
-      { name: 'pruned 90% + fine-tuned (.sparq)', model: prunedModel, bytes: encodeSparqModel(prunedModel).length, format: formatsOf(prunedModel) },
-      { name: 'pruned 90% + int8 (.sparq)', model: int8Model, bytes: encodeSparqModel(int8Model).length, format: formatsOf(int8Model), ortInt8 },
+    const variants: { name: string; short: string; model: Model; bytes: number; format: string; ortInt8?: Uint8Array }[] = [
+      { name: 'dense fp32 (ONNX)', short: 'dense', model: denseModel, bytes: dense.bytes.length, format: await formatsOf(denseModel) },
+      { name: 'pruned 90% + fine-tuned (.sparq)', short: 'pruned 90%', model: prunedModel, bytes: encodeSparqModel(prunedModel).length, format: await formatsOf(prunedModel) },
+      { name: 'pruned 90% + int8 (.sparq)', short: '90% + int8', model: int8Model, bytes: encodeSparqModel(int8Model).length, format: await formatsOf(int8Model), ortInt8 },
     ];
     const steps: Step[] = [];
     bar = progress('evaluate and benchmark', variants.length, { quiet });
     for (const [i, v] of variants.entries()) {
       const acc = (await evaluate(v.model, test)).accuracy ?? NaN;
       const bench = await benchmark(v.model, { batch: [1, 64], threads: [threads], time: 150, rounds: 3, ortInt8: v.ortInt8 });
-      steps.push({ name: v.name, accuracy: acc, bytes: v.bytes, format: v.format, bench });
+      steps.push({ name: v.name, short: v.short, accuracy: acc, bytes: v.bytes, format: v.format, bench });
       bar.update(i + 1, v.name);
     }
     bar.done();
@@ -107,8 +110,8 @@ export const demoCommand: Command = {
         title: 'LeNet-300-100 on MNIST, step by step',
         text: `Dense model ${dense.cached ? 'read from the cache' : `trained in ${dense.seconds.toFixed(1)} s`}; pruning to 90% with gradual magnitude pruning and fine-tuning ${pruned.cached ? '(cached)' : `took ${pruned.seconds.toFixed(1)} s`}. Accuracy on the 2,000 held-out digits; sizes are the files sparq writes; speed against onnxruntime-node running the same weights (fp32, and int8 for the int8 step).`,
         charts: [
-          { title: 'accuracy vs compression ratio', xLabel: 'compression ratio (x)', yLabel: 'test accuracy %', series: [{ name: 'LeNet-300-100', points: steps.map((s) => [base.bytes / s.bytes, 100 * s.accuracy]) }] },
-          { title: 'latency vs batch', xLabel: 'batch', yLabel: 'p50 ms', logX: true, logY: true, series: [...steps.map((s) => ({ name: `sparq ${s.name.split(' (')[0]}`, points: s.bench.cases.filter((c) => c.runtime === 'sparq').map((c) => [c.batch, c.p50] as [number, number]) })), { name: 'onnxruntime fp32', points: base.bench.cases.filter((c) => c.runtime === 'onnxruntime').map((c) => [c.batch, c.p50] as [number, number]) }] },
+          { title: 'accuracy vs compression ratio', xLabel: 'compression ratio (x)', yLabel: 'test accuracy %', yFromZero: false, series: [{ name: 'LeNet-300-100', points: steps.map((s) => [base.bytes / s.bytes, 100 * s.accuracy]) }] },
+          { title: 'latency vs batch', xLabel: 'batch', yLabel: 'p50 ms', logX: true, logY: true, series: [...steps.map((s) => ({ name: `sparq ${s.short}`, points: s.bench.cases.filter((c) => c.runtime === 'sparq').map((c) => [c.batch, c.p50] as [number, number]) })), { name: 'ORT fp32', points: base.bench.cases.filter((c) => c.runtime === 'onnxruntime').map((c) => [c.batch, c.p50] as [number, number]) }] },
           { title: 'speedup vs sparsity (one-shot, batch 64)', xLabel: 'sparsity %', yLabel: 'x vs onnxruntime fp32', referenceY: 1, series: [{ name: 'sparq pruned fp32', points: sweep }] },
         ],
         table: {
@@ -162,8 +165,14 @@ export const demoCommand: Command = {
   },
 };
 
-function formatsOf(model: Model): string {
-  const counts = new Map<string, number>();
-  for (const spec of model.weightFormats.values()) counts.set(spec.format, (counts.get(spec.format) ?? 0) + 1);
-  return counts.size ? [...counts].map(([f, n]) => `${f} x${n}`).join(', ') : 'dense';
+/** The kernel formats a session actually runs the model's linear layers on, e.g. 'sparse-int8 x1, int8 x2'. */
+async function formatsOf(model: Model): Promise<string> {
+  const session = await InferenceSession.create(model, { threads: 1 });
+  try {
+    const counts = new Map<string, number>();
+    for (const w of session.weights.values()) counts.set(w.format, (counts.get(w.format) ?? 0) + 1);
+    return [...counts].map(([f, n]) => `${f} x${n}`).join(', ');
+  } finally {
+    await session.release();
+  }
 }
