@@ -22,3 +22,4 @@ export { TRAINABLE_OPS } from './train/graph.js';
 export type { TrainOptions, PruneOptions as TrainPruneOptions, EpochStats } from './train/options.js';
 export type { Batch, TrainData } from './train/data.js';
 export { loadMnist, type MnistSplit } from './data/mnist.js';
+export { benchmark, type BenchmarkOptions, type BenchmarkResult, type BenchmarkCase } from './bench/benchmark.js';
