@@ -59,6 +59,31 @@ void quantize_rows_u8(const float* x, int64_t M, int64_t K, int64_t k_padded, ui
 void quantize_rows_u8(Isa isa, const float* x, int64_t M, int64_t K, int64_t k_padded, uint8_t* out, float* scales,
                       int32_t* zero_points, bool per_tensor);
 
+// Running min/max of a row (or of all rows, per tensor); `finite` false once a NaN/Inf is seen.
+struct U8RowStats {
+  float min_value = 0.0f, max_value = 0.0f;
+  bool finite = true;
+};
+
+// The loop every implementation shares: statistics per row (or over all rows), parameters, codes.
+// `stats(x, K, U8RowStats&)` and `row(x, K, k_padded, U8QuantParams, out)` are the ISA-specific parts.
+template <typename Stats, typename Row>
+void quantize_rows_u8_with(const float* x, int64_t M, int64_t K, int64_t k_padded, uint8_t* out, float* scales,
+                           int32_t* zero_points, bool per_tensor, Stats stats, Row row) {
+  U8RowStats total;
+  if (per_tensor)
+    for (int64_t m = 0; m < M && total.finite; ++m) stats(x + m * K, K, total);
+  for (int64_t m = 0; m < M; ++m) {
+    U8RowStats own;
+    if (!per_tensor) stats(x + m * K, K, own);
+    const U8RowStats& s = per_tensor ? total : own;
+    const U8QuantParams p = choose_u8_params(s.min_value, s.max_value, s.finite);
+    scales[m] = p.scale;
+    zero_points[m] = p.zero_point;
+    row(x + m * K, K, k_padded, p, out + m * k_padded);
+  }
+}
+
 // The implementations (kernels/ref/quantize_ref.cpp, kernels/x86/quantize_avx512.cpp).
 void quantize_rows_u8_scalar(const float* x, int64_t M, int64_t K, int64_t k_padded, uint8_t* out, float* scales,
                              int32_t* zero_points, bool per_tensor);

@@ -8,12 +8,7 @@
 namespace sparq {
 namespace {
 
-struct RowStats {
-  float min_value = 0.0f, max_value = 0.0f;
-  bool finite = true;
-};
-
-void accumulate_stats(const float* x, int64_t K, RowStats& s) {
+void accumulate_stats(const float* x, int64_t K, U8RowStats& s) {
   for (int64_t k = 0; k < K; ++k) {
     const float v = x[k];
     if (!std::isfinite(v)) {
@@ -43,25 +38,7 @@ void quantize_row(const float* x, int64_t K, int64_t k_padded, U8QuantParams p, 
 
 void quantize_rows_u8_scalar(const float* x, int64_t M, int64_t K, int64_t k_padded, uint8_t* out, float* scales,
                              int32_t* zero_points, bool per_tensor) {
-  if (per_tensor) {
-    RowStats s;
-    for (int64_t m = 0; m < M && s.finite; ++m) accumulate_stats(x + m * K, K, s);
-    const U8QuantParams p = choose_u8_params(s.min_value, s.max_value, s.finite);
-    for (int64_t m = 0; m < M; ++m) {
-      scales[m] = p.scale;
-      zero_points[m] = p.zero_point;
-      quantize_row(x + m * K, K, k_padded, p, out + m * k_padded);
-    }
-    return;
-  }
-  for (int64_t m = 0; m < M; ++m) {
-    RowStats s;
-    accumulate_stats(x + m * K, K, s);
-    const U8QuantParams p = choose_u8_params(s.min_value, s.max_value, s.finite);
-    scales[m] = p.scale;
-    zero_points[m] = p.zero_point;
-    quantize_row(x + m * K, K, k_padded, p, out + m * k_padded);
-  }
+  quantize_rows_u8_with(x, M, K, k_padded, out, scales, zero_points, per_tensor, accumulate_stats, quantize_row);
 }
 
 }  // namespace sparq

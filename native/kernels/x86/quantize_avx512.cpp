@@ -10,15 +10,10 @@
 namespace sparq {
 namespace {
 
-struct RowStats {
-  float min_value = 0.0f, max_value = 0.0f;
-  bool finite = true;
-};
-
 // NaN, +Inf, -Inf (fpclass categories: QNaN 0x01, +Inf 0x08, -Inf 0x10, SNaN 0x80).
 constexpr int kNonFinite = 0x01 | 0x08 | 0x10 | 0x80;
 
-void accumulate_stats(const float* x, int64_t K, RowStats& s) {
+void accumulate_stats(const float* x, int64_t K, U8RowStats& s) {
   __m512 lo = _mm512_setzero_ps(), hi = _mm512_setzero_ps();
   __mmask16 bad = 0;
   int64_t k = 0;
@@ -110,25 +105,7 @@ void quantize_row(const float* x, int64_t K, int64_t k_padded, U8QuantParams p, 
 
 void quantize_rows_u8_avx512(const float* x, int64_t M, int64_t K, int64_t k_padded, uint8_t* out, float* scales,
                              int32_t* zero_points, bool per_tensor) {
-  if (per_tensor) {
-    RowStats s;
-    for (int64_t m = 0; m < M && s.finite; ++m) accumulate_stats(x + m * K, K, s);
-    const U8QuantParams p = choose_u8_params(s.min_value, s.max_value, s.finite);
-    for (int64_t m = 0; m < M; ++m) {
-      scales[m] = p.scale;
-      zero_points[m] = p.zero_point;
-      quantize_row(x + m * K, K, k_padded, p, out + m * k_padded);
-    }
-    return;
-  }
-  for (int64_t m = 0; m < M; ++m) {
-    RowStats s;
-    accumulate_stats(x + m * K, K, s);
-    const U8QuantParams p = choose_u8_params(s.min_value, s.max_value, s.finite);
-    scales[m] = p.scale;
-    zero_points[m] = p.zero_point;
-    quantize_row(x + m * K, K, k_padded, p, out + m * k_padded);
-  }
+  quantize_rows_u8_with(x, M, K, k_padded, out, scales, zero_points, per_tensor, accumulate_stats, quantize_row);
 }
 
 }  // namespace sparq
