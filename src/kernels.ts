@@ -1,6 +1,6 @@
 // kernels: the low-level API. y[M, N] = act(x[M, K] · W + bias), W row-major [K, N] (ONNX MatMul
 // layout) packed once into a kernel format; zeros in W are pruned weights.
-import { rethrowNative, SparqError, typeError } from './errors.js';
+import { rangeError, rethrowNative, SparqError, typeError } from './errors.js';
 import { native, type NativePackedHandle } from './native.js';
 import { checkBoolean, checkFloat32Array, checkInteger, checkObject, checkOneOf } from './validate.js';
 import { assertCudaAvailable, CUDA_FORMATS } from './cuda.js';
@@ -46,6 +46,12 @@ export interface MatmulOptions {
   activation?: Activation;
   /** Threads for this call; default the pool's size. Small problems use one regardless. */
   threads?: number;
+  /**
+   * Write y here (M·N floats, not overlapping x or bias) and return it, instead of allocating a new
+   * array per call: a hot loop that reuses one output skips the allocation and the page faults of
+   * fresh memory (about 10% of a 128x768x3072 int8 product here).
+   */
+  out?: Float32Array;
 }
 
 /** Weights packed into a kernel's layout. Holds native memory until release() (or GC). */
@@ -123,7 +129,11 @@ interface MatmulCall {
   bias: Float32Array | null;
   activation: number;
   threads: number;
+  out: Float32Array | null;
 }
+
+const overlaps = (a: ArrayBufferView, b: ArrayBufferView) =>
+  a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
 
 function prepareMatmul(x: unknown, M: unknown, w: unknown, options: unknown): MatmulCall {
   if (!(w instanceof PackedWeights)) throw typeError('packed weights from kernels.pack()', 'w', w);
@@ -134,7 +144,13 @@ function prepareMatmul(x: unknown, M: unknown, w: unknown, options: unknown): Ma
   const bias = opts.bias === undefined ? null : checkFloat32Array(opts.bias, 'options.bias', w.N, `N = ${w.N}`);
   const activation = ACTIVATIONS.indexOf(checkOneOf(opts.activation ?? 'none', 'options.activation', ACTIVATIONS));
   const threads = opts.threads === undefined ? 0 : checkInteger(opts.threads, 'options.threads', 1, 1024);
-  return { handle, bias, activation, threads };
+  let out: Float32Array | null = null;
+  if (opts.out !== undefined) {
+    out = checkFloat32Array(opts.out, 'options.out', (M as number) * w.N, `M·N = ${(M as number) * w.N}`);
+    if (overlaps(out, x as Float32Array) || (bias && overlaps(out, bias)))
+      throw rangeError('a Float32Array sharing no memory with x or options.bias', 'options.out', out);
+  }
+  return { handle, bias, activation, threads, out };
 }
 
 /**
@@ -147,8 +163,8 @@ const INLINE_WORK = 1 << 21;
 export async function matmul(x: Float32Array, M: number, w: PackedWeights, options: MatmulOptions = {}): Promise<Float32Array> {
   const c = prepareMatmul(x, M, w, options);
   try {
-    if (M * w.K * w.N * w.density <= INLINE_WORK) return native().matmulSync(c.handle, x, M, c.bias, c.activation, c.threads);
-    return await native().matmul(c.handle, x, M, c.bias, c.activation, c.threads);
+    if (M * w.K * w.N * w.density <= INLINE_WORK) return native().matmulSync(c.handle, x, M, c.bias, c.activation, c.threads, c.out);
+    return await native().matmul(c.handle, x, M, c.bias, c.activation, c.threads, c.out);
   } catch (e) {
     rethrowNative(e);
   }
@@ -158,7 +174,7 @@ export async function matmul(x: Float32Array, M: number, w: PackedWeights, optio
 export function matmulSync(x: Float32Array, M: number, w: PackedWeights, options: MatmulOptions = {}): Float32Array {
   const c = prepareMatmul(x, M, w, options);
   try {
-    return native().matmulSync(c.handle, x, M, c.bias, c.activation, c.threads);
+    return native().matmulSync(c.handle, x, M, c.bias, c.activation, c.threads, c.out);
   } catch (e) {
     rethrowNative(e);
   }

@@ -36,8 +36,8 @@ export interface NativeAddon {
   backend(): NativeBackend;
   setThreads(threads: number): void;
   pack(format: string, W: Float32Array, K: number, N: number, options: Record<string, number | string | boolean>): NativePackedHandle;
-  matmulSync(w: NativePackedHandle, x: Float32Array, M: number, bias: Float32Array | null, activation: number, threads: number): Float32Array;
-  matmul(w: NativePackedHandle, x: Float32Array, M: number, bias: Float32Array | null, activation: number, threads: number): Promise<Float32Array>;
+  matmulSync(w: NativePackedHandle, x: Float32Array, M: number, bias: Float32Array | null, activation: number, threads: number, out?: Float32Array | null): Float32Array;
+  matmul(w: NativePackedHandle, x: Float32Array, M: number, bias: Float32Array | null, activation: number, threads: number, out?: Float32Array | null): Promise<Float32Array>;
   /** C = alpha·op(A)·op(B) + beta·C, row-major; C (M·N) is updated in place and returned, or null for a new array. */
   gemm(transA: boolean, transB: boolean, M: number, N: number, K: number, A: Float32Array, B: Float32Array, C: Float32Array | null, alpha: number, beta: number, threads: number): Float32Array;
   /** Graph runtime (session_binding.cpp): a native plan from a compiled spec (src/runtime/plan.ts). */

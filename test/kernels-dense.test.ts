@@ -37,6 +37,23 @@ describe(`dense fp32 matmul (${isaLabel})`, () => {
     }
   });
 
+  it('writes into options.out (sync and async), every format, NaN-prefilled', async () => {
+    const [M, K, N] = [13, 37, 33];
+    const W = randomFloats(K * N, 5).map((v, i) => (i % 3 === 0 ? 0 : v));
+    const x = randomFloats(M * K, 6);
+    for (const format of ['dense', 'int8', 'sparse', 'sparse-int8', 'auto'] as const) {
+      const w = kernels.pack(W, K, N, { format });
+      const want = kernels.matmulSync(x, M, w, { activation: 'relu' });
+      const out = new Float32Array(M * N).fill(NaN);
+      expect(kernels.matmulSync(x, M, w, { activation: 'relu', out })).toBe(out);
+      expect(out).toEqual(want);
+      out.fill(NaN);
+      expect(await kernels.matmul(x, M, w, { activation: 'relu', out })).toBe(out);
+      expect(out).toEqual(want);
+      w.release();
+    }
+  });
+
   it('runs concurrent async calls on one handle', async () => {
     const K = 300, N = 200, M = 64;
     const W = randomFloats(K * N, 7);

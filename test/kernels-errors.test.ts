@@ -28,6 +28,10 @@ describe('kernels bad input', () => {
     expect(() => kernels.matmulSync(new Float32Array(2), 1, w, { activation: 'tanh' as never })).toThrow(/options.activation/);
     expect(() => kernels.matmulSync(new Float32Array(2), 1, w, { threads: -3 })).toThrow(/options.threads/);
     expect(() => kernels.matmulSync(new Float32Array(2), 1, {} as never)).toThrow(/packed weights from kernels.pack\(\) for w/);
+    expect(() => kernels.matmulSync(new Float32Array(2), 1, w, { out: new Float32Array(2) })).toThrow(/M·N = 3 values for options.out/);
+    expect(() => kernels.matmulSync(new Float32Array(2), 1, w, { out: new Float64Array(3) as never })).toThrow(/options.out/);
+    const shared = new Float32Array(5);
+    expect(() => kernels.matmulSync(shared.subarray(0, 2), 1, w, { out: shared.subarray(1, 4) })).toThrow(/sharing no memory with x or options.bias for options.out/);
     await expect(kernels.matmul(new Float32Array(5), 1, w)).rejects.toThrow(RangeError);
     w.release();
     expect(w.released).toBe(true);

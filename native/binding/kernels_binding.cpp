@@ -148,10 +148,28 @@ MatmulArgs read_matmul_args(const Napi::CallbackInfo& info) {
   return a;
 }
 
+// The output: the caller's options.out (argument 6: M·N floats sharing no memory with x or bias), or
+// a new array.
+Napi::Float32Array output_for(const Napi::CallbackInfo& info, const MatmulArgs& a) {
+  Napi::Env env = info.Env();
+  const size_t n = static_cast<size_t>(a.M * a.weights->N());
+  Napi::Float32Array out = arg_float32_or_null(info, 6, "options.out");
+  if (out.IsEmpty()) return Napi::Float32Array::New(env, n);
+  if (out.ElementLength() != n)
+    throw_range_error(env, "Expected a Float32Array of M·N = " + std::to_string(n) + " values for options.out but received " +
+                               std::to_string(out.ElementLength()));
+  const auto overlaps = [&](const float* p, size_t len) {
+    return p && out.Data() < p + len && p < out.Data() + n;
+  };
+  if (overlaps(a.x, static_cast<size_t>(a.M * a.weights->K())) || overlaps(a.bias, static_cast<size_t>(a.weights->N())))
+    throw_range_error(env, "Expected options.out to share no memory with x or options.bias but received an overlapping array");
+  return out;
+}
+
 Napi::Value MatmulSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   MatmulArgs a = read_matmul_args(info);
-  Napi::Float32Array y = Napi::Float32Array::New(env, static_cast<size_t>(a.M * a.weights->N()));
+  Napi::Float32Array y = output_for(info, a);
   rethrow_native(env, [&] { a.weights->matmul(a.x, a.M, y.Data(), {a.bias, a.act}, a.threads); });
   return y;
 }
@@ -198,7 +216,7 @@ class MatmulWorker : public Napi::AsyncWorker {
 Napi::Value Matmul(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   MatmulArgs a = read_matmul_args(info);
-  Napi::Float32Array y = Napi::Float32Array::New(env, static_cast<size_t>(a.M * a.weights->N()));
+  Napi::Float32Array y = output_for(info, a);
   Napi::Object keep = Napi::Object::New(env);
   keep.Set("x", info[1]);
   keep.Set("bias", info[3]);

@@ -1,5 +1,8 @@
 #include "sparq/cpu.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdlib>
 #include <mutex>
 
@@ -65,6 +68,18 @@ Isa best_isa(const CpuFeatures& f) {
 const CpuFeatures& cpu_features() {
   static const CpuFeatures features = detect();
   return features;
+}
+
+long l2_cache_bytes() {
+  static const long bytes = [] {
+    long b = 0;
+#ifdef _SC_LEVEL2_CACHE_SIZE
+    b = sysconf(_SC_LEVEL2_CACHE_SIZE);
+#endif
+    if (b <= 0) b = 1L << 20;
+    return std::clamp(b, 256L << 10, 4L << 20);
+  }();
+  return bytes;
 }
 
 bool isa_supported(Isa isa) { return static_cast<int>(isa) <= static_cast<int>(best_isa(cpu_features())); }

@@ -16,6 +16,9 @@ struct CpuFeatures {
 };
 
 const CpuFeatures& cpu_features();
+// The per-core L2 size in bytes (what blocked drivers size their L2-resident blocks by); 1 MiB when
+// the OS doesn't say. Clamped to [256 KiB, 4 MiB].
+long l2_cache_bytes();
 bool isa_supported(Isa isa);
 std::vector<Isa> available_isas();  // every level this CPU supports, lowest first
 const char* isa_name(Isa isa);
