@@ -48,7 +48,7 @@ CpuFeatures detect() {
     f.avx512bw = (b >> 30) & 1;
     f.avx512vl = (b >> 31) & 1;
     f.avx512vnni = (c >> 11) & 1;
-    f.avx512vbmi2 = (c >> 6) & 1;
+    f.avx512vbmi = (c >> 1) & 1;
   }
   __cpuid_count(7, 1, a, b, c, d);
   f.avxvnni = (a >> 4) & 1;

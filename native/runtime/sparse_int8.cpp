@@ -1,10 +1,9 @@
-// The 'sparse-int8' format: s8 weights in 1x4 blocks along K with per-output scales, u8 activations
-// quantized per row at call time (sparq/quantize.h, shared with the 'int8' format), exact s32
-// accumulation and the dequantizing epilogue (sparq/spmm_int8.h). Weights are quantized exactly as
-// the 'int8' format does (pack_int8_weights: symmetric, round half to even; 7-bit on the AVX2 path);
-// a block is kept when any of its 4 codes is nonzero (stored compressed: its nonzero codes and a 4-bit
-// mask), so memory follows the values but the work follows the density of blocks: about 34% of blocks survive 90% random unstructured sparsity, 10% survive 90% 1x4 block
-// pruning. K is limited to 65536 (exact s32 accumulators).
+// The 'sparse-int8' format: s8 weights with per-output scales, u8 activations quantized per row at
+// call time (sparq/quantize.h, shared with the 'int8' format), exact s32 accumulation and the
+// dequantizing epilogue (sparq/spmm_int8.h). Weights are quantized exactly as the 'int8' format does
+// (pack_int8_weights: symmetric, round half to even; 7-bit on the AVX2 path) and stored as 1x4 blocks
+// ("words": block-pruned weights) or as single nonzeros ("nonzeros": random sparsity, where about 34%
+// of blocks survive 90% sparsity holding ~1.2 codes each). K is limited to 65536 (exact s32 accumulators).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -24,7 +23,7 @@ namespace sparq {
 
 const SpmmInt8Kernels* spmm_int8_kernels(Isa isa) {
 #if defined(__x86_64__) || defined(__i386__)
-  if (isa == Isa::avx512 && cpu_features().avx512vnni && cpu_features().avx512vbmi2) return &kSpmmInt8Avx512Vnni;
+  if (isa == Isa::avx512 && cpu_features().avx512vnni && cpu_features().avx512vbmi) return &kSpmmInt8Avx512Vnni;
   if (isa >= Isa::avx2) return &kSpmmInt8Avx2;
 #else
   (void)isa;
@@ -36,10 +35,15 @@ namespace {
 
 // Serialised layout (SparseInt8::serialize): signature "SPI8", version.
 constexpr uint32_t kSerialMagic = 0x38495053;
-constexpr uint32_t kSerialVersion = 1;
+constexpr uint32_t kSerialVersion = 2;
 
-// Blocks the compressed layout stores: every range padded to an even count.
-int64_t compressed_candidate_blocks(uint64_t blocks, uint64_t odd_ranges) { return static_cast<int64_t>(blocks + odd_ranges); }
+// The nonzeros layout when it is the smaller one (2 bytes per nonzero against 5 per block) and blocks
+// hold at most ~1.6 nonzeros on average: past that the xt kernel's one vpdpbusd per element would do
+// more work than per block (random sparsity below ~75%).
+bool prefer_nonzeros(int64_t blocks, int64_t nonzeros) { return 2 * nonzeros < 5 * blocks && 10 * nonzeros <= 16 * blocks; }
+
+// Read-ahead padding after the element arrays (the AVX-512 kernels' 16-element word loads).
+constexpr size_t kElementPad = 64;
 
 class SparseInt8 final : public SparseInt8Weights {
  public:
@@ -74,7 +78,7 @@ class SparseInt8 final : public SparseInt8Weights {
     // Pass 1: blocks and nonzero codes per (output, chunk) range.
     const int64_t ranges = N * view_.chunks;
     std::vector<uint32_t> range_blocks(static_cast<size_t>(ranges)), range_codes(static_cast<size_t>(ranges));
-    uint64_t total = 0, codes = 0, odd = 0;
+    uint64_t total = 0, codes = 0;
     for (int64_t n = 0; n < N; ++n)
       for (int64_t c = 0; c < view_.chunks; ++c) {
         uint32_t nb = 0, nc = 0;
@@ -88,71 +92,41 @@ class SparseInt8 final : public SparseInt8Weights {
         range_codes[n * view_.chunks + c] = nc;
         total += nb;
         codes += nc;
-        odd += nb & 1;
       }
-    if (total + odd > 0xffffffffull || codes > 0xffffffffull)
-      throw invalid_argument("Expected fewer than 2^32 blocks for format 'sparse-int8'");
+    if (codes > 0xffffffffull) throw invalid_argument("Expected fewer than 2^32 nonzeros for format 'sparse-int8'");
     blocks_ = static_cast<int64_t>(total);
     nonzeros_ = static_cast<int64_t>(codes);
-    // The smaller layout (see sparq/spmm_int8.h). Compressed ranges are padded to an even number of
-    // blocks (an empty block: mask 0) so every range's masks start on a byte.
-    const int64_t stored = compressed_candidate_blocks(total, odd);
-    compressed_ = nonzeros_ + stored / 2 + 4 * (ranges + 1) < 4 * blocks_;
-    const int64_t slots = compressed_ ? stored : blocks_;
+    nonzero_layout_ = prefer_nonzeros(blocks_, nonzeros_);
+    elements_ = nonzero_layout_ ? nonzeros_ : blocks_;
     ptr_.resize(static_cast<size_t>(ranges + 1));
-    if (compressed_) cptr_.resize(static_cast<size_t>(ranges + 1));
-    uint64_t at = 0, code_at = 0;
+    uint64_t at = 0;
     for (int64_t r = 0; r < ranges; ++r) {
       ptr_[r] = static_cast<uint32_t>(at);
-      if (compressed_) cptr_[r] = static_cast<uint32_t>(code_at);
-      at += compressed_ ? (range_blocks[r] + 1) / 2 * 2 : range_blocks[r];
-      code_at += range_codes[r];
+      at += nonzero_layout_ ? range_codes[r] : range_blocks[r];
     }
     ptr_[ranges] = static_cast<uint32_t>(at);
-    if (compressed_) cptr_[ranges] = static_cast<uint32_t>(code_at);
-    // Padding: the kernels read 16 index bytes, 8 mask bytes and 64 code bytes from any block.
-    idx_.resize(static_cast<size_t>(slots) + 16);
-    if (compressed_) {
-      nib_.resize(static_cast<size_t>(slots / 2) + 16);
-      codes_.resize(static_cast<size_t>(nonzeros_) + 64);
-    } else {
-      val_.resize(static_cast<size_t>(slots) + 16);
-    }
+    allocate_elements();
     // Pass 2: fill.
-    uint32_t off = 0;
     for (int64_t n = 0; n < N; ++n)
       for (int64_t c = 0; c < view_.chunks; ++c) {
         uint32_t e = ptr_[n * view_.chunks + c];
         for (int64_t qd = c * kSpI8ChunkQuads; qd < std::min(q.kq, (c + 1) * kSpI8ChunkQuads); ++qd) {
           int32_t packed;
           if (!block(qd, n, &packed)) continue;
-          idx_[e] = static_cast<uint8_t>(qd - c * kSpI8ChunkQuads);
-          if (compressed_) {
-            unsigned mask = 0;
-            for (int l = 0; l < 4; ++l) {
-              const int8_t code = static_cast<int8_t>((packed >> (8 * l)) & 0xff);
-              if (code == 0) continue;
-              mask |= 1u << l;
-              codes_[off++] = code;
-            }
-            nib_[e >> 1] |= static_cast<uint8_t>(mask << (4 * (e & 1)));
-          } else {
-            val_[e] = packed;
+          if (!nonzero_layout_) {
+            idx_[e] = static_cast<uint8_t>(qd - c * kSpI8ChunkQuads);
+            val_[e++] = packed;
+            continue;
           }
-          ++e;
+          for (int l = 0; l < 4; ++l) {
+            const int8_t code = static_cast<int8_t>((packed >> (8 * l)) & 0xff);
+            if (code == 0) continue;
+            idx_[e] = static_cast<uint8_t>(4 * (qd - c * kSpI8ChunkQuads) + l);
+            codes_[e++] = code;
+          }
         }
       }
-    view_.ptr = ptr_.data();
-    view_.idx = idx_.data();
-    if (compressed_) {
-      view_.cptr = cptr_.data();
-      view_.nib = nib_.data();
-      view_.codes = codes_.data();
-    } else {
-      view_.val = val_.data();
-    }
-    view_.scale = scale_.data();
-    view_.colsum = colsum_.data();
+    set_view();
   }
 
   // From SparseInt8::serialize's bytes (sparq/packed_serialize.h): every count and index is checked,
@@ -176,57 +150,67 @@ class SparseInt8 final : public SparseInt8Weights {
     view_.kq = r.get<int64_t>();
     view_.chunks = r.get<int64_t>();
     if (view_.kq != (K + 3) / 4 || view_.chunks != (view_.kq + kSpI8ChunkQuads - 1) / kSpI8ChunkQuads) invalid_packed(fmt, "their chunk counts contradict K");
-    blocks_ = r.get<int64_t>();
-    if (blocks_ < 0 || blocks_ > N * view_.kq || blocks_ > int64_t(0xffffffff)) invalid_packed(fmt, "their block count is impossible");
+    const uint32_t layout = r.get<uint32_t>();
+    if (layout > 1) invalid_packed(fmt, "their layout is unknown");
+    nonzero_layout_ = layout == 1;
+    elements_ = r.get<int64_t>();
+    const int64_t per_element = nonzero_layout_ ? 1 : 4;
+    if (elements_ < 0 || elements_ > N * view_.kq * (nonzero_layout_ ? 4 : 1) || elements_ > int64_t(0xffffffff))
+      invalid_packed(fmt, "their element count is impossible");
     max_abs_error_ = r.get<double>();
     rel_rms_error_ = r.get<double>();
     const int64_t segments = N * view_.chunks;
-    if (static_cast<uint64_t>(r.left()) < static_cast<uint64_t>(segments + 1) * 4 + static_cast<uint64_t>(blocks_) * 5 + static_cast<uint64_t>(N) * 4)
+    if (static_cast<uint64_t>(r.left()) < static_cast<uint64_t>(segments + 1) * 4 + static_cast<uint64_t>(elements_) * (1 + per_element) + static_cast<uint64_t>(N) * 4)
       invalid_packed(fmt, "the data ends early (truncated)");
     ptr_.resize(static_cast<size_t>(segments + 1));
     r.get_bytes(ptr_.data(), sizeof(uint32_t) * static_cast<size_t>(segments + 1));
-    idx_.resize(static_cast<size_t>(std::max<int64_t>(blocks_, 1)) + 16);
-    val_.resize(static_cast<size_t>(std::max<int64_t>(blocks_, 1)) + 16);  // the kernels' read-ahead padding
-    compressed_ = false;  // the serialised form is the words layout
-    r.get_bytes(idx_.data(), static_cast<size_t>(blocks_));
+    allocate_elements();
+    r.get_bytes(idx_.data(), static_cast<size_t>(elements_));
+    if (nonzero_layout_) {
+      r.get_bytes(codes_.data(), static_cast<size_t>(elements_));
+    } else {
+      r.align(4);
+      r.get_bytes(val_.data(), sizeof(int32_t) * static_cast<size_t>(elements_));
+    }
     r.align(4);
-    r.get_bytes(val_.data(), sizeof(int32_t) * static_cast<size_t>(blocks_));
     const int64_t padded_n = (N + 15) / 16 * 16;
     scale_.resize(static_cast<size_t>(padded_n));
     colsum_.resize(static_cast<size_t>(padded_n));
     r.get_bytes(scale_.data(), sizeof(float) * static_cast<size_t>(N));
     if (r.left() != 0) invalid_packed(fmt, "they carry " + std::to_string(r.left()) + " bytes too many");
-    if (ptr_[0] != 0 || ptr_[segments] != static_cast<uint32_t>(blocks_)) invalid_packed(fmt, "their block pointers do not span the blocks");
+    if (ptr_[0] != 0 || ptr_[segments] != static_cast<uint32_t>(elements_)) invalid_packed(fmt, "their element pointers do not span the elements");
+    set_view();
+    // Offsets in range and increasing, codes in range (nonzero in the nonzeros layout), nothing past K;
+    // column sums and block counts recomputed, not trusted.
+    const int64_t offsets = nonzero_layout_ ? 4 * kSpI8ChunkQuads : kSpI8ChunkQuads;
     for (int64_t n = 0; n < N; ++n) {
       int32_t colsum = 0;
       for (int64_t c = 0; c < view_.chunks; ++c) {
         const int64_t seg = n * view_.chunks + c;
-        if (ptr_[seg + 1] < ptr_[seg]) invalid_packed(fmt, "their block pointers decrease");
-        const int64_t quads = std::min<int64_t>(kSpI8ChunkQuads, view_.kq - c * kSpI8ChunkQuads);
-        int last = -1;
+        if (ptr_[seg + 1] < ptr_[seg]) invalid_packed(fmt, "their element pointers decrease");
+        int last = -1, last_quad = -1;
         for (uint32_t e = ptr_[seg]; e < ptr_[seg + 1]; ++e) {
-          if (idx_[e] >= quads || static_cast<int>(idx_[e]) <= last) invalid_packed(fmt, "a block index is out of range or out of order");
+          if (idx_[e] >= offsets || static_cast<int>(idx_[e]) <= last) invalid_packed(fmt, "an element index is out of range or out of order");
           last = idx_[e];
-          const int64_t qd = c * kSpI8ChunkQuads + idx_[e];
+          const int64_t qd = c * kSpI8ChunkQuads + element_quad(view_, e);
+          if (qd >= view_.kq) invalid_packed(fmt, "an element lies past K");
+          if (nonzero_layout_ && codes_[e] == 0) invalid_packed(fmt, "a stored nonzero is zero");
+          blocks_ += static_cast<int>(qd) != last_quad;
+          last_quad = static_cast<int>(qd);
+          const uint32_t word = static_cast<uint32_t>(element_word(view_, e));
           for (int l = 0; l < 4; ++l) {
-            const int8_t code = static_cast<int8_t>((static_cast<uint32_t>(val_[e]) >> (8 * l)) & 0xff);
+            const int8_t code = static_cast<int8_t>((word >> (8 * l)) & 0xff);
             if (code < -weight_max || code > weight_max || (4 * qd + l >= K && code != 0)) invalid_packed(fmt, "a weight code is out of range");
             colsum += code;
             nonzeros_ += code != 0;
           }
         }
       }
-      colsum_[n] = colsum;  // recomputed, not trusted
+      colsum_[n] = colsum;
     }
-    view_.ptr = ptr_.data();
-    view_.idx = idx_.data();
-    view_.val = val_.data();
-    view_.scale = scale_.data();
-    view_.colsum = colsum_.data();
   }
 
   bool serialize(std::vector<uint8_t>& out) const override {
-    if (compressed_) return false;  // only the words layout has a serialised form (v1); callers re-pack
     ByteWriter w(out);
     w.put(kSerialMagic);
     w.put(kSerialVersion);
@@ -236,27 +220,35 @@ class SparseInt8 final : public SparseInt8Weights {
     w.put(N());
     w.put(view_.kq);
     w.put(view_.chunks);
-    w.put(blocks_);
+    w.put(static_cast<uint32_t>(nonzero_layout_ ? 1 : 0));
+    w.put(elements_);
     w.put(max_abs_error_);
     w.put(rel_rms_error_);
     w.put_bytes(ptr_.data(), sizeof(uint32_t) * static_cast<size_t>(N() * view_.chunks + 1));
-    w.put_bytes(idx_.data(), static_cast<size_t>(blocks_));
+    w.put_bytes(idx_.data(), static_cast<size_t>(elements_));
+    if (nonzero_layout_) {
+      w.put_bytes(codes_.data(), static_cast<size_t>(elements_));
+    } else {
+      w.align(4);
+      w.put_bytes(val_.data(), sizeof(int32_t) * static_cast<size_t>(elements_));
+    }
     w.align(4);
-    w.put_bytes(val_.data(), sizeof(int32_t) * static_cast<size_t>(blocks_));
     w.put_bytes(scale_.data(), sizeof(float) * static_cast<size_t>(N()));
     return true;
   }
 
   const char* format() const override { return "sparse-int8"; }
   size_t bytes() const override {
-    return sizeof(*this) + ptr_.bytes() + cptr_.bytes() + idx_.bytes() + nib_.bytes() + codes_.bytes() + val_.bytes() +
-           scale_.bytes() + colsum_.bytes();
+    return sizeof(*this) + ptr_.bytes() + idx_.bytes() + codes_.bytes() + val_.bytes() + scale_.bytes() + colsum_.bytes();
   }
-  double density() const override { return static_cast<double>(blocks_) * 4 / (static_cast<double>(K()) * N()); }
+  // Stored values / (K·N): a block stores 4.
+  double density() const override {
+    return static_cast<double>(nonzero_layout_ ? nonzeros_ : 4 * blocks_) / (static_cast<double>(K()) * N());
+  }
   void describe(std::vector<InfoEntry>& info) const override {
     info.push_back({"kernel", 0, kernels_->name, true});
     info.push_back({"block", 0, "1x4", true});
-    info.push_back({"layout", 0, compressed_ ? "compressed" : "words", true});
+    info.push_back({"layout", 0, nonzero_layout_ ? "nonzeros" : "words", true});
     info.push_back({"blocks", static_cast<double>(blocks_), "", false});
     info.push_back({"nonzeros", static_cast<double>(nonzeros_), "", false});
     info.push_back({"weightBits", kernels_->weight_max == 127 ? 8.0 : 7.0, "", false});
@@ -267,12 +259,11 @@ class SparseInt8 final : public SparseInt8Weights {
 
   int8_t code(int64_t k, int64_t n) const override {
     const int64_t qd = k / 4, c = qd / kSpI8ChunkQuads;
-    uint32_t off = code_offset(view_, n, c);
-    for (uint32_t e = ptr_[n * view_.chunks + c]; e < ptr_[n * view_.chunks + c + 1]; ++e) {
-      const int32_t word = block_word(view_, e, off);
-      if (c * kSpI8ChunkQuads + idx_[e] == qd) return static_cast<int8_t>((word >> (8 * (k % 4))) & 0xff);
-    }
-    return 0;
+    int8_t found = 0;  // a nonzero's word holds zeros at the other k of its quad: keep looking past them
+    for (uint32_t e = ptr_[n * view_.chunks + c]; e < ptr_[n * view_.chunks + c + 1]; ++e)
+      if (c * kSpI8ChunkQuads + element_quad(view_, e) == qd)
+        found = static_cast<int8_t>(found | static_cast<int8_t>((element_word(view_, e) >> (8 * (k % 4))) & 0xff));
+    return found;
   }
   int64_t padded_k() const override { return 4 * view_.kq; }
 
@@ -289,7 +280,7 @@ class SparseInt8 final : public SparseInt8Weights {
   void run(const float* x, int64_t M, float* y, const Epilogue& ep, int threads, bool rows_kernel, int32_t* acc,
            uint8_t* xq_out, int32_t* za_out) const {
     const int64_t K = this->K(), N = this->N();
-    const int t = threads_for_work(static_cast<double>(M) * static_cast<double>(blocks_) * 4, threads);
+    const int t = threads_for_work(static_cast<double>(M) * static_cast<double>(elements_) * 4, threads);
     ThreadPool& pool = ThreadPool::global();
     const int64_t kp = 4 * view_.kq;
     thread_local AlignedBuffer<float> scale_buffer;
@@ -345,15 +336,32 @@ class SparseInt8 final : public SparseInt8Weights {
     });
   }
 
+  // idx_ and codes_ (nonzeros) or val_ (words) for elements_ elements, with the kernels' read-ahead.
+  void allocate_elements() {
+    idx_.resize(static_cast<size_t>(elements_) + kElementPad);
+    if (nonzero_layout_)
+      codes_.resize(static_cast<size_t>(elements_) + kElementPad);
+    else
+      val_.resize(static_cast<size_t>(elements_) + kElementPad);
+  }
+  void set_view() {
+    view_.ptr = ptr_.data();
+    view_.idx = idx_.data();
+    view_.val = nonzero_layout_ ? nullptr : val_.data();
+    view_.codes = nonzero_layout_ ? codes_.data() : nullptr;
+    view_.scale = scale_.data();
+    view_.colsum = colsum_.data();
+  }
+
   const SpmmInt8Kernels* kernels_;
   SparseInt8View view_;
-  int64_t blocks_ = 0, nonzeros_ = 0;
+  int64_t blocks_ = 0, nonzeros_ = 0, elements_ = 0;
   double max_abs_error_ = 0, rel_rms_error_ = 0;
-  AlignedBuffer<uint32_t> ptr_, cptr_;
-  AlignedBuffer<uint8_t> idx_, nib_;
+  AlignedBuffer<uint32_t> ptr_;
+  AlignedBuffer<uint8_t> idx_;
   AlignedBuffer<int8_t> codes_;
   AlignedBuffer<int32_t> val_;
-  bool compressed_ = false;
+  bool nonzero_layout_ = false;
   AlignedBuffer<float> scale_;
   AlignedBuffer<int32_t> colsum_;
 };

@@ -252,6 +252,9 @@ TEST(sparse_int8_exact_accumulators) {
   check_sparse_int8(block_pruned(300, 1000, 1, 4, 0.9, 5), {1, 300, 1000}, 5);
   check_sparse_int8(block_pruned(1030, 130, 1, 4, 0.8, 6), {70, 1030, 130}, 6, 4);
   check_sparse_int8(pruned(520, 97, 0.95, 7), {129, 520, 97}, 7, 4);
+  // Nonzeros layout with more than 64 nonzeros of an output in a chunk (the row kernel's loop).
+  check_sparse_int8(pruned(1030, 40, 0.72, 8), {1, 1030, 40}, 8);
+  check_sparse_int8(pruned(1030, 40, 0.72, 9), {67, 1030, 40}, 9);
 }
 
 TEST(sparse_int8_degenerate) {
@@ -279,11 +282,11 @@ std::string info_text(const sparq::PackedWeights& w, const std::string& key) {
 }
 
 TEST(sparse_int8_layouts) {
-  // Random sparsity leaves ~1 code per block: the compressed layout; block pruning fills blocks: words.
+  // Random sparsity leaves ~1 code per block: the nonzeros layout; block pruning fills blocks: words.
   auto unstructured = pruned(256, 300, 0.9, 1), blocks = block_pruned(256, 300, 1, 4, 0.9, 2);
   auto a = sparq::pack_weights("sparse-int8", unstructured.data(), 256, 300, {});
   auto b = sparq::pack_weights("sparse-int8", blocks.data(), 256, 300, {});
-  CHECK(info_text(*a, "layout") == "compressed");
+  CHECK(info_text(*a, "layout") == "nonzeros");
   CHECK(info_text(*b, "layout") == "words");
   CHECK(a->bytes() < static_cast<size_t>(256 * 300 * 4) * 8 / 100);
 }

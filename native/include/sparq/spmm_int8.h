@@ -1,17 +1,20 @@
 // Sparse int8 matmul ('sparse-int8'): s8 weights (symmetric, one scale per output, quantized as the
-// 'int8' format does) kept in 1x4 blocks along K — 4 consecutive k of one output, exactly the operand
-// of one vpdpbusd lane — with u8 activations quantized per row at call time (sparq/quantize.h):
+// 'int8' format does) with u8 activations quantized per row at call time (sparq/quantize.h):
 //     y[m][n] = act(scale_a[m] · scale_b[n] · (acc[m][n] − za[m] · colsum[n]) + bias[n]),
-//     acc[m][n] = Σ over stored blocks (n, q) of Σ_l a[m][4q + l] · w[4q + l][n]   (exact s32)
-// A block is stored when any of its 4 codes is nonzero, in one of two layouts, whichever is smaller:
-// "words" (its 4 codes as one 32-bit word: block-pruned weights, whose blocks are full) or
-// "compressed" (a 4-bit mask of its nonzero codes, two blocks per byte, plus only those codes in one
-// byte stream: ~2.3 bytes per block instead of 5 at 90% random sparsity, ~1.2 codes per block). Blocks are listed per output and per chunk of
-// 64 quads (256 k), with a one-byte quad offset inside the chunk. The AVX-512 row kernel holds a chunk
-// of the quantized row in four zmm, picks 16 blocks' quads at once with two vpermt2d and a blend, and
-// rebuilds their 16 weight words with one vpexpandb (the 16 nibbles are its 64-bit mask).
+//     acc[m][n] = Σ over stored elements of output n of their codes times the matching a[m][k]   (exact s32)
+// Elements are listed per output and per chunk of 256 k (64 quads), in one of two layouts, whichever
+// fits the weights (SparseInt8 chooses; info.layout says):
+//   "words"    1x4 blocks along K — 4 consecutive k of one output, the operand of one vpdpbusd lane —
+//              stored when any of their codes is nonzero: a one-byte quad offset inside the chunk and the
+//              4 codes as one 32-bit word (5 bytes per block). Block-pruned weights, whose blocks are full.
+//   "nonzeros" each nonzero code alone: a one-byte k offset inside the chunk and the code (2 bytes per
+//              nonzero). Random unstructured sparsity, where ~1.2 codes share a surviving block: at 90%
+//              it is 0.22x of the dense s8 bytes where words would take 0.43x.
+// The AVX-512 row kernel (M = 1) holds a chunk of the quantized row in four zmm: in "nonzeros" two
+// vpermi2b pick the activations of 64 stored codes at once for one vpdpbusd (4 codes per lane); in
+// "words" two vpermt2d pick the quads of 16 blocks.
 // Kernel shapes as for fp32 (sparq/spmm_f32.h): `xt` for M >= kXtMinRows (quads of MT rows transposed,
-// one vpdpbusd per block per 16 rows; blocks expanded per chunk into a small buffer), `rows` for small M.
+// one vpdpbusd per element per 16 rows: a nonzero is a block with one code), `rows` for small M.
 #pragma once
 #include <cstdint>
 
@@ -27,31 +30,20 @@ struct SparseInt8View {
   int64_t K = 0, N = 0;
   int64_t kq = 0;      // ceil(K / 4)
   int64_t chunks = 0;  // ceil(kq / 64)
-  const uint32_t* ptr = nullptr;    // N·chunks + 1: blocks of output n in chunk c are [ptr[n·chunks + c], ptr[.. + 1])
-  const uint8_t* idx = nullptr;     // per block: quad offset inside the chunk
-  const int32_t* val = nullptr;     // words layout: per block its 4 codes (k = 4q .. 4q+3), little-endian
-  // compressed layout (codes non-null; val null); every range holds an even number of blocks (padded
-  // with an empty one: mask 0, index 0) so its masks start on a byte:
-  const uint32_t* cptr = nullptr;   // N·chunks + 1: offset in `codes` of the first code of each range
-  const uint8_t* nib = nullptr;     // per block: 4-bit mask of nonzero codes (block e in byte e/2, high nibble if odd)
-  const int8_t* codes = nullptr;    // the nonzero codes, block after block, k increasing
+  const uint32_t* ptr = nullptr;  // N·chunks + 1: elements of output n in chunk c are [ptr[n·chunks + c], ptr[.. + 1])
+  const uint8_t* idx = nullptr;   // per element: its quad offset inside the chunk (words) or its k offset (nonzeros)
+  const int32_t* val = nullptr;   // words layout: per block its 4 codes (k = 4q .. 4q+3), little-endian
+  const int8_t* codes = nullptr;  // nonzeros layout (val null): per element its code
   const float* scale = nullptr;     // per output (NaN for a column holding NaN/Inf)
   const int32_t* colsum = nullptr;  // per output: Σ_k code
 };
 
-inline unsigned block_mask(const SparseInt8View& w, uint32_t e) { return (w.nib[e >> 1] >> (4 * (e & 1))) & 15u; }
-
-// Where the codes of output n's chunk c start (compressed layout; 0 otherwise).
-inline uint32_t code_offset(const SparseInt8View& w, int64_t n, int64_t c) { return w.codes ? w.cptr[n * w.chunks + c] : 0; }
-
-// Block e's 4 codes as one little-endian word; `off` walks the code stream (compressed layout).
-inline int32_t block_word(const SparseInt8View& w, uint32_t e, uint32_t& off) {
+// Element e's quad inside its chunk, and its codes as one little-endian word of that quad (a nonzero:
+// its code in byte k % 4, zeros elsewhere).
+inline int64_t element_quad(const SparseInt8View& w, uint32_t e) { return w.codes ? w.idx[e] >> 2 : w.idx[e]; }
+inline int32_t element_word(const SparseInt8View& w, uint32_t e) {
   if (!w.codes) return w.val[e];
-  const unsigned mask = block_mask(w, e);
-  uint32_t word = 0;
-  for (int l = 0; l < 4; ++l)
-    if ((mask >> l) & 1u) word |= static_cast<uint32_t>(static_cast<uint8_t>(w.codes[off++])) << (8 * l);
-  return static_cast<int32_t>(word);
+  return static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint8_t>(w.codes[e])) << (8 * (w.idx[e] & 3)));
 }
 
 // Per-row activation parameters of the quantized A.
@@ -78,7 +70,7 @@ struct SpmmInt8Kernels {
 const SpmmInt8Kernels* spmm_int8_kernels(Isa isa);
 extern const SpmmInt8Kernels kSpmmInt8Scalar;
 extern const SpmmInt8Kernels kSpmmInt8Avx2;
-extern const SpmmInt8Kernels kSpmmInt8Avx512Vnni;  // needs AVX512-VNNI and AVX512-VBMI2
+extern const SpmmInt8Kernels kSpmmInt8Avx512Vnni;  // needs AVX512-VNNI and AVX512-VBMI
 
 // The dequantizing epilogue of one output, as every kernel computes it.
 inline float dequant_ref(int32_t acc, int32_t za, int32_t colsum, float sa, float sb) {

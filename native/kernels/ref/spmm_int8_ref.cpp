@@ -1,4 +1,5 @@
-// Scalar sparse int8 kernels: exact s32 accumulation over the stored 1x4 blocks, plain loops. The
+// Scalar sparse int8 kernels: exact s32 accumulation over the stored elements (1x4 blocks or single
+// nonzeros, each as a word of its quad), plain loops. The
 // reference the SIMD kernels' accumulators must equal bit for bit, and the portable fallback.
 #include <algorithm>
 #include <cstring>
@@ -29,10 +30,9 @@ void xt(const SparseInt8View& w, const uint8_t* xt, int /*mt*/, int rows, int64_
   for (int64_t n = n0; n < n1; ++n) {
     int32_t acc[kMt] = {};
     for (int64_t c = 0; c < w.chunks; ++c) {
-      uint32_t off = code_offset(w, n, c);
       for (uint32_t e = w.ptr[n * w.chunks + c]; e < w.ptr[n * w.chunks + c + 1]; ++e) {
-        const int64_t q = c * kSpI8ChunkQuads + w.idx[e];
-        const int32_t word = block_word(w, e, off);
+        const int64_t q = c * kSpI8ChunkQuads + element_quad(w, e);
+        const int32_t word = element_word(w, e);
         for (int m = 0; m < kMt; ++m) acc[m] += dot4(xt + (q * kMt + m) * 4, word);
       }
     }
@@ -50,9 +50,8 @@ void rows(const SparseInt8View& w, const uint8_t* xq, int64_t n0, int64_t n1, fl
   for (int64_t n = n0; n < n1; ++n) {
     int32_t acc = 0;
     for (int64_t c = 0; c < w.chunks; ++c) {
-      uint32_t off = code_offset(w, n, c);
       for (uint32_t e = w.ptr[n * w.chunks + c]; e < w.ptr[n * w.chunks + c + 1]; ++e)
-        acc += dot4(xq + (c * kSpI8ChunkQuads + w.idx[e]) * 4, block_word(w, e, off));
+        acc += dot4(xq + (c * kSpI8ChunkQuads + element_quad(w, e)) * 4, element_word(w, e));
     }
     if (acc_out)
       acc_out[n] = acc;

@@ -1,4 +1,5 @@
-// Sparse int8 kernels for AVX2 (no VNNI on the CPUs that run this path): 1x4 blocks through
+// Sparse int8 kernels for AVX2 (no VNNI on the CPUs that run this path): elements as words of their
+// quad (sparq/spmm_int8.h) through
 // vpmaddubsw + vpmaddwd. Weights are 7-bit (|code| <= 63) so the u8·s8 pair sums of vpmaddubsw
 // (<= 2·255·63) never saturate and the s32 accumulators stay exact.
 //   xt:   32-row tiles (4 ymm of 8 rows), two accumulator sets, 8x8 register transpose on the way out.
@@ -46,27 +47,22 @@ void xt_kernel(const SparseInt8View& w, const uint8_t* xt, int rows, int64_t n0,
       const uint32_t* pp = w.ptr + (nb + j) * w.chunks;
       __m256i a0[kV], a1[kV];
       for (int v = 0; v < kV; ++v) a0[v] = a1[v] = _mm256_setzero_si256();
-            for (int64_t c = 0; c < w.chunks; ++c) {
+      for (int64_t c = 0; c < w.chunks; ++c) {
         const uint8_t* xc = xt + c * chunk_bytes;
-        // The chunk's blocks decompressed into words (at most 64 blocks per output and chunk).
-        int32_t words[kSpI8ChunkQuads];
-        const uint32_t eb = pp[c];
-        uint32_t e = eb;
+        uint32_t e = pp[c];
         const uint32_t e1 = pp[c + 1];
-        uint32_t off = code_offset(w, nb + j, c);
-        for (uint32_t b = eb; b < e1; ++b) words[b - eb] = block_word(w, b, off);
         for (; e + 2 <= e1; e += 2) {
-          const uint8_t* x0 = xc + static_cast<int64_t>(w.idx[e]) * (kMt * 4);
-          const uint8_t* x1 = xc + static_cast<int64_t>(w.idx[e + 1]) * (kMt * 4);
-          const __m256i w0 = _mm256_set1_epi32(words[e - eb]), w1 = _mm256_set1_epi32(words[e + 1 - eb]);
+          const uint8_t* x0 = xc + element_quad(w, e) * (kMt * 4);
+          const uint8_t* x1 = xc + element_quad(w, e + 1) * (kMt * 4);
+          const __m256i w0 = _mm256_set1_epi32(element_word(w, e)), w1 = _mm256_set1_epi32(element_word(w, e + 1));
           for (int v = 0; v < kV; ++v) {
             a0[v] = dot(a0[v], _mm256_load_si256(reinterpret_cast<const __m256i*>(x0 + 32 * v)), w0, ones);
             a1[v] = dot(a1[v], _mm256_load_si256(reinterpret_cast<const __m256i*>(x1 + 32 * v)), w1, ones);
           }
         }
         if (e < e1) {
-          const uint8_t* x0 = xc + static_cast<int64_t>(w.idx[e]) * (kMt * 4);
-          const __m256i w0 = _mm256_set1_epi32(words[e - eb]);
+          const uint8_t* x0 = xc + element_quad(w, e) * (kMt * 4);
+          const __m256i w0 = _mm256_set1_epi32(element_word(w, e));
           for (int v = 0; v < kV; ++v)
             a0[v] = dot(a0[v], _mm256_load_si256(reinterpret_cast<const __m256i*>(x0 + 32 * v)), w0, ones);
         }
@@ -105,10 +101,9 @@ void rows(const SparseInt8View& w, const uint8_t* xq, int64_t n0, int64_t n1, fl
     for (int j = 0; j < cols; ++j) {
       const uint32_t* pp = w.ptr + (nb + j) * w.chunks;
       int32_t acc = 0;
-      uint32_t off = code_offset(w, nb + j, 0);
       for (int64_t c = 0; c < w.chunks; ++c) {
         const uint8_t* xc = xq + c * kSpI8ChunkBytes;
-        for (uint32_t e = pp[c]; e < pp[c + 1]; ++e) acc += dot4(xc + 4 * w.idx[e], block_word(w, e, off));
+        for (uint32_t e = pp[c]; e < pp[c + 1]; ++e) acc += dot4(xc + 4 * element_quad(w, e), element_word(w, e));
       }
       sums[j] = acc;
     }
