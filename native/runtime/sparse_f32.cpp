@@ -93,9 +93,7 @@ class GroupedCsc final : public PackedWeights {
             if (v != 0.0f) ++nonzeros_;
           }
       }
-    view_.ptr = ptr_.data();
-    view_.idx = idx_.data();
-    view_.val = val_.data();
+    set_view();
   }
 
   // From GroupedCsc::serialize's bytes (sparq/packed_serialize.h), every count and index checked.
@@ -147,9 +145,7 @@ class GroupedCsc final : public PackedWeights {
           }
       }
     }
-    view_.ptr = ptr_.data();
-    view_.idx = idx_.data();
-    view_.val = val_.data();
+    set_view();
   }
 
   bool serialize(std::vector<uint8_t>& out) const override {
@@ -169,7 +165,7 @@ class GroupedCsc final : public PackedWeights {
   }
 
   const char* format() const override { return format_; }
-  size_t bytes() const override { return sizeof(*this) + ptr_.bytes() + idx_.bytes() + val_.bytes(); }
+  size_t bytes() const override { return sizeof(*this) + ptr_.bytes() + wptr_.bytes() + idx_.bytes() + val_.bytes(); }
   double density() const override {
     return static_cast<double>(entries_) * view_.C * view_.L / (static_cast<double>(K()) * N());
   }
@@ -238,7 +234,27 @@ class GroupedCsc final : public PackedWeights {
   const SpmmF32Kernels* kernels_;
   SparseF32View view_;
   int64_t entries_ = 0, nonzeros_ = 0;
-  AlignedBuffer<uint32_t> ptr_;
+  // The view, and for unstructured weights (C = L = 1) where each output's entries cross every 64-k
+  // window of x (the AVX-512 row kernel's unit): built from the entries, never serialised.
+  void set_view() {
+    view_.ptr = ptr_.data();
+    view_.idx = idx_.data();
+    view_.val = val_.data();
+    if (view_.C != 1 || view_.L != 1) return;
+    view_.windows = (view_.K + kSpmmWindow - 1) / kSpmmWindow;
+    wptr_.resize(static_cast<size_t>(view_.groups * view_.windows + 1));
+    for (int64_t g = 0; g < view_.groups; ++g) {
+      uint32_t e = ptr_[g];
+      for (int64_t c = 0; c < view_.windows; ++c) {
+        wptr_[g * view_.windows + c] = e;
+        while (e < ptr_[g + 1] && idx_[e] < (c + 1) * kSpmmWindow) ++e;
+      }
+    }
+    wptr_[view_.groups * view_.windows] = ptr_[view_.groups];
+    view_.window_ptr = wptr_.data();
+  }
+
+  AlignedBuffer<uint32_t> ptr_, wptr_;
   AlignedBuffer<uint16_t> idx_;
   AlignedBuffer<float> val_;
 };

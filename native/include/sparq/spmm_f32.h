@@ -18,6 +18,8 @@
 
 namespace sparq {
 
+constexpr int64_t kSpmmWindow = 64;
+
 // Read-only view of grouped-CSC storage (owned by the format object).
 struct SparseF32View {
   int C = 1, L = 1;
@@ -26,6 +28,10 @@ struct SparseF32View {
   const uint32_t* ptr = nullptr;  // groups + 1 entry offsets
   const uint16_t* idx = nullptr;  // entry -> first k
   const float* val = nullptr;     // entry e: val[(e·L + l)·C + c]
+  // Unstructured (C = L = 1) only: entries of output g with k in [64c, 64c + 64) are
+  // [window_ptr[g·windows + c], window_ptr[g·windows + c + 1]) (the AVX-512 row kernel's ranges).
+  int64_t windows = 0;  // ceil(K / kSpmmWindow)
+  const uint32_t* window_ptr = nullptr;
 };
 
 struct SpmmF32Kernels {

@@ -13,6 +13,8 @@ namespace {
 struct Avx2 {
   using V = __m256;
   static constexpr int W = 8;
+  static constexpr bool kOwnUnstructuredRows = false;
+  static void rows_unstructured(const SparseF32View&, const float*, int64_t, int64_t, float*) {}
   static V zero() { return _mm256_setzero_ps(); }
   static V load(const float* p) { return _mm256_load_ps(p); }
   static V load_partial(const float* p, int cols) { return _mm256_maskload_ps(p, avx2::lanes(cols)); }

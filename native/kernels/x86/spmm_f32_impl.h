@@ -2,7 +2,9 @@
 // and instantiated by spmm_f32_avx512.cpp (16 lanes) and spmm_f32_avx2.cpp (8 lanes). Include only
 // from a file compiled with the matching ISA flags. S provides:
 //   V, W (lanes), zero(), load(p), set1(f), fmadd(a, b, c), add(a, b),
-//   transpose(V r[W]) in place, store_epilogue(dst, v, ep, n0, cols) (masked to `cols` lanes).
+//   transpose(V r[W]) in place, store_epilogue(dst, v, ep, n0, cols) (masked to `cols` lanes),
+//   kOwnUnstructuredRows and rows_unstructured(w, x, g0, g1, y): an ISA's own row kernel for C = 1,
+//   L = 1 (raw sums into y), used instead of rows_raw's when the flag is set.
 #pragma once
 #include <immintrin.h>
 
@@ -189,7 +191,10 @@ float* rows_raw(const SparseF32View& w, const float* x, int64_t g0, int64_t g1, 
 
 template <class S, int C, int L>
 void rows_kernel(const SparseF32View& w, const float* x, int64_t g0, int64_t g1, float* y, const Epilogue& ep) {
-  rows_raw<C, L>(w, x, g0, g1, y);
+  if constexpr (C == 1 && L == 1 && S::kOwnUnstructuredRows)
+    S::rows_unstructured(w, x, g0, g1, y);
+  else
+    rows_raw<C, L>(w, x, g0, g1, y);
   const int64_t n0 = g0 * C, n1 = std::min<int64_t>(g1 * C, w.N);
   for (int64_t n = n0; n < n1; n += S::W) {
     const int cols = static_cast<int>(std::min<int64_t>(S::W, n1 - n));
