@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One prepared check for a GPU host (CUDA, CMake, Python with PyTorch; no Node needed):
 #   1. configure + build the CUDA kernels, test_cuda and bench_cuda with CMake
-#   2. run test_cuda (every CUDA kernel against the CPU reference)
+#   2. run test_cuda (every CUDA kernel against the CPU reference) and test_cuda_session (a session's
+#      linear chain on one CUDA stream through the plan executor, against the same plan on the CPU)
 #   3. run bench_cuda (int8 GEMM 4096^3 / 8192^3, 2:4, dense fp16, 90% SpMM on 4096^2 at M = 1/16/128)
 #   4. where `import torch` works, time torch._int_mm (cuBLASLt) and torch's 2:4 semi-structured matmul
 #      on the same shapes in the same run, and print the ratios against issue #9's targets.
@@ -40,10 +41,10 @@ JOBS=$(nproc 2>/dev/null || echo 4)
 if ! timeout "$(budget 60)" cmake -S . -B "$BUILD" "${GEN[@]}" -DCMAKE_BUILD_TYPE=Release -DSPARQ_CUDA=ON -DSPARQ_BUILD_TESTS=ON "${GENCODE[@]}" >>"$LOG" 2>&1; then
   say "configure FAILED (see $LOG)"; tail -30 "$LOG"; exit 1
 fi
-if ! timeout "$(budget 180)" cmake --build "$BUILD" -j "$JOBS" --target test_cuda bench_cuda >>"$LOG" 2>&1; then
+if ! timeout "$(budget 180)" cmake --build "$BUILD" -j "$JOBS" --target test_cuda test_cuda_session bench_cuda >>"$LOG" 2>&1; then
   say "build FAILED or timed out"; grep -E "error|Error" "$LOG" | head -30; exit 1
 fi
-say "built $BUILD/test_cuda and $BUILD/bench_cuda"
+say "built $BUILD/test_cuda, $BUILD/test_cuda_session and $BUILD/bench_cuda"
 
 step "SASS: which tensor-core instructions the kernels compiled to"
 if command -v cuobjdump >/dev/null; then
@@ -57,8 +58,9 @@ fi
 # Every test case runs in a process of its own, so a kernel that faults (and poisons its CUDA context)
 # costs only its own case. The wgmma kernel stays out of the other processes (SPARQ_CUDA_WGMMA=0).
 step "test_cuda (CUDA kernels vs CPU reference, one process per case)"
-passed=0; failed=0
+passed=0; failed=0; nodev=0
 if "$BUILD/test_cuda" --case cuda_device_info 2>&1 | grep -q '^skipped: no CUDA device'; then
+  nodev=1
   "$BUILD/test_cuda" 2>&1 | tee -a "$LOG"
   say "NO CUDA DEVICE: only the host-side cases ran; every GPU figure below is unmeasured"
   status=1
@@ -69,6 +71,20 @@ for c in $([ "$status" -eq 0 ] && "$BUILD/test_cuda" --list); do
   if [ "${PIPESTATUS[0]}" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); say "FAIL (process) $c"; fi
 done
 say "test_cuda: $passed passed, $failed failed"
+[ "$failed" -eq 0 ] || status=1
+
+step "test_cuda_session (a session's layers on one stream, through the executor, vs the CPU plan)"
+passed=0; failed=0
+if [ "$nodev" = 1 ]; then
+  "$BUILD/test_cuda_session" 2>&1 | tee -a "$LOG"   # says why, runs the host cases
+else
+  # The default kernel choice (wgmma where its self-test passes): what a session gets.
+  for c in $("$BUILD/test_cuda_session" --list); do
+    timeout "$(budget 40)" "$BUILD/test_cuda_session" --case "$c" 2>&1 | grep -v ' passed, ' | tee -a "$LOG"
+    if [ "${PIPESTATUS[0]}" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); say "FAIL (process) $c"; fi
+  done
+fi
+say "test_cuda_session: $passed passed, $failed failed"
 [ "$failed" -eq 0 ] || status=1
 
 step "bench_cuda (one process per section)"

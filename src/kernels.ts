@@ -26,7 +26,8 @@ export interface PackOptions {
    *   once at pack time; `format` reports the choice and `info.reason` why.
    * - 'cuda-f32' | 'cuda-f16' | 'cuda-int8' | 'cuda-sparse' | 'cuda-block' | 'cuda-2:4': the weights
    *   live on the GPU (a sparq built with `npm run build:cuda` on a host with an NVIDIA GPU; elsewhere
-   *   SparqError ERR_CUDA_UNAVAILABLE says why). x and y stay host Float32Arrays.
+   *   SparqError ERR_CUDA_UNAVAILABLE says why). x and y stay host Float32Arrays. 'cuda-auto' picks one
+   *   of them from W's zeros, as a session on device 'cuda' does; `format` reports the choice.
    */
   format?: WeightFormat;
   /** int8 formats: one scale per output column (default) or one for the whole matrix. */

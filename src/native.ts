@@ -12,6 +12,15 @@ export interface NativePackedHandle {
   release(): void;
 }
 
+/** A session's device context (a CUDA stream and its staging buffers): pack options' `device`. */
+export interface NativeDeviceContext {
+  info(): { released: boolean; kind?: string; stagingBytes?: number };
+  release(): void;
+}
+
+/** Options for pack/packBytes: the format's own (numbers, strings, booleans), and a session's `device`. */
+export type NativePackOptions = Record<string, number | string | boolean | NativeDeviceContext>;
+
 export interface NativeCudaStatus {
   available: boolean;
   reason?: string;
@@ -35,7 +44,7 @@ export interface NativeBackend {
 export interface NativeAddon {
   backend(): NativeBackend;
   setThreads(threads: number): void;
-  pack(format: string, W: Float32Array, K: number, N: number, options: Record<string, number | string | boolean>): NativePackedHandle;
+  pack(format: string, W: Float32Array, K: number, N: number, options: NativePackOptions): NativePackedHandle;
   matmulSync(w: NativePackedHandle, x: Float32Array, M: number, bias: Float32Array | null, activation: number, threads: number, out?: Float32Array | null): Float32Array;
   matmul(w: NativePackedHandle, x: Float32Array, M: number, bias: Float32Array | null, activation: number, threads: number, out?: Float32Array | null): Promise<Float32Array>;
   /** C = alpha·op(A)·op(B) + beta·C, row-major; C (M·N) is updated in place and returned, or null for a new array. */
@@ -43,7 +52,9 @@ export interface NativeAddon {
   /** Graph runtime (session_binding.cpp): a native plan from a compiled spec (src/runtime/plan.ts). */
   createPlan(spec: object): NativePlanHandle;
   /** Packs fp32 weights given as little-endian bytes at any alignment. */
-  packBytes(format: string, bytes: Uint8Array, K: number, N: number, options: Record<string, number | string | boolean>): NativePackedHandle;
+  packBytes(format: string, bytes: Uint8Array, K: number, N: number, options: NativePackOptions): NativePackedHandle;
+  /** CUDA builds only: a new session stream (ERR_CUDA_UNAVAILABLE without a device). */
+  createCudaSession?(): NativeDeviceContext;
   /** Returns the whole pages inside a view's bytes to the OS; the bytes read as zero afterwards. */
   discardPages(view: ArrayBufferView): number;
   [extra: string]: unknown;

@@ -2,6 +2,12 @@
 // sparq's runtime. create() prepares the graph once (folding, fusion) and packs every linear layer's
 // weights once; run() validates the feeds, finds (or compiles) the plan for their dims, allocates the
 // outputs here on the JS thread and executes the whole plan in one native call.
+//
+// device: 'cuda' moves the linear layers (MatMul/Gemm with constant weights, fused into sparq's Linear)
+// to the GPU: each weight is packed and uploaded once, here, in the CUDA format that fits it
+// (cudaFormatFor), and all of them run on one CUDA stream of the session's own, staging activations
+// through page-locked buffers that the session's layers share and reuse from run to run. Every other
+// op still runs on the CPU, between the GPU layers.
 import { dirname, resolve } from 'node:path';
 
 import { SparqError, rethrowNative, rangeError, typeError } from './errors.js';
@@ -9,12 +15,12 @@ import type { ConstTensor, Graph, Node, TypedData, ValueInfo } from './graph/ir.
 import { numel } from './graph/ir.js';
 import { foldConstants, removeDeadNodes } from './graph/fold.js';
 import { fuseGraph } from './graph/fuse.js';
-import { assertCudaAvailable } from './cuda.js';
+import { assertCudaAvailable, cudaFormatFor } from './cuda.js';
 import { PackedWeights } from './kernels.js';
 
 import { Model, loadModelSync, type WeightFormatSpec } from './model.js';
 import { readModelFile } from './onnx/decode.js';
-import { native } from './native.js';
+import { native, type NativeDeviceContext, type NativePackOptions } from './native.js';
 import { unpackPrepacked } from './io/prepacked.js';
 import { type CompiledPlan, compilePlan } from './runtime/plan.js';
 import { PlanCache, type NativePlanHandle } from './runtime/plan-cache.js';
@@ -24,12 +30,21 @@ import { checkInteger, checkObject, checkOneOf } from './validate.js';
 export interface SessionOptions {
   /** Threads per run (default: the native pool's size). */
   threads?: number;
-  /** 'cpu' (default). 'cuda' needs sparq's CUDA backend. */
+  /**
+   * 'cpu' (default) or 'cuda': the linear layers (MatMul/Gemm with constant weights) run on the GPU, their
+   * weights uploaded once at creation, on a CUDA stream of the session's own; other ops stay on the CPU.
+   * fp32 weights run in fp16 on tensor cores (fp32 accumulation; 'cuda-f32' via weightFormat for exact
+   * fp32), quantize()d ones in int8 (2:4 sparse tensor cores where the weight is 2:4), weights with 70%+
+   * zeros on the sparse fp16 kernels; `weights` reports each choice. Needs a sparq built with
+   * `npm run build:cuda` and an NVIDIA GPU (compute capability 8.0+); elsewhere SparqError
+   * ERR_CUDA_UNAVAILABLE says why.
+   */
   device?: 'cpu' | 'cuda';
   /**
    * Kernel format for linear layers the model does not assign one. By default 'dense', except weights
    * that are at least half zeros (pruned elsewhere, e.g. in PyTorch): those run on 'auto', the fastest
-   * exact format for their density on this CPU.
+   * exact format for their density on this CPU. On device 'cuda' a 'cuda-*' name is used as given and
+   * a CPU name is mapped to its GPU counterpart ('dense' -> 'cuda-f16', others -> 'cuda-auto').
    */
   weightFormat?: string;
   /** Compiled plans kept per session, one per input-shape signature (default 16). */
@@ -53,12 +68,16 @@ export function prepareGraph(graph: Graph): Graph {
 export class InferenceSession {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
+  /** Where the linear layers run. */
+  readonly device: 'cpu' | 'cuda';
   #graph: Graph;
   readonly #inputs: readonly ValueInfo[];
   readonly #threads: number;
   readonly #plans: PlanCache;
   #weights: PackedWeights[] = [];
   readonly #weightIndex = new Map<string, number>();
+  /** device 'cuda': the session's stream and staging, shared by every packed weight. */
+  #context: NativeDeviceContext | undefined;
   #released = false;
 
   private constructor(model: Model, options: SessionOptions, ownedFile?: ArrayBufferLike) {
@@ -68,10 +87,13 @@ export class InferenceSession {
     this.outputNames = Object.freeze(model.outputs.map((o) => o.name));
     this.#threads = options.threads ?? 0;
     this.#plans = new PlanCache(options.planCacheSize ?? 16);
+    this.device = options.device ?? 'cpu';
     try {
+      if (this.device === 'cuda') this.#context = createCudaSession();
       this.#packWeights(model.weightFormats, options.weightFormat, model, ownedFile);
     } catch (e) {
       for (const w of this.#weights) w.release();
+      this.#context?.release();
       throw e;
     }
     this.#graph = ownConstants(this.#graph, this.#weightIndex);
@@ -84,7 +106,7 @@ export class InferenceSession {
     if (opts.planCacheSize !== undefined) checkInteger(opts.planCacheSize, 'options.planCacheSize', 1, 1 << 16);
     if (opts.weightFormat !== undefined && typeof opts.weightFormat !== 'string') throw typeError('a weight format name', 'options.weightFormat', opts.weightFormat);
     const device = checkOneOf(opts.device ?? 'cpu', 'options.device', ['cpu', 'cuda'] as const);
-    if (device === 'cuda') assertCuda();
+    if (device === 'cuda') assertCudaAvailable();
     if (source instanceof Model) return new InferenceSession(source, opts);
     if (source instanceof Uint8Array) return new InferenceSession(loadModelSync(source), opts);
     if (typeof source !== 'string') throw typeError('a path, a Uint8Array of ONNX bytes or a Model', 'source', source);
@@ -105,13 +127,18 @@ export class InferenceSession {
       const original = node.attrs.weight_name?.type === 'string' ? node.attrs.weight_name.value : name;
       const w = this.#graph.initializers.get(name);
       if (!w || w.dims.length !== 2) throw new SparqError('ERR_INVALID_MODEL', `Invalid ONNX model: linear weight "${name}" is missing`);
-      const spec = formats.get(original) ?? formats.get(name) ?? { format: fallback ?? (isMostlyZero(w) ? 'auto' : 'dense') };
+      const assigned = formats.get(original) ?? formats.get(name);
+      const context = this.#context;
+      const spec = context
+        ? cudaFormatFor(assigned ?? (fallback ? { format: fallback } : undefined))
+        : (assigned ?? { format: fallback ?? (isMostlyZero(w) ? 'auto' : 'dense') });
       const [K, N] = w.dims;
       let handle;
       try {
-        const opts = { ...(spec.options ?? {}) };
-        // Weights a .sparq file carried already packed are adopted as they are (src/io/prepacked.ts).
-        handle = unpackPrepacked(model, original, spec, K, N) ?? (w.raw && w.dtype === 'float32'
+        const opts: NativePackOptions = { ...(spec.options ?? {}) };
+        if (context) opts.device = context;
+        // Weights a .sparq file carried already packed (CPU layouts) are adopted as they are (src/io/prepacked.ts).
+        handle = (context ? undefined : unpackPrepacked(model, original, spec, K, N)) ?? (w.raw && w.dtype === 'float32'
           ? addon.packBytes(spec.format, w.raw, K, N, opts)
           : addon.pack(spec.format, w.data as Float32Array, K, N, opts));
       } catch (e) {
@@ -201,7 +228,8 @@ export class InferenceSession {
     const datas = plan.outputs.map((o) => allocOutput(o.dtype, numel(o.dims)));
     const inputs = list.map((f) => f.data);
     try {
-      if (plan.work < INLINE_WORK) handle.runSync(inputs, datas, this.#threads);
+      // A GPU run waits on the device: never on the event loop.
+      if (plan.work < INLINE_WORK && !this.#context) handle.runSync(inputs, datas, this.#threads);
       else await handle.run(inputs, datas, this.#threads);
     } catch (e) {
       rethrowNative(e);
@@ -213,13 +241,16 @@ export class InferenceSession {
     return result;
   }
 
-  /** Frees the packed weights and plans (runs in flight finish first). */
+  /** Frees the packed weights, plans and (device 'cuda') the stream (runs in flight finish first). */
   async release(): Promise<void> {
     if (this.#released) return;
     this.#released = true;
     this.#plans.clear();
     for (const w of this.#weights) w.release();
     this.#weights = [];
+    // The weights share the context: the stream goes with the last of them (after runs in flight).
+    this.#context?.release();
+    this.#context = undefined;
   }
 }
 
@@ -283,9 +314,15 @@ function allocOutput(dtype: string, n: number): ArrayBufferView {
   }
 }
 
-function assertCuda(): never {
-  assertCudaAvailable();
-  throw new SparqError('ERR_CUDA_UNAVAILABLE', "device 'cuda' was requested but sparq's graph runtime executes on the CPU only for now; use device: 'cpu'");
+/** The session's CUDA stream and staging (after assertCudaAvailable() passed). */
+function createCudaSession(): NativeDeviceContext {
+  const create = native().createCudaSession;
+  if (!create) throw new SparqError('ERR_CUDA_UNAVAILABLE', "device 'cuda' was requested but this build of sparq has no CUDA backend (rebuild with npm run build:cuda)");
+  try {
+    return create();
+  } catch (e) {
+    rethrowNative(e);
+  }
 }
 
 /**

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 
 import { beforeAll, describe, expect, it } from 'vitest';
 
+import { backend } from '../src/backend.js';
 import { main } from '../src/cli/main.js';
 import { encodeNpy } from '../src/cli/tensor-files.js';
 import { mlpModel } from '../src/onnx/zoo.js';
@@ -103,6 +104,8 @@ describe('sparq CLI', () => {
     expectOneLineError(await cli('bench', modelPath, '--batch', '1,x'), 2, /--batch/);
     expectOneLineError(await cli('bench', modelPath, '--compare', 'tflite'), 2, /--compare/);
     expectOneLineError(await cli('bench', notAModel), 1, /ERR_INVALID_MODEL/);
+    expectOneLineError(await cli('bench', modelPath, '--device', 'gpu'), 2, /--device/);
+    if (!backend().cuda.available) expectOneLineError(await cli('bench', modelPath, '--device', 'cuda'), 1, /ERR_CUDA_UNAVAILABLE.*CUDA is unavailable: \S/);
   });
 
   it('eval reports accuracy and drift', async () => {

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "binding.h"
+#include "device_context_handle.h"
 #include "packed_handle.h"
 #include "sparq/error.h"
 #include "sparq/packed.h"
@@ -77,7 +78,7 @@ Napi::Value PackedHandle::Info(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// options: { [key]: number | string } for the format.
+// options: { [key]: number | string } for the format, and `device`: a session's device context.
 sparq::PackOptions read_pack_options(const Napi::CallbackInfo& info, size_t i) {
   sparq::PackOptions opts;
   Napi::Value v = info[i];
@@ -88,7 +89,9 @@ sparq::PackOptions read_pack_options(const Napi::CallbackInfo& info, size_t i) {
   for (uint32_t k = 0; k < keys.Length(); ++k) {
     std::string key = keys.Get(k).ToString().Utf8Value();
     Napi::Value val = o.Get(key);
-    if (val.IsNumber())
+    if (key == "device")
+      opts.device = DeviceContextHandle::ContextOfValue(info.Env(), val, "options.device");
+    else if (val.IsNumber())
       opts.numbers[key] = val.As<Napi::Number>().DoubleValue();
     else if (val.IsBoolean())
       opts.numbers[key] = val.As<Napi::Boolean>().Value() ? 1.0 : 0.0;

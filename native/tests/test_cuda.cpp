@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "check.h"
+#include "cuda_test_main.h"
 #include "sparq/cuda.h"
 #include "sparq/error.h"
 #include "sparq/packed.h"
@@ -595,31 +596,4 @@ TEST(cuda_bad_arguments) {
   CHECK_MSG(threw, "dense weights given as 2:4 must throw ERR_INVALID_ARGUMENT");
 }
 
-// test_cuda [--list | --case NAME | SUBSTRING]: --list prints the case names, --case runs exactly one
-// (gpu-check.sh runs every case in a process of its own, so a kernel fault loses one case, not all).
-int main(int argc, char** argv) {
-  auto& all = sparq_test::cases();
-  if (argc > 1 && std::strcmp(argv[1], "--list") == 0) {
-    for (auto& c : all) std::printf("%s\n", c.name);
-    return 0;
-  }
-  if (argc > 2 && std::strcmp(argv[1], "--case") == 0) {
-    std::vector<sparq_test::Case> one;
-    for (auto& c : all)
-      if (argv[2] == std::string(c.name)) one.push_back(c);
-    if (one.empty()) {
-      std::printf("no test case named %s\n", argv[2]);
-      return 2;
-    }
-    all = one;
-    argc = 1;
-  }
-  const auto& d = cu::device_info();
-  if (!d.available) {
-    std::printf("skipped: no CUDA device (%s); running the host-only cases\n", d.reason.c_str());
-    char filter[] = "host_";
-    char* args[] = {argv[0], filter, nullptr};
-    return sparq_test::run_all(2, args);
-  }
-  return sparq_test::run_all(argc, argv);
-}
+int main(int argc, char** argv) { return sparq_test::run_cuda_tests(argc, argv); }

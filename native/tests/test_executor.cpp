@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "check.h"
+#include "plan_testing.h"
 #include "sparq/error.h"
 #include "sparq/packed.h"
 #include "sparq/plan.h"
@@ -21,26 +22,6 @@ using sparq::Shape;
 using sparq::SlotKind;
 
 namespace {
-
-PlanSlot slot(Shape s, SlotKind kind, int64_t index, DType t = DType::float32) {
-  PlanSlot p;
-  p.dtype = t;
-  p.shape = s;
-  p.kind = kind;
-  p.index = index;
-  return p;
-}
-
-PlanOp op(OpCode c, std::vector<int32_t> in, std::vector<int32_t> out, std::vector<int64_t> ints = {},
-          std::vector<float> floats = {}) {
-  PlanOp o;
-  o.code = c;
-  o.inputs = std::move(in);
-  o.outputs = std::move(out);
-  o.ints = std::move(ints);
-  o.floats = std::move(floats);
-  return o;
-}
 
 // y = softmax(relu(x·W + b) + x·W2) over rows, as a plan with arena intermediates:
 //   slot 0: x [M, K] input          slot 1: b [N] constant        slot 2: h [M, N] arena @0

@@ -1,15 +1,18 @@
 // benchmark(model, options): sparq and onnxruntime-node side by side in one process — p50/p90/p99
 // latency, throughput, load time, model size, peak RSS — with speedup ratios. The CLI's `sparq bench`
-// and `sparq demo` are built on it.
+// and `sparq demo` are built on it. With device 'cuda', sparq's session runs its linear layers on the
+// GPU; onnxruntime-node runs on its CUDA provider where that is installed, and on its CPU provider
+// otherwise, which the result says plainly (onnxruntime.provider / .note).
 import { performance } from 'node:perf_hooks';
 
+import { assertCudaAvailable } from '../cuda.js';
 import { loadModel, Model } from '../model.js';
 import { InferenceSession } from '../session.js';
 import type { Tensor } from '../tensor.js';
-import { checkObject } from '../validate.js';
+import { checkObject, checkOneOf } from '../validate.js';
 import { makeFeeds } from './feeds.js';
 import { measure } from './measure.js';
-import { loadOnnxruntime, type OrtModule } from './onnxruntime.js';
+import { loadOnnxruntime, ortCudaProvider, type OrtModule } from './onnxruntime.js';
 
 export interface BenchmarkOptions {
   /** Batch sizes (default [1]). */
@@ -18,6 +21,11 @@ export interface BenchmarkOptions {
   seq?: number;
   /** Thread counts (default [1]). */
   threads?: number[];
+  /**
+   * Where sparq runs: 'cpu' (default) or 'cuda' (the session's linear layers on the GPU; ERR_CUDA_UNAVAILABLE
+   * where there is none). onnxruntime-node then runs on its CUDA provider if installed, else on its CPU.
+   */
+  device?: 'cpu' | 'cuda';
   /** Compare with onnxruntime-node (default true when it is installed). */
   compare?: boolean;
   /** An int8 ONNX model of the same weights to run in onnxruntime too (e.g. from quantize()). */
@@ -49,7 +57,13 @@ export interface BenchmarkResult {
   loadMs: { sparq: number; onnxruntime?: number };
   /** Process peak resident set, MiB, after the run (both runtimes share the process). */
   peakRssMiB: number;
-  onnxruntime: { available: boolean; version?: string; reason?: string };
+  /** Where sparq ran. */
+  device: 'cpu' | 'cuda';
+  /**
+   * provider: where onnxruntime-node ran ('cuda' only for device 'cuda' with its CUDA provider installed
+   * and working); note: why it ran on the CPU when sparq ran on the GPU.
+   */
+  onnxruntime: { available: boolean; version?: string; reason?: string; provider?: 'cpu' | 'cuda'; note?: string };
   cases: BenchmarkCase[];
   /** Per (batch, threads): ORT time / sparq time. */
   speedups: { batch: number; threads: number; vsOnnxruntime?: number; vsOnnxruntimeInt8?: number }[];
@@ -66,6 +80,8 @@ function toOrtFeeds(ort: OrtModule, feeds: Record<string, Tensor>): Record<strin
 
 export async function benchmark(source: Model | string | Uint8Array, options: BenchmarkOptions = {}): Promise<BenchmarkResult> {
   const opts = checkObject(options, 'options') as BenchmarkOptions;
+  const device = checkOneOf(opts.device ?? 'cpu', 'options.device', ['cpu', 'cuda'] as const);
+  if (device === 'cuda') assertCudaAvailable();
   const model = source instanceof Model ? source : await loadModel(source);
   const bytes = model.toOnnx();
   const batches = opts.batch ?? [1];
@@ -73,6 +89,27 @@ export async function benchmark(source: Model | string | Uint8Array, options: Be
   const seq = opts.seq ?? 128;
   const ort = opts.compare === false ? undefined : await loadOnnxruntime();
   const ortMod = ort?.module;
+  // On device 'cuda', onnxruntime-node on its CUDA provider where installed and working, else its CPU one.
+  let ortProvider: 'cpu' | 'cuda' = 'cpu';
+  let ortNote: string | undefined;
+  const onCpu = (why: string) => `${why}; sparq runs on the GPU and onnxruntime-node on the CPU, so the ratios compare sparq's GPU with onnxruntime's CPU`;
+  if (device === 'cuda' && ortMod) {
+    const cuda = ortCudaProvider(ortMod);
+    if (cuda.installed) ortProvider = 'cuda';
+    else ortNote = onCpu(cuda.reason ?? "onnxruntime-node's CUDA provider is not installed");
+  }
+  const createOrt = async (model: Uint8Array, threads: number): Promise<OrtSession> => {
+    const mod = ortMod as OrtModule;
+    if (ortProvider === 'cuda') {
+      try {
+        return await mod.InferenceSession.create(model, ortOptions(threads, 'cuda'));
+      } catch (e) {
+        ortProvider = 'cpu';
+        ortNote = onCpu(`onnxruntime-node's CUDA provider failed to start (${(e as Error).message.split('\n')[0]})`);
+      }
+    }
+    return mod.InferenceSession.create(model, ortOptions(threads));
+  };
   const params = [...model.initializers.values()].reduce((a, t) => a + t.data.length, 0);
 
   const time = async (fn: () => Promise<unknown>) => {
@@ -83,13 +120,13 @@ export async function benchmark(source: Model | string | Uint8Array, options: Be
   const loadSparq: number[] = [];
   const loadOrt: number[] = [];
   for (let i = 0; i < 3; i++) {
-    const s = await time(() => InferenceSession.create(bytes, { threads: 1 }));
+    const s = await time(() => InferenceSession.create(bytes, { threads: 1, device }));
     loadSparq.push(s.ms);
     await (s.r as InferenceSession).release();
     if (ortMod) {
-      const o = await time(() => ortMod.InferenceSession.create(bytes, ortOptions(1)));
+      const o = await time(() => createOrt(bytes, 1));
       loadOrt.push(o.ms);
-      await (o.r as { release(): Promise<void> }).release();
+      await (o.r as OrtSession).release();
     }
   }
 
@@ -98,9 +135,9 @@ export async function benchmark(source: Model | string | Uint8Array, options: Be
   const total = threadsList.length * batches.length;
   let done = 0;
   for (const threads of threadsList) {
-    const sparq = await InferenceSession.create(model, { threads });
-    const ortSession = ortMod ? await ortMod.InferenceSession.create(bytes, ortOptions(threads)) : undefined;
-    const ortInt8 = ortMod && opts.ortInt8 ? await ortMod.InferenceSession.create(opts.ortInt8, ortOptions(threads)) : undefined;
+    const sparq = await InferenceSession.create(model, { threads, device });
+    const ortSession = ortMod ? await createOrt(bytes, threads) : undefined;
+    const ortInt8 = ortMod && opts.ortInt8 ? await createOrt(opts.ortInt8, threads) : undefined;
     try {
       for (const batch of batches) {
         opts.signal?.throwIfAborted();
@@ -136,13 +173,16 @@ export async function benchmark(source: Model | string | Uint8Array, options: Be
     params,
     loadMs: { sparq: median(loadSparq), onnxruntime: loadOrt.length ? median(loadOrt) : undefined },
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
-    onnxruntime: ortMod ? { available: true, version: ort?.version } : { available: false, reason: ort?.reason ?? 'comparison turned off' },
+    device,
+    onnxruntime: ortMod ? { available: true, version: ort?.version, provider: ortProvider, note: ortNote } : { available: false, reason: ort?.reason ?? 'comparison turned off' },
     cases,
     speedups,
   };
 }
 
-export function ortOptions(threads: number): Record<string, unknown> {
-  return { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential' };
+type OrtSession = Awaited<ReturnType<OrtModule['InferenceSession']['create']>>;
+
+export function ortOptions(threads: number, provider: 'cpu' | 'cuda' = 'cpu'): Record<string, unknown> {
+  return { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential', executionProviders: [provider] };
 }
 

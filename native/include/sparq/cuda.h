@@ -12,10 +12,13 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "sparq/epilogue.h"
+#include "sparq/packed.h"
 
 struct CUstream_st;
 
@@ -204,6 +207,15 @@ class PinnedBuffer {
   size_t bytes_ = 0;
 };
 
+// What a matmul stages activations through, grown on demand and kept for the next call: page-locked
+// host copies of x (followed by the bias) and of y, so the copies run asynchronously on the stream, and
+// device scratch for x, its fp16/int8 conversion, the int8 row scales and y.
+struct Staging {
+  PinnedBuffer in, out;
+  DeviceBuffer x, xq, scale_x, y;
+  size_t bytes() const { return in.bytes() + out.bytes() + x.bytes() + xq.bytes() + scale_x.bytes() + y.bytes(); }
+};
+
 enum class DeviceFormat {
   f32,         // exact fp32, CUDA cores
   f16,         // fp16 weights and activations, tensor cores, fp32 accumulation
@@ -216,19 +228,35 @@ const char* device_format_name(DeviceFormat f);
 // "f32", "f16", "int8", "sparse", "block", "2:4"; throws ERR_INVALID_ARGUMENT otherwise.
 DeviceFormat device_format_from_name(const std::string& name);
 
+// The format "cuda-auto" picks for W[K][N] (host only, no device needed):
+//   int8 weights (quantize()d): 2:4 sparse tensor cores when every column is 2:4 along K and
+//     `allow_2to4` (the device's mma.sp metadata layout is known); else sparse fp16 from 90% zeros
+//     (4 bytes per nonzero beats 1 byte per weight only there); else dense int8 tensor cores.
+//   fp32 weights: fp16 tensor cores, or sparse fp16 from 70% zeros (1x4 blocks along K when the
+//     nonzeros fill at least 3/4 of their blocks). fp32 2:4 weights stay on dense fp16: the only 2:4
+//     kernel is int8, and quantizing is quantize()'s decision, not the runtime's.
+// Thresholds are first guesses until bench_cuda measures the crossovers on a GPU.
+constexpr double kSparseF16MaxDensity = 0.30;
+constexpr double kSparseInt8MaxDensity = 0.10;
+DeviceFormat choose_device_format(const float* W, int64_t K, int64_t N, bool int8, bool allow_2to4);
+
 // W[K][N] (ONNX MatMul layout, host, row-major) packed and uploaded once, with its bias.
-// matmul(): y[M][N] = act(x[M][K] · W + bias) for host fp32 x and y, through pinned staging buffers
-// and device scratch that grow on demand, all on the given stream (one object per stream/session:
-// not safe for concurrent calls on one object).
+// matmul(): y[M][N] = act(x[M][K] · W + bias) for host fp32 x and y, through a Staging (the caller's,
+// or one of its own), all on the given stream. Not safe for concurrent calls sharing a Staging.
 class DeviceWeights {
  public:
   DeviceWeights(DeviceFormat format, const float* W, int64_t K, int64_t N, const float* bias);
-  // `bias` (host, N values) replaces the bias given at construction for this call when not null.
-  void matmul(const float* x, int64_t M, float* y, Activation act, Stream s = nullptr, const float* bias = nullptr);
+  // `bias` (host, N values) replaces the bias given at construction for this call when not null; it is
+  // staged with x (one host-to-device copy).
+  void matmul(const float* x, int64_t M, float* y, Activation act, Stream s, Staging& staging, const float* bias);
+  // The same through this matrix's own staging.
+  void matmul(const float* x, int64_t M, float* y, Activation act, Stream s = nullptr, const float* bias = nullptr) {
+    matmul(x, M, y, act, s, staging_, bias);
+  }
   DeviceFormat format() const { return format_; }
   int64_t K() const { return K_; }
   int64_t N() const { return N_; }
-  size_t bytes() const;  // device memory held by the weights (not the scratch)
+  size_t bytes() const;  // device memory held by the weights (not the staging)
 
  private:
   DeviceFormat format_;
@@ -237,14 +265,38 @@ class DeviceWeights {
   DeviceBuffer w_, scale_w_, bias_;
   Sparse24S8 w24_;
   SparseF16 sparse_;
-  DeviceBuffer x_, xq_, scale_x_, y_, bias_call_;
-  PinnedBuffer in_, out_;
+  Staging staging_;
 };
 
-// Registers the formats "cuda-f32", "cuda-f16", "cuda-int8", "cuda-sparse", "cuda-block" and
-// "cuda-2:4" with the packed-weights registry (sparq/packed.h), so kernels.pack() and the runtime use
-// the GPU through the same interface as the CPU formats: DeviceWeights behind a PackedWeights, one
-// stream per packed matrix, calls serialised per matrix. Does nothing (returns false) without a device.
+// One session's place on the device (InferenceSession.create(model, { device: 'cuda' }) makes one and
+// passes it to every matrix it packs, through PackOptions::device): a stream of its own, created
+// non-blocking so it never synchronises with the legacy default stream (nor other sessions), and one
+// Staging that all the session's matrices share and reuse from run to run. Matmuls through it are
+// serialised: a run's linear layers execute one after another anyway, and concurrent runs of a
+// session take turns per layer.
+class SessionStream final : public DeviceContext {
+ public:
+  SessionStream();  // throws ERR_CUDA_UNAVAILABLE without a device
+  ~SessionStream() override;
+  SessionStream(const SessionStream&) = delete;
+  SessionStream& operator=(const SessionStream&) = delete;
+  const char* kind() const override { return "cuda"; }
+  size_t bytes() const override;
+  Stream stream() const { return stream_; }
+  void matmul(DeviceWeights& w, const float* x, int64_t M, float* y, Activation act, const float* bias);
+
+ private:
+  mutable std::mutex mutex_;
+  Stream stream_ = nullptr;
+  Staging staging_;
+};
+
+// Registers the formats "cuda-f32", "cuda-f16", "cuda-int8", "cuda-sparse", "cuda-block", "cuda-2:4"
+// and "cuda-auto" (choose_device_format; option int8 = 1 for quantized weights; the handle then
+// reports the format it chose) with the packed-weights registry (sparq/packed.h), so kernels.pack()
+// and the runtime use the GPU through the same interface as the CPU formats: DeviceWeights behind a
+// PackedWeights, running on PackOptions::device's SessionStream (a "cuda" one) or, without one, on a
+// SessionStream of the matrix's own. Does nothing (returns false) without a device.
 bool register_formats();
 
 // fp32 <-> fp16 (round to nearest even) on the host, for packing and tests.

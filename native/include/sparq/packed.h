@@ -15,12 +15,23 @@
 
 namespace sparq {
 
+// What the matrices of one session share on an accelerator (sparq::cuda::SessionStream: a CUDA stream
+// and its staging buffers). The core never looks inside; a format checks kind() before it uses one.
+class DeviceContext {
+ public:
+  virtual ~DeviceContext() = default;
+  virtual const char* kind() const = 0;   // "cuda"
+  virtual size_t bytes() const { return 0; }  // memory it holds (staging), host and device
+};
+
 // Options a format may read (names as in the JS API); unknown keys are ignored by formats that
 // don't use them (JS validates them).
 struct PackOptions {
   std::map<std::string, double> numbers;
   std::map<std::string, std::string> strings;
   Isa isa = Isa::scalar;  // set by pack_weights: the level to pack for (active_isa() unless overridden)
+  // The session's device context, for device formats; null = the format makes one per matrix.
+  std::shared_ptr<DeviceContext> device;
 
   double number(const std::string& key, double fallback) const {
     auto it = numbers.find(key);

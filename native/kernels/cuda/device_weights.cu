@@ -167,25 +167,24 @@ size_t DeviceWeights::bytes() const {
   return w_.bytes() + scale_w_.bytes() + bias_.bytes() + w24_.bytes() + sparse_.bytes();
 }
 
-void DeviceWeights::matmul(const float* x, int64_t M, float* y, Activation act, Stream s, const float* bias) {
+void DeviceWeights::matmul(const float* x, int64_t M, float* y, Activation act, Stream s, Staging& st, const float* bias) {
   if (M < 0 || M > (int64_t(1) << 30)) throw invalid_argument("M must be in [0, 2^30]");
   if (M == 0) return;
   if (!x || !y) throw invalid_argument("x and y must not be null");
-  const float* dbias = bias_.as<float>();
-  if (bias) {
-    grow(bias_call_, static_cast<size_t>(N_) * 4);
-    SPARQ_CUDA_CHECK(cudaMemcpyAsync(bias_call_.data(), bias, static_cast<size_t>(N_) * 4, cudaMemcpyHostToDevice, s));
-    dbias = bias_call_.as<float>();
-  }
-  const size_t in_bytes = static_cast<size_t>(M * K_) * 4, out_bytes = static_cast<size_t>(M * N_) * 4;
-  grow(in_, in_bytes);
-  grow(out_, out_bytes);
-  grow(x_, in_bytes);
-  grow(y_, out_bytes);
-  std::memcpy(in_.data(), x, in_bytes);
-  SPARQ_CUDA_CHECK(cudaMemcpyAsync(x_.data(), in_.data(), in_bytes, cudaMemcpyHostToDevice, s));
-  const float* dx = x_.as<float>();
-  float* dy = y_.as<float>();
+  // x, then (when given) this call's bias at a 256-byte boundary: one pinned buffer, one copy.
+  const size_t x_bytes = static_cast<size_t>(M * K_) * 4, out_bytes = static_cast<size_t>(M * N_) * 4;
+  const size_t bias_at = static_cast<size_t>(round_up(static_cast<int64_t>(x_bytes), 256));
+  const size_t in_bytes = bias ? bias_at + static_cast<size_t>(N_) * 4 : x_bytes;
+  grow(st.in, in_bytes);
+  grow(st.out, out_bytes);
+  grow(st.x, in_bytes);
+  grow(st.y, out_bytes);
+  std::memcpy(st.in.data(), x, x_bytes);
+  if (bias) std::memcpy(static_cast<char*>(st.in.data()) + bias_at, bias, static_cast<size_t>(N_) * 4);
+  SPARQ_CUDA_CHECK(cudaMemcpyAsync(st.x.data(), st.in.data(), in_bytes, cudaMemcpyHostToDevice, s));
+  const float* dbias = bias ? reinterpret_cast<const float*>(st.x.as<char>() + bias_at) : bias_.as<float>();
+  const float* dx = st.x.as<float>();
+  float* dy = st.y.as<float>();
   switch (format_) {
     case DeviceFormat::f32: {
       GemmF32Args p;
@@ -201,13 +200,13 @@ void DeviceWeights::matmul(const float* x, int64_t M, float* y, Activation act, 
     case DeviceFormat::sparse_f16:
     case DeviceFormat::block_f16: {
       const int64_t ldh = round_up(K_, 8);
-      grow(xq_, static_cast<size_t>(M * ldh) * 2);
+      grow(st.xq, static_cast<size_t>(M * ldh) * 2);
       const int64_t total = M * ldh;
-      to_half_kernel<<<unsigned((total + 255) / 256), 256, 0, s>>>(dx, M, int(K_), xq_.as<__half>(), int(ldh));
+      to_half_kernel<<<unsigned((total + 255) / 256), 256, 0, s>>>(dx, M, int(K_), st.xq.as<__half>(), int(ldh));
       SPARQ_CUDA_CHECK_LAUNCH("to_half_kernel launch");
       if (format_ == DeviceFormat::f16) {
         GemmF16Args p;
-        p.a = xq_.as<uint16_t>(); p.lda = ldh;
+        p.a = st.xq.as<uint16_t>(); p.lda = ldh;
         p.b = w_.as<uint16_t>(); p.ldb = ldw_;
         p.M = M; p.N = N_; p.K = K_;
         p.bias = dbias; p.act = act;
@@ -216,7 +215,7 @@ void DeviceWeights::matmul(const float* x, int64_t M, float* y, Activation act, 
       } else {
         SpmmF16Args p;
         p.w = &sparse_;
-        p.x = xq_.as<uint16_t>(); p.ldx = ldh;
+        p.x = st.xq.as<uint16_t>(); p.ldx = ldh;
         p.M = M;
         p.bias = dbias; p.act = act;
         p.y = dy; p.ldy = N_;
@@ -228,25 +227,25 @@ void DeviceWeights::matmul(const float* x, int64_t M, float* y, Activation act, 
     case DeviceFormat::int8_2to4: {
       const int64_t ldq = round_up(K_, 16);
       if (M > 2147483647) throw invalid_argument("M too large");
-      grow(xq_, static_cast<size_t>(M * ldq));
-      grow(scale_x_, static_cast<size_t>(M) * 4);
-      quantize_rows_kernel<<<unsigned(M), 256, 0, s>>>(dx, int(K_), xq_.as<int8_t>(), int(ldq), scale_x_.as<float>());
+      grow(st.xq, static_cast<size_t>(M * ldq));
+      grow(st.scale_x, static_cast<size_t>(M) * 4);
+      quantize_rows_kernel<<<unsigned(M), 256, 0, s>>>(dx, int(K_), st.xq.as<int8_t>(), int(ldq), st.scale_x.as<float>());
       SPARQ_CUDA_CHECK_LAUNCH("quantize_rows_kernel launch");
       if (format_ == DeviceFormat::int8) {
         GemmS8Args p;
-        p.a = xq_.as<int8_t>(); p.lda = ldq;
+        p.a = st.xq.as<int8_t>(); p.lda = ldq;
         p.b = w_.as<int8_t>(); p.ldb = ldw_;
         p.M = M; p.N = N_; p.K = K_;
-        p.scale_a = scale_x_.as<float>(); p.scale_b = scale_w_.as<float>();
+        p.scale_a = st.scale_x.as<float>(); p.scale_b = scale_w_.as<float>();
         p.bias = dbias; p.act = act;
         p.c = dy; p.ldc = N_;
         gemm_s8(p, s);
       } else {
         Gemm2to4Args p;
         p.w = &w24_;
-        p.x = xq_.as<int8_t>(); p.ldx = ldq;
+        p.x = st.xq.as<int8_t>(); p.ldx = ldq;
         p.M = M;
-        p.scale_x = scale_x_.as<float>(); p.scale_w = scale_w_.as<float>();
+        p.scale_x = st.scale_x.as<float>(); p.scale_w = scale_w_.as<float>();
         p.bias = dbias; p.act = act;
         p.y = dy; p.ldy = N_;
         gemm_2to4_s8(p, s);
@@ -254,9 +253,9 @@ void DeviceWeights::matmul(const float* x, int64_t M, float* y, Activation act, 
       break;
     }
   }
-  SPARQ_CUDA_CHECK(cudaMemcpyAsync(out_.data(), dy, out_bytes, cudaMemcpyDeviceToHost, s));
+  SPARQ_CUDA_CHECK(cudaMemcpyAsync(st.out.data(), dy, out_bytes, cudaMemcpyDeviceToHost, s));
   SPARQ_CUDA_CHECK(cudaStreamSynchronize(s));
-  std::memcpy(y, out_.data(), out_bytes);
+  std::memcpy(y, st.out.data(), out_bytes);
 }
 
 }  // namespace sparq::cuda

@@ -32,7 +32,7 @@ export function benchReport(title: string, result: BenchmarkResult): ReportData 
       },
       {
         title: 'Load and memory',
-        table: { columns: ['what', 'value'], rows: [['model bytes', result.modelBytes], ['parameters', result.params], ['sparq load ms', result.loadMs.sparq], ['onnxruntime load ms', result.loadMs.onnxruntime ?? '—'], ['peak RSS MiB (process)', result.peakRssMiB]] },
+        table: { columns: ['what', 'value'], rows: [['sparq device', result.device], ['onnxruntime-node provider', result.onnxruntime.provider ?? '—'], ['model bytes', result.modelBytes], ['parameters', result.params], ['sparq load ms', result.loadMs.sparq], ['onnxruntime load ms', result.loadMs.onnxruntime ?? '—'], ['peak RSS MiB (process)', result.peakRssMiB]] },
       },
     ],
   };
@@ -52,7 +52,8 @@ export const benchCommand: Command = {
     '  --seq N           sequence length for models with a sequence dim (default 128)',
     '  --threads list    thread counts (default 1)',
     '  --compare what    onnxruntime (default) or none',
-    '  --device d        cpu (default) or cuda',
+    '  --device d        cpu (default) or cuda: sparq\'s linear layers on the GPU; onnxruntime-node on its',
+    '                    CUDA provider where installed, else on its CPU provider (the output says which)',
     '  --time ms         measuring time per case and round (default 300)',
     '  --json <file>     write the results as JSON',
     '  --html <file>     write an HTML report with charts',
@@ -78,12 +79,14 @@ export const benchCommand: Command = {
     if (device === 'cuda' && !backend().cuda.available)
       throw new SparqError('ERR_CUDA_UNAVAILABLE', `--device cuda was requested but CUDA is unavailable: ${backend().cuda.reason ?? 'no device'}`);
     const bar = progress('bench', batch.length * threads.length, { quiet: values.quiet === true });
-    const result = await benchmark(path, { batch, threads, seq, time, compare: compare === 'onnxruntime', onProgress: (d, _t, note) => bar.update(d, note) });
+    const result = await benchmark(path, { batch, threads, seq, time, device, compare: compare === 'onnxruntime', onProgress: (d, _t, note) => bar.update(d, note) });
     bar.done();
     const out = process.stdout;
     out.write(`${path}: ${(statSync(path).size / 1024).toFixed(1)} KiB, ${result.params.toLocaleString('en-US')} parameters\n`);
     if (!result.onnxruntime.available) out.write(`onnxruntime-node: not compared (${result.onnxruntime.reason})\n`);
-    if (device === 'cuda') out.write('onnxruntime-node: its CUDA provider is not installed here; the comparison runs on its CPU provider\n');
+    if (device === 'cuda') out.write(`sparq: linear layers on the GPU (${backend().cuda.device}), other ops on the CPU\n`);
+    if (result.onnxruntime.available && device === 'cuda')
+      out.write(result.onnxruntime.provider === 'cuda' ? 'onnxruntime-node: on its CUDA provider\n' : `onnxruntime-node: on its CPU provider: ${result.onnxruntime.note}\n`);
     out.write('\n' + textTable(['runtime', 'batch', 'threads', 'p50 ms', 'p90 ms', 'p99 ms', 'items/s'], result.cases.map((c) => [c.runtime, c.batch, c.threads, c.p50, c.p90, c.p99, c.throughput])) + '\n\n');
     if (result.onnxruntime.available)
       out.write(textTable(['batch', 'threads', 'speedup vs ORT'], result.speedups.map((s) => [s.batch, s.threads, s.vsOnnxruntime === undefined ? '—' : `${s.vsOnnxruntime.toFixed(2)}x`])) + '\n\n');

@@ -1,0 +1,54 @@
+// DeviceContextHandle (device_context_handle.h). Compiled in every build; only a CUDA build creates
+// one (createCudaSession in cuda_binding.cpp).
+#include "binding.h"
+#include "device_context_handle.h"
+
+namespace sparq_binding {
+
+Napi::Function DeviceContextHandle::Define(Napi::Env env) {
+  return DefineClass(env, "DeviceContextHandle",
+                     {InstanceMethod<&DeviceContextHandle::Info>("info"), InstanceMethod<&DeviceContextHandle::Release>("release")});
+}
+
+DeviceContextHandle::DeviceContextHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DeviceContextHandle>(info) {}
+
+Napi::Object DeviceContextHandle::Wrap(Napi::Env env, std::shared_ptr<sparq::DeviceContext> context) {
+  Napi::Object obj = constructor_ref(env, "DeviceContextHandle").New({});
+  Napi::ObjectWrap<DeviceContextHandle>::Unwrap(obj)->context_ = std::move(context);
+  return obj;
+}
+
+std::shared_ptr<sparq::DeviceContext> DeviceContextHandle::ContextOfValue(Napi::Env env, Napi::Value v, const std::string& name) {
+  if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(constructor_ref(env, "DeviceContextHandle").Value()))
+    throw_type_error(env, "Expected a device context for " + name + " but received " + describe(v));
+  DeviceContextHandle* self = Napi::ObjectWrap<DeviceContextHandle>::Unwrap(v.As<Napi::Object>());
+  if (!self->context_)
+    throw make_error(env, "ERR_RELEASED", "Expected a live device context for " + name + " but received one that was released");
+  return self->context_;
+}
+
+Napi::Value DeviceContextHandle::Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("released", !context_);
+  if (context_) {
+    out.Set("kind", context_->kind());
+    out.Set("stagingBytes", Napi::Number::New(env, static_cast<double>(context_->bytes())));
+  }
+  return out;
+}
+
+Napi::Value DeviceContextHandle::Release(const Napi::CallbackInfo& info) {
+  context_.reset();
+  return info.Env().Undefined();
+}
+
+namespace {
+void Init(Napi::Env env, Napi::Object /*exports*/) {
+  constructor_ref(env, "DeviceContextHandle") = Napi::Persistent(DeviceContextHandle::Define(env));
+}
+}  // namespace
+
+SPARQ_BINDING_MODULE(device_context, Init);
+
+}  // namespace sparq_binding

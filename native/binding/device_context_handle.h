@@ -1,0 +1,31 @@
+// DeviceContextHandle: the JS object that owns a session's device context (sparq::DeviceContext: for
+// CUDA, a stream and its staging buffers). A session passes it to pack()/packBytes() as options.device;
+// the packed matrices share ownership, so release() only drops the handle's reference and the stream
+// goes when the last matrix using it is freed.
+#pragma once
+#include <napi.h>
+
+#include <memory>
+#include <string>
+
+#include "sparq/packed.h"
+
+namespace sparq_binding {
+
+class DeviceContextHandle : public Napi::ObjectWrap<DeviceContextHandle> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  static Napi::Object Wrap(Napi::Env env, std::shared_ptr<sparq::DeviceContext> context);
+  // The context behind a JS value, or a TypeError / ERR_RELEASED error naming `name`.
+  static std::shared_ptr<sparq::DeviceContext> ContextOfValue(Napi::Env env, Napi::Value v, const std::string& name);
+
+  explicit DeviceContextHandle(const Napi::CallbackInfo& info);
+
+ private:
+  Napi::Value Info(const Napi::CallbackInfo& info);
+  Napi::Value Release(const Napi::CallbackInfo& info);
+
+  std::shared_ptr<sparq::DeviceContext> context_;
+};
+
+}  // namespace sparq_binding
