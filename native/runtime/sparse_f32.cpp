@@ -76,8 +76,8 @@ class GroupedCsc final : public PackedWeights {
     }
     ptr_[view_.groups] = static_cast<uint32_t>(total);
     entries_ = static_cast<int64_t>(total);
-    idx_.resize(static_cast<size_t>(std::max<int64_t>(entries_, 1)));
-    val_.resize(static_cast<size_t>(std::max<int64_t>(entries_ * C * L, 1)));
+    idx_.resize(static_cast<size_t>(entries_ + kSpmmReadAhead));  // the row kernels read whole vectors past a range
+    val_.resize(static_cast<size_t>(entries_ * C * L + kSpmmReadAhead));
     // Pass 2: fill, k increasing within each group.
     std::vector<uint32_t> pos(ptr_.data(), ptr_.data() + view_.groups);
     for (int64_t kb = 0; kb < kblocks; ++kb)
@@ -122,8 +122,8 @@ class GroupedCsc final : public PackedWeights {
                           static_cast<uint64_t>(entries_) * static_cast<uint64_t>(C * L) * 4;
     if (static_cast<uint64_t>(r.left()) < need) invalid_packed(format, "the data ends early (truncated)");
     ptr_.resize(static_cast<size_t>(view_.groups + 1));
-    idx_.resize(static_cast<size_t>(std::max<int64_t>(entries_, 1)));
-    val_.resize(static_cast<size_t>(std::max<int64_t>(entries_ * C * L, 1)));
+    idx_.resize(static_cast<size_t>(entries_ + kSpmmReadAhead));  // the row kernels read whole vectors past a range
+    val_.resize(static_cast<size_t>(entries_ * C * L + kSpmmReadAhead));
     r.get_bytes(ptr_.data(), sizeof(uint32_t) * static_cast<size_t>(view_.groups + 1));
     r.get_bytes(idx_.data(), sizeof(uint16_t) * static_cast<size_t>(entries_));
     r.align(4);

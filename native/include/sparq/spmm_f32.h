@@ -19,6 +19,7 @@
 namespace sparq {
 
 constexpr int64_t kSpmmWindow = 64;
+constexpr int64_t kSpmmReadAhead = 16;  // entries readable (zeros) past the last one
 
 // Read-only view of grouped-CSC storage (owned by the format object).
 struct SparseF32View {

@@ -15,13 +15,13 @@ namespace {
 // One row of x, unstructured weights (C = 1, L = 1), raw sums into y. Window by window (64 k of x in
 // four zmm), each output's entries in the window (window_ptr) take their x values 16 at a time with two
 // vpermt2ps + a blend. Four outputs share each window (four FMA chains); 16 outputs' vectors are
-// transposed and added at the end. A window costs ~8 cycles per output here (zmm shuffles are
-// double-pumped on this Zen 5), so it pays where outputs hold >= ~10 entries per window (density
-// >= ~0.15: 70% sparsity, 768x3072: 160 -> 120 us); sparser weights take rows_raw's one load per
-// nonzero (~1 per cycle; 90%: 57 us against 72 us here).
+// transposed and added at the end. A window costs ~6 cycles per output here (zmm shuffles are
+// double-pumped on this Zen 5), so it pays where outputs hold >= ~6 entries per window (density
+// >= ~0.1; 70% sparsity, 768x3072: 160 -> 107 us; 80%: 110 -> 75 us; even at 90%); sparser weights take
+// rows_raw's one load per nonzero (~1 per cycle).
 void rows_unstructured_avx512(const SparseF32View& w, const float* x, int64_t g0, int64_t g1, float* y) {
   if (g1 <= g0) return;
-  if (w.ptr[g1] - w.ptr[g0] < static_cast<uint64_t>(10 * (g1 - g0) * w.windows)) {
+  if (w.ptr[g1] - w.ptr[g0] < static_cast<uint64_t>(6 * (g1 - g0) * w.windows)) {
     spmm_impl::rows_raw<1, 1>(w, x, g0, g1, y);
     return;
   }
@@ -52,14 +52,16 @@ void rows_unstructured_avx512(const SparseF32View& w, const float* x, int64_t g0
           uint32_t e = wp[i][c];
           const uint32_t e1 = wp[i][c + 1];
           do {  // one masked step covers an empty range too (mask 0)
+            // Whole-vector loads (the arrays have kSpmmReadAhead entries of padding): lanes past the range
+            // read the next range's entries, and the FMA's mask leaves them out.
             const uint32_t count = e1 - e;
             const __mmask16 m = static_cast<__mmask16>((1u << (count < 16 ? count : 16)) - 1);
-            const __m512i rel = _mm512_and_si512(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, w.idx + e)),
-                                                 _mm512_set1_epi32(kSpmmWindow - 1));
+            const __m512i rel = _mm512_and_si512(
+                _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.idx + e))), _mm512_set1_epi32(kSpmmWindow - 1));
             const __m512 xv = _mm512_mask_blend_ps(_mm512_test_epi32_mask(rel, _mm512_set1_epi32(32)),
                                                    _mm512_permutex2var_ps(x0, rel, x1), _mm512_permutex2var_ps(x2, rel, x3));
             // Masked FMA: unused lanes keep acc (0 · x would turn an Inf in x into NaN).
-            acc[i] = _mm512_mask3_fmadd_ps(xv, _mm512_maskz_loadu_ps(m, w.val + e), acc[i], m);
+            acc[i] = _mm512_mask3_fmadd_ps(xv, _mm512_loadu_ps(w.val + e), acc[i], m);
             e += 16;
           } while (e < e1);
         }

@@ -163,8 +163,10 @@ void rows(const SparseInt8View& w, const uint8_t* xq, int64_t n0, int64_t n1, fl
                 do {
                   const uint32_t count = e1 - e;
                   const __mmask64 m = count >= 64 ? ~__mmask64{0} : (__mmask64{1} << count) - 1;
-                  const __m512i k = _mm512_maskz_loadu_epi8(m, w.idx + e);
-                  const __m512i code = _mm512_maskz_loadu_epi8(m, w.codes + e);
+                  // Whole-vector loads (kElementPad bytes of padding): lanes past the range read the
+                  // next range's entries; zeroing their codes leaves them out (masked loads cost more).
+                  const __m512i k = _mm512_loadu_si512(w.idx + e);
+                  const __m512i code = _mm512_maskz_mov_epi8(m, _mm512_loadu_si512(w.codes + e));
                   const __m512i xv = _mm512_mask_blend_epi8(_mm512_movepi8_mask(k), _mm512_permutex2var_epi8(x0, k, x1),
                                                             _mm512_permutex2var_epi8(x2, k, x3));
                   sum = _mm512_dpbusd_epi32(sum, xv, code);
@@ -178,11 +180,13 @@ void rows(const SparseInt8View& w, const uint8_t* xq, int64_t n0, int64_t n1, fl
   rows_with(w, xq, n0, n1, sa, za, y, ep, acc_out,
             [&](__m512i sum, uint32_t e, uint32_t e1, __m512i x0, __m512i x1, __m512i x2, __m512i x3) {
               do {
-                const __m512i quad = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(first16(e1 - e), w.idx + e));
+                // Whole-vector loads as above: the words past the range are zeroed.
+                const __m512i quad = _mm512_and_si512(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w.idx + e))),
+                                                      _mm512_set1_epi32(kSpI8ChunkQuads - 1));
                 const __mmask16 upper = _mm512_test_epi32_mask(quad, _mm512_set1_epi32(32));
                 const __m512i xv = _mm512_mask_blend_epi32(upper, _mm512_permutex2var_epi32(x0, quad, x1),
                                                            _mm512_permutex2var_epi32(x2, quad, x3));
-                sum = _mm512_dpbusd_epi32(sum, xv, words16(w, e, e1));
+                sum = _mm512_dpbusd_epi32(sum, xv, _mm512_maskz_mov_epi32(first16(e1 - e), _mm512_loadu_si512(w.val + e)));
                 e += 16;
               } while (e < e1);
               return sum;
