@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { applyMask, maskFromScores, parsePattern, satisfiesPattern, sparsityOf, weightScores, deadColumns } from '../src/compress/masks.js';
+import { applyMask, blockFill, maskFromScores, parsePattern, satisfiesPattern, sparsityOf, weightScores, deadColumns } from '../src/compress/masks.js';
+import { chooseFormat } from '../src/compress/formats.js';
 import { inverseHessianFactor, sparsegpt } from '../src/compress/sparsegpt.js';
 import { InputStats } from '../src/compress/layer-stats.js';
 import { randomFloats, rng } from './helpers.js';
@@ -13,6 +14,26 @@ function keptShare(mask: Uint8Array): number {
   for (const m of mask) kept += m;
   return kept / mask.length;
 }
+
+describe('sparse-int8 or int8: how blocky the zeros are', () => {
+  it('blockFill: 1 for 1x4 blocks along K, ~0.29 for 90% scattered zeros; the format follows', () => {
+    const [K, N] = [64, 48];
+    const r = rng(3);
+    const scattered = randomFloats(K * N, 4).map((v) => (r() < 0.8 ? 0 : v));
+    const blocky = randomFloats(K * N, 5);
+    for (let k0 = 0; k0 < K; k0 += 4) for (let n = 0; n < N; n++) if (r() < 0.8) for (let k = k0; k < k0 + 4; k++) blocky[k * N + n] = 0;
+    expect(blockFill(blocky, K, N)).toBe(1);
+    const fill = blockFill(scattered, K, N);
+    expect(fill).toBeGreaterThan(0.25);
+    expect(fill).toBeLessThan(0.5);
+    expect(blockFill(new Float32Array(K * N), K, N)).toBe(1);
+    const all = ['int8', 'sparse-int8'];
+    expect(chooseFormat(0.8, null, true, true, all, 1)?.format).toBe('sparse-int8');
+    expect(chooseFormat(0.8, null, true, true, all, fill)?.format).toBe('int8');
+    expect(chooseFormat(0.92, null, true, true, all, fill)?.format).toBe('sparse-int8');
+    expect(chooseFormat(0.5, null, true, true, all, 1)?.format).toBe('int8');
+  });
+});
 
 describe('parsePattern', () => {
   it('parses every pattern and refuses bad ones with the house message', () => {

@@ -189,6 +189,23 @@ export function sparsityOf(W: ArrayLike<number>): number {
   return W.length === 0 ? 0 : zeros / W.length;
 }
 
+/**
+ * How full W's nonzero 1x4 blocks along K (4 consecutive k of one output, W row-major [K, N]) are:
+ * nonzeros / (4 · blocks holding any). 1 for 1x4 block pruning; ~0.29 for 90% random zeros.
+ */
+export function blockFill(W: ArrayLike<number>, K: number, N: number): number {
+  let nonzeros = 0;
+  let blocks = 0;
+  for (let k0 = 0; k0 < K; k0 += 4)
+    for (let n = 0; n < N; n++) {
+      let inBlock = 0;
+      for (let k = k0; k < Math.min(K, k0 + 4); k++) if (W[k * N + n] !== 0) inBlock++;
+      nonzeros += inBlock;
+      if (inBlock) blocks++;
+    }
+  return blocks === 0 ? 1 : nonzeros / (4 * blocks);
+}
+
 /** The outputs (columns) of W that are entirely zero: what structured pruning removed. */
 export function deadColumns(W: Float32Array, K: number, N: number): Uint8Array {
   const alive = new Uint8Array(N);

@@ -12,9 +12,9 @@ import { type ConstTensor, type Graph, type Node, freezeTensor } from '../graph/
 import { Model, type WeightFormatSpec } from '../model.js';
 import { checkBoolean, checkInteger, checkNumber, checkObject, checkOneOf } from '../validate.js';
 import { type Calibration, asMatrix, calibrationBatches, observe } from './calibration.js';
-import { chooseFormat } from './formats.js';
+import { SPARSE_INT8_FROM, chooseFormat } from './formats.js';
 import { linearLayers, selected, weightOf, weightTensor } from './layers.js';
-import { sparsityOf } from './masks.js';
+import { blockFill, sparsityOf } from './masks.js';
 import { RangeObserver, dequantizeWeights, quantizeWeights } from './quantize-math.js';
 
 export const QUANTIZE_MODES = ['dynamic', 'static', 'weight-only'] as const;
@@ -93,7 +93,10 @@ export async function quantize(model: Model, options: QuantizeOptions = {}): Pro
     const q = quantizeWeights(W, l.K, l.N, perChannel);
     init.set(l.weight, weightTensor(l, dequantizeWeights(q, l.K, l.N)));
     const sparsity = sparsityOf(W);
-    const f = mode === 'weight-only' ? (model.weightFormats.get(l.weight) ?? null) : chooseFormat(sparsity, null, true, perChannel);
+    const f =
+      mode === 'weight-only'
+        ? (model.weightFormats.get(l.weight) ?? null)
+        : chooseFormat(sparsity, null, true, perChannel, undefined, sparsity >= SPARSE_INT8_FROM ? blockFill(W, l.K, l.N) : 1);
     if (f) formats.set(l.weight, f);
     else formats.delete(l.weight);
     record.set(l.weight, { mode, bits: 8, perChannel });
