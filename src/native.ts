@@ -44,6 +44,8 @@ export interface NativeAddon {
   createPlan(spec: object): NativePlanHandle;
   /** Packs fp32 weights given as little-endian bytes at any alignment. */
   packBytes(format: string, bytes: Uint8Array, K: number, N: number, options: Record<string, number | string | boolean>): NativePackedHandle;
+  /** Packs W [K, N] from its nonzeros by column (CSC: colPtr[N + 1], increasing rows per column). */
+  packCsc(format: string, colPtr: Int32Array, rows: Int32Array, values: Float32Array, K: number, N: number, options: Record<string, number | string | boolean>): NativePackedHandle;
   /** Returns the whole pages inside a view's bytes to the OS; the bytes read as zero afterwards. */
   discardPages(view: ArrayBufferView): number;
   [extra: string]: unknown;

@@ -8,8 +8,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "sparq/aligned.h"
 #include "sparq/error.h"
@@ -49,110 +51,116 @@ class SparseInt8 final : public SparseInt8Weights {
     pack_int8_weights(W, K, N, per_channel, 1, kernels_->weight_max, q);
     max_abs_error_ = q.max_abs_error;
     rel_rms_error_ = q.rel_rms_error;
-    view_.K = K;
-    view_.N = N;
-    view_.kq = q.kq;
-    view_.chunks = (q.kq + kSpI8ChunkQuads - 1) / kSpI8ChunkQuads;
-    const int64_t padded_n = (N + 15) / 16 * 16;
-    scale_.resize(static_cast<size_t>(padded_n));
-    colsum_.resize(static_cast<size_t>(padded_n));
+    init_view();
     std::memcpy(scale_.data(), q.scale.data(), sizeof(float) * static_cast<size_t>(N));
     std::memcpy(colsum_.data(), q.colsum.data(), sizeof(int32_t) * static_cast<size_t>(N));
-    // Blocks of column n in quad order: count, then fill.
-    auto block = [&](int64_t qd, int64_t n, int32_t* packed) {
-      int8_t codes[4] = {0, 0, 0, 0};
-      bool any = false;
-      for (int l = 0; l < 4; ++l) {
-        const int64_t k = 4 * qd + l;
-        if (k >= K) break;
-        codes[l] = q.at(k, n);
-        any |= codes[l] != 0;
-      }
-      if (packed) std::memcpy(packed, codes, 4);
-      return any;
-    };
-    // Pass 1: blocks and nonzero codes per (output, chunk) range.
-    const int64_t ranges = N * view_.chunks;
-    std::vector<uint32_t> range_blocks(static_cast<size_t>(ranges)), range_codes(static_cast<size_t>(ranges));
-    uint64_t total = 0, codes = 0, odd = 0;
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t c = 0; c < view_.chunks; ++c) {
-        uint32_t nb = 0, nc = 0;
-        for (int64_t qd = c * kSpI8ChunkQuads; qd < std::min(q.kq, (c + 1) * kSpI8ChunkQuads); ++qd) {
-          int32_t packed;
-          if (!block(qd, n, &packed)) continue;
-          ++nb;
-          for (int l = 0; l < 4; ++l) nc += ((packed >> (8 * l)) & 0xff) != 0;
+    // Every column's blocks with a nonzero code, in quad order.
+    ColumnBlocks cb;
+    cb.start.push_back(0);
+    for (int64_t n = 0; n < N; ++n) {
+      for (int64_t qd = 0; qd < q.kq; ++qd) {
+        int8_t codes[4] = {0, 0, 0, 0};
+        bool any = false;
+        for (int l = 0; l < 4 && 4 * qd + l < K; ++l) {
+          codes[l] = q.at(4 * qd + l, n);
+          any |= codes[l] != 0;
         }
-        range_blocks[n * view_.chunks + c] = nb;
-        range_codes[n * view_.chunks + c] = nc;
-        total += nb;
-        codes += nc;
-        odd += nb & 1;
+        if (!any) continue;
+        int32_t word;
+        std::memcpy(&word, codes, 4);
+        cb.quad.push_back(static_cast<uint32_t>(qd));
+        cb.word.push_back(word);
       }
-    if (total + odd > 0xffffffffull || codes > 0xffffffffull)
-      throw invalid_argument("Expected fewer than 2^32 blocks for format 'sparse-int8'");
-    blocks_ = static_cast<int64_t>(total);
-    nonzeros_ = static_cast<int64_t>(codes);
-    // The smaller layout (see sparq/spmm_int8.h). Compressed ranges are padded to an even number of
-    // blocks (an empty block: mask 0) so every range's masks start on a byte.
-    const int64_t stored = compressed_candidate_blocks(total, odd);
-    compressed_ = nonzeros_ + stored / 2 + 4 * (ranges + 1) < 4 * blocks_;
-    const int64_t slots = compressed_ ? stored : blocks_;
-    ptr_.resize(static_cast<size_t>(ranges + 1));
-    if (compressed_) cptr_.resize(static_cast<size_t>(ranges + 1));
-    uint64_t at = 0, code_at = 0;
-    for (int64_t r = 0; r < ranges; ++r) {
-      ptr_[r] = static_cast<uint32_t>(at);
-      if (compressed_) cptr_[r] = static_cast<uint32_t>(code_at);
-      at += compressed_ ? (range_blocks[r] + 1) / 2 * 2 : range_blocks[r];
-      code_at += range_codes[r];
+      cb.start.push_back(cb.quad.size());
     }
-    ptr_[ranges] = static_cast<uint32_t>(at);
-    if (compressed_) cptr_[ranges] = static_cast<uint32_t>(code_at);
-    // Padding: the kernels read 16 index bytes, 8 mask bytes and 64 code bytes from any block.
-    idx_.resize(static_cast<size_t>(slots) + 16);
-    if (compressed_) {
-      nib_.resize(static_cast<size_t>(slots / 2) + 16);
-      codes_.resize(static_cast<size_t>(nonzeros_) + 64);
-    } else {
-      val_.resize(static_cast<size_t>(slots) + 16);
-    }
-    // Pass 2: fill.
-    uint32_t off = 0;
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t c = 0; c < view_.chunks; ++c) {
-        uint32_t e = ptr_[n * view_.chunks + c];
-        for (int64_t qd = c * kSpI8ChunkQuads; qd < std::min(q.kq, (c + 1) * kSpI8ChunkQuads); ++qd) {
-          int32_t packed;
-          if (!block(qd, n, &packed)) continue;
-          idx_[e] = static_cast<uint8_t>(qd - c * kSpI8ChunkQuads);
-          if (compressed_) {
-            unsigned mask = 0;
-            for (int l = 0; l < 4; ++l) {
-              const int8_t code = static_cast<int8_t>((packed >> (8 * l)) & 0xff);
-              if (code == 0) continue;
-              mask |= 1u << l;
-              codes_[off++] = code;
-            }
-            nib_[e >> 1] |= static_cast<uint8_t>(mask << (4 * (e & 1)));
-          } else {
-            val_[e] = packed;
-          }
-          ++e;
-        }
+    build(cb);
+  }
+
+  // From W's nonzeros (sparq/packed.h CscMatrix, validated by pack_weights_csc): the same codes, scales
+  // and layout as from the dense W, in O(nonzeros). The quantization is pack_int8_weights' rule
+  // (sparq/int8_gemm.h) applied to the stored values: zeros move no maximum and add no error.
+  struct FromCsc {};
+  SparseInt8(FromCsc, const CscMatrix& W, int64_t K, int64_t N, bool per_channel, Isa isa)
+      : SparseInt8Weights(K, N, isa), kernels_(spmm_int8_kernels(isa)) {
+    if (K > kInt8MaxK)
+      throw invalid_argument("Expected an integer <= " + std::to_string(kInt8MaxK) +
+                             " (exact s32 accumulation in the int8 format) for K but received " + std::to_string(K));
+    const int weight_max = kernels_->weight_max;
+    init_view();
+    std::vector<float> maxabs(static_cast<size_t>(N), 0.0f);
+    std::vector<char> finite(static_cast<size_t>(N), 1);
+    const int32_t* col_ptr = W.col_ptr;
+    const int32_t* rows = W.rows;
+    const float* values = W.values;
+    // Locals, not the vectors, carry the running values: no store-to-load chain per nonzero.
+    for (int64_t n = 0; n < N; ++n) {
+      float m = 0.0f;
+      bool ok = true;
+      for (int32_t j = col_ptr[n], j1 = col_ptr[n + 1]; j < j1; ++j) {
+        const float a = std::fabs(values[j]);
+        ok &= a <= std::numeric_limits<float>::max();
+        m = std::max(m, a);
       }
-    view_.ptr = ptr_.data();
-    view_.idx = idx_.data();
-    if (compressed_) {
-      view_.cptr = cptr_.data();
-      view_.nib = nib_.data();
-      view_.codes = codes_.data();
-    } else {
-      view_.val = val_.data();
+      maxabs[n] = ok ? m : 0.0f;
+      finite[n] = ok;
     }
-    view_.scale = scale_.data();
-    view_.colsum = colsum_.data();
+    if (!per_channel) {
+      const float all = *std::max_element(maxabs.begin(), maxabs.end());
+      const bool all_finite = std::all_of(finite.begin(), finite.end(), [](char c) { return c != 0; });
+      std::fill(maxabs.begin(), maxabs.end(), all);
+      std::fill(finite.begin(), finite.end(), static_cast<char>(all_finite));
+    }
+    double max_err = 0, sum_err2 = 0, sum_w2 = 0;
+    // Blocks are written branch-free (a new quad opens a block): slot counts the blocks so far.
+    ColumnBlocks cb;
+    cb.start.resize(static_cast<size_t>(N + 1));
+    cb.quad.resize(static_cast<size_t>(col_ptr[N]) + 1);
+    cb.word.resize(static_cast<size_t>(col_ptr[N]) + 1);
+    uint32_t* quads = cb.quad.data();
+    int32_t* words = cb.word.data();
+    size_t slot = 0;
+    const float lim = static_cast<float>(weight_max);
+    for (int64_t n = 0; n < N; ++n) {
+      float s = maxabs[n] / lim;
+      if (!finite[n]) s = std::nanf("");
+      else if (!(s > 0.0f)) s = 1.0f;
+      scale_[n] = s;
+      int32_t colsum = 0;
+      int64_t open = -1;  // the quad of the block being filled (slot - 1)
+      uint32_t word = 0;
+      double col_max = 0, col_err2 = 0, col_w2 = 0;
+      const int32_t j0 = col_ptr[n], j1 = std::isnan(s) ? j0 : col_ptr[n + 1];  // NaN scale: codes stay 0
+      for (int32_t j = j0; j < j1; ++j) {
+        const float w = values[j];
+        // clamp then round half to even (as nearbyint in the default mode, inlined: |x| <= 127 < 2^22)
+        const float x = std::max(-lim, std::min(lim, w / s));
+        const int8_t code = static_cast<int8_t>((x + 12582912.0f) - 12582912.0f);
+        colsum += code;
+        const double err = static_cast<double>(w) - static_cast<double>(s) * code;
+        col_max = std::max(col_max, std::fabs(err));
+        col_err2 += err * err;
+        col_w2 += static_cast<double>(w) * w;
+        if (code == 0) continue;
+        const int64_t qd = rows[j] / 4;
+        const uint32_t bits = static_cast<uint32_t>(static_cast<uint8_t>(code)) << (8 * (rows[j] % 4));
+        const bool fresh = qd != open;
+        slot += fresh;
+        word = fresh ? bits : (word | bits);
+        quads[slot - 1] = static_cast<uint32_t>(qd);
+        words[slot - 1] = static_cast<int32_t>(word);
+        open = qd;
+      }
+      max_err = std::max(max_err, col_max);
+      sum_err2 += col_err2;
+      sum_w2 += col_w2;
+      colsum_[n] = colsum;
+      cb.start[static_cast<size_t>(n + 1)] = slot;
+    }
+    cb.quad.resize(slot);
+    cb.word.resize(slot);
+    max_abs_error_ = max_err;
+    rel_rms_error_ = sum_w2 > 0 ? std::sqrt(sum_err2 / sum_w2) : 0.0;
+    build(cb);
   }
 
   // From SparseInt8::serialize's bytes (sparq/packed_serialize.h): every count and index is checked,
@@ -345,6 +353,121 @@ class SparseInt8 final : public SparseInt8Weights {
     });
   }
 
+  // Blocks holding a nonzero code, column by column in quad order: column n's are [start[n], start[n+1]).
+  struct ColumnBlocks {
+    std::vector<size_t> start;
+    std::vector<uint32_t> quad;
+    std::vector<int32_t> word;  // the block's 4 codes, k ascending from the low byte
+  };
+
+  void init_view() {
+    view_.K = K();
+    view_.N = N();
+    view_.kq = (K() + 3) / 4;
+    view_.chunks = (view_.kq + kSpI8ChunkQuads - 1) / kSpI8ChunkQuads;
+    const int64_t padded_n = (N() + 15) / 16 * 16;
+    scale_.resize(static_cast<size_t>(padded_n));
+    colsum_.resize(static_cast<size_t>(padded_n));
+  }
+
+  // The layout from a column's blocks: ranges, the smaller of the two encodings, the view.
+  void build(const ColumnBlocks& cb) {
+    const int64_t N = this->N();
+    auto range_of = [&](size_t b) { return static_cast<int64_t>(cb.quad[b]) / kSpI8ChunkQuads; };
+    // Pass 1: blocks and nonzero codes per (output, chunk) range.
+    const int64_t ranges = N * view_.chunks;
+    std::vector<uint32_t> range_blocks(static_cast<size_t>(ranges)), range_codes(static_cast<size_t>(ranges));
+    uint64_t codes = 0, odd = 0;
+    // A column's blocks come range by range: counts stay in registers until the range changes.
+    for (int64_t n = 0; n < N; ++n) {
+      int64_t r = -1;
+      uint32_t nb = 0, nc = 0;
+      for (size_t b = cb.start[n]; b < cb.start[n + 1]; ++b) {
+        const int64_t rb = n * view_.chunks + range_of(b);
+        if (rb != r) {
+          if (r >= 0) range_blocks[r] = nb, range_codes[r] = nc;
+          r = rb, nb = 0, nc = 0;
+        }
+        const uint32_t w = static_cast<uint32_t>(cb.word[b]);
+        ++nb;
+        nc += ((w & 0xffu) != 0) + ((w & 0xff00u) != 0) + ((w & 0xff0000u) != 0) + ((w & 0xff000000u) != 0);
+      }
+      if (r >= 0) range_blocks[r] = nb, range_codes[r] = nc;
+    }
+    for (int64_t r = 0; r < ranges; ++r) {
+      codes += range_codes[r];
+      odd += range_blocks[r] & 1;
+    }
+    const uint64_t total = cb.quad.size();
+    if (total + odd > 0xffffffffull || codes > 0xffffffffull)
+      throw invalid_argument("Expected fewer than 2^32 blocks for format 'sparse-int8'");
+    blocks_ = static_cast<int64_t>(total);
+    nonzeros_ = static_cast<int64_t>(codes);
+    // The smaller layout (see sparq/spmm_int8.h). Compressed ranges are padded to an even number of
+    // blocks (an empty block: mask 0) so every range's masks start on a byte.
+    const int64_t stored = compressed_candidate_blocks(total, odd);
+    compressed_ = nonzeros_ + stored / 2 + 4 * (ranges + 1) < 4 * blocks_;
+    const int64_t slots = compressed_ ? stored : blocks_;
+    ptr_.resize(static_cast<size_t>(ranges + 1));
+    if (compressed_) cptr_.resize(static_cast<size_t>(ranges + 1));
+    uint64_t at = 0, code_at = 0;
+    for (int64_t r = 0; r < ranges; ++r) {
+      ptr_[r] = static_cast<uint32_t>(at);
+      if (compressed_) cptr_[r] = static_cast<uint32_t>(code_at);
+      at += compressed_ ? (range_blocks[r] + 1) / 2 * 2 : range_blocks[r];
+      code_at += range_codes[r];
+    }
+    ptr_[ranges] = static_cast<uint32_t>(at);
+    if (compressed_) cptr_[ranges] = static_cast<uint32_t>(code_at);
+    // Padding: the kernels read 16 index bytes, 8 mask bytes and 64 code bytes from any block.
+    idx_.resize(static_cast<size_t>(slots) + 16);
+    if (compressed_) {
+      nib_.resize(static_cast<size_t>(slots / 2) + 16);
+      codes_.resize(static_cast<size_t>(nonzeros_) + 64);
+    } else {
+      val_.resize(static_cast<size_t>(slots) + 16);
+    }
+    // Pass 2: fill (blocks arrive range by range, in quad order).
+    uint32_t off = 0;
+    for (int64_t n = 0; n < N; ++n) {
+      int64_t range = -1;
+      uint32_t e = 0;
+      for (size_t b = cb.start[n]; b < cb.start[n + 1]; ++b) {
+        const int64_t c = range_of(b);
+        if (c != range) {
+          range = c;
+          e = ptr_[n * view_.chunks + c];
+        }
+        idx_[e] = static_cast<uint8_t>(cb.quad[b] - c * kSpI8ChunkQuads);
+        if (compressed_) {
+          // Branch-free: every code is written, only nonzero ones advance (codes_ has 64 bytes of slack).
+          unsigned mask = 0;
+          for (int l = 0; l < 4; ++l) {
+            const int8_t code = static_cast<int8_t>((static_cast<uint32_t>(cb.word[b]) >> (8 * l)) & 0xff);
+            mask |= static_cast<unsigned>(code != 0) << l;
+            codes_[off] = code;
+            off += code != 0;
+          }
+          nib_[e >> 1] |= static_cast<uint8_t>(mask << (4 * (e & 1)));
+        } else {
+          val_[e] = cb.word[b];
+        }
+        ++e;
+      }
+    }
+    view_.ptr = ptr_.data();
+    view_.idx = idx_.data();
+    if (compressed_) {
+      view_.cptr = cptr_.data();
+      view_.nib = nib_.data();
+      view_.codes = codes_.data();
+    } else {
+      view_.val = val_.data();
+    }
+    view_.scale = scale_.data();
+    view_.colsum = colsum_.data();
+  }
+
   const SpmmInt8Kernels* kernels_;
   SparseInt8View view_;
   int64_t blocks_ = 0, nonzeros_ = 0;
@@ -362,6 +485,10 @@ std::unique_ptr<PackedWeights> pack_sparse_int8(const float* W, int64_t K, int64
   return std::make_unique<SparseInt8>(W, K, N, opts.number("perChannel", 1.0) != 0.0, opts.isa);
 }
 
+std::unique_ptr<PackedWeights> pack_sparse_int8_csc(const CscMatrix& W, int64_t K, int64_t N, const PackOptions& opts) {
+  return std::make_unique<SparseInt8>(SparseInt8::FromCsc{}, W, K, N, opts.number("perChannel", 1.0) != 0.0, opts.isa);
+}
+
 std::unique_ptr<PackedWeights> unpack_sparse_int8(const uint8_t* bytes, size_t size, int64_t K, int64_t N, Isa isa) {
   return std::make_unique<SparseInt8>(SparseInt8::FromBytes{}, bytes, size, K, N, isa);
 }
@@ -370,5 +497,6 @@ std::unique_ptr<PackedWeights> unpack_sparse_int8(const uint8_t* bytes, size_t s
 
 SPARQ_REGISTER_FORMAT(sparse_int8, "sparse-int8", pack_sparse_int8);
 SPARQ_REGISTER_UNPACKER(sparse_int8, "sparse-int8", unpack_sparse_int8);
+SPARQ_REGISTER_CSC_PACKER(sparse_int8, "sparse-int8", pack_sparse_int8_csc);
 
 }  // namespace sparq

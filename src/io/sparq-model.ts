@@ -8,15 +8,15 @@
 // 'model' and 'weights' are brotli-compressed by default (Huffman-style entropy coding, as Deep
 // Compression's last stage); `compress: false` writes them raw for the fastest load.
 import { SparqError } from '../errors.js';
-import { type Attribute, type ConstTensor, type DType, type Dim, type Graph, type Node, type TypedData, type ValueInfo, ELEMENT_BYTES, allocData, freezeTensor } from '../graph/ir.js';
+import { type Attribute, type ConstTensor, type DType, type Dim, type Graph, type Node, type TypedData, type ValueInfo, ELEMENT_BYTES, allocData, freezeTensor, lazyTensor, transpose } from '../graph/ir.js';
 import { Model, type WeightFormatSpec } from '../model.js';
-import { linearLayers, transpose } from '../compress/layers.js';
+import { linearLayers } from '../compress/layers.js';
 import { quantizationOf } from '../compress/quantize.js';
 import { quantizeWeights } from '../compress/quantize-math.js';
 import { type PackedWeights, type WeightFormat, pack } from '../kernels.js';
-import { type Prepacked, attachPrepacked, serializePacked } from './prepacked.js';
-import { readSparq, writeSparq } from './sparq-format.js';
-import { type WeightMeta, decodeWeight, encodeWeight } from './sparq-weights.js';
+import { type Prepacked, type SparseWeight, attachPrepacked, serializePacked } from './prepacked.js';
+import { openSparq, writeSparq } from './sparq-format.js';
+import { type WeightMeta, checkWeight, decodeWeight, denseFromColumns, encodeWeight, sparseColumns } from './sparq-weights.js';
 
 const DTYPES: readonly DType[] = ['float32', 'int8', 'uint8', 'int32', 'int64', 'bool'];
 
@@ -172,13 +172,17 @@ function readConst(ref: unknown, consts: Uint8Array, what: string): ConstTensor 
 
 /** A Model from .sparq bytes; anything damaged or inconsistent → SparqError 'ERR_INVALID_MODEL'. */
 export function decodeSparqModel(bytes: Uint8Array): Model {
-  const sections = readSparq(bytes);
-  const rawModel = sections.get('model');
-  const consts = sections.get('consts');
-  const weights = sections.get('weights');
-  const packedSection = sections.get('packed') ?? new Uint8Array(0);
-  if (!rawModel || !consts || !weights) throw invalid('it lacks the model, consts or weights section');
+  const sections = openSparq(bytes);
+  const modelSection = sections.get('model');
+  const constsSection = sections.get('consts');
+  const weightsSection = sections.get('weights');
+  if (!modelSection || !constsSection || !weightsSection) throw invalid('it lacks the model, consts or weights section');
+  const rawModel = modelSection.bytes();
+  const consts = constsSection.bytes();
+  const weights = () => weightsSection.bytes();
+  const packedSection = sections.get('packed')?.bytes() ?? new Uint8Array(0);
   const prepacked = new Map<string, Prepacked>();
+  const sparse = new Map<string, SparseWeight>();
   let j: unknown;
   try {
     j = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(rawModel));
@@ -193,28 +197,34 @@ export function decodeSparqModel(bytes: Uint8Array): Model {
     if (!isObj(ref) || !isDims(ref.dims) || ref.dims.length !== 2 || typeof ref.transposed !== 'boolean' || !Number.isSafeInteger(ref.offset) || !isObj(ref.meta)) throw invalid(`weight "${name}" is malformed`);
     const meta = ref.meta as unknown as WeightMeta;
     const offset = ref.offset as number;
-    if (offset < 0 || !Number.isSafeInteger(meta.bytes) || offset + meta.bytes > weights.length) throw invalid(`weight "${name}" lies outside the weights section`);
+    if (offset < 0 || !Number.isSafeInteger(meta.bytes) || offset + meta.bytes > weightsSection.length) throw invalid(`weight "${name}" lies outside the weights section`);
     const [d0, d1] = ref.dims as number[];
     const [K, N] = ref.transposed ? [d1, d0] : [d0, d1];
     if (meta.K !== K || meta.N !== N) throw invalid(`weight "${name}" has dims that contradict its encoding`);
-    const encoded = weights.subarray(offset, offset + meta.bytes);
-    const decode = () => {
-      const W = decodeWeight(meta, encoded, { f32Only: true }).f32;
-      return ref.transposed ? transpose(W, K, N) : W;
-    };
-    const p = ref.packed as Record<string, unknown> | undefined;
-    if (p === undefined) {
-      initializers.set(name, freezeTensor({ dtype: 'float32', dims: [d0, d1], data: decode() }));
-      continue;
+    const encoded = () => weights().subarray(offset, offset + meta.bytes);
+    const p = ref.packed;
+    if (p !== undefined) {
+      if (!isObj(p) || typeof p.format !== 'string' || !isObj(p.options) || !Number.isSafeInteger(p.offset) || !Number.isSafeInteger(p.length))
+        throw invalid(`the packed form of weight "${name}" is malformed`);
+      const po = p.offset as number;
+      const pl = p.length as number;
+      if (po < 0 || pl < 0 || po + pl > packedSection.length) throw invalid(`the packed form of weight "${name}" lies outside the packed section`);
+      prepacked.set(name, { format: p.format, options: p.options as Prepacked['options'], K, N, bytes: packedSection.subarray(po, po + pl) });
     }
-    const po = p.offset as number;
-    const pl = p.length as number;
-    if (!isObj(p) || typeof p.format !== 'string' || !isObj(p.options) || !Number.isSafeInteger(po) || !Number.isSafeInteger(pl) || po < 0 || pl < 0 || po + pl > packedSection.length)
-      throw invalid(`the packed form of weight "${name}" is malformed`);
-    prepacked.set(name, { format: p.format, options: p.options as Prepacked['options'], K, N, bytes: packedSection.subarray(po, po + pl) });
-    // A session adopts the packed bytes; the fp32 values are decoded only if something reads them.
-    let cached: Float32Array | undefined;
-    initializers.set(name, freezeTensor({ dtype: 'float32', dims: [d0, d1], get data() { return (cached ??= decode()); } } as ConstTensor));
+    // A session adopts packed weights as they are: their compact form is checked only if something reads
+    // it (its section may stay compressed). The others are checked now; sparse ones are kept as their
+    // nonzeros (a session packs them in O(nonzeros)). Dense fp32 values, and their transpose, are made
+    // only if something reads them.
+    let dense: () => Float32Array;
+    if (p === undefined) checkWeight(meta, encoded());
+    if (p === undefined && meta.layout === 'sparse') {
+      const columns = sparseColumns(meta, encoded(), true);
+      sparse.set(name, { K, N, columns });
+      dense = () => denseFromColumns(columns, K, N);
+    } else {
+      dense = () => decodeWeight(meta, encoded(), { f32Only: true }).f32;
+    }
+    initializers.set(name, lazyTensor('float32', [d0, d1], () => (ref.transposed ? transpose(dense(), K, N) : dense())));
   }
   const inputs = j.inputs.map((v, i) => checkValueInfo(v, `input ${i}`));
   const outputs = j.outputs.map((v, i) => checkValueInfo(v, `output ${i}`));
@@ -252,5 +262,5 @@ export function decodeSparqModel(bytes: Uint8Array): Model {
     formats.set(k, v as unknown as WeightFormatSpec);
   }
   const graph: Graph = { name: j.name, opset: j.opset as number, inputs, outputs, nodes, initializers };
-  return attachPrepacked(Model.fromGraph(graph, { metadata, weightFormats: formats }), prepacked);
+  return attachPrepacked(Model.fromGraph(graph, { metadata, weightFormats: formats }), prepacked, sparse);
 }
