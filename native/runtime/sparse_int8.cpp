@@ -38,7 +38,20 @@ namespace {
 
 // Serialised layout (SparseInt8::serialize): signature "SPI8", version.
 constexpr uint32_t kSerialMagic = 0x38495053;
-constexpr uint32_t kSerialVersion = 1;
+constexpr uint32_t kSerialVersion = 2;  // 2: block bitmaps, both layouts (1: words layout, pointers and indices)
+
+// Portable bit counts (C++17 has no <bit>): SWAR popcount; trailing zeros of x != 0.
+int popcount64(uint64_t x) {
+  x -= (x >> 1) & 0x5555555555555555ull;
+  x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+  x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+  return static_cast<int>((x * 0x0101010101010101ull) >> 56);
+}
+#if defined(__GNUC__) || defined(__clang__)
+int ctz64(uint64_t x) { return __builtin_ctzll(x); }  // one instruction (bsf / tzcnt)
+#else
+int ctz64(uint64_t x) { return popcount64((x & (~x + 1)) - 1); }
+#endif
 
 // Blocks the compressed layout stores: every range padded to an even count.
 int64_t compressed_candidate_blocks(uint64_t blocks, uint64_t odd_ranges) { return static_cast<int64_t>(blocks + odd_ranges); }
@@ -163,8 +176,9 @@ class SparseInt8 final : public SparseInt8Weights {
     build(cb);
   }
 
-  // From SparseInt8::serialize's bytes (sparq/packed_serialize.h): every count and index is checked,
-  // so damaged or hostile bytes throw instead of reaching the kernels.
+  // From SparseInt8::serialize's bytes (sparq/packed_serialize.h): counts, bitmaps, masks and codes are
+  // all checked, so damaged or hostile bytes throw instead of reaching the kernels. No quantization and
+  // no search: the layout is laid out again from the bitmaps, the codes copied.
   struct FromBytes {};
   SparseInt8(FromBytes, const uint8_t* bytes, size_t size, int64_t K, int64_t N, Isa isa)
       : SparseInt8Weights(K, N, isa), kernels_(spmm_int8_kernels(isa)) {
@@ -179,62 +193,112 @@ class SparseInt8 final : public SparseInt8Weights {
       invalid_packed(fmt, "they hold " + std::to_string(weight_max == 127 ? 8 : 7) + "-bit codes and this CPU's kernel (" + kernels_->name + ") needs " +
                               std::to_string(kernels_->weight_max == 127 ? 8 : 7) + "-bit ones (re-pack from the weights)");
     if (r.get<int64_t>() != K || r.get<int64_t>() != N) invalid_packed(fmt, "their K, N differ from the weight's");
-    view_.K = K;
-    view_.N = N;
-    view_.kq = r.get<int64_t>();
-    view_.chunks = r.get<int64_t>();
-    if (view_.kq != (K + 3) / 4 || view_.chunks != (view_.kq + kSpI8ChunkQuads - 1) / kSpI8ChunkQuads) invalid_packed(fmt, "their chunk counts contradict K");
+    if (K > kInt8MaxK) invalid_packed(fmt, "their K is over the format's limit");
+    init_view();
     blocks_ = r.get<int64_t>();
-    if (blocks_ < 0 || blocks_ > N * view_.kq || blocks_ > int64_t(0xffffffff)) invalid_packed(fmt, "their block count is impossible");
+    nonzeros_ = r.get<int64_t>();
     max_abs_error_ = r.get<double>();
     rel_rms_error_ = r.get<double>();
-    const int64_t segments = N * view_.chunks;
-    if (static_cast<uint64_t>(r.left()) < static_cast<uint64_t>(segments + 1) * 4 + static_cast<uint64_t>(blocks_) * 5 + static_cast<uint64_t>(N) * 4)
-      invalid_packed(fmt, "the data ends early (truncated)");
-    ptr_.resize(static_cast<size_t>(segments + 1));
-    r.get_bytes(ptr_.data(), sizeof(uint32_t) * static_cast<size_t>(segments + 1));
-    idx_.resize(static_cast<size_t>(std::max<int64_t>(blocks_, 1)) + 16);
-    val_.resize(static_cast<size_t>(std::max<int64_t>(blocks_, 1)) + 16);  // the kernels' read-ahead padding
-    compressed_ = false;  // the serialised form is the words layout
-    r.get_bytes(idx_.data(), static_cast<size_t>(blocks_));
-    r.align(4);
-    r.get_bytes(val_.data(), sizeof(int32_t) * static_cast<size_t>(blocks_));
-    const int64_t padded_n = (N + 15) / 16 * 16;
-    scale_.resize(static_cast<size_t>(padded_n));
-    colsum_.resize(static_cast<size_t>(padded_n));
-    r.get_bytes(scale_.data(), sizeof(float) * static_cast<size_t>(N));
-    if (r.left() != 0) invalid_packed(fmt, "they carry " + std::to_string(r.left()) + " bytes too many");
-    if (ptr_[0] != 0 || ptr_[segments] != static_cast<uint32_t>(blocks_)) invalid_packed(fmt, "their block pointers do not span the blocks");
-    for (int64_t n = 0; n < N; ++n) {
-      int32_t colsum = 0;
-      for (int64_t c = 0; c < view_.chunks; ++c) {
-        const int64_t seg = n * view_.chunks + c;
-        if (ptr_[seg + 1] < ptr_[seg]) invalid_packed(fmt, "their block pointers decrease");
-        const int64_t quads = std::min<int64_t>(kSpI8ChunkQuads, view_.kq - c * kSpI8ChunkQuads);
-        int last = -1;
-        for (uint32_t e = ptr_[seg]; e < ptr_[seg + 1]; ++e) {
-          if (idx_[e] >= quads || static_cast<int>(idx_[e]) <= last) invalid_packed(fmt, "a block index is out of range or out of order");
-          last = idx_[e];
-          const int64_t qd = c * kSpI8ChunkQuads + idx_[e];
-          for (int l = 0; l < 4; ++l) {
-            const int8_t code = static_cast<int8_t>((static_cast<uint32_t>(val_[e]) >> (8 * l)) & 0xff);
-            if (code < -weight_max || code > weight_max || (4 * qd + l >= K && code != 0)) invalid_packed(fmt, "a weight code is out of range");
-            colsum += code;
-            nonzeros_ += code != 0;
+    const uint32_t layout = r.get<uint32_t>();
+    (void)r.get<uint32_t>();
+    if (layout > 1) invalid_packed(fmt, "their layout is unknown");
+    compressed_ = layout == 1;
+    const int64_t ranges = N * view_.chunks;
+    if (blocks_ < 0 || blocks_ > N * view_.kq || nonzeros_ < 0 || nonzeros_ > 4 * blocks_) invalid_packed(fmt, "their block counts are impossible");
+    const uint64_t need = static_cast<uint64_t>(ranges) * 8 + (compressed_ ? static_cast<uint64_t>(blocks_ + 1) / 2 + static_cast<uint64_t>(nonzeros_) : static_cast<uint64_t>(blocks_) * 4) + static_cast<uint64_t>(N) * 4;
+    if (r.left() != need) invalid_packed(fmt, "they are " + std::to_string(r.left()) + " bytes long where " + std::to_string(need) + " are expected (truncated?)");
+    std::vector<uint64_t> bitmap(static_cast<size_t>(ranges));
+    r.get_bytes(bitmap.data(), sizeof(uint64_t) * bitmap.size());
+    // Block pointers from the bitmaps (compressed ranges padded to an even count, as packing does).
+    ptr_.resize(static_cast<size_t>(ranges + 1));
+    if (compressed_) cptr_.resize(static_cast<size_t>(ranges + 1));
+    uint64_t at = 0, real = 0, odd = 0;
+    for (int64_t rg = 0; rg < ranges; ++rg) {
+      const int64_t quads = std::min<int64_t>(kSpI8ChunkQuads, view_.kq - (rg % view_.chunks) * kSpI8ChunkQuads);
+      if (quads < 64 && (bitmap[rg] >> quads) != 0) invalid_packed(fmt, "a block lies past K");
+      const uint32_t nb = static_cast<uint32_t>(popcount64(bitmap[rg]));
+      ptr_[rg] = static_cast<uint32_t>(at);
+      at += compressed_ ? (nb + 1) / 2 * 2 : nb;
+      real += nb;
+      odd += nb & 1;
+    }
+    ptr_[ranges] = static_cast<uint32_t>(at);
+    if (real != static_cast<uint64_t>(blocks_)) invalid_packed(fmt, "their bitmaps do not hold their block count");
+    const int64_t slots = compressed_ ? compressed_candidate_blocks(real, odd) : blocks_;
+    idx_.resize(static_cast<size_t>(slots) + 16);
+    for (int64_t rg = 0; rg < ranges; ++rg) {
+      uint32_t e = ptr_[rg];
+      for (uint64_t bits = bitmap[rg]; bits; bits &= bits - 1) idx_[e++] = static_cast<uint8_t>(ctz64(bits));
+    }
+    const int wm = weight_max;
+    auto code_ok = [wm](int8_t c) { return c >= -wm && c <= wm; };
+    // Lanes of the last quad that lie within K (the bitmaps already keep blocks below kq).
+    const unsigned tail_lanes = (1u << (K - 4 * (view_.kq - 1))) - 1u;
+    const int64_t last_chunk = view_.chunks - 1;
+    const uint8_t last_idx = static_cast<uint8_t>(view_.kq - 1 - last_chunk * kSpI8ChunkQuads);
+    auto lanes_of = [&](int64_t chunk, uint32_t e) { return chunk == last_chunk && idx_[e] == last_idx ? tail_lanes : 15u; };
+    static constexpr uint8_t kBits4[16] = {0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4};
+    if (compressed_) {
+      std::vector<uint8_t> masks(static_cast<size_t>(blocks_ + 1) / 2);
+      r.get_bytes(masks.data(), masks.size());
+      nib_.resize(static_cast<size_t>(slots / 2) + 16);
+      codes_.resize(static_cast<size_t>(nonzeros_) + 64);
+      r.get_bytes(codes_.data(), static_cast<size_t>(nonzeros_));
+      uint64_t b = 0, off = 0;
+      for (int64_t rg = 0; rg < ranges; ++rg) {
+        cptr_[rg] = static_cast<uint32_t>(off);
+        const int64_t chunk = rg % view_.chunks;
+        const uint32_t end = ptr_[rg] + static_cast<uint32_t>(popcount64(bitmap[rg]));
+        for (uint32_t e = ptr_[rg]; e < end; ++e, ++b) {
+          const unsigned mask = (masks[b >> 1] >> (4 * (b & 1))) & 0xfu;
+          if (mask == 0 || (mask & ~lanes_of(chunk, e)) != 0) invalid_packed(fmt, "a stored block holds no code, or one past K");
+          nib_[e >> 1] |= static_cast<uint8_t>(mask << (4 * (e & 1)));
+          off += kBits4[mask];
+        }
+        if (off > static_cast<uint64_t>(nonzeros_)) invalid_packed(fmt, "their masks name more codes than they hold");
+      }
+      cptr_[ranges] = static_cast<uint32_t>(off);
+      if (off != static_cast<uint64_t>(nonzeros_) || (blocks_ & 1 && masks.back() >> 4)) invalid_packed(fmt, "their masks do not match their codes");
+      for (int64_t n = 0; n < N; ++n) {
+        int32_t colsum = 0;
+        for (uint32_t i = cptr_[n * view_.chunks]; i < cptr_[(n + 1) * view_.chunks]; ++i) {
+          if (!code_ok(codes_[i])) invalid_packed(fmt, "a weight code is out of range");
+          colsum += codes_[i];
+        }
+        colsum_[n] = colsum;  // recomputed, not trusted
+      }
+    } else {
+      val_.resize(static_cast<size_t>(blocks_) + 16);  // the kernels' read-ahead padding, as packing sizes it
+      r.get_bytes(val_.data(), sizeof(int32_t) * static_cast<size_t>(blocks_));
+      int64_t nonzeros = 0;
+      for (int64_t n = 0; n < N; ++n) {
+        int32_t colsum = 0;
+        for (int64_t c = 0; c < view_.chunks; ++c) {
+          const int64_t rg = n * view_.chunks + c;
+          for (uint32_t e = ptr_[rg]; e < ptr_[rg + 1]; ++e) {
+            const unsigned lanes = lanes_of(c, e);
+            for (int l = 0; l < 4; ++l) {
+              const int8_t code = static_cast<int8_t>((static_cast<uint32_t>(val_[e]) >> (8 * l)) & 0xff);
+              if (!code_ok(code) || (code != 0 && !((lanes >> l) & 1u))) invalid_packed(fmt, "a weight code is out of range");
+              colsum += code;
+              nonzeros += code != 0;
+            }
           }
         }
+        colsum_[n] = colsum;
       }
-      colsum_[n] = colsum;  // recomputed, not trusted
+      if (nonzeros != nonzeros_) invalid_packed(fmt, "their nonzero count does not match their codes");
     }
-    view_.ptr = ptr_.data();
-    view_.idx = idx_.data();
-    view_.val = val_.data();
-    view_.scale = scale_.data();
-    view_.colsum = colsum_.data();
+    r.get_bytes(scale_.data(), sizeof(float) * static_cast<size_t>(N));
+    point_view();
   }
 
+  // Both layouts: a header, one 64-bit map of stored blocks per (output, chunk) range (bit q: the block
+  // at quad q of the chunk), then the words (words layout) or the blocks' 4-bit masks, two to a byte,
+  // and the nonzero codes (compressed layout; padding blocks are not written), then the scales. The
+  // maps stand in for block pointers and indices: smaller, and nothing in them can point out of range.
   bool serialize(std::vector<uint8_t>& out) const override {
-    if (compressed_) return false;  // only the words layout has a serialised form (v1); callers re-pack
+    const int64_t ranges = N() * view_.chunks;
     ByteWriter w(out);
     w.put(kSerialMagic);
     w.put(kSerialVersion);
@@ -242,15 +306,35 @@ class SparseInt8 final : public SparseInt8Weights {
     w.put(static_cast<int32_t>(kernels_->weight_max));
     w.put(K());
     w.put(N());
-    w.put(view_.kq);
-    w.put(view_.chunks);
     w.put(blocks_);
+    w.put(nonzeros_);
     w.put(max_abs_error_);
     w.put(rel_rms_error_);
-    w.put_bytes(ptr_.data(), sizeof(uint32_t) * static_cast<size_t>(N() * view_.chunks + 1));
-    w.put_bytes(idx_.data(), static_cast<size_t>(blocks_));
-    w.align(4);
-    w.put_bytes(val_.data(), sizeof(int32_t) * static_cast<size_t>(blocks_));
+    w.put(static_cast<uint32_t>(compressed_ ? 1 : 0));
+    w.put(uint32_t{0});
+    std::vector<uint8_t> masks;
+    masks.reserve(static_cast<size_t>(blocks_ + 1) / 2);
+    size_t real = 0;
+    for (int64_t rg = 0; rg < ranges; ++rg) {
+      uint64_t bits = 0;
+      for (uint32_t e = ptr_[rg]; e < ptr_[rg + 1]; ++e) {
+        if (compressed_) {
+          const unsigned mask = block_mask(view_, e);
+          if (mask == 0) continue;  // the padding block of an odd range
+          if (real % 2 == 0) masks.push_back(0);
+          masks.back() |= static_cast<uint8_t>(mask << (4 * (real % 2)));
+          ++real;
+        }
+        bits |= uint64_t{1} << idx_[e];
+      }
+      w.put(bits);
+    }
+    if (compressed_) {
+      w.put_bytes(masks.data(), masks.size());
+      w.put_bytes(codes_.data(), static_cast<size_t>(nonzeros_));
+    } else {
+      w.put_bytes(val_.data(), sizeof(int32_t) * static_cast<size_t>(blocks_));
+    }
     w.put_bytes(scale_.data(), sizeof(float) * static_cast<size_t>(N()));
     return true;
   }
@@ -370,6 +454,21 @@ class SparseInt8 final : public SparseInt8Weights {
     colsum_.resize(static_cast<size_t>(padded_n));
   }
 
+  // The kernels' view of the buffers, once they are filled.
+  void point_view() {
+    view_.ptr = ptr_.data();
+    view_.idx = idx_.data();
+    if (compressed_) {
+      view_.cptr = cptr_.data();
+      view_.nib = nib_.data();
+      view_.codes = codes_.data();
+    } else {
+      view_.val = val_.data();
+    }
+    view_.scale = scale_.data();
+    view_.colsum = colsum_.data();
+  }
+
   // The layout from a column's blocks: ranges, the smaller of the two encodings, the view.
   void build(const ColumnBlocks& cb) {
     const int64_t N = this->N();
@@ -455,17 +554,7 @@ class SparseInt8 final : public SparseInt8Weights {
         ++e;
       }
     }
-    view_.ptr = ptr_.data();
-    view_.idx = idx_.data();
-    if (compressed_) {
-      view_.cptr = cptr_.data();
-      view_.nib = nib_.data();
-      view_.codes = codes_.data();
-    } else {
-      view_.val = val_.data();
-    }
-    view_.scale = scale_.data();
-    view_.colsum = colsum_.data();
+    point_view();
   }
 
   const SpmmInt8Kernels* kernels_;

@@ -15,11 +15,11 @@ export interface Prepacked {
   bytes: Uint8Array;
 }
 
-/** A weight [K, N] as its validated fp32 nonzeros by column. */
+/** A weight [K, N] as its fp32 nonzeros by column (validated when read; damage throws SparqError). */
 export interface SparseWeight {
   K: number;
   N: number;
-  columns: SparseColumns<Float32Array>;
+  columns: () => SparseColumns<Float32Array>;
 }
 
 interface Attached {
@@ -61,14 +61,15 @@ export function unpackPrepacked(model: Model, weight: string, spec: WeightFormat
 
 /**
  * The weight packed in `spec`'s format without its dense fp32 matrix: adopted from packed bytes, else
- * packed from the nonzeros the file stores; undefined where the model carries neither.
+ * packed from the nonzeros the file stores (or that its packed bytes hold, where this CPU's kernels
+ * can't adopt them); undefined where the model carries neither.
  */
 export function packWithoutDense(model: Model, weight: string, spec: WeightFormatSpec, K: number, N: number): NativePackedHandle | undefined {
   const adopted = unpackPrepacked(model, weight, spec, K, N);
   if (adopted) return adopted;
   const s = attached.get(model)?.sparse.get(weight);
   if (!s || s.K !== K || s.N !== N) return undefined;
-  const c = s.columns;
+  const c = s.columns();
   return native().packCsc(spec.format, c.colPtr, c.rows, c.values, K, N, { ...(spec.options ?? {}) });
 }
 

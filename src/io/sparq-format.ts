@@ -30,7 +30,7 @@ const FLAG_BROTLI = 1;
 export interface SectionInput {
   name: string;
   data: Uint8Array;
-  /** Store brotli-compressed (smaller files; costs decode time at load). */
+  /** Store brotli-compressed where that saves an eighth or more (smaller files; costs decode time at load). */
   compress?: boolean;
 }
 
@@ -67,8 +67,10 @@ export function writeSparq(sections: readonly SectionInput[]): Uint8Array {
     if (name.length === 0 || name.length > NAME) throw new RangeError(`Expected a section name of 1 to ${NAME} bytes but received ${JSON.stringify(s.name)}`);
     if (names.has(s.name)) throw new RangeError(`Expected unique section names but received ${JSON.stringify(s.name)} twice`);
     names.add(s.name);
-    const bytes = s.compress ? new Uint8Array(zlib.brotliCompressSync(s.data, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 9, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: s.data.length } })) : s.data;
-    return { name, bytes, flags: s.compress ? FLAG_BROTLI : 0, raw: s.data.length };
+    const packed = s.compress ? new Uint8Array(zlib.brotliCompressSync(s.data, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 9, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: s.data.length } })) : null;
+    // Kept compressed only where it pays (saves an eighth or more): else the load pays a decode for nothing.
+    const brotli = packed !== null && packed.length <= s.data.length * 0.875;
+    return { name, bytes: brotli ? packed : s.data, flags: brotli ? FLAG_BROTLI : 0, raw: s.data.length };
   });
   let offset = align(HEADER + ENTRY * stored.length);
   const offsets = stored.map((s) => {

@@ -4,9 +4,13 @@
 //   'consts'  raw little-endian bytes of the small constants (biases, shapes, LayerNorm scales, ...).
 //   'weights' the linear layers' weights in the compact codec of sparq-weights.ts: sparse with u8 gap
 //             indices where pruned, s8 values + scales where quantized (recovered exactly from the
-//             model's q·scale values and its quantization record).
-// 'model' and 'weights' are brotli-compressed by default (Huffman-style entropy coding, as Deep
-// Compression's last stage); `compress: false` writes them raw for the fastest load.
+//             model's q·scale values and its quantization record) — or only the scales, where the
+//             packed bytes hold the s8 codes exactly ('sparse-int8': layout 'packed').
+//   'packed'  weights in their kernel's serialised layout (native serialize / unpack), adopted by a
+//             session as they are: no quantizing, no searching, a copy and a check.
+// 'model' and 'weights' are brotli-compressed by default where it pays (Huffman-style entropy coding,
+// as Deep Compression's last stage); 'packed' never is (loading must not pay a decode). `compress:
+// false` writes everything raw.
 import { SparqError } from '../errors.js';
 import { type Attribute, type ConstTensor, type DType, type Dim, type Graph, type Node, type TypedData, type ValueInfo, ELEMENT_BYTES, allocData, freezeTensor, lazyTensor, transpose } from '../graph/ir.js';
 import { Model, type WeightFormatSpec } from '../model.js';
@@ -16,7 +20,8 @@ import { quantizeWeights } from '../compress/quantize-math.js';
 import { type PackedWeights, type WeightFormat, pack } from '../kernels.js';
 import { type Prepacked, type SparseWeight, attachPrepacked, serializePacked } from './prepacked.js';
 import { openSparq, writeSparq } from './sparq-format.js';
-import { type WeightMeta, checkWeight, decodeWeight, denseFromColumns, encodeWeight, sparseColumns } from './sparq-weights.js';
+import { type SparseColumns, type WeightMeta, checkWeight, decodeWeight, denseFromColumns, encodeScalesOnly, encodeWeight, scaledCodes, sparseColumns } from './sparq-weights.js';
+import { sparseInt8Codes } from './sparse-int8-bytes.js';
 
 const DTYPES: readonly DType[] = ['float32', 'int8', 'uint8', 'int32', 'int64', 'bool'];
 
@@ -39,15 +44,25 @@ interface ModelJson {
 }
 
 export interface SparqWriteOptions {
-  /** Brotli the graph and weight sections (default true: smaller; false: faster to load). */
+  /**
+   * Brotli the graph and compact-weight sections where it pays (default true: smaller files; the
+   * packed weights a session adopts are never compressed, so loading such a model pays only for
+   * decoding its graph, ~10 µs for LeNet's). false: everything raw.
+   */
   compress?: boolean;
   /**
-   * Also store weights in their kernel's packed layout, so sessions adopt them without re-packing:
-   * 'auto' (default) where the packed bytes are at most 1.5x the compact encoding (block-pruned int8),
-   * true for every weight whose format can serialise, false never.
+   * Also store weights in their kernel's packed layout, so sessions adopt them without re-packing.
+   * 'auto' (default): 'sparse-int8' weights whose packed bytes hold exactly the model's s8 codes are
+   * stored packed only (with their scales) where that is at most 1.25x their compact encoding — it is
+   * usually smaller; other formats' packed bytes are stored beside the compact encoding where at most
+   * 1.5x its size. true: every weight whose format can serialise. false: never (compact only, the
+   * smallest with brotli; sessions then pack at load, from the nonzeros for sparse weights).
    */
   prepack?: 'auto' | boolean;
 }
+
+/** Sections smaller than this stay raw even with `compress`: brotli's start-up costs more than it saves. */
+const BROTLI_MIN_BYTES = 1 << 10;
 
 class Appender {
   parts: Uint8Array[] = [];
@@ -114,21 +129,46 @@ export function encodeSparqModel(model: Model, options: SparqWriteOptions = {}):
     const q = quant.get(name);
     const spec = model.weightFormats.get(name);
     const bk = spec?.options?.block && /^1x\d+$/.test(String(spec.options.block)) ? Number(String(spec.options.block).slice(2)) : 1;
-    const enc = q ? encodeWeight({ K: l.K, N: l.N, s8: quantizeWeights(W, l.K, l.N, q.perChannel), bk }) : encodeWeight({ K: l.K, N: l.N, f32: W, bk });
-    json.weights[name] = { dims: [...t.dims], transposed: l.transposed, offset: weights.add(enc.bytes), meta: enc.meta };
-    if (spec && prepack !== false) {
-      const bytes = packedBytes(W, l.K, l.N, spec);
-      if (bytes && (prepack === true || bytes.length <= 1.5 * enc.bytes.length))
-        json.weights[name].packed = { format: spec.format, options: { ...(spec.options ?? {}) }, offset: packedSection.add(bytes), length: bytes.length };
+    const s8 = q ? quantizeWeights(W, l.K, l.N, q.perChannel) : undefined;
+    let stored = s8 ? encodeWeight({ K: l.K, N: l.N, s8, bk }) : encodeWeight({ K: l.K, N: l.N, f32: W, bk });
+    let packed: PackedRef | undefined;
+    const bytes = spec && prepack !== false ? packedBytes(W, l.K, l.N, spec) : null;
+    if (spec && bytes) {
+      // Packed bytes that hold exactly the model's s8 codes replace the compact codes: the entry keeps
+      // only the scales (one copy of the weights, adopted as is at load).
+      const codesOnly = s8 && spec.format === 'sparse-int8' && holdsCodes(bytes, s8.values, l.K, l.N);
+      // 'Not much bigger': a ratio, with some slack for tiny matrices (headers and maps dominate them).
+      if (prepack === true || bytes.length <= (codesOnly ? 1.25 : 1.5) * stored.bytes.length + 512) {
+        packed = { format: spec.format, options: { ...(spec.options ?? {}) }, offset: packedSection.add(bytes), length: bytes.length };
+        if (codesOnly) stored = encodeScalesOnly(l.K, l.N, s8.scales);
+      }
     }
+    json.weights[name] = { dims: [...t.dims], transposed: l.transposed, offset: weights.add(stored.bytes), meta: stored.meta, ...(packed ? { packed } : {}) };
   }
+  const modelBytes = new TextEncoder().encode(JSON.stringify(json));
+  const weightBytes = weights.bytes();
   return writeSparq([
-    { name: 'model', data: new TextEncoder().encode(JSON.stringify(json)), compress },
+    { name: 'model', data: modelBytes, compress: compress && modelBytes.length >= BROTLI_MIN_BYTES },
     { name: 'consts', data: consts.bytes() },
-    { name: 'weights', data: weights.bytes(), compress },
+    { name: 'weights', data: weightBytes, compress: compress && weightBytes.length >= BROTLI_MIN_BYTES },
     // Never compressed: adopted by the kernels as they are, the load path must not pay a decode.
     { name: 'packed', data: packedSection.bytes() },
   ]);
+}
+
+/** Whether sparse-int8 packed bytes hold exactly these s8 codes [K, N]. */
+function holdsCodes(bytes: Uint8Array, values: Int8Array, K: number, N: number): boolean {
+  let c;
+  try {
+    c = sparseInt8Codes(bytes, K, N);
+  } catch {
+    return false;
+  }
+  let nonzeros = 0;
+  for (const v of values) if (v !== 0) nonzeros++;
+  if (nonzeros !== c.rows.length) return false;
+  for (let n = 0; n < N; n++) for (let j = c.colPtr[n]; j < c.colPtr[n + 1]; j++) if (values[c.rows[j] * N + n] !== c.values[j]) return false;
+  return true;
 }
 
 /** The kernel's packed layout of W as bytes, or null where the format cannot serialise (or won't pack). */
@@ -216,12 +256,24 @@ export function decodeSparqModel(bytes: Uint8Array): Model {
     // nonzeros (a session packs them in O(nonzeros)). Dense fp32 values, and their transpose, are made
     // only if something reads them.
     let dense: () => Float32Array;
-    if (p === undefined) checkWeight(meta, encoded());
-    if (p === undefined && meta.layout === 'sparse') {
-      const columns = sparseColumns(meta, encoded(), true);
+    if (meta.layout === 'packed') {
+      // s8 codes only in the packed bytes (sparse-int8): read back in JS where the kernels can't adopt them.
+      const bytesOfPacked = prepacked.get(name)?.bytes;
+      if (!bytesOfPacked || (p as { format?: unknown }).format !== 'sparse-int8') throw invalid(`weight "${name}" is kept in a packed form it lacks`);
+      let cached: SparseColumns<Float32Array> | undefined;
+      const columns = () => {
+        checkWeight(meta, encoded());
+        return (cached ??= scaledCodes(meta, encoded(), sparseInt8Codes(bytesOfPacked, K, N)));
+      };
       sparse.set(name, { K, N, columns });
+      dense = () => denseFromColumns(columns(), K, N);
+    } else if (p === undefined && meta.layout === 'sparse') {
+      checkWeight(meta, encoded());
+      const columns = sparseColumns(meta, encoded(), true);
+      sparse.set(name, { K, N, columns: () => columns });
       dense = () => denseFromColumns(columns, K, N);
     } else {
+      if (p === undefined) checkWeight(meta, encoded());
       dense = () => decodeWeight(meta, encoded(), { f32Only: true }).f32;
     }
     initializers.set(name, lazyTensor('float32', [d0, d1], () => (ref.transposed ? transpose(dense(), K, N) : dense())));

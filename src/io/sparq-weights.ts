@@ -14,7 +14,8 @@ export interface WeightMeta {
   K: number;
   N: number;
   dtype: WeightDType;
-  layout: 'dense' | 'sparse';
+  /** 'packed': s8 codes kept only in the weight's 'sparse-int8' packed bytes; here just the scales. */
+  layout: 'dense' | 'sparse' | 'packed';
   /** Group length along K of the sparse layout. */
   bk: number;
   /** Stored groups (sparse), fillers included. */
@@ -132,11 +133,29 @@ export function checkWeight(meta: WeightMeta, bytes: Uint8Array): void {
   if (![K, N, bk, groups].every((v) => Number.isSafeInteger(v) && v >= 0) || K < 1 || N < 1 || bk < 1 || bk > 64 || K * N > 2 ** 31)
     throw invalid(`a matrix has impossible dimensions ${JSON.stringify({ K, N, bk, groups })}`);
   if (meta.dtype !== 'f32' && meta.dtype !== 's8') throw invalid(`a matrix has unknown type ${JSON.stringify(meta.dtype)}`);
-  if (meta.layout !== 'dense' && meta.layout !== 'sparse') throw invalid(`a matrix has unknown layout ${JSON.stringify(meta.layout)}`);
+  if (meta.layout !== 'dense' && meta.layout !== 'sparse' && meta.layout !== 'packed') throw invalid(`a matrix has unknown layout ${JSON.stringify(meta.layout)}`);
+  if (meta.layout === 'packed' && meta.dtype !== 's8') throw invalid('a matrix kept in packed form is not s8');
   const vsize = meta.dtype === 's8' ? 1 : 4;
   const nScales = scaleCount(meta);
-  const expected = meta.layout === 'dense' ? nScales * 4 + K * N * vsize : nScales * 4 + 4 * N + pad4(groups) + groups * bk * vsize;
+  const expected = meta.layout === 'packed' ? nScales * 4 : meta.layout === 'dense' ? nScales * 4 + K * N * vsize : nScales * 4 + 4 * N + pad4(groups) + groups * bk * vsize;
   if (bytes.length !== expected || meta.bytes !== expected) throw invalid(`a ${K}x${N} matrix holds ${bytes.length} bytes where ${expected} are expected`);
+}
+
+/** The 'packed' entry of s8 weights whose codes live in their packed bytes: the scales alone. */
+export function encodeScalesOnly(K: number, N: number, scales: Float32Array): { meta: WeightMeta; bytes: Uint8Array } {
+  const bytes = new Uint8Array(scales.slice().buffer);
+  return { meta: { K, N, dtype: 's8', layout: 'packed', bk: 1, groups: 0, perChannel: scales.length === N, bytes: bytes.length }, bytes };
+}
+
+/** fp32 nonzeros from s8 codes by column and the checked 'packed' entry's scales. */
+export function scaledCodes(meta: WeightMeta, scaleBytes: Uint8Array, codes: SparseColumns<Int8Array>): SparseColumns<Float32Array> {
+  const scales = scalesOf(meta, scaleBytes);
+  const values = new Float32Array(codes.values.length);
+  for (let n = 0; n < meta.N; n++) {
+    const s = scales[meta.perChannel ? n : 0];
+    for (let j = codes.colPtr[n]; j < codes.colPtr[n + 1]; j++) values[j] = codes.values[j] * s;
+  }
+  return { colPtr: codes.colPtr, rows: codes.rows, values };
 }
 
 const scaleCount = (meta: WeightMeta) => (meta.dtype === 's8' ? (meta.perChannel ? meta.N : 1) : 0);
@@ -208,6 +227,7 @@ export function decodeWeight(meta: WeightMeta, bytes: Uint8Array, options: { f32
   checkWeight(meta, bytes);
   const { K, N } = meta;
   const s8 = meta.dtype === 's8';
+  if (meta.layout === 'packed') throw invalid('a matrix kept in packed form was read without its packed bytes');
   const scales = scalesOf(meta, bytes);
   const at = scales.length * 4;
   if (meta.layout === 'sparse') {
