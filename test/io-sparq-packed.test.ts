@@ -7,7 +7,7 @@ import { quantizeWeights } from '../src/compress/quantize-math.js';
 import { decodeSparqModel, encodeSparqModel } from '../src/io/sparq-model.js';
 import { prepackedOf, serializePacked } from '../src/io/prepacked.js';
 import { readSparq, writeSparq } from '../src/io/sparq-format.js';
-import { sparseInt8Codes } from '../src/io/sparse-int8-bytes.js';
+import { groupedCscValues, sparseInt8Codes } from '../src/io/packed-columns.js';
 import { pack } from '../src/kernels.js';
 import { native } from '../src/native.js';
 import { mlpModel } from '../src/onnx/zoo.js';
@@ -58,7 +58,53 @@ describe("'sparse-int8' packed bytes read in JS", () => {
   });
 });
 
+describe("'sparse' / 'block' packed bytes read in JS", () => {
+  for (const [format, block] of [['sparse', undefined], ['block', '1x4'], ['block', '8x1']] as const) {
+    it(`${format}${block ? ` ${block}` : ''}: the values exactly; damage gives SparqError`, () => {
+      const K = 67, N = 21;
+      const W = prune(randomFloats(K * N, 11), 0.85, 12);
+      const p = pack(W, K, N, { format, ...(block ? { block } : {}) });
+      const bytes = serializePacked(p.handle)!;
+      p.release();
+      const c = groupedCscValues(format, bytes, K, N);
+      const back = new Float32Array(K * N);
+      for (let n = 0; n < N; n++) for (let j = c.colPtr[n]; j < c.colPtr[n + 1]; j++) back[c.rows[j] * N + n] = c.values[j];
+      expect(back).toEqual(W);
+      for (let n = 0; n < bytes.length; n += 7) expect(() => groupedCscValues(format, bytes.subarray(0, n), K, N)).toThrow(SparqError);
+      const r = rng(2);
+      for (let i = 0; i < bytes.length; i += 3) {
+        const bad = Uint8Array.from(bytes);
+        bad[i] ^= 1 << Math.floor(r() * 8);
+        try {
+          groupedCscValues(format, bad, K, N);
+        } catch (e) {
+          expect(e).toBeInstanceOf(SparqError);
+        }
+      }
+    });
+  }
+});
+
 describe('packed-only .sparq weights', () => {
+  it("unstructured fp32 ('sparse'): values only in the packed section, the same weights and outputs", async () => {
+    const onnx = mlpModel({ sizes: [96, 64, 10], seed: 2 });
+    const m = await prunePass(await loadModel(onnx), { sparsity: 0.9, minParams: 0 });
+    expect([...m.weightFormats.values()].every((f) => f.format === 'sparse')).toBe(true);
+    const bytes = encodeSparqModel(m);
+    const json = JSON.parse(new TextDecoder().decode(readSparq(bytes).get('model')!));
+    expect(Object.values(json.weights).map((w) => (w as { meta: { layout: string } }).meta.layout)).toEqual(['packed', 'packed']);
+    const back = decodeSparqModel(bytes);
+    for (const [name, t] of m.initializers) expect(back.initializers.get(name)!.data).toEqual(t.data);
+    const x = new Tensor('float32', Float32Array.from({ length: 2 * 96 }, (_, i) => Math.cos(i)), [2, 96]);
+    const y = async (model: typeof m) => {
+      const s = await InferenceSession.create(model);
+      const out = (await s.run({ [s.inputNames[0]]: x }))[s.outputNames[0]].data;
+      await s.release();
+      return out;
+    };
+    expect(await y(back)).toEqual(await y(m));
+  });
+
   it('LeNet 92% + int8: codes only in the packed section, the same fp32 weights and outputs, ≥ 20x smaller', async () => {
     const onnx = mlpModel({ sizes: [784, 300, 100, 10], seed: 1 });
     const m = await quantize(await prunePass(await loadModel(onnx), { sparsity: 0.92, minParams: 0 }), { mode: 'dynamic' });

@@ -272,11 +272,14 @@ export interface FuseOptions {
 /** Runs every fusion; returns a new graph (the input graph is unchanged). */
 export function fuseGraph(graph: Graph, options: FuseOptions = {}): Graph {
   let g = graph;
-  for (const pass of [fuseGelu, fuseLayerNorm, ...(options.linear === false ? [] : [fuseLinear])]) {
+  // Each pass starts at one op; a graph without it skips the pass and its shape inference.
+  const passes: [(r: Rewriter) => void, string[]][] = [[fuseGelu, ['Erf']], [fuseLayerNorm, ['ReduceMean']], ...(options.linear === false ? [] : [[fuseLinear, ['MatMul', 'Gemm']] as [(r: Rewriter) => void, string[]]])];
+  for (const [pass, roots] of passes) {
+    if (!g.nodes.some((n) => n.domain === '' && roots.includes(n.op))) continue;
     const { metas } = inferGraph(g);
     const r = new Rewriter(g, metas);
     pass(r);
     g = r.build();
   }
-  return g;
+  return g === graph ? freezeGraph({ ...graph }) : g;
 }

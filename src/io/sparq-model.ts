@@ -4,8 +4,8 @@
 //   'consts'  raw little-endian bytes of the small constants (biases, shapes, LayerNorm scales, ...).
 //   'weights' the linear layers' weights in the compact codec of sparq-weights.ts: sparse with u8 gap
 //             indices where pruned, s8 values + scales where quantized (recovered exactly from the
-//             model's q·scale values and its quantization record) — or only the scales, where the
-//             packed bytes hold the s8 codes exactly ('sparse-int8': layout 'packed').
+//             model's q·scale values and its quantization record) — or only the s8 scales, where the
+//             packed bytes hold the weights exactly (layout 'packed': src/io/packed-columns.ts).
 //   'packed'  weights in their kernel's serialised layout (native serialize / unpack), adopted by a
 //             session as they are: no quantizing, no searching, a copy and a check.
 // 'model' and 'weights' are brotli-compressed by default where it pays (Huffman-style entropy coding,
@@ -20,8 +20,8 @@ import { quantizeWeights } from '../compress/quantize-math.js';
 import { type PackedWeights, type WeightFormat, pack } from '../kernels.js';
 import { type Prepacked, type SparseWeight, attachPrepacked, serializePacked } from './prepacked.js';
 import { openSparq, writeSparq } from './sparq-format.js';
-import { type SparseColumns, type WeightMeta, checkWeight, decodeWeight, denseFromColumns, encodeScalesOnly, encodeWeight, scaledCodes, sparseColumns } from './sparq-weights.js';
-import { sparseInt8Codes } from './sparse-int8-bytes.js';
+import { type SparseColumns, type WeightMeta, checkWeight, decodeWeight, denseFromColumns, encodeWeight, encodeWithPacked, scaledCodes, sparseColumns } from './sparq-weights.js';
+import { packedColumns } from './packed-columns.js';
 
 const DTYPES: readonly DType[] = ['float32', 'int8', 'uint8', 'int32', 'int64', 'bool'];
 
@@ -134,13 +134,13 @@ export function encodeSparqModel(model: Model, options: SparqWriteOptions = {}):
     let packed: PackedRef | undefined;
     const bytes = spec && prepack !== false ? packedBytes(W, l.K, l.N, spec) : null;
     if (spec && bytes) {
-      // Packed bytes that hold exactly the model's s8 codes replace the compact codes: the entry keeps
-      // only the scales (one copy of the weights, adopted as is at load).
-      const codesOnly = s8 && spec.format === 'sparse-int8' && holdsCodes(bytes, s8.values, l.K, l.N);
+      // Packed bytes that hold the weights exactly (s8 codes, fp32 values) replace the compact ones: the
+      // entry keeps only the s8 scales (one copy of the weights, adopted as is at load).
+      const only = holdsWeights(spec.format, bytes, s8 ? s8.values : W, l.K, l.N);
       // 'Not much bigger': a ratio, with some slack for tiny matrices (headers and maps dominate them).
-      if (prepack === true || bytes.length <= (codesOnly ? 1.25 : 1.5) * stored.bytes.length + 512) {
+      if (prepack === true || bytes.length <= (only ? 1.25 : 1.5) * stored.bytes.length + 512) {
         packed = { format: spec.format, options: { ...(spec.options ?? {}) }, offset: packedSection.add(bytes), length: bytes.length };
-        if (codesOnly) stored = encodeScalesOnly(l.K, l.N, s8.scales);
+        if (only) stored = encodeWithPacked(l.K, l.N, s8?.scales);
       }
     }
     json.weights[name] = { dims: [...t.dims], transposed: l.transposed, offset: weights.add(stored.bytes), meta: stored.meta, ...(packed ? { packed } : {}) };
@@ -156,18 +156,19 @@ export function encodeSparqModel(model: Model, options: SparqWriteOptions = {}):
   ]);
 }
 
-/** Whether sparse-int8 packed bytes hold exactly these s8 codes [K, N]. */
-function holdsCodes(bytes: Uint8Array, values: Int8Array, K: number, N: number): boolean {
+/** Whether packed bytes hold exactly these weights [K, N] (s8 codes for int8 formats, else fp32 values). */
+function holdsWeights(format: string, bytes: Uint8Array, values: Int8Array | Float32Array, K: number, N: number): boolean {
   let c;
   try {
-    c = sparseInt8Codes(bytes, K, N);
+    c = packedColumns(format, bytes, K, N);
   } catch {
     return false;
   }
+  if (!c || (c.values instanceof Int8Array) !== (values instanceof Int8Array)) return false;
   let nonzeros = 0;
   for (const v of values) if (v !== 0) nonzeros++;
   if (nonzeros !== c.rows.length) return false;
-  for (let n = 0; n < N; n++) for (let j = c.colPtr[n]; j < c.colPtr[n + 1]; j++) if (values[c.rows[j] * N + n] !== c.values[j]) return false;
+  for (let n = 0; n < N; n++) for (let j = c.colPtr[n]; j < c.colPtr[n + 1]; j++) if (!Object.is(values[c.rows[j] * N + n], c.values[j])) return false;
   return true;
 }
 
@@ -257,13 +258,16 @@ export function decodeSparqModel(bytes: Uint8Array): Model {
     // only if something reads them.
     let dense: () => Float32Array;
     if (meta.layout === 'packed') {
-      // s8 codes only in the packed bytes (sparse-int8): read back in JS where the kernels can't adopt them.
-      const bytesOfPacked = prepacked.get(name)?.bytes;
-      if (!bytesOfPacked || (p as { format?: unknown }).format !== 'sparse-int8') throw invalid(`weight "${name}" is kept in a packed form it lacks`);
+      // The weights only in their packed bytes: read back in JS where the kernels can't adopt them.
+      const pk = prepacked.get(name);
+      if (!pk) throw invalid(`weight "${name}" is kept in a packed form it lacks`);
       let cached: SparseColumns<Float32Array> | undefined;
       const columns = () => {
+        if (cached) return cached;
         checkWeight(meta, encoded());
-        return (cached ??= scaledCodes(meta, encoded(), sparseInt8Codes(bytesOfPacked, K, N)));
+        const c = packedColumns(pk.format, pk.bytes, K, N);
+        if (!c || (c.values instanceof Int8Array) !== (meta.dtype === 's8')) throw invalid(`weight "${name}" is kept in packed bytes of format '${pk.format}', which do not hold its ${meta.dtype} values`);
+        return (cached = c.values instanceof Int8Array ? scaledCodes(meta, encoded(), c as SparseColumns<Int8Array>) : (c as SparseColumns<Float32Array>));
       };
       sparse.set(name, { K, N, columns });
       dense = () => denseFromColumns(columns(), K, N);

@@ -14,7 +14,7 @@ export interface WeightMeta {
   K: number;
   N: number;
   dtype: WeightDType;
-  /** 'packed': s8 codes kept only in the weight's 'sparse-int8' packed bytes; here just the scales. */
+  /** 'packed': the weights only in their packed bytes (src/io/packed-columns.ts); here just s8 scales. */
   layout: 'dense' | 'sparse' | 'packed';
   /** Group length along K of the sparse layout. */
   bk: number;
@@ -134,17 +134,16 @@ export function checkWeight(meta: WeightMeta, bytes: Uint8Array): void {
     throw invalid(`a matrix has impossible dimensions ${JSON.stringify({ K, N, bk, groups })}`);
   if (meta.dtype !== 'f32' && meta.dtype !== 's8') throw invalid(`a matrix has unknown type ${JSON.stringify(meta.dtype)}`);
   if (meta.layout !== 'dense' && meta.layout !== 'sparse' && meta.layout !== 'packed') throw invalid(`a matrix has unknown layout ${JSON.stringify(meta.layout)}`);
-  if (meta.layout === 'packed' && meta.dtype !== 's8') throw invalid('a matrix kept in packed form is not s8');
   const vsize = meta.dtype === 's8' ? 1 : 4;
   const nScales = scaleCount(meta);
   const expected = meta.layout === 'packed' ? nScales * 4 : meta.layout === 'dense' ? nScales * 4 + K * N * vsize : nScales * 4 + 4 * N + pad4(groups) + groups * bk * vsize;
   if (bytes.length !== expected || meta.bytes !== expected) throw invalid(`a ${K}x${N} matrix holds ${bytes.length} bytes where ${expected} are expected`);
 }
 
-/** The 'packed' entry of s8 weights whose codes live in their packed bytes: the scales alone. */
-export function encodeScalesOnly(K: number, N: number, scales: Float32Array): { meta: WeightMeta; bytes: Uint8Array } {
-  const bytes = new Uint8Array(scales.slice().buffer);
-  return { meta: { K, N, dtype: 's8', layout: 'packed', bk: 1, groups: 0, perChannel: scales.length === N, bytes: bytes.length }, bytes };
+/** The 'packed' entry of weights held exactly by their packed bytes: the s8 scales alone (nothing for fp32). */
+export function encodeWithPacked(K: number, N: number, scales?: Float32Array): { meta: WeightMeta; bytes: Uint8Array } {
+  const bytes = scales ? new Uint8Array(scales.slice().buffer) : new Uint8Array(0);
+  return { meta: { K, N, dtype: scales ? 's8' : 'f32', layout: 'packed', bk: 1, groups: 0, perChannel: scales?.length === N, bytes: bytes.length }, bytes };
 }
 
 /** fp32 nonzeros from s8 codes by column and the checked 'packed' entry's scales. */
