@@ -5,7 +5,8 @@
 //     ORT int8 = the same weights through DynamicQuantizeLinear → MatMulInteger (sparq's .onnx export of
 //     the quantized dense model: what onnxruntime.quantization.quantize_dynamic emits).
 //   Load: creating a session from the compressed .sparq vs onnxruntime loading the original fp32 ONNX
-//     (target: at most 1/4), for the encoder and for LeNet-300-100 92% + int8.
+//     (target: at most 1/4), for the encoder and for LeNet-300-100 92% + int8; alternating, p50 after
+//     warm-up runs.
 //   npm run bench -- compress-model [--layers=4] [--seq=128] [--runs=10]
 import { InferenceSession, Tensor, loadModel, prune, quantize } from '../src/index.js';
 import type { Model } from '../src/model.js';
@@ -29,10 +30,10 @@ function feeds() {
   };
 }
 
-/** Alternating runs so machine drift hits every contender alike; p50 in ms. */
-async function alternate(tasks: Record<string, () => Promise<unknown>>, runs: number): Promise<Record<string, number>> {
+/** Alternating runs so machine drift hits every contender alike, after `warmup` untimed runs each; p50 in ms. */
+async function alternate(tasks: Record<string, () => Promise<unknown>>, runs: number, warmup = 1): Promise<Record<string, number>> {
   const times: Record<string, number[]> = {};
-  for (const t of Object.values(tasks)) await t();
+  for (let w = 0; w < warmup; w++) for (const t of Object.values(tasks)) await t();
   for (let r = 0; r < runs; r++)
     for (const [name, t] of Object.entries(tasks)) {
       const t0 = process.hrtime.bigint();
@@ -42,21 +43,17 @@ async function alternate(tasks: Record<string, () => Promise<unknown>>, runs: nu
   return Object.fromEntries(Object.entries(times).map(([k, v]) => [k, v.sort((a, b) => a - b)[Math.floor(v.length / 2)]]));
 }
 
-async function median(fn: () => Promise<unknown>, n: number): Promise<number> {
-  const t: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t0 = process.hrtime.bigint();
-    await fn();
-    t.push(Number(process.hrtime.bigint() - t0) / 1e6);
-  }
-  return t.sort((a, b) => a - b)[Math.floor(n / 2)];
-}
-
-/** ms to a ready session: sparq from .sparq bytes (decode + pack), ORT from the fp32 ONNX bytes. */
-async function loadTimes(sparqBytes: Uint8Array, onnxBytes: Uint8Array, n: number): Promise<{ sparq: number; ort: number }> {
-  const sparq = await median(async () => (await InferenceSession.create(await loadModel(sparqBytes), { threads: 1 })).release(), n);
-  const o = await median(async () => (await ort.InferenceSession.create(onnxBytes, ortSessionOptions(1))).release(), n);
-  return { sparq, ort: o };
+/**
+ * ms to a ready session: sparq from .sparq bytes (decode + adopt/pack), ORT from the fp32 ONNX bytes;
+ * alternating, p50 after warm-up runs (a process's first loads also pay for compiling sparq's JS loader:
+ * about 2x for LeNet, nothing that shows for the encoder).
+ */
+async function loadTimes(sparqBytes: Uint8Array, onnxBytes: Uint8Array, n: number, warmup: number): Promise<{ sparq: number; ort: number }> {
+  const t = await alternate({
+    sparq: async () => (await InferenceSession.create(await loadModel(sparqBytes), { threads: 1 })).release(),
+    ort: async () => (await ort.InferenceSession.create(onnxBytes, ortSessionOptions(1))).release(),
+  }, n, warmup);
+  return { sparq: t.sparq, ort: t.ort };
 }
 
 async function main(): Promise<void> {
@@ -98,23 +95,25 @@ async function main(): Promise<void> {
   const rows: (string | number)[][] = [];
   for (const compressed of [false, true]) {
     const sq = encodeSparqModel(block, { compress: compressed });
-    const l = await loadTimes(sq, bytes, 3);
+    const l = await loadTimes(sq, bytes, 3, 1);
     rows.push([`encoder 90% block+int8, .sparq${compressed ? ' (brotli)' : ''}`, sq.length, bytes.length, l.sparq, l.ort, l.sparq / l.ort]);
   }
   {
     const sq = encodeSparqModel(unstructured, { compress: false });
-    const l = await loadTimes(sq, bytes, 3);
+    const l = await loadTimes(sq, bytes, 3, 1);
     rows.push(['encoder 90% unstructured fp32, .sparq', sq.length, bytes.length, l.sparq, l.ort, l.sparq / l.ort]);
   }
   const lenetBytes = mlpModel({ sizes: [784, 300, 100, 10], seed: 1 });
   const lenet = await quantize(await prune(await loadModel(lenetBytes), { sparsity: 0.92, minParams: 0 }), { mode: 'dynamic' });
-  for (const [compressed, prepack] of [[false, 'auto'], [true, 'auto'], [false, true]] as const) {
+  // The default (brotli where it pays, sparse-int8 weights packed only), raw, and the smallest file
+  // (compact weights only: packed at load from their nonzeros).
+  for (const [compressed, prepack] of [[true, 'auto'], [false, 'auto'], [true, false]] as const) {
     const sq = encodeSparqModel(lenet, { compress: compressed, prepack });
-    const l = await loadTimes(sq, lenetBytes, 15);
-    rows.push([`LeNet-300-100 92%+int8, .sparq${compressed ? ' (brotli)' : ''}${prepack === true ? ' (prepacked)' : ''}`, sq.length, lenetBytes.length, l.sparq, l.ort, l.sparq / l.ort]);
+    const l = await loadTimes(sq, lenetBytes, 15, 10);
+    rows.push([`LeNet-300-100 92%+int8, .sparq${compressed ? ' (brotli)' : ' (raw)'}${prepack === false ? ' (no prepack)' : ''}`, sq.length, lenetBytes.length, l.sparq, l.ort, l.sparq / l.ort]);
   }
   // What a session costs beyond the weights: the same LeNet, in memory, dense fp32 weights.
-  const inMemory = await median(async () => (await InferenceSession.create(await loadModel(lenetBytes), { threads: 1 })).release(), 15);
+  const inMemory = (await alternate({ sparq: async () => (await InferenceSession.create(await loadModel(lenetBytes), { threads: 1 })).release() }, 15, 10)).sparq;
   rows.push(['LeNet-300-100 dense fp32, from ONNX bytes', lenetBytes.length, lenetBytes.length, inMemory, rows[rows.length - 1][4], inMemory / (rows[rows.length - 1][4] as number)]);
   printTable('Load: session from .sparq vs ORT from the fp32 ONNX (ms; ratio = sparq / ORT, target <= 0.25)', ['model', '.sparq bytes', 'ONNX bytes', 'sparq ms', 'ORT ms', 'ratio'], rows);
 }

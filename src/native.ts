@@ -55,6 +55,8 @@ export interface NativeAddon {
   packBytes(format: string, bytes: Uint8Array, K: number, N: number, options: NativePackOptions): NativePackedHandle;
   /** CUDA builds only: a new session stream (ERR_CUDA_UNAVAILABLE without a device). */
   createCudaSession?(): NativeDeviceContext;
+  /** Packs W [K, N] from its nonzeros by column (CSC: colPtr[N + 1], increasing rows per column). */
+  packCsc(format: string, colPtr: Int32Array, rows: Int32Array, values: Float32Array, K: number, N: number, options: NativePackOptions): NativePackedHandle;
   /** Returns the whole pages inside a view's bytes to the OS; the bytes read as zero afterwards. */
   discardPages(view: ArrayBufferView): number;
   [extra: string]: unknown;

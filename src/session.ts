@@ -21,7 +21,7 @@ import { PackedWeights } from './kernels.js';
 import { Model, loadModelSync, type WeightFormatSpec } from './model.js';
 import { readModelFile } from './onnx/decode.js';
 import { native, type NativeDeviceContext, type NativePackOptions } from './native.js';
-import { unpackPrepacked } from './io/prepacked.js';
+import { packWithoutDense } from './io/prepacked.js';
 import { type CompiledPlan, compilePlan } from './runtime/plan.js';
 import { PlanCache, type NativePlanHandle } from './runtime/plan-cache.js';
 import { Tensor, type TensorType } from './tensor.js';
@@ -137,8 +137,9 @@ export class InferenceSession {
       try {
         const opts: NativePackOptions = { ...(spec.options ?? {}) };
         if (context) opts.device = context;
-        // Weights a .sparq file carried already packed (CPU layouts) are adopted as they are (src/io/prepacked.ts).
-        handle = (context ? undefined : unpackPrepacked(model, original, spec, K, N)) ?? (w.raw && w.dtype === 'float32'
+        // Weights a .sparq file carried packed, or as their nonzeros, skip the dense fp32 matrix
+        // (src/io/prepacked.ts); not when fusion scaled them (Gemm alpha), nor for GPU formats.
+        handle = (context || node.attrs.weight_alpha ? undefined : packWithoutDense(model, original, spec, K, N)) ?? (w.raw && w.dtype === 'float32'
           ? addon.packBytes(spec.format, w.raw, K, N, opts)
           : addon.pack(spec.format, w.data as Float32Array, K, N, opts));
       } catch (e) {

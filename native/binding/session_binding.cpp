@@ -305,6 +305,35 @@ Napi::Value PackBytes(const Napi::CallbackInfo& info) {
   return PackedHandle::Wrap(env, std::move(packed));
 }
 
+// packCsc(format, colPtr: Int32Array, rows: Int32Array, values: Float32Array, K, N, options) -> PackedHandle:
+// packs W from its nonzeros by column (a pruned weight decoded from a .sparq file), in O(nonzeros) for
+// formats with a CSC packer; pack_weights_csc checks every pointer and index.
+Napi::Value PackCsc(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string format = arg_string(info, 0, "format");
+  auto int32s = [&](size_t i, const char* name) {
+    if (info.Length() <= i || !info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+      throw_type_error(env, std::string("Expected an Int32Array for ") + name + " but received " + describe(info[i]));
+    return info[i].As<Napi::Int32Array>();
+  };
+  Napi::Int32Array col_ptr = int32s(1, "colPtr");
+  Napi::Int32Array rows = int32s(2, "rows");
+  Napi::Float32Array values = arg_float32(info, 3, "values");
+  const int64_t K = arg_integer(info, 4, "K", 1, (int64_t(1) << 31) - 1);
+  const int64_t N = arg_integer(info, 5, "N", 1, (int64_t(1) << 31) - 1);
+  if (static_cast<int64_t>(col_ptr.ElementLength()) != N + 1)
+    throw_range_error(env, "Expected N + 1 = " + std::to_string(N + 1) + " column pointers for colPtr but received " + std::to_string(col_ptr.ElementLength()));
+  if (values.ElementLength() != rows.ElementLength())
+    throw_range_error(env, "Expected as many values as rows (" + std::to_string(rows.ElementLength()) + ") for values but received " + std::to_string(values.ElementLength()));
+  sparq::PackOptions opts = read_pack_options(info, 6);
+  std::shared_ptr<sparq::PackedWeights> packed;
+  rethrow_native(env, [&] {
+    const sparq::CscMatrix m{col_ptr.Data(), rows.Data(), values.Data()};
+    packed = sparq::pack_weights_csc(format, m, static_cast<int64_t>(rows.ElementLength()), K, N, opts);
+  });
+  return PackedHandle::Wrap(env, std::move(packed));
+}
+
 // discardPages(view): returns the whole memory pages inside a typed array's bytes to the OS
 // (madvise MADV_DONTNEED; the bytes read as zero afterwards). A session calls it on weights it read
 // from a model file itself and has packed, so the file's copy of them stops counting in RSS.
@@ -331,6 +360,7 @@ Napi::Value DiscardPages(const Napi::CallbackInfo& info) {
 void Init(Napi::Env env, Napi::Object exports) {
   exports.Set("discardPages", Napi::Function::New(env, DiscardPages, "discardPages"));
   exports.Set("packBytes", Napi::Function::New(env, PackBytes, "packBytes"));
+  exports.Set("packCsc", Napi::Function::New(env, PackCsc, "packCsc"));
   Napi::Function ctor = PlanHandle::Define(env);
   constructor_ref(env, "PlanHandle") = Napi::Persistent(ctor);
   exports.Set("createPlan", Napi::Function::New(env, CreatePlan, "createPlan"));

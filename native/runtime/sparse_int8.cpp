@@ -7,8 +7,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "sparq/aligned.h"
 #include "sparq/error.h"
@@ -35,14 +37,28 @@ namespace {
 
 // Serialised layout (SparseInt8::serialize): signature "SPI8", version.
 constexpr uint32_t kSerialMagic = 0x38495053;
-constexpr uint32_t kSerialVersion = 2;
+constexpr uint32_t kSerialVersion = 2;  // 2: block bitmaps, both layouts (1: words layout, pointers and indices)
+
+// Portable bit counts (C++17 has no <bit>): SWAR popcount; trailing zeros of x != 0.
+int popcount64(uint64_t x) {
+  x -= (x >> 1) & 0x5555555555555555ull;
+  x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+  x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+  return static_cast<int>((x * 0x0101010101010101ull) >> 56);
+}
+#if defined(__GNUC__) || defined(__clang__)
+int ctz64(uint64_t x) { return __builtin_ctzll(x); }  // one instruction (bsf / tzcnt)
+#else
+int ctz64(uint64_t x) { return popcount64((x & (~x + 1)) - 1); }
+#endif
 
 // The nonzeros layout when it is the smaller one (2 bytes per nonzero against 5 per block) and blocks
 // hold at most ~1.6 nonzeros on average: past that the xt kernel's one vpdpbusd per element would do
 // more work than per block (random sparsity below ~75%).
 bool prefer_nonzeros(int64_t blocks, int64_t nonzeros) { return 2 * nonzeros < 5 * blocks && 10 * nonzeros <= 16 * blocks; }
 
-// Read-ahead padding after the element arrays (the AVX-512 kernels' 16-element word loads).
+// Read-ahead padding after the element arrays: the AVX-512 kernels load whole vectors (16 words, 64
+// codes or offsets) from any element and mask the lanes past its range.
 constexpr size_t kElementPad = 64;
 
 class SparseInt8 final : public SparseInt8Weights {
@@ -53,84 +69,121 @@ class SparseInt8 final : public SparseInt8Weights {
     pack_int8_weights(W, K, N, per_channel, 1, kernels_->weight_max, q);
     max_abs_error_ = q.max_abs_error;
     rel_rms_error_ = q.rel_rms_error;
-    view_.K = K;
-    view_.N = N;
-    view_.kq = q.kq;
-    view_.chunks = (q.kq + kSpI8ChunkQuads - 1) / kSpI8ChunkQuads;
-    const int64_t padded_n = (N + 15) / 16 * 16;
-    scale_.resize(static_cast<size_t>(padded_n));
-    colsum_.resize(static_cast<size_t>(padded_n));
+    init_view();
     std::memcpy(scale_.data(), q.scale.data(), sizeof(float) * static_cast<size_t>(N));
     std::memcpy(colsum_.data(), q.colsum.data(), sizeof(int32_t) * static_cast<size_t>(N));
-    // Blocks of column n in quad order: count, then fill.
-    auto block = [&](int64_t qd, int64_t n, int32_t* packed) {
-      int8_t codes[4] = {0, 0, 0, 0};
-      bool any = false;
-      for (int l = 0; l < 4; ++l) {
-        const int64_t k = 4 * qd + l;
-        if (k >= K) break;
-        codes[l] = q.at(k, n);
-        any |= codes[l] != 0;
-      }
-      if (packed) std::memcpy(packed, codes, 4);
-      return any;
-    };
-    // Pass 1: blocks and nonzero codes per (output, chunk) range.
-    const int64_t ranges = N * view_.chunks;
-    std::vector<uint32_t> range_blocks(static_cast<size_t>(ranges)), range_codes(static_cast<size_t>(ranges));
-    uint64_t total = 0, codes = 0;
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t c = 0; c < view_.chunks; ++c) {
-        uint32_t nb = 0, nc = 0;
-        for (int64_t qd = c * kSpI8ChunkQuads; qd < std::min(q.kq, (c + 1) * kSpI8ChunkQuads); ++qd) {
-          int32_t packed;
-          if (!block(qd, n, &packed)) continue;
-          ++nb;
-          for (int l = 0; l < 4; ++l) nc += ((packed >> (8 * l)) & 0xff) != 0;
+    // Every column's blocks with a nonzero code, in quad order.
+    ColumnBlocks cb;
+    cb.start.push_back(0);
+    for (int64_t n = 0; n < N; ++n) {
+      for (int64_t qd = 0; qd < q.kq; ++qd) {
+        int8_t codes[4] = {0, 0, 0, 0};
+        bool any = false;
+        for (int l = 0; l < 4 && 4 * qd + l < K; ++l) {
+          codes[l] = q.at(4 * qd + l, n);
+          any |= codes[l] != 0;
         }
-        range_blocks[n * view_.chunks + c] = nb;
-        range_codes[n * view_.chunks + c] = nc;
-        total += nb;
-        codes += nc;
+        if (!any) continue;
+        int32_t word;
+        std::memcpy(&word, codes, 4);
+        cb.quad.push_back(static_cast<uint32_t>(qd));
+        cb.word.push_back(word);
       }
-    if (codes > 0xffffffffull) throw invalid_argument("Expected fewer than 2^32 nonzeros for format 'sparse-int8'");
-    blocks_ = static_cast<int64_t>(total);
-    nonzeros_ = static_cast<int64_t>(codes);
-    nonzero_layout_ = prefer_nonzeros(blocks_, nonzeros_);
-    elements_ = nonzero_layout_ ? nonzeros_ : blocks_;
-    ptr_.resize(static_cast<size_t>(ranges + 1));
-    uint64_t at = 0;
-    for (int64_t r = 0; r < ranges; ++r) {
-      ptr_[r] = static_cast<uint32_t>(at);
-      at += nonzero_layout_ ? range_codes[r] : range_blocks[r];
+      cb.start.push_back(cb.quad.size());
     }
-    ptr_[ranges] = static_cast<uint32_t>(at);
-    allocate_elements();
-    // Pass 2: fill.
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t c = 0; c < view_.chunks; ++c) {
-        uint32_t e = ptr_[n * view_.chunks + c];
-        for (int64_t qd = c * kSpI8ChunkQuads; qd < std::min(q.kq, (c + 1) * kSpI8ChunkQuads); ++qd) {
-          int32_t packed;
-          if (!block(qd, n, &packed)) continue;
-          if (!nonzero_layout_) {
-            idx_[e] = static_cast<uint8_t>(qd - c * kSpI8ChunkQuads);
-            val_[e++] = packed;
-            continue;
-          }
-          for (int l = 0; l < 4; ++l) {
-            const int8_t code = static_cast<int8_t>((packed >> (8 * l)) & 0xff);
-            if (code == 0) continue;
-            idx_[e] = static_cast<uint8_t>(4 * (qd - c * kSpI8ChunkQuads) + l);
-            codes_[e++] = code;
-          }
-        }
-      }
-    set_view();
+    build(cb);
   }
 
-  // From SparseInt8::serialize's bytes (sparq/packed_serialize.h): every count and index is checked,
-  // so damaged or hostile bytes throw instead of reaching the kernels.
+  // From W's nonzeros (sparq/packed.h CscMatrix, validated by pack_weights_csc): the same codes, scales
+  // and layout as from the dense W, in O(nonzeros). The quantization is pack_int8_weights' rule
+  // (sparq/int8_gemm.h) applied to the stored values: zeros move no maximum and add no error.
+  struct FromCsc {};
+  SparseInt8(FromCsc, const CscMatrix& W, int64_t K, int64_t N, bool per_channel, Isa isa)
+      : SparseInt8Weights(K, N, isa), kernels_(spmm_int8_kernels(isa)) {
+    if (K > kInt8MaxK)
+      throw invalid_argument("Expected an integer <= " + std::to_string(kInt8MaxK) +
+                             " (exact s32 accumulation in the int8 format) for K but received " + std::to_string(K));
+    const int weight_max = kernels_->weight_max;
+    init_view();
+    std::vector<float> maxabs(static_cast<size_t>(N), 0.0f);
+    std::vector<char> finite(static_cast<size_t>(N), 1);
+    const int32_t* col_ptr = W.col_ptr;
+    const int32_t* rows = W.rows;
+    const float* values = W.values;
+    // Locals, not the vectors, carry the running values: no store-to-load chain per nonzero.
+    for (int64_t n = 0; n < N; ++n) {
+      float m = 0.0f;
+      bool ok = true;
+      for (int32_t j = col_ptr[n], j1 = col_ptr[n + 1]; j < j1; ++j) {
+        const float a = std::fabs(values[j]);
+        ok &= a <= std::numeric_limits<float>::max();
+        m = std::max(m, a);
+      }
+      maxabs[n] = ok ? m : 0.0f;
+      finite[n] = ok;
+    }
+    if (!per_channel) {
+      const float all = *std::max_element(maxabs.begin(), maxabs.end());
+      const bool all_finite = std::all_of(finite.begin(), finite.end(), [](char c) { return c != 0; });
+      std::fill(maxabs.begin(), maxabs.end(), all);
+      std::fill(finite.begin(), finite.end(), static_cast<char>(all_finite));
+    }
+    double max_err = 0, sum_err2 = 0, sum_w2 = 0;
+    // Blocks are written branch-free (a new quad opens a block): slot counts the blocks so far.
+    ColumnBlocks cb;
+    cb.start.resize(static_cast<size_t>(N + 1));
+    cb.quad.resize(static_cast<size_t>(col_ptr[N]) + 1);
+    cb.word.resize(static_cast<size_t>(col_ptr[N]) + 1);
+    uint32_t* quads = cb.quad.data();
+    int32_t* words = cb.word.data();
+    size_t slot = 0;
+    const float lim = static_cast<float>(weight_max);
+    for (int64_t n = 0; n < N; ++n) {
+      float s = maxabs[n] / lim;
+      if (!finite[n]) s = std::nanf("");
+      else if (!(s > 0.0f)) s = 1.0f;
+      scale_[n] = s;
+      int32_t colsum = 0;
+      int64_t open = -1;  // the quad of the block being filled (slot - 1)
+      uint32_t word = 0;
+      double col_max = 0, col_err2 = 0, col_w2 = 0;
+      const int32_t j0 = col_ptr[n], j1 = std::isnan(s) ? j0 : col_ptr[n + 1];  // NaN scale: codes stay 0
+      for (int32_t j = j0; j < j1; ++j) {
+        const float w = values[j];
+        // clamp then round half to even (as nearbyint in the default mode, inlined: |x| <= 127 < 2^22)
+        const float x = std::max(-lim, std::min(lim, w / s));
+        const int8_t code = static_cast<int8_t>((x + 12582912.0f) - 12582912.0f);
+        colsum += code;
+        const double err = static_cast<double>(w) - static_cast<double>(s) * code;
+        col_max = std::max(col_max, std::fabs(err));
+        col_err2 += err * err;
+        col_w2 += static_cast<double>(w) * w;
+        if (code == 0) continue;
+        const int64_t qd = rows[j] / 4;
+        const uint32_t bits = static_cast<uint32_t>(static_cast<uint8_t>(code)) << (8 * (rows[j] % 4));
+        const bool fresh = qd != open;
+        slot += fresh;
+        word = fresh ? bits : (word | bits);
+        quads[slot - 1] = static_cast<uint32_t>(qd);
+        words[slot - 1] = static_cast<int32_t>(word);
+        open = qd;
+      }
+      max_err = std::max(max_err, col_max);
+      sum_err2 += col_err2;
+      sum_w2 += col_w2;
+      colsum_[n] = colsum;
+      cb.start[static_cast<size_t>(n + 1)] = slot;
+    }
+    cb.quad.resize(slot);
+    cb.word.resize(slot);
+    max_abs_error_ = max_err;
+    rel_rms_error_ = sum_w2 > 0 ? std::sqrt(sum_err2 / sum_w2) : 0.0;
+    build(cb);
+  }
+
+  // From SparseInt8::serialize's bytes (sparq/packed_serialize.h): counts, bitmaps, masks and codes are
+  // all checked, so damaged or hostile bytes throw instead of reaching the kernels. No quantization and
+  // no search: the layout is laid out again from the bitmaps, the codes copied.
   struct FromBytes {};
   SparseInt8(FromBytes, const uint8_t* bytes, size_t size, int64_t K, int64_t N, Isa isa)
       : SparseInt8Weights(K, N, isa), kernels_(spmm_int8_kernels(isa)) {
@@ -145,72 +198,112 @@ class SparseInt8 final : public SparseInt8Weights {
       invalid_packed(fmt, "they hold " + std::to_string(weight_max == 127 ? 8 : 7) + "-bit codes and this CPU's kernel (" + kernels_->name + ") needs " +
                               std::to_string(kernels_->weight_max == 127 ? 8 : 7) + "-bit ones (re-pack from the weights)");
     if (r.get<int64_t>() != K || r.get<int64_t>() != N) invalid_packed(fmt, "their K, N differ from the weight's");
-    view_.K = K;
-    view_.N = N;
-    view_.kq = r.get<int64_t>();
-    view_.chunks = r.get<int64_t>();
-    if (view_.kq != (K + 3) / 4 || view_.chunks != (view_.kq + kSpI8ChunkQuads - 1) / kSpI8ChunkQuads) invalid_packed(fmt, "their chunk counts contradict K");
-    const uint32_t layout = r.get<uint32_t>();
-    if (layout > 1) invalid_packed(fmt, "their layout is unknown");
-    nonzero_layout_ = layout == 1;
-    elements_ = r.get<int64_t>();
-    const int64_t per_element = nonzero_layout_ ? 1 : 4;
-    if (elements_ < 0 || elements_ > N * view_.kq * (nonzero_layout_ ? 4 : 1) || elements_ > int64_t(0xffffffff))
-      invalid_packed(fmt, "their element count is impossible");
+    if (K > kInt8MaxK) invalid_packed(fmt, "their K is over the format's limit");
+    init_view();
+    blocks_ = r.get<int64_t>();
+    nonzeros_ = r.get<int64_t>();
     max_abs_error_ = r.get<double>();
     rel_rms_error_ = r.get<double>();
-    const int64_t segments = N * view_.chunks;
-    if (static_cast<uint64_t>(r.left()) < static_cast<uint64_t>(segments + 1) * 4 + static_cast<uint64_t>(elements_) * (1 + per_element) + static_cast<uint64_t>(N) * 4)
-      invalid_packed(fmt, "the data ends early (truncated)");
-    ptr_.resize(static_cast<size_t>(segments + 1));
-    r.get_bytes(ptr_.data(), sizeof(uint32_t) * static_cast<size_t>(segments + 1));
-    allocate_elements();
-    r.get_bytes(idx_.data(), static_cast<size_t>(elements_));
-    if (nonzero_layout_) {
-      r.get_bytes(codes_.data(), static_cast<size_t>(elements_));
-    } else {
-      r.align(4);
-      r.get_bytes(val_.data(), sizeof(int32_t) * static_cast<size_t>(elements_));
+    const uint32_t layout = r.get<uint32_t>();
+    (void)r.get<uint32_t>();
+    if (layout > 1) invalid_packed(fmt, "their layout is unknown");
+    const bool masked = layout == 1;  // 4-bit masks + nonzero codes (the nonzeros layout), else words
+    const int64_t ranges = N * view_.chunks;
+    const int64_t blocks = blocks_, nonzeros = nonzeros_;
+    if (blocks < 0 || blocks > N * view_.kq || nonzeros < 0 || nonzeros > 4 * blocks) invalid_packed(fmt, "their block counts are impossible");
+    const uint64_t need = static_cast<uint64_t>(ranges) * 8 + (masked ? static_cast<uint64_t>(blocks + 1) / 2 + static_cast<uint64_t>(nonzeros) : static_cast<uint64_t>(blocks) * 4) + static_cast<uint64_t>(N) * 4;
+    if (r.left() != need) invalid_packed(fmt, "they are " + std::to_string(r.left()) + " bytes long where " + std::to_string(need) + " are expected (truncated?)");
+    std::vector<uint64_t> bitmap(static_cast<size_t>(ranges));
+    r.get_bytes(bitmap.data(), sizeof(uint64_t) * bitmap.size());
+    uint64_t real = 0;
+    for (int64_t rg = 0; rg < ranges; ++rg) {
+      const int64_t quads = std::min<int64_t>(kSpI8ChunkQuads, view_.kq - (rg % view_.chunks) * kSpI8ChunkQuads);
+      if (quads < 64 && (bitmap[rg] >> quads) != 0) invalid_packed(fmt, "a block lies past K");
+      real += static_cast<uint64_t>(popcount64(bitmap[rg]));
     }
-    r.align(4);
-    const int64_t padded_n = (N + 15) / 16 * 16;
-    scale_.resize(static_cast<size_t>(padded_n));
-    colsum_.resize(static_cast<size_t>(padded_n));
+    if (real != static_cast<uint64_t>(blocks)) invalid_packed(fmt, "their bitmaps do not hold their block count");
+    // The layout follows from the counts (as packing chooses it); bytes that say otherwise are damaged.
+    nonzero_layout_ = prefer_nonzeros(blocks, nonzeros);
+    if (nonzero_layout_ != masked) invalid_packed(fmt, "their layout is not the one their counts call for");
+    elements_ = masked ? nonzeros : blocks;
+    ptr_.resize(static_cast<size_t>(ranges + 1));
+    idx_.resize(static_cast<size_t>(elements_) + kElementPad);
+    std::vector<uint8_t> masks;
+    if (masked) {
+      masks.resize(static_cast<size_t>(blocks + 1) / 2);
+      codes_.resize(static_cast<size_t>(elements_) + kElementPad);
+      r.get_bytes(masks.data(), masks.size());
+      r.get_bytes(codes_.data(), static_cast<size_t>(nonzeros));  // already in the layout's order
+    } else {
+      val_.resize(static_cast<size_t>(elements_) + kElementPad);
+      r.get_bytes(val_.data(), sizeof(int32_t) * static_cast<size_t>(blocks));
+    }
     r.get_bytes(scale_.data(), sizeof(float) * static_cast<size_t>(N));
-    if (r.left() != 0) invalid_packed(fmt, "they carry " + std::to_string(r.left()) + " bytes too many");
-    if (ptr_[0] != 0 || ptr_[segments] != static_cast<uint32_t>(elements_)) invalid_packed(fmt, "their element pointers do not span the elements");
-    set_view();
-    // Offsets in range and increasing, codes in range (nonzero in the nonzeros layout), nothing past K;
-    // column sums and block counts recomputed, not trusted.
-    const int64_t offsets = nonzero_layout_ ? 4 * kSpI8ChunkQuads : kSpI8ChunkQuads;
-    for (int64_t n = 0; n < N; ++n) {
-      int32_t colsum = 0;
-      for (int64_t c = 0; c < view_.chunks; ++c) {
-        const int64_t seg = n * view_.chunks + c;
-        if (ptr_[seg + 1] < ptr_[seg]) invalid_packed(fmt, "their element pointers decrease");
-        int last = -1, last_quad = -1;
-        for (uint32_t e = ptr_[seg]; e < ptr_[seg + 1]; ++e) {
-          if (idx_[e] >= offsets || static_cast<int>(idx_[e]) <= last) invalid_packed(fmt, "an element index is out of range or out of order");
-          last = idx_[e];
-          const int64_t qd = c * kSpI8ChunkQuads + element_quad(view_, e);
-          if (qd >= view_.kq) invalid_packed(fmt, "an element lies past K");
-          if (nonzero_layout_ && codes_[e] == 0) invalid_packed(fmt, "a stored nonzero is zero");
-          blocks_ += static_cast<int>(qd) != last_quad;
-          last_quad = static_cast<int>(qd);
-          const uint32_t word = static_cast<uint32_t>(element_word(view_, e));
+    // Offsets from the maps (and masks): branch-free, 4 offsets written per block, as many kept as its
+    // mask has bits (idx_ has kElementPad bytes of slack). Every mask is checked against K's tail.
+    static constexpr uint8_t kBits4[16] = {0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4};
+    static constexpr uint32_t kLanes[16] = {0,          0,          1,          0x0100,     2,          0x0200,
+                                            0x0201,     0x020100,   3,          0x0300,     0x0301,     0x030100,
+                                            0x0302,     0x030200,   0x030201,   0x03020100};  // set bits, a byte each
+    const unsigned tail_lanes = (1u << (K - 4 * (view_.kq - 1))) - 1u;  // lanes of the last quad within K
+    uint64_t b = 0, e = 0;
+    int64_t word_codes = 0;
+    bool codes_ok = true;
+    for (int64_t rg = 0; rg < ranges; ++rg) {
+      ptr_[rg] = static_cast<uint32_t>(e);
+      const int64_t c = rg % view_.chunks;
+      for (uint64_t bits = bitmap[rg]; bits; bits &= bits - 1, ++b) {
+        const unsigned q = static_cast<unsigned>(ctz64(bits));
+        const unsigned lanes = c * kSpI8ChunkQuads + q == static_cast<uint64_t>(view_.kq - 1) ? tail_lanes : 15u;
+        if (!masked) {
+          const uint32_t word = static_cast<uint32_t>(val_[e]);
+          codes_ok &= word != 0;
           for (int l = 0; l < 4; ++l) {
             const int8_t code = static_cast<int8_t>((word >> (8 * l)) & 0xff);
-            if (code < -weight_max || code > weight_max || (4 * qd + l >= K && code != 0)) invalid_packed(fmt, "a weight code is out of range");
-            colsum += code;
-            nonzeros_ += code != 0;
+            codes_ok &= code >= -weight_max && code <= weight_max && (code == 0 || ((lanes >> l) & 1u));
+            word_codes += code != 0;
           }
+          idx_[e++] = static_cast<uint8_t>(q);
+          continue;
         }
+        const unsigned mask = (masks[b >> 1] >> (4 * (b & 1))) & 0xfu;
+        if (mask == 0 || (mask & ~lanes) != 0) invalid_packed(fmt, "a stored block holds no code, or one past K");
+        if (e + kBits4[mask] > static_cast<uint64_t>(nonzeros)) invalid_packed(fmt, "their masks name more codes than they hold");
+        const uint32_t set = kLanes[mask] + 0x04040404u * q;
+        std::memcpy(idx_.data() + e, &set, 4);
+        e += kBits4[mask];
+      }
+    }
+    ptr_[ranges] = static_cast<uint32_t>(e);
+    if (e != static_cast<uint64_t>(elements_) || (masked && blocks & 1 && masks.back() >> 4)) invalid_packed(fmt, "their masks do not match their codes");
+    if (!masked && word_codes != nonzeros) invalid_packed(fmt, "their nonzero count does not match their codes");
+    // Column sums recomputed, not trusted; stored nonzeros nonzero and in range.
+    for (int64_t n = 0; n < N; ++n) {
+      int32_t colsum = 0;
+      for (uint32_t i = ptr_[n * view_.chunks]; i < ptr_[(n + 1) * view_.chunks]; ++i) {
+        if (!masked) {
+          const uint32_t word = static_cast<uint32_t>(val_[i]);
+          for (int l = 0; l < 4; ++l) colsum += static_cast<int8_t>((word >> (8 * l)) & 0xff);
+          continue;
+        }
+        const int8_t code = codes_[i];
+        codes_ok &= code != 0 && code >= -weight_max && code <= weight_max;
+        colsum += code;
       }
       colsum_[n] = colsum;
     }
+    if (!codes_ok) invalid_packed(fmt, "a weight code is out of range");
+    blocks_ = blocks;
+    nonzeros_ = nonzeros;
+    point_view();
   }
 
+  // Both layouts: a header, one 64-bit map of the 1x4 blocks holding codes per (output, chunk) range
+  // (bit q: the block at quad q of the chunk), then the words (words layout) or the blocks' 4-bit masks,
+  // two to a byte, and the nonzero codes (nonzeros layout), then the scales. The maps stand in for
+  // pointers and indices: smaller, and nothing in them can point out of range.
   bool serialize(std::vector<uint8_t>& out) const override {
+    const int64_t ranges = N() * view_.chunks;
     ByteWriter w(out);
     w.put(kSerialMagic);
     w.put(kSerialVersion);
@@ -218,21 +311,42 @@ class SparseInt8 final : public SparseInt8Weights {
     w.put(static_cast<int32_t>(kernels_->weight_max));
     w.put(K());
     w.put(N());
-    w.put(view_.kq);
-    w.put(view_.chunks);
-    w.put(static_cast<uint32_t>(nonzero_layout_ ? 1 : 0));
-    w.put(elements_);
+    w.put(blocks_);
+    w.put(nonzeros_);
     w.put(max_abs_error_);
     w.put(rel_rms_error_);
-    w.put_bytes(ptr_.data(), sizeof(uint32_t) * static_cast<size_t>(N() * view_.chunks + 1));
-    w.put_bytes(idx_.data(), static_cast<size_t>(elements_));
-    if (nonzero_layout_) {
-      w.put_bytes(codes_.data(), static_cast<size_t>(elements_));
-    } else {
-      w.align(4);
-      w.put_bytes(val_.data(), sizeof(int32_t) * static_cast<size_t>(elements_));
+    w.put(static_cast<uint32_t>(nonzero_layout_ ? 1 : 0));
+    w.put(uint32_t{0});
+    // Per range: the map of quads holding a stored element; nonzeros also give each block's 4-bit mask
+    // (two to a byte, across ranges) and their codes in order.
+    std::vector<uint8_t> masks;
+    std::vector<int8_t> codes;
+    masks.reserve(static_cast<size_t>(blocks_ + 1) / 2);
+    codes.reserve(static_cast<size_t>(nonzero_layout_ ? nonzeros_ : 0));
+    size_t block = 0;
+    for (int64_t rg = 0; rg < ranges; ++rg) {
+      uint64_t bits = 0;
+      for (uint32_t e = ptr_[rg]; e < ptr_[rg + 1]; ++e) {
+        const int64_t q = element_quad(view_, e);
+        if (nonzero_layout_) {
+          const bool fresh = !((bits >> q) & 1u);
+          if (fresh) {
+            if (block % 2 == 0) masks.push_back(0);
+            ++block;
+          }
+          masks.back() |= static_cast<uint8_t>(1u << ((idx_[e] & 3) + 4 * ((block - 1) % 2)));
+          codes.push_back(codes_[e]);
+        }
+        bits |= uint64_t{1} << q;
+      }
+      w.put(bits);
     }
-    w.align(4);
+    if (nonzero_layout_) {
+      w.put_bytes(masks.data(), masks.size());
+      w.put_bytes(codes.data(), codes.size());
+    } else {
+      w.put_bytes(val_.data(), sizeof(int32_t) * static_cast<size_t>(blocks_));
+    }
     w.put_bytes(scale_.data(), sizeof(float) * static_cast<size_t>(N()));
     return true;
   }
@@ -336,21 +450,94 @@ class SparseInt8 final : public SparseInt8Weights {
     });
   }
 
-  // idx_ and codes_ (nonzeros) or val_ (words) for elements_ elements, with the kernels' read-ahead.
-  void allocate_elements() {
-    idx_.resize(static_cast<size_t>(elements_) + kElementPad);
-    if (nonzero_layout_)
-      codes_.resize(static_cast<size_t>(elements_) + kElementPad);
-    else
-      val_.resize(static_cast<size_t>(elements_) + kElementPad);
+  // Blocks holding a nonzero code, column by column in quad order: column n's are [start[n], start[n+1]).
+  struct ColumnBlocks {
+    std::vector<size_t> start;
+    std::vector<uint32_t> quad;
+    std::vector<int32_t> word;  // the block's 4 codes, k ascending from the low byte
+  };
+
+  void init_view() {
+    view_.K = K();
+    view_.N = N();
+    view_.kq = (K() + 3) / 4;
+    view_.chunks = (view_.kq + kSpI8ChunkQuads - 1) / kSpI8ChunkQuads;
+    const int64_t padded_n = (N() + 15) / 16 * 16;
+    scale_.resize(static_cast<size_t>(padded_n));
+    colsum_.resize(static_cast<size_t>(padded_n));
   }
-  void set_view() {
+
+  // The kernels' view of the buffers, once they are filled.
+  void point_view() {
     view_.ptr = ptr_.data();
     view_.idx = idx_.data();
     view_.val = nonzero_layout_ ? nullptr : val_.data();
     view_.codes = nonzero_layout_ ? codes_.data() : nullptr;
     view_.scale = scale_.data();
     view_.colsum = colsum_.data();
+  }
+
+  // The layout from a column's blocks: ranges, the layout (prefer_nonzeros), the view.
+  void build(const ColumnBlocks& cb) {
+    const int64_t N = this->N();
+    auto range_of = [&](size_t b) { return static_cast<int64_t>(cb.quad[b]) / kSpI8ChunkQuads; };
+    auto codes_in = [](uint32_t w) {
+      return static_cast<uint32_t>(((w & 0xffu) != 0) + ((w & 0xff00u) != 0) + ((w & 0xff0000u) != 0) + ((w & 0xff000000u) != 0));
+    };
+    // Pass 1: blocks and nonzero codes per (output, chunk) range.
+    const int64_t ranges = N * view_.chunks;
+    std::vector<uint32_t> range_blocks(static_cast<size_t>(ranges)), range_codes(static_cast<size_t>(ranges));
+    uint64_t codes = 0;
+    for (int64_t n = 0; n < N; ++n)
+      for (size_t b = cb.start[n]; b < cb.start[n + 1]; ++b) {
+        const int64_t r = n * view_.chunks + range_of(b);
+        const uint32_t c = codes_in(static_cast<uint32_t>(cb.word[b]));
+        ++range_blocks[r];
+        range_codes[r] += c;
+        codes += c;
+      }
+    if (codes > 0xffffffffull) throw invalid_argument("Expected fewer than 2^32 nonzeros for format 'sparse-int8'");
+    blocks_ = static_cast<int64_t>(cb.quad.size());
+    nonzeros_ = static_cast<int64_t>(codes);
+    nonzero_layout_ = prefer_nonzeros(blocks_, nonzeros_);
+    elements_ = nonzero_layout_ ? nonzeros_ : blocks_;
+    ptr_.resize(static_cast<size_t>(ranges + 1));
+    uint64_t at = 0;
+    for (int64_t r = 0; r < ranges; ++r) {
+      ptr_[r] = static_cast<uint32_t>(at);
+      at += nonzero_layout_ ? range_codes[r] : range_blocks[r];
+    }
+    ptr_[ranges] = static_cast<uint32_t>(at);
+    idx_.resize(static_cast<size_t>(elements_) + kElementPad);
+    if (nonzero_layout_)
+      codes_.resize(static_cast<size_t>(elements_) + kElementPad);
+    else
+      val_.resize(static_cast<size_t>(elements_) + kElementPad);
+    // Pass 2: fill (blocks arrive range by range, in quad order).
+    for (int64_t n = 0; n < N; ++n) {
+      int64_t range = -1;
+      uint32_t e = 0;
+      for (size_t b = cb.start[n]; b < cb.start[n + 1]; ++b) {
+        const int64_t c = range_of(b);
+        if (c != range) {
+          range = c;
+          e = ptr_[n * view_.chunks + c];
+        }
+        const uint32_t q = cb.quad[b] - static_cast<uint32_t>(c * kSpI8ChunkQuads);
+        if (!nonzero_layout_) {
+          idx_[e] = static_cast<uint8_t>(q);
+          val_[e++] = cb.word[b];
+          continue;
+        }
+        for (int l = 0; l < 4; ++l) {
+          const int8_t code = static_cast<int8_t>((static_cast<uint32_t>(cb.word[b]) >> (8 * l)) & 0xff);
+          if (code == 0) continue;
+          idx_[e] = static_cast<uint8_t>(4 * q + static_cast<uint32_t>(l));
+          codes_[e++] = code;
+        }
+      }
+    }
+    point_view();
   }
 
   const SpmmInt8Kernels* kernels_;
@@ -370,6 +557,10 @@ std::unique_ptr<PackedWeights> pack_sparse_int8(const float* W, int64_t K, int64
   return std::make_unique<SparseInt8>(W, K, N, opts.number("perChannel", 1.0) != 0.0, opts.isa);
 }
 
+std::unique_ptr<PackedWeights> pack_sparse_int8_csc(const CscMatrix& W, int64_t K, int64_t N, const PackOptions& opts) {
+  return std::make_unique<SparseInt8>(SparseInt8::FromCsc{}, W, K, N, opts.number("perChannel", 1.0) != 0.0, opts.isa);
+}
+
 std::unique_ptr<PackedWeights> unpack_sparse_int8(const uint8_t* bytes, size_t size, int64_t K, int64_t N, Isa isa) {
   return std::make_unique<SparseInt8>(SparseInt8::FromBytes{}, bytes, size, K, N, isa);
 }
@@ -378,5 +569,6 @@ std::unique_ptr<PackedWeights> unpack_sparse_int8(const uint8_t* bytes, size_t s
 
 SPARQ_REGISTER_FORMAT(sparse_int8, "sparse-int8", pack_sparse_int8);
 SPARQ_REGISTER_UNPACKER(sparse_int8, "sparse-int8", unpack_sparse_int8);
+SPARQ_REGISTER_CSC_PACKER(sparse_int8, "sparse-int8", pack_sparse_int8_csc);
 
 }  // namespace sparq

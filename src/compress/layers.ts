@@ -1,7 +1,9 @@
 // The layers compression works on: MatMul and Gemm nodes whose weight (input B) is a 2-D fp32
 // initializer. Weights are handed out and taken back in ONNX MatMul layout [K, N] whatever the node
 // stores (Gemm with transB = 1 keeps [N, K]), so masks and quantizers see one layout.
-import { type ConstTensor, type Graph, type Node, attrInt, freezeTensor } from '../graph/ir.js';
+import { type ConstTensor, type Graph, type Node, attrInt, freezeTensor, transpose } from '../graph/ir.js';
+
+export { transpose };
 
 export interface LinearLayer {
   /** Index of the node in graph.nodes. */
@@ -42,13 +44,6 @@ export function weightOf(graph: Graph, layer: LinearLayer): Float32Array {
 /** A new initializer for the layer from W [K, N], in the node's own layout. */
 export function weightTensor(layer: LinearLayer, W: Float32Array, K = layer.K, N = layer.N): ConstTensor {
   return freezeTensor(layer.transposed ? { dtype: 'float32', dims: [N, K], data: transpose(W, K, N) } : { dtype: 'float32', dims: [K, N], data: W });
-}
-
-/** B [C, R] from A [R, C]. */
-export function transpose(A: Float32Array, R: number, C: number): Float32Array {
-  const B = new Float32Array(R * C);
-  for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) B[c * R + r] = A[r * C + c];
-  return B;
 }
 
 /** Whether a layer is selected by include / exclude lists of node or weight names (or RegExps). */

@@ -4,7 +4,7 @@
 //   - MatMul/Gemm with a constant 2-D weight (+ Add of a constant bias) (+ Relu/Gelu) → sparq Linear,
 //     which runs on packed weights with the bias and activation fused into the GEMM's store.
 // A pattern only matches when its intermediate values feed nothing else and are not graph outputs.
-import { type Attribute, type ConstTensor, type Graph, type Node, attrFloat, attrInt, attrInts, elementAt, freezeGraph, freezeTensor, numel, toNumbers } from './ir.js';
+import { type Attribute, type ConstTensor, type Graph, type Node, attrFloat, attrInt, attrInts, elementAt, freezeGraph, freezeTensor, lazyTensor, numel, toNumbers, transpose } from './ir.js';
 import { inferGraph } from './infer.js';
 import type { ValueMeta } from './shapes.js';
 
@@ -182,17 +182,15 @@ function fuseLayerNorm(r: Rewriter): void {
   });
 }
 
+// Lazy: a weight the session adopts prepacked (.sparq) is never read as fp32.
 function transpose2d(t: ConstTensor): ConstTensor {
   const [R, C] = t.dims;
-  const src = t.data as Float32Array;
-  const out = new Float32Array(R * C);
-  for (let i = 0; i < R; i++) for (let j = 0; j < C; j++) out[j * R + i] = src[i * C + j];
-  return freezeTensor({ dtype: 'float32', dims: [C, R], data: out });
+  return lazyTensor('float32', [C, R], () => transpose(t.data as Float32Array, R, C));
 }
 
 function scaled(t: ConstTensor, s: number): ConstTensor {
   if (s === 1) return t;
-  return freezeTensor({ dtype: 'float32', dims: [...t.dims], data: (t.data as Float32Array).map((v) => v * s) });
+  return lazyTensor('float32', t.dims, () => (t.data as Float32Array).map((v) => v * s));
 }
 
 /** MatMul / Gemm with a constant 2-D fp32 weight (+ bias Add) (+ Relu/Gelu) → sparq Linear. */
@@ -256,6 +254,8 @@ function fuseLinear(r: Rewriter): void {
       weight_name: { type: 'string', value: n.inputs[1] },
       out_features: { type: 'int', value: N },
     };
+    // The weight input is weight_name's values times alpha: not the model's weight as stored.
+    if (n.op === 'Gemm' && attrFloat(n, 'alpha', 1) !== 1) attrs.weight_alpha = { type: 'float', value: attrFloat(n, 'alpha', 1) };
     r.replace(remove, last, { name: n.name, op: 'Linear', domain: SPARQ_DOMAIN, inputs: bias ? [x, weight, bias] : [x, weight], outputs: [y], attrs });
   });
 }
@@ -272,11 +272,14 @@ export interface FuseOptions {
 /** Runs every fusion; returns a new graph (the input graph is unchanged). */
 export function fuseGraph(graph: Graph, options: FuseOptions = {}): Graph {
   let g = graph;
-  for (const pass of [fuseGelu, fuseLayerNorm, ...(options.linear === false ? [] : [fuseLinear])]) {
+  // Each pass starts at one op; a graph without it skips the pass and its shape inference.
+  const passes: [(r: Rewriter) => void, string[]][] = [[fuseGelu, ['Erf']], [fuseLayerNorm, ['ReduceMean']], ...(options.linear === false ? [] : [[fuseLinear, ['MatMul', 'Gemm']] as [(r: Rewriter) => void, string[]]])];
+  for (const [pass, roots] of passes) {
+    if (!g.nodes.some((n) => n.domain === '' && roots.includes(n.op))) continue;
     const { metas } = inferGraph(g);
     const r = new Rewriter(g, metas);
     pass(r);
     g = r.build();
   }
-  return g;
+  return g === graph ? freezeGraph({ ...graph }) : g;
 }

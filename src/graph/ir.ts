@@ -103,6 +103,22 @@ export function constFromNumbers(dtype: DType, dims: readonly number[], values: 
   return freezeTensor({ dtype, dims: [...dims], data });
 }
 
+/** A [R, C] row-major matrix transposed to [C, R]. */
+export function transpose(A: Float32Array, R: number, C: number): Float32Array {
+  const B = new Float32Array(R * C);
+  for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) B[c * R + r] = A[r * C + c];
+  return B;
+}
+
+/**
+ * A constant whose data is computed on first read (then kept): weights a session adopts already
+ * packed (.sparq) never need their fp32 values, nor a transpose of them.
+ */
+export function lazyTensor(dtype: DType, dims: readonly number[], compute: () => TypedData): ConstTensor {
+  let cached: TypedData | undefined;
+  return freezeTensor({ dtype, dims: [...dims], get data() { return (cached ??= compute()); } } as ConstTensor);
+}
+
 export function freezeTensor(t: ConstTensor): ConstTensor {
   Object.freeze(t.dims);
   return Object.freeze(t);

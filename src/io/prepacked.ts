@@ -1,9 +1,11 @@
-// Weights a .sparq file carries already in a kernel's packed layout (native serialize / unpack): a
-// session created from such a Model adopts them instead of packing the fp32 weights again. Kept
-// beside the Model (a WeakMap: the Model itself stays a plain immutable graph), by weight name.
+// Weights a .sparq file carries in a form a session packs from without the dense fp32 matrix: already
+// in a kernel's packed layout (native serialize / unpack: adopted as they are), or as their nonzeros by
+// column (native packCsc: packed in O(nonzeros)). Kept beside the Model (a WeakMap: the Model itself
+// stays a plain immutable graph), by weight name.
 import { SparqError } from '../errors.js';
 import type { Model, WeightFormatSpec } from '../model.js';
 import { native, type NativePackedHandle } from '../native.js';
+import type { SparseColumns } from './sparq-weights.js';
 
 export interface Prepacked {
   format: string;
@@ -13,15 +15,28 @@ export interface Prepacked {
   bytes: Uint8Array;
 }
 
-const attached = new WeakMap<Model, ReadonlyMap<string, Prepacked>>();
+/** A weight [K, N] as its fp32 nonzeros by column (validated when read; damage throws SparqError). */
+export interface SparseWeight {
+  K: number;
+  N: number;
+  columns: () => SparseColumns<Float32Array>;
+}
 
-export function attachPrepacked(model: Model, packed: ReadonlyMap<string, Prepacked>): Model {
-  if (packed.size > 0) attached.set(model, packed);
+interface Attached {
+  packed: ReadonlyMap<string, Prepacked>;
+  sparse: ReadonlyMap<string, SparseWeight>;
+}
+
+const attached = new WeakMap<Model, Attached>();
+
+export function attachPrepacked(model: Model, packed: ReadonlyMap<string, Prepacked>, sparse: ReadonlyMap<string, SparseWeight> = new Map()): Model {
+  if (packed.size > 0 || sparse.size > 0) attached.set(model, { packed, sparse });
   return model;
 }
 
 export function prepackedOf(model: Model): ReadonlyMap<string, Prepacked> | undefined {
-  return attached.get(model);
+  const p = attached.get(model)?.packed;
+  return p && p.size > 0 ? p : undefined;
 }
 
 const sameOptions = (a: Readonly<Record<string, unknown>>, b: Readonly<Record<string, unknown>> | undefined) => JSON.stringify(a) === JSON.stringify(b ?? {});
@@ -31,7 +46,7 @@ const sameOptions = (a: Readonly<Record<string, unknown>>, b: Readonly<Record<st
  * undefined otherwise (the caller packs from the fp32 weights: always correct, only slower).
  */
 export function unpackPrepacked(model: Model, weight: string, spec: WeightFormatSpec, K: number, N: number): NativePackedHandle | undefined {
-  const p = attached.get(model)?.get(weight);
+  const p = attached.get(model)?.packed.get(weight);
   if (!p || p.format !== spec.format || p.K !== K || p.N !== N || !sameOptions(p.options, spec.options)) return undefined;
   const unpack = native().unpackWeights as ((f: string, b: Uint8Array, k: number, n: number) => NativePackedHandle) | undefined;
   if (!unpack) return undefined;
@@ -42,6 +57,20 @@ export function unpackPrepacked(model: Model, weight: string, spec: WeightFormat
     if ((e as SparqError).code === 'ERR_INVALID_MODEL') return undefined;
     throw e;
   }
+}
+
+/**
+ * The weight packed in `spec`'s format without its dense fp32 matrix: adopted from packed bytes, else
+ * packed from the nonzeros the file stores (or that its packed bytes hold, where this CPU's kernels
+ * can't adopt them); undefined where the model carries neither.
+ */
+export function packWithoutDense(model: Model, weight: string, spec: WeightFormatSpec, K: number, N: number): NativePackedHandle | undefined {
+  const adopted = unpackPrepacked(model, weight, spec, K, N);
+  if (adopted) return adopted;
+  const s = attached.get(model)?.sparse.get(weight);
+  if (!s || s.K !== K || s.N !== N) return undefined;
+  const c = s.columns();
+  return native().packCsc(spec.format, c.colPtr, c.rows, c.values, K, N, { ...(spec.options ?? {}) });
 }
 
 /** Serialised packed bytes of weights packed in `format`, or null where the format has no serialiser. */

@@ -30,7 +30,7 @@ const FLAG_BROTLI = 1;
 export interface SectionInput {
   name: string;
   data: Uint8Array;
-  /** Store brotli-compressed (smaller files; costs decode time at load). */
+  /** Store brotli-compressed where that saves an eighth or more (smaller files; costs decode time at load). */
   compress?: boolean;
 }
 
@@ -67,8 +67,10 @@ export function writeSparq(sections: readonly SectionInput[]): Uint8Array {
     if (name.length === 0 || name.length > NAME) throw new RangeError(`Expected a section name of 1 to ${NAME} bytes but received ${JSON.stringify(s.name)}`);
     if (names.has(s.name)) throw new RangeError(`Expected unique section names but received ${JSON.stringify(s.name)} twice`);
     names.add(s.name);
-    const bytes = s.compress ? new Uint8Array(zlib.brotliCompressSync(s.data, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 9, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: s.data.length } })) : s.data;
-    return { name, bytes, flags: s.compress ? FLAG_BROTLI : 0, raw: s.data.length };
+    const packed = s.compress ? new Uint8Array(zlib.brotliCompressSync(s.data, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 9, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: s.data.length } })) : null;
+    // Kept compressed only where it pays (saves an eighth or more): else the load pays a decode for nothing.
+    const brotli = packed !== null && packed.length <= s.data.length * 0.875;
+    return { name, bytes: brotli ? packed : s.data, flags: brotli ? FLAG_BROTLI : 0, raw: s.data.length };
   });
   let offset = align(HEADER + ENTRY * stored.length);
   const offsets = stored.map((s) => {
@@ -99,8 +101,25 @@ export function writeSparq(sections: readonly SectionInput[]): Uint8Array {
   return out;
 }
 
+function brotliSection(name: string, data: Uint8Array, raw: number): Uint8Array {
+  let decoded: Buffer;
+  try {
+    decoded = zlib.brotliDecompressSync(data, { maxOutputLength: Math.max(1, raw) });
+  } catch {
+    throw invalid(`section ${JSON.stringify(name)} does not decompress`);
+  }
+  if (decoded.length !== raw) throw invalid(`section ${JSON.stringify(name)} decompresses to ${decoded.length} bytes, not ${raw}`);
+  return new Uint8Array(decoded.buffer, decoded.byteOffset, decoded.length);
+}
+
 export function isSparq(bytes: Uint8Array): boolean {
   return bytes.length >= SPARQ_MAGIC.length && SPARQ_MAGIC.every((b, i) => bytes[i] === b);
+}
+
+/** A verified section: its decoded length, and its bytes (brotli sections decode on the first call). */
+export interface SparqSection {
+  readonly length: number;
+  bytes(): Uint8Array;
 }
 
 /**
@@ -108,6 +127,16 @@ export function isSparq(bytes: Uint8Array): boolean {
  * into `bytes` (no copy). Throws SparqError 'ERR_INVALID_MODEL' for anything damaged.
  */
 export function readSparq(bytes: Uint8Array): Map<string, Uint8Array> {
+  return new Map([...openSparq(bytes)].map(([name, s]) => [name, s.bytes()]));
+}
+
+/**
+ * Verifies a .sparq buffer (header, table, every section's checksum, zero padding) and returns its
+ * sections. A brotli section is decompressed only when its bytes are asked for (a loader that needs
+ * only the packed weights never pays for the compact ones); a section that fails to decompress then
+ * throws SparqError 'ERR_INVALID_MODEL' like every other damage.
+ */
+export function openSparq(bytes: Uint8Array): Map<string, SparqSection> {
   if (!(bytes instanceof Uint8Array)) throw invalid('received no bytes');
   if (bytes.length < HEADER) throw invalid(`the file is ${bytes.length} bytes long, shorter than the ${HEADER}-byte header (truncated?)`);
   if (!isSparq(bytes)) throw invalid('its first bytes are not the .sparq signature');
@@ -120,7 +149,7 @@ export function readSparq(bytes: Uint8Array): Map<string, Uint8Array> {
   if (length !== bytes.length) throw invalid(`it is ${bytes.length} bytes long where its header says ${length} (truncated or padded)`);
   if (count > MAX_SECTIONS || HEADER + count * ENTRY > bytes.length) throw invalid(`its section table (${count} sections) does not fit in the file`);
   if (view.getUint32(24, true) !== crc32(bytes.subarray(HEADER, HEADER + count * ENTRY))) throw invalid('its section table checksum does not match (corrupted)');
-  const sections = new Map<string, Uint8Array>();
+  const sections = new Map<string, SparqSection>();
   const spans: [number, number][] = [];
   const decoder = new TextDecoder('utf-8', { fatal: true });
   for (let i = 0; i < count; i++) {
@@ -145,17 +174,14 @@ export function readSparq(bytes: Uint8Array): Map<string, Uint8Array> {
     const data = bytes.subarray(offset, offset + size);
     if (crc32(data) !== crc) throw invalid(`section ${JSON.stringify(name)} fails its checksum (corrupted)`);
     if (flags & FLAG_BROTLI) {
-      let decoded: Buffer;
-      try {
-        decoded = zlib.brotliDecompressSync(data, { maxOutputLength: Math.max(1, raw) });
-      } catch {
-        throw invalid(`section ${JSON.stringify(name)} does not decompress`);
-      }
-      if (decoded.length !== raw) throw invalid(`section ${JSON.stringify(name)} decompresses to ${decoded.length} bytes, not ${raw}`);
-      sections.set(name, new Uint8Array(decoded.buffer, decoded.byteOffset, decoded.length));
+      let decoded: Uint8Array | undefined;
+      sections.set(name, {
+        length: raw,
+        bytes: () => (decoded ??= brotliSection(name, data, raw)),
+      });
     } else {
       if (raw !== size) throw invalid(`section ${JSON.stringify(name)} has inconsistent lengths`);
-      sections.set(name, data);
+      sections.set(name, { length: raw, bytes: () => data });
     }
   }
   // The padding between sections must be zero: then no byte of the file escapes every check.

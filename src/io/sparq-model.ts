@@ -4,19 +4,24 @@
 //   'consts'  raw little-endian bytes of the small constants (biases, shapes, LayerNorm scales, ...).
 //   'weights' the linear layers' weights in the compact codec of sparq-weights.ts: sparse with u8 gap
 //             indices where pruned, s8 values + scales where quantized (recovered exactly from the
-//             model's q·scale values and its quantization record).
-// 'model' and 'weights' are brotli-compressed by default (Huffman-style entropy coding, as Deep
-// Compression's last stage); `compress: false` writes them raw for the fastest load.
+//             model's q·scale values and its quantization record) — or only the s8 scales, where the
+//             packed bytes hold the weights exactly (layout 'packed': src/io/packed-columns.ts).
+//   'packed'  weights in their kernel's serialised layout (native serialize / unpack), adopted by a
+//             session as they are: no quantizing, no searching, a copy and a check.
+// 'model' and 'weights' are brotli-compressed by default where it pays (Huffman-style entropy coding,
+// as Deep Compression's last stage); 'packed' never is (loading must not pay a decode). `compress:
+// false` writes everything raw.
 import { SparqError } from '../errors.js';
-import { type Attribute, type ConstTensor, type DType, type Dim, type Graph, type Node, type TypedData, type ValueInfo, ELEMENT_BYTES, allocData, freezeTensor } from '../graph/ir.js';
+import { type Attribute, type ConstTensor, type DType, type Dim, type Graph, type Node, type TypedData, type ValueInfo, ELEMENT_BYTES, allocData, freezeTensor, lazyTensor, transpose } from '../graph/ir.js';
 import { Model, type WeightFormatSpec } from '../model.js';
-import { linearLayers, transpose } from '../compress/layers.js';
+import { linearLayers } from '../compress/layers.js';
 import { quantizationOf } from '../compress/quantize.js';
 import { quantizeWeights } from '../compress/quantize-math.js';
 import { type PackedWeights, type WeightFormat, pack } from '../kernels.js';
-import { type Prepacked, attachPrepacked, serializePacked } from './prepacked.js';
-import { readSparq, writeSparq } from './sparq-format.js';
-import { type WeightMeta, decodeWeight, encodeWeight } from './sparq-weights.js';
+import { type Prepacked, type SparseWeight, attachPrepacked, serializePacked } from './prepacked.js';
+import { openSparq, writeSparq } from './sparq-format.js';
+import { type SparseColumns, type WeightMeta, checkWeight, decodeWeight, denseFromColumns, encodeWeight, encodeWithPacked, scaledCodes, sparseColumns } from './sparq-weights.js';
+import { packedColumns } from './packed-columns.js';
 
 const DTYPES: readonly DType[] = ['float32', 'int8', 'uint8', 'int32', 'int64', 'bool'];
 
@@ -39,16 +44,25 @@ interface ModelJson {
 }
 
 export interface SparqWriteOptions {
-  /** Brotli the graph and weight sections (default true: smaller; false: faster to load). */
+  /**
+   * Brotli the graph and compact-weight sections where it pays (default true: smaller files; the
+   * packed weights a session adopts are never compressed, so loading such a model pays only for
+   * decoding its graph, ~10 µs for LeNet's). false: everything raw.
+   */
   compress?: boolean;
   /**
-   * Also store weights in their kernel's packed layout, so sessions adopt them without re-packing:
-   * 'auto' (default) where the packed bytes are at most 0.8x the compact encoding (block-pruned int8; the
-   * nonzeros layout of randomly pruned int8 is about 1.15x, so it is re-packed at load instead),
-   * true for every weight whose format can serialise, false never.
+   * Also store weights in their kernel's packed layout, so sessions adopt them without re-packing.
+   * 'auto' (default): 'sparse-int8' weights whose packed bytes hold exactly the model's s8 codes are
+   * stored packed only (with their scales) where that is at most 1.25x their compact encoding — it is
+   * usually smaller; other formats' packed bytes are stored beside the compact encoding where at most
+   * 1.5x its size. true: every weight whose format can serialise. false: never (compact only, the
+   * smallest with brotli; sessions then pack at load, from the nonzeros for sparse weights).
    */
   prepack?: 'auto' | boolean;
 }
+
+/** Sections smaller than this stay raw even with `compress`: brotli's start-up costs more than it saves. */
+const BROTLI_MIN_BYTES = 1 << 10;
 
 class Appender {
   parts: Uint8Array[] = [];
@@ -115,21 +129,47 @@ export function encodeSparqModel(model: Model, options: SparqWriteOptions = {}):
     const q = quant.get(name);
     const spec = model.weightFormats.get(name);
     const bk = spec?.options?.block && /^1x\d+$/.test(String(spec.options.block)) ? Number(String(spec.options.block).slice(2)) : 1;
-    const enc = q ? encodeWeight({ K: l.K, N: l.N, s8: quantizeWeights(W, l.K, l.N, q.perChannel), bk }) : encodeWeight({ K: l.K, N: l.N, f32: W, bk });
-    json.weights[name] = { dims: [...t.dims], transposed: l.transposed, offset: weights.add(enc.bytes), meta: enc.meta };
-    if (spec && prepack !== false) {
-      const bytes = packedBytes(W, l.K, l.N, spec);
-      if (bytes && (prepack === true || bytes.length <= 0.8 * enc.bytes.length))
-        json.weights[name].packed = { format: spec.format, options: { ...(spec.options ?? {}) }, offset: packedSection.add(bytes), length: bytes.length };
+    const s8 = q ? quantizeWeights(W, l.K, l.N, q.perChannel) : undefined;
+    let stored = s8 ? encodeWeight({ K: l.K, N: l.N, s8, bk }) : encodeWeight({ K: l.K, N: l.N, f32: W, bk });
+    let packed: PackedRef | undefined;
+    const bytes = spec && prepack !== false ? packedBytes(W, l.K, l.N, spec) : null;
+    if (spec && bytes) {
+      // Packed bytes that hold the weights exactly (s8 codes, fp32 values) replace the compact ones: the
+      // entry keeps only the s8 scales (one copy of the weights, adopted as is at load).
+      const only = holdsWeights(spec.format, bytes, s8 ? s8.values : W, l.K, l.N);
+      // 'Not much bigger': a ratio, with some slack for tiny matrices (headers and maps dominate them).
+      if (prepack === true || bytes.length <= (only ? 1.25 : 1.5) * stored.bytes.length + 512) {
+        packed = { format: spec.format, options: { ...(spec.options ?? {}) }, offset: packedSection.add(bytes), length: bytes.length };
+        if (only) stored = encodeWithPacked(l.K, l.N, s8?.scales);
+      }
     }
+    json.weights[name] = { dims: [...t.dims], transposed: l.transposed, offset: weights.add(stored.bytes), meta: stored.meta, ...(packed ? { packed } : {}) };
   }
+  const modelBytes = new TextEncoder().encode(JSON.stringify(json));
+  const weightBytes = weights.bytes();
   return writeSparq([
-    { name: 'model', data: new TextEncoder().encode(JSON.stringify(json)), compress },
+    { name: 'model', data: modelBytes, compress: compress && modelBytes.length >= BROTLI_MIN_BYTES },
     { name: 'consts', data: consts.bytes() },
-    { name: 'weights', data: weights.bytes(), compress },
+    { name: 'weights', data: weightBytes, compress: compress && weightBytes.length >= BROTLI_MIN_BYTES },
     // Never compressed: adopted by the kernels as they are, the load path must not pay a decode.
     { name: 'packed', data: packedSection.bytes() },
   ]);
+}
+
+/** Whether packed bytes hold exactly these weights [K, N] (s8 codes for int8 formats, else fp32 values). */
+function holdsWeights(format: string, bytes: Uint8Array, values: Int8Array | Float32Array, K: number, N: number): boolean {
+  let c;
+  try {
+    c = packedColumns(format, bytes, K, N);
+  } catch {
+    return false;
+  }
+  if (!c || (c.values instanceof Int8Array) !== (values instanceof Int8Array)) return false;
+  let nonzeros = 0;
+  for (const v of values) if (v !== 0) nonzeros++;
+  if (nonzeros !== c.rows.length) return false;
+  for (let n = 0; n < N; n++) for (let j = c.colPtr[n]; j < c.colPtr[n + 1]; j++) if (!Object.is(values[c.rows[j] * N + n], c.values[j])) return false;
+  return true;
 }
 
 /** The kernel's packed layout of W as bytes, or null where the format cannot serialise (or won't pack). */
@@ -173,13 +213,17 @@ function readConst(ref: unknown, consts: Uint8Array, what: string): ConstTensor 
 
 /** A Model from .sparq bytes; anything damaged or inconsistent → SparqError 'ERR_INVALID_MODEL'. */
 export function decodeSparqModel(bytes: Uint8Array): Model {
-  const sections = readSparq(bytes);
-  const rawModel = sections.get('model');
-  const consts = sections.get('consts');
-  const weights = sections.get('weights');
-  const packedSection = sections.get('packed') ?? new Uint8Array(0);
-  if (!rawModel || !consts || !weights) throw invalid('it lacks the model, consts or weights section');
+  const sections = openSparq(bytes);
+  const modelSection = sections.get('model');
+  const constsSection = sections.get('consts');
+  const weightsSection = sections.get('weights');
+  if (!modelSection || !constsSection || !weightsSection) throw invalid('it lacks the model, consts or weights section');
+  const rawModel = modelSection.bytes();
+  const consts = constsSection.bytes();
+  const weights = () => weightsSection.bytes();
+  const packedSection = sections.get('packed')?.bytes() ?? new Uint8Array(0);
   const prepacked = new Map<string, Prepacked>();
+  const sparse = new Map<string, SparseWeight>();
   let j: unknown;
   try {
     j = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(rawModel));
@@ -194,28 +238,49 @@ export function decodeSparqModel(bytes: Uint8Array): Model {
     if (!isObj(ref) || !isDims(ref.dims) || ref.dims.length !== 2 || typeof ref.transposed !== 'boolean' || !Number.isSafeInteger(ref.offset) || !isObj(ref.meta)) throw invalid(`weight "${name}" is malformed`);
     const meta = ref.meta as unknown as WeightMeta;
     const offset = ref.offset as number;
-    if (offset < 0 || !Number.isSafeInteger(meta.bytes) || offset + meta.bytes > weights.length) throw invalid(`weight "${name}" lies outside the weights section`);
+    if (offset < 0 || !Number.isSafeInteger(meta.bytes) || offset + meta.bytes > weightsSection.length) throw invalid(`weight "${name}" lies outside the weights section`);
     const [d0, d1] = ref.dims as number[];
     const [K, N] = ref.transposed ? [d1, d0] : [d0, d1];
     if (meta.K !== K || meta.N !== N) throw invalid(`weight "${name}" has dims that contradict its encoding`);
-    const encoded = weights.subarray(offset, offset + meta.bytes);
-    const decode = () => {
-      const W = decodeWeight(meta, encoded, { f32Only: true }).f32;
-      return ref.transposed ? transpose(W, K, N) : W;
-    };
-    const p = ref.packed as Record<string, unknown> | undefined;
-    if (p === undefined) {
-      initializers.set(name, freezeTensor({ dtype: 'float32', dims: [d0, d1], data: decode() }));
-      continue;
+    const encoded = () => weights().subarray(offset, offset + meta.bytes);
+    const p = ref.packed;
+    if (p !== undefined) {
+      if (!isObj(p) || typeof p.format !== 'string' || !isObj(p.options) || !Number.isSafeInteger(p.offset) || !Number.isSafeInteger(p.length))
+        throw invalid(`the packed form of weight "${name}" is malformed`);
+      const po = p.offset as number;
+      const pl = p.length as number;
+      if (po < 0 || pl < 0 || po + pl > packedSection.length) throw invalid(`the packed form of weight "${name}" lies outside the packed section`);
+      prepacked.set(name, { format: p.format, options: p.options as Prepacked['options'], K, N, bytes: packedSection.subarray(po, po + pl) });
     }
-    const po = p.offset as number;
-    const pl = p.length as number;
-    if (!isObj(p) || typeof p.format !== 'string' || !isObj(p.options) || !Number.isSafeInteger(po) || !Number.isSafeInteger(pl) || po < 0 || pl < 0 || po + pl > packedSection.length)
-      throw invalid(`the packed form of weight "${name}" is malformed`);
-    prepacked.set(name, { format: p.format, options: p.options as Prepacked['options'], K, N, bytes: packedSection.subarray(po, po + pl) });
-    // A session adopts the packed bytes; the fp32 values are decoded only if something reads them.
-    let cached: Float32Array | undefined;
-    initializers.set(name, freezeTensor({ dtype: 'float32', dims: [d0, d1], get data() { return (cached ??= decode()); } } as ConstTensor));
+    // A session adopts packed weights as they are: their compact form is checked only if something reads
+    // it (its section may stay compressed). The others are checked now; sparse ones are kept as their
+    // nonzeros (a session packs them in O(nonzeros)). Dense fp32 values, and their transpose, are made
+    // only if something reads them.
+    let dense: () => Float32Array;
+    if (meta.layout === 'packed') {
+      // The weights only in their packed bytes: read back in JS where the kernels can't adopt them.
+      const pk = prepacked.get(name);
+      if (!pk) throw invalid(`weight "${name}" is kept in a packed form it lacks`);
+      let cached: SparseColumns<Float32Array> | undefined;
+      const columns = () => {
+        if (cached) return cached;
+        checkWeight(meta, encoded());
+        const c = packedColumns(pk.format, pk.bytes, K, N);
+        if (!c || (c.values instanceof Int8Array) !== (meta.dtype === 's8')) throw invalid(`weight "${name}" is kept in packed bytes of format '${pk.format}', which do not hold its ${meta.dtype} values`);
+        return (cached = c.values instanceof Int8Array ? scaledCodes(meta, encoded(), c as SparseColumns<Int8Array>) : (c as SparseColumns<Float32Array>));
+      };
+      sparse.set(name, { K, N, columns });
+      dense = () => denseFromColumns(columns(), K, N);
+    } else if (p === undefined && meta.layout === 'sparse') {
+      checkWeight(meta, encoded());
+      const columns = sparseColumns(meta, encoded(), true);
+      sparse.set(name, { K, N, columns: () => columns });
+      dense = () => denseFromColumns(columns, K, N);
+    } else {
+      if (p === undefined) checkWeight(meta, encoded());
+      dense = () => decodeWeight(meta, encoded(), { f32Only: true }).f32;
+    }
+    initializers.set(name, lazyTensor('float32', [d0, d1], () => (ref.transposed ? transpose(dense(), K, N) : dense())));
   }
   const inputs = j.inputs.map((v, i) => checkValueInfo(v, `input ${i}`));
   const outputs = j.outputs.map((v, i) => checkValueInfo(v, `output ${i}`));
@@ -253,5 +318,5 @@ export function decodeSparqModel(bytes: Uint8Array): Model {
     formats.set(k, v as unknown as WeightFormatSpec);
   }
   const graph: Graph = { name: j.name, opset: j.opset as number, inputs, outputs, nodes, initializers };
-  return attachPrepacked(Model.fromGraph(graph, { metadata, weightFormats: formats }), prepacked);
+  return attachPrepacked(Model.fromGraph(graph, { metadata, weightFormats: formats }), prepacked, sparse);
 }

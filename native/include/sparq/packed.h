@@ -95,6 +95,30 @@ std::vector<std::string> registered_formats();
 std::unique_ptr<PackedWeights> pack_weights(const std::string& format, const float* W, int64_t K, int64_t N,
                                             PackOptions opts);
 
+// W given by its nonzeros, column by column (compressed sparse columns): column n holds rows[j] and
+// values[j] for j in [col_ptr[n], col_ptr[n+1]), rows strictly increasing. Packing from it costs
+// O(nonzeros) in formats with a CSC packer (a pruned model's weights from a .sparq file, no dense
+// K·N pass); the others get the densified matrix.
+struct CscMatrix {
+  const int32_t* col_ptr;  // N + 1 entries, col_ptr[0] = 0
+  const int32_t* rows;
+  const float* values;
+};
+
+using PackCscFn = std::unique_ptr<PackedWeights> (*)(const CscMatrix& W, int64_t K, int64_t N, const PackOptions& opts);
+
+void register_csc_packer(const char* name, PackCscFn fn);
+
+// pack_weights for CSC input: validates K, N, the format and every pointer and row index (untrusted
+// bytes from a file: invalid_argument, never a crash), then packs. `nnz` is the length of rows/values.
+std::unique_ptr<PackedWeights> pack_weights_csc(const std::string& format, const CscMatrix& W, int64_t nnz, int64_t K,
+                                                int64_t N, PackOptions opts);
+
+struct CscPackerRegistrar {
+  CscPackerRegistrar(const char* name, PackCscFn fn) { register_csc_packer(name, fn); }
+};
+#define SPARQ_REGISTER_CSC_PACKER(ident, name, fn) static ::sparq::CscPackerRegistrar sparq_csc_packer_registrar_##ident(name, fn)
+
 struct FormatRegistrar {
   FormatRegistrar(const char* name, PackFn fn) { register_format(name, fn); }
 };
