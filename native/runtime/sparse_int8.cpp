@@ -254,7 +254,7 @@ class SparseInt8 final : public SparseInt8Weights {
       const int64_t c = rg % view_.chunks;
       for (uint64_t bits = bitmap[rg]; bits; bits &= bits - 1, ++b) {
         const unsigned q = static_cast<unsigned>(ctz64(bits));
-        const unsigned lanes = c * kSpI8ChunkQuads + q == static_cast<uint64_t>(view_.kq - 1) ? tail_lanes : 15u;
+        const unsigned lanes = c * kSpI8ChunkQuads + static_cast<int64_t>(q) == view_.kq - 1 ? tail_lanes : 15u;
         if (!masked) {
           const uint32_t word = static_cast<uint32_t>(val_[e]);
           codes_ok &= word != 0;
