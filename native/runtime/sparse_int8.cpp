@@ -53,6 +53,16 @@ int ctz64(uint64_t x) { return __builtin_ctzll(x); }  // one instruction (bsf / 
 int ctz64(uint64_t x) { return popcount64((x & (~x + 1)) - 1); }
 #endif
 
+// Set bits of every byte value.
+constexpr auto kBits8 = [] {
+  struct Table {
+    uint8_t v[256];
+    constexpr uint8_t operator[](size_t i) const { return v[i]; }
+  } t{};
+  for (int i = 0; i < 256; ++i) t.v[i] = static_cast<uint8_t>((i & 1) + ((i >> 1) & 1) + ((i >> 2) & 1) + ((i >> 3) & 1) + ((i >> 4) & 1) + ((i >> 5) & 1) + ((i >> 6) & 1) + ((i >> 7) & 1));
+  return t;
+}();
+
 // Blocks the compressed layout stores: every range padded to an even count.
 int64_t compressed_candidate_blocks(uint64_t blocks, uint64_t odd_ranges) { return static_cast<int64_t>(blocks + odd_ranges); }
 
@@ -237,36 +247,60 @@ class SparseInt8 final : public SparseInt8Weights {
     const int64_t last_chunk = view_.chunks - 1;
     const uint8_t last_idx = static_cast<uint8_t>(view_.kq - 1 - last_chunk * kSpI8ChunkQuads);
     auto lanes_of = [&](int64_t chunk, uint32_t e) { return chunk == last_chunk && idx_[e] == last_idx ? tail_lanes : 15u; };
-    static constexpr uint8_t kBits4[16] = {0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4};
     if (compressed_) {
       std::vector<uint8_t> masks(static_cast<size_t>(blocks_ + 1) / 2);
       r.get_bytes(masks.data(), masks.size());
       nib_.resize(static_cast<size_t>(slots / 2) + 16);
       codes_.resize(static_cast<size_t>(nonzeros_) + 64);
       r.get_bytes(codes_.data(), static_cast<size_t>(nonzeros_));
+      // Masks arrive packed without the padding blocks; every range starts on a whole byte of nib_
+      // (its slot count is even), so a range's masks are copied bytewise (shifted by a nibble where they
+      // start mid-byte) and checked a byte at a time.
       uint64_t b = 0, off = 0;
+      uint8_t zero_nibble = 0;
       for (int64_t rg = 0; rg < ranges; ++rg) {
         cptr_[rg] = static_cast<uint32_t>(off);
-        const int64_t chunk = rg % view_.chunks;
-        const uint32_t end = ptr_[rg] + static_cast<uint32_t>(popcount64(bitmap[rg]));
-        for (uint32_t e = ptr_[rg]; e < end; ++e, ++b) {
-          const unsigned mask = (masks[b >> 1] >> (4 * (b & 1))) & 0xfu;
-          if (mask == 0 || (mask & ~lanes_of(chunk, e)) != 0) invalid_packed(fmt, "a stored block holds no code, or one past K");
-          nib_[e >> 1] |= static_cast<uint8_t>(mask << (4 * (e & 1)));
-          off += kBits4[mask];
+        const uint32_t nb = static_cast<uint32_t>(popcount64(bitmap[rg]));
+        if (nb == 0) continue;
+        uint8_t* dst = nib_.data() + (ptr_[rg] >> 1);
+        const uint8_t* src = masks.data() + (b >> 1);
+        const uint32_t pairs = nb >> 1;
+        if ((b & 1) == 0) {
+          std::memcpy(dst, src, pairs);
+          if (nb & 1) dst[pairs] = src[pairs] & 0x0f;
+        } else {
+          for (uint32_t j = 0; j < pairs; ++j) dst[j] = static_cast<uint8_t>((src[j] >> 4) | ((src[j + 1] & 0x0f) << 4));
+          if (nb & 1) dst[pairs] = static_cast<uint8_t>(src[pairs] >> 4);
         }
+        uint32_t codes = 0;
+        for (uint32_t j = 0; j < (nb + 1) / 2; ++j) {
+          zero_nibble |= static_cast<uint8_t>((dst[j] & 0x0f) == 0);
+          codes += kBits8[dst[j]];
+        }
+        for (uint32_t j = 0; j < pairs; ++j) zero_nibble |= static_cast<uint8_t>((dst[j] & 0xf0) == 0);
+        // The block at the last quad (the range's highest bit, so its last block) may hold lanes past K.
+        if (rg % view_.chunks == last_chunk && (bitmap[rg] >> last_idx) & 1) {
+          const uint32_t e = ptr_[rg] + nb - 1;
+          if ((nib_[e >> 1] >> (4 * (e & 1))) & ~tail_lanes & 0x0fu) invalid_packed(fmt, "a weight code lies past K");
+        }
+        b += nb;
+        off += codes;
         if (off > static_cast<uint64_t>(nonzeros_)) invalid_packed(fmt, "their masks name more codes than they hold");
       }
       cptr_[ranges] = static_cast<uint32_t>(off);
+      if (zero_nibble) invalid_packed(fmt, "a stored block holds no code");
       if (off != static_cast<uint64_t>(nonzeros_) || (blocks_ & 1 && masks.back() >> 4)) invalid_packed(fmt, "their masks do not match their codes");
+      bool bad = false;
       for (int64_t n = 0; n < N; ++n) {
         int32_t colsum = 0;
-        for (uint32_t i = cptr_[n * view_.chunks]; i < cptr_[(n + 1) * view_.chunks]; ++i) {
-          if (!code_ok(codes_[i])) invalid_packed(fmt, "a weight code is out of range");
-          colsum += codes_[i];
+        const int8_t* c = codes_.data();
+        for (uint32_t i = cptr_[n * view_.chunks], i1 = cptr_[(n + 1) * view_.chunks]; i < i1; ++i) {
+          bad |= !code_ok(c[i]);
+          colsum += c[i];
         }
         colsum_[n] = colsum;  // recomputed, not trusted
       }
+      if (bad) invalid_packed(fmt, "a weight code is out of range");
     } else {
       val_.resize(static_cast<size_t>(blocks_) + 16);  // the kernels' read-ahead padding, as packing sizes it
       r.get_bytes(val_.data(), sizeof(int32_t) * static_cast<size_t>(blocks_));
