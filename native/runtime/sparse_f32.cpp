@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "sparq/aligned.h"
@@ -188,6 +189,14 @@ class GroupedCsc final : public PackedWeights {
     ThreadPool& pool = ThreadPool::global();
 
     if (M < kXtMinRows) {
+      const SparseF32View* rows_view = &view_;
+      if (view_.C == 1 && view_.L == 1) {
+        std::call_once(windows_once_, [this] {
+          windows_ = view_;
+          build_windows();
+        });
+        rows_view = &windows_;
+      }
       thread_local AlignedBuffer<float> padded;
       for (int64_t m = 0; m < M; ++m) {
         const float* row = x + m * K;
@@ -198,7 +207,7 @@ class GroupedCsc final : public PackedWeights {
           row = p;
         }
         pool.parallel_for(batches, t, grain, [&](int64_t b0, int64_t b1) {
-          kernels_->rows(view_, row, b0 * GB, std::min(b1 * GB, view_.groups), y + m * N, ep);
+          kernels_->rows(*rows_view, row, b0 * GB, std::min(b1 * GB, view_.groups), y + m * N, ep);
         });
       }
       return;
@@ -234,27 +243,32 @@ class GroupedCsc final : public PackedWeights {
   const SpmmF32Kernels* kernels_;
   SparseF32View view_;
   int64_t entries_ = 0, nonzeros_ = 0;
-  // The view, and for unstructured weights (C = L = 1) where each output's entries cross every 64-k
-  // window of x (the AVX-512 row kernel's unit): built from the entries, never serialised.
   void set_view() {
     view_.ptr = ptr_.data();
     view_.idx = idx_.data();
     view_.val = val_.data();
-    if (view_.C != 1 || view_.L != 1) return;
-    view_.windows = (view_.K + kSpmmWindow - 1) / kSpmmWindow;
-    wptr_.resize(static_cast<size_t>(view_.groups * view_.windows + 1));
+  }
+  // For unstructured weights (C = L = 1): where each output's entries cross every 64-k window of x (the
+  // AVX-512 row kernel's unit). Built from the entries at the first small-M call (call_once: safe under
+  // concurrent calls), so loading a model pays nothing for it; never serialised.
+  void build_windows() const {
+    windows_.windows = (view_.K + kSpmmWindow - 1) / kSpmmWindow;
+    wptr_.resize(static_cast<size_t>(view_.groups * windows_.windows + 1));
     for (int64_t g = 0; g < view_.groups; ++g) {
       uint32_t e = ptr_[g];
-      for (int64_t c = 0; c < view_.windows; ++c) {
-        wptr_[g * view_.windows + c] = e;
+      for (int64_t c = 0; c < windows_.windows; ++c) {
+        wptr_[g * windows_.windows + c] = e;
         while (e < ptr_[g + 1] && idx_[e] < (c + 1) * kSpmmWindow) ++e;
       }
     }
-    wptr_[view_.groups * view_.windows] = ptr_[view_.groups];
-    view_.window_ptr = wptr_.data();
+    wptr_[view_.groups * windows_.windows] = ptr_[view_.groups];
+    windows_.window_ptr = wptr_.data();
   }
 
-  AlignedBuffer<uint32_t> ptr_, wptr_;
+  AlignedBuffer<uint32_t> ptr_;
+  mutable std::once_flag windows_once_;
+  mutable SparseF32View windows_;  // view_ plus the window table, once built
+  mutable AlignedBuffer<uint32_t> wptr_;
   AlignedBuffer<uint16_t> idx_;
   AlignedBuffer<float> val_;
 };

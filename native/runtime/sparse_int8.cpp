@@ -249,49 +249,47 @@ class SparseInt8 final : public SparseInt8Weights {
     uint64_t b = 0, e = 0;
     int64_t word_codes = 0;
     bool codes_ok = true;
-    for (int64_t rg = 0; rg < ranges; ++rg) {
-      ptr_[rg] = static_cast<uint32_t>(e);
-      const int64_t c = rg % view_.chunks;
-      for (uint64_t bits = bitmap[rg]; bits; bits &= bits - 1, ++b) {
-        const unsigned q = static_cast<unsigned>(ctz64(bits));
-        const unsigned lanes = c * kSpI8ChunkQuads + static_cast<int64_t>(q) == view_.kq - 1 ? tail_lanes : 15u;
-        if (!masked) {
-          const uint32_t word = static_cast<uint32_t>(val_[e]);
-          codes_ok &= word != 0;
-          for (int l = 0; l < 4; ++l) {
-            const int8_t code = static_cast<int8_t>((word >> (8 * l)) & 0xff);
-            codes_ok &= code >= -weight_max && code <= weight_max && (code == 0 || ((lanes >> l) & 1u));
-            word_codes += code != 0;
+    // One pass, output by output: offsets, checks, and the column sums (recomputed, not trusted).
+    for (int64_t n = 0; n < N; ++n) {
+      int32_t colsum = 0;
+      const uint64_t e_first = e;
+      for (int64_t c = 0; c < view_.chunks; ++c) {
+        const int64_t rg = n * view_.chunks + c;
+        ptr_[rg] = static_cast<uint32_t>(e);
+        for (uint64_t bits = bitmap[rg]; bits; bits &= bits - 1, ++b) {
+          const unsigned q = static_cast<unsigned>(ctz64(bits));
+          const unsigned lanes = c * kSpI8ChunkQuads + static_cast<int64_t>(q) == view_.kq - 1 ? tail_lanes : 15u;
+          if (!masked) {
+            const uint32_t word = static_cast<uint32_t>(val_[e]);
+            codes_ok &= word != 0;
+            for (int l = 0; l < 4; ++l) {
+              const int8_t code = static_cast<int8_t>((word >> (8 * l)) & 0xff);
+              codes_ok &= code >= -weight_max && code <= weight_max && (code == 0 || ((lanes >> l) & 1u));
+              word_codes += code != 0;
+              colsum += code;
+            }
+            idx_[e++] = static_cast<uint8_t>(q);
+            continue;
           }
-          idx_[e++] = static_cast<uint8_t>(q);
-          continue;
+          const unsigned mask = (masks[b >> 1] >> (4 * (b & 1))) & 0xfu;
+          if (mask == 0 || (mask & ~lanes) != 0) invalid_packed(fmt, "a stored block holds no code, or one past K");
+          if (e + kBits4[mask] > static_cast<uint64_t>(nonzeros)) invalid_packed(fmt, "their masks name more codes than they hold");
+          const uint32_t set = kLanes[mask] + 0x04040404u * q;
+          std::memcpy(idx_.data() + e, &set, 4);
+          e += kBits4[mask];
         }
-        const unsigned mask = (masks[b >> 1] >> (4 * (b & 1))) & 0xfu;
-        if (mask == 0 || (mask & ~lanes) != 0) invalid_packed(fmt, "a stored block holds no code, or one past K");
-        if (e + kBits4[mask] > static_cast<uint64_t>(nonzeros)) invalid_packed(fmt, "their masks name more codes than they hold");
-        const uint32_t set = kLanes[mask] + 0x04040404u * q;
-        std::memcpy(idx_.data() + e, &set, 4);
-        e += kBits4[mask];
       }
+      if (masked)
+        for (uint64_t i = e_first; i < e; ++i) {
+          const int8_t code = codes_[i];
+          codes_ok &= code != 0 && code >= -weight_max && code <= weight_max;
+          colsum += code;
+        }
+      colsum_[n] = colsum;
     }
     ptr_[ranges] = static_cast<uint32_t>(e);
     if (e != static_cast<uint64_t>(elements_) || (masked && blocks & 1 && masks.back() >> 4)) invalid_packed(fmt, "their masks do not match their codes");
     if (!masked && word_codes != nonzeros) invalid_packed(fmt, "their nonzero count does not match their codes");
-    // Column sums recomputed, not trusted; stored nonzeros nonzero and in range.
-    for (int64_t n = 0; n < N; ++n) {
-      int32_t colsum = 0;
-      for (uint32_t i = ptr_[n * view_.chunks]; i < ptr_[(n + 1) * view_.chunks]; ++i) {
-        if (!masked) {
-          const uint32_t word = static_cast<uint32_t>(val_[i]);
-          for (int l = 0; l < 4; ++l) colsum += static_cast<int8_t>((word >> (8 * l)) & 0xff);
-          continue;
-        }
-        const int8_t code = codes_[i];
-        codes_ok &= code != 0 && code >= -weight_max && code <= weight_max;
-        colsum += code;
-      }
-      colsum_[n] = colsum;
-    }
     if (!codes_ok) invalid_packed(fmt, "a weight code is out of range");
     blocks_ = blocks;
     nonzeros_ = nonzeros;

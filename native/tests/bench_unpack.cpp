@@ -1,0 +1,52 @@
+// Load-time cost of packed weights (no Node): best-of-N time of unpack_weights (the bytes a .sparq file
+// carries -> a ready handle) against packing the same fp32 weights from scratch.
+//   build-tests/bench_unpack
+#include <chrono>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "sparq/packed.h"
+#include "sparq/packed_serialize.h"
+
+namespace {
+
+template <class F>
+double best_ms(F&& f, int reps) {
+  double best = 1e30;
+  for (int r = 0; r < reps; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    f();
+    best = std::min(best, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return best;
+}
+
+}  // namespace
+
+int main() {
+  struct Case {
+    const char* format;
+    bool blocks;  // 1x4 blocks along K (else scattered zeros)
+  };
+  for (const Case c : {Case{"sparse-int8", true}, Case{"sparse-int8", false}, Case{"sparse", false}})
+    for (auto [K, N] : {std::pair<int64_t, int64_t>{768, 3072}, {3072, 768}}) {
+      std::mt19937 rng(7);
+      std::uniform_real_distribution<float> dist(-1, 1), u(0, 1);
+      std::vector<float> W(static_cast<size_t>(K * N));
+      for (auto& v : W) v = dist(rng);
+      for (int64_t k0 = 0; k0 < K; k0 += (c.blocks ? 4 : 1))
+        for (int64_t n = 0; n < N; ++n)
+          if (u(rng) < 0.9)
+            for (int64_t k = k0; k < std::min(K, k0 + (c.blocks ? 4 : 1)); ++k) W[static_cast<size_t>(k * N + n)] = 0;
+      auto packed = sparq::pack_weights(c.format, W.data(), K, N, sparq::PackOptions{});
+      std::vector<uint8_t> bytes;
+      if (!packed->serialize(bytes)) continue;
+      const double unpack = best_ms([&] { sparq::unpack_weights(c.format, bytes.data(), bytes.size(), K, N); }, 20);
+      const double pack = best_ms([&] { sparq::pack_weights(c.format, W.data(), K, N, sparq::PackOptions{}); }, 5);
+      std::printf("%-11s %-9s %4lldx%-4lld 90%%: unpack %.3f ms (%zu bytes), pack from fp32 %.3f ms\n", c.format,
+                  c.blocks ? "1x4" : "scattered", (long long)K, (long long)N, unpack, bytes.size(), pack);
+    }
+  return 0;
+}
