@@ -45,9 +45,9 @@ interface ModelJson {
 
 export interface SparqWriteOptions {
   /**
-   * Brotli the graph and compact-weight sections where it pays (default true: smaller files; the
-   * packed weights a session adopts are never compressed, and sections under 64 KiB are not worth a
-   * decoder's start-up, so a small model loads as fast as with false). false: everything raw.
+   * Brotli the compact-weight section, and a graph section of 64 KiB or more, where that pays (default
+   * true: smaller files; the packed weights a session adopts are never compressed, so a model whose
+   * weights are all packed loads as fast as with false). false: everything raw.
    */
   compress?: boolean;
   /**
@@ -62,10 +62,13 @@ export interface SparqWriteOptions {
 }
 
 /**
- * Sections smaller than this stay raw even with `compress`: Node's brotli decoder costs ~40 µs to start,
- * a sixth of loading LeNet-300-100, to save a KiB or two.
+ * A graph section smaller than this stays raw even with `compress`: Node's brotli decoder costs ~40 µs
+ * to start, a sixth of loading LeNet-300-100, to save a KiB or two. Compact weights are brotli'd from
+ * 1 KiB (where that saves an eighth: sparq-format.ts); a model whose weights are all packed keeps only
+ * scales there, which brotli doesn't shrink, so its load pays no decode at all.
  */
-const BROTLI_MIN_BYTES = 64 << 10;
+const BROTLI_MIN_GRAPH = 64 << 10;
+const BROTLI_MIN_WEIGHTS = 1 << 10;
 
 class Appender {
   parts: Uint8Array[] = [];
@@ -151,9 +154,9 @@ export function encodeSparqModel(model: Model, options: SparqWriteOptions = {}):
   const modelBytes = new TextEncoder().encode(JSON.stringify(json));
   const weightBytes = weights.bytes();
   return writeSparq([
-    { name: 'model', data: modelBytes, compress: compress && modelBytes.length >= BROTLI_MIN_BYTES },
+    { name: 'model', data: modelBytes, compress: compress && modelBytes.length >= BROTLI_MIN_GRAPH },
     { name: 'consts', data: consts.bytes() },
-    { name: 'weights', data: weightBytes, compress: compress && weightBytes.length >= BROTLI_MIN_BYTES },
+    { name: 'weights', data: weightBytes, compress: compress && weightBytes.length >= BROTLI_MIN_WEIGHTS },
     // Never compressed: adopted by the kernels as they are, the load path must not pay a decode.
     { name: 'packed', data: packedSection.bytes() },
   ]);
