@@ -95,12 +95,12 @@ async function main(): Promise<void> {
   const rows: (string | number)[][] = [];
   for (const compressed of [false, true]) {
     const sq = encodeSparqModel(block, { compress: compressed });
-    const l = await loadTimes(sq, bytes, 3, 1);
+    const l = await loadTimes(sq, bytes, 7, 1);
     rows.push([`encoder 90% block+int8, .sparq${compressed ? ' (brotli)' : ''}`, sq.length, bytes.length, l.sparq, l.ort, l.sparq / l.ort]);
   }
   {
     const sq = encodeSparqModel(unstructured, { compress: false });
-    const l = await loadTimes(sq, bytes, 3, 1);
+    const l = await loadTimes(sq, bytes, 7, 1);
     rows.push(['encoder 90% unstructured fp32, .sparq', sq.length, bytes.length, l.sparq, l.ort, l.sparq / l.ort]);
   }
   const lenetBytes = mlpModel({ sizes: [784, 300, 100, 10], seed: 1 });
