@@ -227,7 +227,9 @@ class SparseInt8 final : public SparseInt8Weights {
     if (nonzero_layout_ != masked) invalid_packed(fmt, "their layout is not the one their counts call for");
     elements_ = masked ? nonzeros : blocks;
     ptr_.resize(static_cast<size_t>(ranges + 1));
-    idx_.resize(static_cast<size_t>(elements_) + kElementPad);
+    // Masked: a range's blocks write 4 offsets each before their count is checked (at most 4·64 bytes
+    // past the range's start, which is checked to lie within the elements).
+    idx_.resize(static_cast<size_t>(elements_) + (masked ? 4 * kSpI8ChunkQuads : 0) + kElementPad);
     std::vector<uint8_t> masks;
     if (masked) {
       masks.resize(static_cast<size_t>(blocks + 1) / 2);
@@ -256,35 +258,49 @@ class SparseInt8 final : public SparseInt8Weights {
       for (int64_t c = 0; c < view_.chunks; ++c) {
         const int64_t rg = n * view_.chunks + c;
         ptr_[rg] = static_cast<uint32_t>(e);
+        if (masked) {
+          if (e > static_cast<uint64_t>(elements_)) invalid_packed(fmt, "their masks name more codes than they hold");
+          // Branch-free per block: offsets written, the count and an empty mask checked after the range.
+          unsigned empty = 0, mask = 0;
+          for (uint64_t bits = bitmap[rg]; bits; bits &= bits - 1, ++b) {
+            const uint32_t q = static_cast<uint32_t>(ctz64(bits));
+            mask = (masks[b >> 1] >> (4 * (b & 1))) & 0xfu;
+            empty |= mask == 0;
+            const uint32_t set = kLanes[mask] + 0x04040404u * q;
+            std::memcpy(idx_.data() + e, &set, 4);
+            e += kBits4[mask];
+          }
+          // The last quad of K may hold fewer than 4 k: its block (the range's last) must not name more.
+          const int64_t last_q = view_.kq - 1 - c * kSpI8ChunkQuads;
+          const bool holds_last = last_q < kSpI8ChunkQuads && ((bitmap[rg] >> last_q) & 1u);
+          if (empty || (holds_last && (mask & ~tail_lanes) != 0)) invalid_packed(fmt, "a stored block holds no code, or one past K");
+          continue;
+        }
         for (uint64_t bits = bitmap[rg]; bits; bits &= bits - 1, ++b) {
           const unsigned q = static_cast<unsigned>(ctz64(bits));
           const unsigned lanes = c * kSpI8ChunkQuads + static_cast<int64_t>(q) == view_.kq - 1 ? tail_lanes : 15u;
-          if (!masked) {
-            const uint32_t word = static_cast<uint32_t>(val_[e]);
-            codes_ok &= word != 0;
-            for (int l = 0; l < 4; ++l) {
-              const int8_t code = static_cast<int8_t>((word >> (8 * l)) & 0xff);
-              codes_ok &= code >= -weight_max && code <= weight_max && (code == 0 || ((lanes >> l) & 1u));
-              word_codes += code != 0;
-              colsum += code;
-            }
-            idx_[e++] = static_cast<uint8_t>(q);
-            continue;
+          const uint32_t word = static_cast<uint32_t>(val_[e]);
+          int bad = word == 0;
+          for (int l = 0; l < 4; ++l) {
+            const int code = static_cast<int8_t>((word >> (8 * l)) & 0xff);
+            bad |= (code < -weight_max) | (code > weight_max) | ((code != 0) & !((lanes >> l) & 1u));
+            word_codes += code != 0;
+            colsum += code;
           }
-          const unsigned mask = (masks[b >> 1] >> (4 * (b & 1))) & 0xfu;
-          if (mask == 0 || (mask & ~lanes) != 0) invalid_packed(fmt, "a stored block holds no code, or one past K");
-          if (e + kBits4[mask] > static_cast<uint64_t>(nonzeros)) invalid_packed(fmt, "their masks name more codes than they hold");
-          const uint32_t set = kLanes[mask] + 0x04040404u * q;
-          std::memcpy(idx_.data() + e, &set, 4);
-          e += kBits4[mask];
+          codes_ok &= bad == 0;
+          idx_[e++] = static_cast<uint8_t>(q);
         }
       }
-      if (masked)
+      if (masked) {
+        // Branch-free over ints (a bool chain compiles to a store-forwarding chain through the stack).
+        int bad = 0;
         for (uint64_t i = e_first; i < e; ++i) {
-          const int8_t code = codes_[i];
-          codes_ok &= code != 0 && code >= -weight_max && code <= weight_max;
+          const int code = codes_[i];
+          bad |= (code == 0) | (code < -weight_max) | (code > weight_max);
           colsum += code;
         }
+        codes_ok &= bad == 0;
+      }
       colsum_[n] = colsum;
     }
     ptr_[ranges] = static_cast<uint32_t>(e);
@@ -351,7 +367,10 @@ class SparseInt8 final : public SparseInt8Weights {
 
   const char* format() const override { return "sparse-int8"; }
   size_t bytes() const override {
-    return sizeof(*this) + ptr_.bytes() + idx_.bytes() + codes_.bytes() + val_.bytes() + scale_.bytes() + colsum_.bytes();
+    // The elements as packing sizes them (an unpacked handle's offsets carry a few hundred bytes of
+    // scratch slack on top: not counted, so a handle reports the same bytes however it was made).
+    const size_t per_element = nonzero_layout_ ? 2 : 5;
+    return sizeof(*this) + ptr_.bytes() + (static_cast<size_t>(elements_) + kElementPad) * per_element + scale_.bytes() + colsum_.bytes();
   }
   // Stored values / (K·N): a block stores 4.
   double density() const override {

@@ -31,7 +31,7 @@ int main() {
     bool blocks;  // 1x4 blocks along K (else scattered zeros)
   };
   for (const Case c : {Case{"sparse-int8", true}, Case{"sparse-int8", false}, Case{"sparse", false}})
-    for (auto [K, N] : {std::pair<int64_t, int64_t>{768, 3072}, {3072, 768}}) {
+    for (auto [K, N] : {std::pair<int64_t, int64_t>{768, 3072}, {3072, 768}, {784, 300}, {300, 100}}) {
       std::mt19937 rng(7);
       std::uniform_real_distribution<float> dist(-1, 1), u(0, 1);
       std::vector<float> W(static_cast<size_t>(K * N));
@@ -43,7 +43,7 @@ int main() {
       auto packed = sparq::pack_weights(c.format, W.data(), K, N, sparq::PackOptions{});
       std::vector<uint8_t> bytes;
       if (!packed->serialize(bytes)) continue;
-      const double unpack = best_ms([&] { sparq::unpack_weights(c.format, bytes.data(), bytes.size(), K, N); }, 20);
+      const double unpack = best_ms([&] { sparq::unpack_weights(c.format, bytes.data(), bytes.size(), K, N); }, 200);
       const double pack = best_ms([&] { sparq::pack_weights(c.format, W.data(), K, N, sparq::PackOptions{}); }, 5);
       std::printf("%-11s %-9s %4lldx%-4lld 90%%: unpack %.3f ms (%zu bytes), pack from fp32 %.3f ms\n", c.format,
                   c.blocks ? "1x4" : "scattered", (long long)K, (long long)N, unpack, bytes.size(), pack);
