@@ -62,31 +62,37 @@ export class PackedWeights {
   /** The format actually used ('auto' resolves to a concrete one). */
   readonly format: string;
   #handle: NativePackedHandle | null;
-  #info: Record<string, string | number | boolean>;
+  #info: Record<string, string | number | boolean> | undefined;
 
-  /** @internal use kernels.pack() */
-  constructor(handle: NativePackedHandle) {
+  /**
+   * @internal use kernels.pack(). `known`: K, N and the concrete format where the caller knows them
+   * (a session creating many handles): the native info is then read at first use, not here.
+   */
+  constructor(handle: NativePackedHandle, known?: { K: number; N: number; format: string }) {
     this.#handle = handle;
-    this.#info = handle.info();
-    this.K = this.#info.K as number;
-    this.N = this.#info.N as number;
-    this.format = this.#info.format as string;
+    const info = known ?? (this.#info = handle.info());
+    this.K = info.K as number;
+    this.N = info.N as number;
+    this.format = info.format as string;
   }
 
   /** Native bytes held by the packed weights. */
   get bytes(): number {
-    return this.#info.bytes as number;
+    return this.info.bytes as number;
   }
   /** Stored nonzeros / (K·N): 1 for dense formats. */
   get density(): number {
-    return this.#info.density as number;
+    return this.info.density as number;
   }
   get released(): boolean {
     return this.#handle === null;
   }
-  /** Everything the format reports (kernel name, quantization error, chosen format, ...). */
+  /**
+   * Everything the format reports (kernel name, quantization error, chosen format, ...). Handles from
+   * kernels.pack() read it at packing; a session's, at first use (after release(): ERR_RELEASED).
+   */
   get info(): Readonly<Record<string, string | number | boolean>> {
-    return this.#info;
+    return (this.#info ??= this.handle.info());
   }
 
   /** @internal */

@@ -146,7 +146,8 @@ export class InferenceSession {
         rethrowNative(e);
       }
       this.#weightIndex.set(name, this.#weights.length);
-      this.#weights.push(new PackedWeights(handle));
+      // 'auto' resolves to a concrete format natively: only then is the handle asked at creation.
+      this.#weights.push(new PackedWeights(handle, spec.format === 'auto' || spec.format === 'cuda-auto' ? undefined : { K, N, format: spec.format }));
       release?.(w);
     }
   }
