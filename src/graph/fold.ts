@@ -7,6 +7,9 @@ export const MODEL_FOLD_LIMIT = 1 << 24;
 
 /** Replaces every node computable from constants by initializers holding its outputs. */
 export function foldConstants(graph: Graph, limit = MODEL_FOLD_LIMIT): Graph {
+  // Shape inference (the folding pass) only where some node reads nothing but constants: most loaded
+  // models have none, and inference costs more than the rest of preparing a small graph.
+  if (!hasConstantNode(graph)) return graph;
   const { metas, folded } = inferGraph(graph, { foldLimit: limit });
   if (folded.size === 0) return graph;
   const initializers = new Map(graph.initializers);
@@ -19,6 +22,12 @@ export function foldConstants(graph: Graph, limit = MODEL_FOLD_LIMIT): Graph {
     }
   });
   return removeDeadNodes({ ...graph, nodes, initializers });
+}
+
+/** Whether some node's inputs are all constants (initializers, or outputs of such nodes). */
+function hasConstantNode(graph: Graph): boolean {
+  for (const n of graph.nodes) if (n.inputs.every((i) => !i || graph.initializers.has(i))) return true;
+  return false;
 }
 
 /** Drops nodes and initializers that no graph output depends on. */
