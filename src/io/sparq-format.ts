@@ -18,6 +18,9 @@
 import zlib from 'node:zlib';
 import { SparqError } from '../errors.js';
 
+// One decoder for every file (constructing one costs more than decoding a section name).
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 export const SPARQ_MAGIC = Uint8Array.from([0x53, 0x50, 0x41, 0x52, 0x51, 0x00, 0x0d, 0x0a]);
 export const SPARQ_VERSION = { major: 1, minor: 0 } as const;
 const HEADER = 32;
@@ -151,14 +154,13 @@ export function openSparq(bytes: Uint8Array): Map<string, SparqSection> {
   if (view.getUint32(24, true) !== crc32(bytes.subarray(HEADER, HEADER + count * ENTRY))) throw invalid('its section table checksum does not match (corrupted)');
   const sections = new Map<string, SparqSection>();
   const spans: [number, number][] = [];
-  const decoder = new TextDecoder('utf-8', { fatal: true });
   for (let i = 0; i < count; i++) {
     const e = HEADER + i * ENTRY;
     const rawName = bytes.subarray(e, e + NAME);
     const end = rawName.indexOf(0);
     let name: string;
     try {
-      name = decoder.decode(end < 0 ? rawName : rawName.subarray(0, end));
+      name = UTF8.decode(end < 0 ? rawName : rawName.subarray(0, end));
     } catch {
       throw invalid(`section ${i} has a name that is not UTF-8`);
     }

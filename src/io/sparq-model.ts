@@ -23,6 +23,9 @@ import { openSparq, writeSparq } from './sparq-format.js';
 import { type SparseColumns, type WeightMeta, checkWeight, decodeWeight, denseFromColumns, encodeWeight, encodeWithPacked, scaledCodes, sparseColumns } from './sparq-weights.js';
 import { packedColumns } from './packed-columns.js';
 
+// One decoder for every file (constructing one costs more than decoding a small model's JSON).
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 const DTYPES: readonly DType[] = ['float32', 'int8', 'uint8', 'int32', 'int64', 'bool'];
 
 type ConstRef = { dtype: DType; dims: number[]; offset: number; length: number };
@@ -232,7 +235,7 @@ export function decodeSparqModel(bytes: Uint8Array): Model {
   const sparse = new Map<string, SparseWeight>();
   let j: unknown;
   try {
-    j = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(rawModel));
+    j = JSON.parse(UTF8.decode(rawModel));
   } catch {
     throw invalid('its model section is not JSON');
   }
