@@ -42,6 +42,7 @@ CpuFeatures detect() {
   __cpuid_count(7, 0, a, b, c, d);
   f.fma = fma;
   f.avx2 = (b >> 5) & 1;
+  f.bmi2 = (b >> 8) & 1;
   if (zmm_os) {
     f.avx512f = (b >> 16) & 1;
     f.avx512dq = (b >> 17) & 1;
@@ -49,6 +50,7 @@ CpuFeatures detect() {
     f.avx512vl = (b >> 31) & 1;
     f.avx512vnni = (c >> 11) & 1;
     f.avx512vbmi = (c >> 1) & 1;
+    f.avx512vbmi2 = (c >> 6) & 1;
   }
   __cpuid_count(7, 1, a, b, c, d);
   f.avxvnni = (a >> 4) & 1;

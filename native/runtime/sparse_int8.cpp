@@ -232,9 +232,9 @@ class SparseInt8 final : public SparseInt8Weights {
     idx_.resize(static_cast<size_t>(elements_) + (masked ? 4 * kSpI8ChunkQuads : 0) + kElementPad);
     std::vector<uint8_t> masks;
     if (masked) {
-      masks.resize(static_cast<size_t>(blocks + 1) / 2);
+      masks.resize(static_cast<size_t>(blocks + 1) / 2 + 16);  // + the fast path's read-ahead
       codes_.resize(static_cast<size_t>(elements_) + kElementPad);
-      r.get_bytes(masks.data(), masks.size());
+      r.get_bytes(masks.data(), static_cast<size_t>(blocks + 1) / 2);
       r.get_bytes(codes_.data(), static_cast<size_t>(nonzeros));  // already in the layout's order
     } else {
       val_.resize(static_cast<size_t>(elements_) + kElementPad);
@@ -250,6 +250,9 @@ class SparseInt8 final : public SparseInt8Weights {
     const unsigned tail_lanes = (1u << (K - 4 * (view_.kq - 1))) - 1u;  // lanes of the last quad within K
     uint64_t b = 0, e = 0;
     int64_t word_codes = 0;
+#if defined(__x86_64__) || defined(__i386__)
+    const bool fast_offsets = cpu_features().bmi2 && cpu_features().avx512vbmi2 && active_isa() == Isa::avx512;
+#endif
     bool codes_ok = true;
     // One pass, output by output: offsets, checks, and the column sums (recomputed, not trusted).
     for (int64_t n = 0; n < N; ++n) {
@@ -260,6 +263,16 @@ class SparseInt8 final : public SparseInt8Weights {
         ptr_[rg] = static_cast<uint32_t>(e);
         if (masked) {
           if (e > static_cast<uint64_t>(elements_)) invalid_packed(fmt, "their masks name more codes than they hold");
+#if defined(__x86_64__) || defined(__i386__)
+          if (fast_offsets) {
+            const int kmax = static_cast<int>(std::min<int64_t>(4 * kSpI8ChunkQuads, K - c * 4 * kSpI8ChunkQuads));
+            const int64_t got = nonzero_offsets_avx512(bitmap[rg], masks.data(), b, kmax, idx_.data() + e);
+            if (got < 0) invalid_packed(fmt, "a stored block holds no code, or one past K");
+            e += static_cast<uint64_t>(got);
+            b += static_cast<uint64_t>(popcount64(bitmap[rg]));
+            continue;
+          }
+#endif
           // Branch-free per block: offsets written, the count and an empty mask checked after the range.
           unsigned empty = 0, mask = 0;
           for (uint64_t bits = bitmap[rg]; bits; bits &= bits - 1, ++b) {

@@ -2,6 +2,7 @@
 // compute bit-identical outputs on every ISA the CPU has; every truncation and a sweep of corrupted
 // bytes is refused with sparq::Error or yields weights that still run safely (ASan/UBSan build).
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "sparq/error.h"
 #include "sparq/packed.h"
 #include "sparq/packed_serialize.h"
+#include "sparq/spmm_int8.h"
 
 using namespace sparq_test;
 
@@ -235,6 +237,48 @@ TEST(truncated_and_corrupted_bytes_are_refused_or_safe) {
     threw = true;
   }
   CHECK(threw);
+  }
+}
+
+TEST(nonzero_offsets_fast_path_matches_the_block_loop) {
+  // The unpacker's pdep/vpcompressb path against the plain loop: offsets 4q + l of every set mask bit,
+  // blocks in quad order; -1 for an empty mask or a k at or past kmax.
+  const sparq::CpuFeatures& f = sparq::cpu_features();
+  if (!(f.bmi2 && f.avx512vbmi2 && sparq::isa_supported(sparq::Isa::avx512))) {
+    std::printf("skip: no BMI2 + AVX512-VBMI2 here\n");
+    return;
+  }
+  std::mt19937_64 rng(21);
+  for (int trial = 0; trial < 2000; ++trial) {
+    const double density = (trial % 10) / 10.0;
+    uint64_t bitmap = 0;
+    for (int q = 0; q < 64; ++q)
+      if (std::uniform_real_distribution<double>(0, 1)(rng) < density) bitmap |= uint64_t{1} << q;
+    const uint64_t first = rng() % 5;  // the range's masks may start mid-byte
+    std::vector<uint8_t> masks(64 + 16, 0), out(256 + 64), want;
+    uint64_t nib = first;
+    bool empty = false;
+    int kmax = trial % 3 == 0 ? static_cast<int>(rng() % 257) : 256;
+    bool past = false;
+    for (int q = 0; q < 64; ++q) {
+      if (!((bitmap >> q) & 1)) continue;
+      unsigned m = static_cast<unsigned>(rng() % 16);
+      if (m == 0 && trial % 7 != 0) m = 1u << (rng() % 4);
+      empty |= m == 0;
+      masks[nib >> 1] |= static_cast<uint8_t>(m << (4 * (nib & 1)));
+      ++nib;
+      for (int l = 0; l < 4; ++l)
+        if ((m >> l) & 1) {
+          want.push_back(static_cast<uint8_t>(4 * q + l));
+          past |= 4 * q + l >= kmax;
+        }
+    }
+    const int64_t got = sparq::nonzero_offsets_avx512(bitmap, masks.data(), first, kmax, out.data());
+    if (empty || past) {
+      CHECK_MSG(got == -1, "trial %d: damage accepted", trial);
+    } else {
+      CHECK_MSG(got == static_cast<int64_t>(want.size()) && std::equal(want.begin(), want.end(), out.begin()), "trial %d: offsets differ", trial);
+    }
   }
 }
 

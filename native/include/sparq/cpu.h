@@ -12,7 +12,9 @@ enum class Isa : int { scalar = 0, avx2 = 1, avx512 = 2 };
 struct CpuFeatures {
   bool avx2 = false, fma = false, avxvnni = false;
   bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false, avx512vnni = false, avx512bf16 = false;
-  bool avx512vbmi = false;  // vpermi2b/vpermb (the sparse-int8 AVX-512 kernel needs it)
+  bool avx512vbmi = false;   // vpermi2b/vpermb (the sparse-int8 AVX-512 kernel needs it)
+  bool avx512vbmi2 = false;  // vpcompressb (the sparse-int8 unpacker's fast path)
+  bool bmi2 = false;         // pdep
 };
 
 const CpuFeatures& cpu_features();

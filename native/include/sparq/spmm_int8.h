@@ -46,6 +46,13 @@ inline int32_t element_word(const SparseInt8View& w, uint32_t e) {
   return static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint8_t>(w.codes[e])) << (8 * (w.idx[e] & 3)));
 }
 
+// The unpacker's fast path (x86 with BMI2 + AVX512-VBMI2; native/kernels/x86/sparse_int8_unpack_avx512.cpp):
+// the k offsets (inside the chunk) of one range's nonzeros, from its 64-bit block map and the blocks'
+// 4-bit masks, which start at nibble `first` of `masks` (readable 16 bytes past the range's masks).
+// Writes them to out (readable and writable 64 bytes past the last one) and returns their count, or -1
+// when a stored block's mask is empty or names a k >= kmax.
+int64_t nonzero_offsets_avx512(uint64_t bitmap, const uint8_t* masks, uint64_t first, int kmax, uint8_t* out);
+
 // Per-row activation parameters of the quantized A.
 struct RowQuant {
   const float* scale;
