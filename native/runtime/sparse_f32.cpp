@@ -131,6 +131,28 @@ class GroupedCsc final : public PackedWeights {
     r.get_bytes(val_.data(), sizeof(float) * static_cast<size_t>(entries_ * C * L));
     if (r.left() != 0) invalid_packed(format, "they carry " + std::to_string(r.left()) + " bytes too many");
     if (ptr_[0] != 0 || ptr_[view_.groups] != static_cast<uint32_t>(entries_)) invalid_packed(format, "their group pointers do not span the entries");
+    if (C == 1 && L == 1) {
+      // Unstructured (the big case at load): branch-free, one pass; every value lies inside the matrix
+      // once its index is below K.
+      // Pointers first (the entry pass reads whatever they span, without stopping at a bad index).
+      for (int64_t g = 0; g < view_.groups; ++g)
+        if (ptr_[g + 1] < ptr_[g]) invalid_packed(format, "their group pointers decrease");
+      int bad = 0;
+      int64_t nonzeros = 0;
+      for (int64_t g = 0; g < view_.groups; ++g) {
+        int last = -1;
+        for (uint32_t e = ptr_[g]; e < ptr_[g + 1]; ++e) {
+          const int k = idx_[e];
+          bad |= (k >= K) | (k <= last);
+          last = k;
+          nonzeros += val_[e] != 0.0f;
+        }
+      }
+      if (bad) invalid_packed(format, "an entry index is out of range or out of order");
+      nonzeros_ = nonzeros;
+      set_view();
+      return;
+    }
     for (int64_t g = 0; g < view_.groups; ++g) {
       if (ptr_[g + 1] < ptr_[g]) invalid_packed(format, "their group pointers decrease");
       int64_t last = -1;
