@@ -304,6 +304,7 @@ class SparseInt8 final : public SparseInt8Weights {
           idx_[e++] = static_cast<uint8_t>(q);
         }
       }
+      if (e > static_cast<uint64_t>(elements_)) invalid_packed(fmt, "their masks name more codes than they hold");
       if (masked) {
         // Branch-free over ints (a bool chain compiles to a store-forwarding chain through the stack).
         int bad = 0;
