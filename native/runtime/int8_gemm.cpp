@@ -40,6 +40,28 @@ int8_t Int8PackedB::at(int64_t k, int64_t n) const {
                                   (n % kInt8PanelCols) * 4 + k % 4)];
 }
 
+int64_t int8_column_scales(std::vector<float>& maxabs, std::vector<char>& finite, bool per_channel, int weight_max,
+                           float* scale) {
+  if (!per_channel && !maxabs.empty()) {
+    const float all = *std::max_element(maxabs.begin(), maxabs.end());
+    const bool all_finite = std::all_of(finite.begin(), finite.end(), [](char c) { return c != 0; });
+    std::fill(maxabs.begin(), maxabs.end(), all);
+    std::fill(finite.begin(), finite.end(), static_cast<char>(all_finite));
+  }
+  int64_t non_finite = 0;
+  for (size_t n = 0; n < maxabs.size(); ++n) {
+    float s = maxabs[n] / static_cast<float>(weight_max);
+    if (!finite[n]) {
+      s = std::nanf("");
+      ++non_finite;
+    } else if (!(s > 0.0f)) {
+      s = 1.0f;  // all-zero column (or an underflowing range): codes 0, exact zero outputs
+    }
+    scale[n] = s;
+  }
+  return non_finite;
+}
+
 void pack_int8_weights(const float* W, int64_t K, int64_t N, bool per_channel, int group, int weight_max,
                        Int8PackedB& out) {
   if (K < 1 || N < 1 || group < 1 || weight_max < 1 || weight_max > 127) throw invalid_argument("pack_int8_weights: bad shape or parameters");
@@ -68,23 +90,7 @@ void pack_int8_weights(const float* W, int64_t K, int64_t N, bool per_channel, i
       if (!std::isfinite(w)) finite[n] = 0;
       else maxabs[n] = std::max(maxabs[n], std::fabs(w));
     }
-  if (!per_channel) {
-    const float all = *std::max_element(maxabs.begin(), maxabs.end());
-    const bool all_finite = std::all_of(finite.begin(), finite.end(), [](char c) { return c != 0; });
-    std::fill(maxabs.begin(), maxabs.end(), all);
-    std::fill(finite.begin(), finite.end(), static_cast<char>(all_finite));
-  }
-  out.non_finite_columns = 0;
-  for (int64_t n = 0; n < N; ++n) {
-    float s = maxabs[n] / static_cast<float>(weight_max);
-    if (!finite[n]) {
-      s = std::nanf("");
-      ++out.non_finite_columns;
-    } else if (!(s > 0.0f)) {
-      s = 1.0f;  // all-zero column (or an underflowing range): codes 0, exact zero outputs
-    }
-    out.scale[n] = s;
-  }
+  out.non_finite_columns = int8_column_scales(maxabs, finite, per_channel, weight_max, out.scale.data());
 
   double max_err = 0, sum_err2 = 0, sum_w2 = 0;
   for (int64_t k = 0; k < K; ++k) {
@@ -92,9 +98,7 @@ void pack_int8_weights(const float* W, int64_t K, int64_t N, bool per_channel, i
       const float s = out.scale[n];
       if (std::isnan(s)) continue;  // codes stay 0
       const float w = W[k * N + n];
-      float q = std::nearbyint(w / s);
-      q = std::max(-static_cast<float>(weight_max), std::min(static_cast<float>(weight_max), q));
-      const int8_t code = static_cast<int8_t>(q);
+      const int8_t code = int8_code(w, s, weight_max);
       const int64_t p = n / kInt8PanelCols;
       out.data[static_cast<size_t>((p / group) * out.kq * group * 64 + (k / 4) * group * 64 + (p % group) * 64 +
                                    (n % kInt8PanelCols) * 4 + k % 4)] = code;
@@ -155,9 +159,10 @@ void int8_gemm(const Int8GemmKernels& kernels, const Int8PackedB& b, const Int8Q
   // peak on Zen 5 (1 MiB L2), blocks of 5 tiles (the old 256 KiB budget) at ~83%.
   const int64_t a_tile_bytes = kcq * 4 * mr, b_slice_bytes = kcq * 4 * nr;
   const int64_t a_budget = std::max<int64_t>(a_tile_bytes, l2_cache_bytes() * 3 / 4 - b_slice_bytes);
-  int64_t block_tiles = std::max<int64_t>(1, a_budget / a_tile_bytes);
+  const int64_t most_tiles = std::max<int64_t>(1, a_budget / a_tile_bytes);
   // Balanced blocks: no short last block that streams all of B for a tile or two.
-  block_tiles = (m_tiles + (m_tiles + block_tiles - 1) / block_tiles - 1) / ((m_tiles + block_tiles - 1) / block_tiles);
+  const int64_t blocks = (m_tiles + most_tiles - 1) / most_tiles;
+  const int64_t block_tiles = (m_tiles + blocks - 1) / blocks;
   // A packed per M tile when the kernel wants it at this K (Int8GemmKernels::pack_a_from): tile t at
   // t·kq·mr·4, quad q of row i at q·rows·4 + i·4. One 4-byte copy per quad.
   const uint8_t* pa = nullptr;

@@ -122,12 +122,7 @@ class SparseInt8 final : public SparseInt8Weights {
       maxabs[n] = ok ? m : 0.0f;
       finite[n] = ok;
     }
-    if (!per_channel) {
-      const float all = *std::max_element(maxabs.begin(), maxabs.end());
-      const bool all_finite = std::all_of(finite.begin(), finite.end(), [](char c) { return c != 0; });
-      std::fill(maxabs.begin(), maxabs.end(), all);
-      std::fill(finite.begin(), finite.end(), static_cast<char>(all_finite));
-    }
+    int8_column_scales(maxabs, finite, per_channel, weight_max, scale_.data());
     double max_err = 0, sum_err2 = 0, sum_w2 = 0;
     // Blocks are written branch-free (a new quad opens a block): slot counts the blocks so far.
     ColumnBlocks cb;
@@ -137,12 +132,8 @@ class SparseInt8 final : public SparseInt8Weights {
     uint32_t* quads = cb.quad.data();
     int32_t* words = cb.word.data();
     size_t slot = 0;
-    const float lim = static_cast<float>(weight_max);
     for (int64_t n = 0; n < N; ++n) {
-      float s = maxabs[n] / lim;
-      if (!finite[n]) s = std::nanf("");
-      else if (!(s > 0.0f)) s = 1.0f;
-      scale_[n] = s;
+      const float s = scale_[n];
       int32_t colsum = 0;
       int64_t open = -1;  // the quad of the block being filled (slot - 1)
       uint32_t word = 0;
@@ -150,9 +141,7 @@ class SparseInt8 final : public SparseInt8Weights {
       const int32_t j0 = col_ptr[n], j1 = std::isnan(s) ? j0 : col_ptr[n + 1];  // NaN scale: codes stay 0
       for (int32_t j = j0; j < j1; ++j) {
         const float w = values[j];
-        // clamp then round half to even (as nearbyint in the default mode, inlined: |x| <= 127 < 2^22)
-        const float x = std::max(-lim, std::min(lim, w / s));
-        const int8_t code = static_cast<int8_t>((x + 12582912.0f) - 12582912.0f);
+        const int8_t code = int8_code(w, s, weight_max);
         colsum += code;
         const double err = static_cast<double>(w) - static_cast<double>(s) * code;
         col_max = std::max(col_max, std::fabs(err));
@@ -241,8 +230,8 @@ class SparseInt8 final : public SparseInt8Weights {
       r.get_bytes(val_.data(), sizeof(int32_t) * static_cast<size_t>(blocks));
     }
     r.get_bytes(scale_.data(), sizeof(float) * static_cast<size_t>(N));
-    // Offsets from the maps (and masks): branch-free, 4 offsets written per block, as many kept as its
-    // mask has bits (idx_ has kElementPad bytes of slack). Every mask is checked against K's tail.
+    // Offsets from the maps (and masks): 4 offsets written per block, as many kept as its mask has bits
+    // (the slack above), or the fast path's vpcompressb. Every mask is checked against K's tail.
     static constexpr uint8_t kBits4[16] = {0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4};
     static constexpr uint32_t kLanes[16] = {0,          0,          1,          0x0100,     2,          0x0200,
                                             0x0201,     0x020100,   3,          0x0300,     0x0301,     0x030100,

@@ -11,6 +11,7 @@
 //
 // Accumulators stay exact while 255 · 127 · K < 2^31: the format accepts K <= kInt8MaxK.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -95,6 +96,21 @@ struct Int8PackedB {
   int8_t at(int64_t k, int64_t n) const;  // the quantized weight (tests)
   size_t bytes() const { return data.bytes() + colsum.bytes() + scale.bytes(); }
 };
+
+// The format's scale rule, from each column's max |w| and whether it is all finite: max|w| /
+// weight_max per column, or the whole matrix's when !per_channel (maxabs and finite are folded in
+// place then); NaN for a non-finite column (per tensor: all of them); 1 where that is 0 or underflows
+// (codes 0). Writes N scales and returns how many are NaN.
+int64_t int8_column_scales(std::vector<float>& maxabs, std::vector<char>& finite, bool per_channel, int weight_max,
+                           float* scale);
+
+// w's code at scale s (finite, > 0): w / s clamped to [-weight_max, weight_max], rounded half to even
+// (the FPU's default rounding, by adding and subtracting 1.5·2^23: exact for |x| <= 127).
+inline int8_t int8_code(float w, float s, int weight_max) {
+  const float lim = static_cast<float>(weight_max);
+  const float x = std::max(-lim, std::min(lim, w / s));
+  return static_cast<int8_t>((x + 12582912.0f) - 12582912.0f);
+}
 
 // Quantizes W[K, N] (row-major) symmetric to [-weight_max, weight_max] with one scale per column
 // (per_channel) or one for the whole matrix: scale = max|w| / weight_max (1 when max|w| is 0 or the
