@@ -132,9 +132,9 @@ class GroupedCsc final : public PackedWeights {
     if (r.left() != 0) invalid_packed(format, "they carry " + std::to_string(r.left()) + " bytes too many");
     if (ptr_[0] != 0 || ptr_[view_.groups] != static_cast<uint32_t>(entries_)) invalid_packed(format, "their group pointers do not span the entries");
     if (C == 1 && L == 1) {
-      // Unstructured (the big case at load): branch-free, one pass; every value lies inside the matrix
-      // once its index is below K.
-      // Pointers first (the entry pass reads whatever they span, without stopping at a bad index).
+      // Unstructured (the big case at load): the pointers first (the entry pass reads whatever they span
+      // without stopping at a bad index), then one branch-free pass over the entries; every value lies
+      // inside the matrix once its index is below K.
       for (int64_t g = 0; g < view_.groups; ++g)
         if (ptr_[g + 1] < ptr_[g]) invalid_packed(format, "their group pointers decrease");
       int bad = 0;

@@ -54,8 +54,7 @@ void rows_unstructured_avx512(const SparseF32View& w, const float* x, int64_t g0
           do {  // one masked step covers an empty range too (mask 0)
             // Whole-vector loads (the arrays have kSpmmReadAhead entries of padding): lanes past the range
             // read the next range's entries, and the FMA's mask leaves them out.
-            const uint32_t count = e1 - e;
-            const __mmask16 m = static_cast<__mmask16>((1u << (count < 16 ? count : 16)) - 1);
+            const __mmask16 m = avx512::lanes(e1 - e);
             const __m512i rel = _mm512_and_si512(
                 _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.idx + e))), _mm512_set1_epi32(kSpmmWindow - 1));
             const __m512 xv = _mm512_mask_blend_ps(_mm512_test_epi32_mask(rel, _mm512_set1_epi32(32)),

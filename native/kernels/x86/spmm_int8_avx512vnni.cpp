@@ -23,12 +23,10 @@
 namespace sparq {
 namespace {
 
-inline __mmask16 first16(uint32_t count) { return static_cast<__mmask16>((uint64_t{1} << (count < 16 ? count : 16)) - 1); }
-
 // Elements [e, e1) (at most 16 used) as 16 words of their quads: loaded (words layout) or built from
 // the codes and the k offsets (nonzeros: the code shifted to byte k % 4).
 inline __m512i words16(const SparseInt8View& w, uint32_t e, uint32_t e1) {
-  const __mmask16 m = first16(e1 - e);
+  const __mmask16 m = avx512::lanes(e1 - e);
   if (!w.codes) return _mm512_maskz_loadu_epi32(m, w.val + e);
   const __m512i k = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, w.idx + e));
   const __m512i code = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, w.codes + e));
@@ -186,7 +184,7 @@ void rows(const SparseInt8View& w, const uint8_t* xq, int64_t n0, int64_t n1, fl
                 const __mmask16 upper = _mm512_test_epi32_mask(quad, _mm512_set1_epi32(32));
                 const __m512i xv = _mm512_mask_blend_epi32(upper, _mm512_permutex2var_epi32(x0, quad, x1),
                                                            _mm512_permutex2var_epi32(x2, quad, x3));
-                sum = _mm512_dpbusd_epi32(sum, xv, _mm512_maskz_mov_epi32(first16(e1 - e), _mm512_loadu_si512(w.val + e)));
+                sum = _mm512_dpbusd_epi32(sum, xv, _mm512_maskz_mov_epi32(avx512::lanes(e1 - e), _mm512_loadu_si512(w.val + e)));
                 e += 16;
               } while (e < e1);
               return sum;
