@@ -46,13 +46,13 @@ export function sparseInt8Codes(bytes: Uint8Array, K: number, N: number): Sparse
   const chunks = Math.ceil(kq / CHUNK);
   const ranges = N * chunks;
   if (layout > 1 || blocks < 0 || blocks > N * kq || nonzeros < 0 || nonzeros > 4 * blocks || weightMax < 1 || weightMax > 127) throw invalid('their counts are impossible');
-  const compressed = layout === 1;
-  const body = ranges * 8 + (compressed ? Math.ceil(blocks / 2) + nonzeros : blocks * 4) + N * 4;
+  const masked = layout === 1;
+  const body = ranges * 8 + (masked ? Math.ceil(blocks / 2) + nonzeros : blocks * 4) + N * 4;
   if (bytes.length !== HEADER + body) throw invalid(`they are ${bytes.length} bytes long where ${HEADER + body} are expected (truncated?)`);
   const maskAt = HEADER + ranges * 8;
-  const codeAt = maskAt + (compressed ? Math.ceil(blocks / 2) : 0);
+  const codeAt = maskAt + (masked ? Math.ceil(blocks / 2) : 0);
   const colPtr = new Int32Array(N + 1);
-  const rows = new Int32Array(compressed ? nonzeros : 4 * blocks);
+  const rows = new Int32Array(masked ? nonzeros : 4 * blocks);
   const codes = new Int8Array(rows.length);
   let b = 0, c = 0, j = 0;
   for (let n = 0; n < N; n++) {
@@ -67,11 +67,11 @@ export function sparseInt8Codes(bytes: Uint8Array, K: number, N: number): Sparse
           const k0 = 4 * (ch * CHUNK + 32 * half + q);
           if (k0 >= K) throw invalid('a block lies past K');
           if (b >= blocks) throw invalid('their bitmaps hold more blocks than they say');
-          const mask = compressed ? (bytes[maskAt + (b >> 1)] >> (4 * (b & 1))) & 15 : 15;
+          const mask = masked ? (bytes[maskAt + (b >> 1)] >> (4 * (b & 1))) & 15 : 15;
           for (let l = 0; l < 4; l++) {
             if (!((mask >> l) & 1)) continue;
-            if (compressed && c >= nonzeros) throw invalid('their masks name more codes than they hold');
-            const code = compressed ? v.getInt8(codeAt + c++) : v.getInt8(maskAt + 4 * b + l);
+            if (masked && c >= nonzeros) throw invalid('their masks name more codes than they hold');
+            const code = masked ? v.getInt8(codeAt + c++) : v.getInt8(maskAt + 4 * b + l);
             if (code === 0) continue;
             if (code < -weightMax || code > weightMax || k0 + l >= K) throw invalid('a weight code is out of range');
             rows[j] = k0 + l;
@@ -83,7 +83,7 @@ export function sparseInt8Codes(bytes: Uint8Array, K: number, N: number): Sparse
     }
     colPtr[n + 1] = j;
   }
-  if (b !== blocks || (compressed && c !== nonzeros)) throw invalid('their bitmaps do not hold their counts');
+  if (b !== blocks || (masked && c !== nonzeros)) throw invalid('their bitmaps do not hold their counts');
   return { colPtr, rows: rows.subarray(0, j), values: codes.subarray(0, j) };
 }
 
