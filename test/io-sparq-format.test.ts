@@ -30,6 +30,21 @@ describe('.sparq container', () => {
     expect(crc32(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
   });
 
+  it('crc32 (the native fold) matches a bitwise CRC-32 at every length and offset around its blocks', () => {
+    const bitwise = (d: Uint8Array) => {
+      let c = 0xffffffff;
+      for (const b of d) {
+        c ^= b;
+        for (let j = 0; j < 8; j++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      }
+      return (c ^ 0xffffffff) >>> 0;
+    };
+    const r = rng(3);
+    const buf = Uint8Array.from({ length: 5000 }, () => Math.floor(r() * 256));
+    for (const offset of [0, 1, 7, 15])
+      for (const n of [0, 1, 15, 16, 63, 64, 65, 79, 80, 127, 128, 129, 200, 1000, 4097]) expect(crc32(buf.subarray(offset, offset + n))).toBe(bitwise(buf.subarray(offset, offset + n)));
+  });
+
   it('round-trips sections, aligned, compressed or not', () => {
     const file = sample();
     const s = readSparq(file);

@@ -32,6 +32,7 @@ CpuFeatures detect() {
   if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
   const bool osxsave = (c >> 27) & 1;
   const bool fma = (c >> 12) & 1;
+  f.pclmul = (c >> 1) & 1;
   if (!osxsave) return f;
   const uint64_t xcr0 = read_xcr0();
   const bool ymm_os = (xcr0 & 0x6) == 0x6;     // SSE + AVX state

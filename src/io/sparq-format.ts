@@ -17,6 +17,7 @@
 //   ... sections, each at a multiple of 64; the padding between them is zero (checked).
 import zlib from 'node:zlib';
 import { SparqError } from '../errors.js';
+import { native } from '../native.js';
 
 // One decoder for every file (constructing one costs more than decoding a section name).
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
@@ -37,22 +38,9 @@ export interface SectionInput {
   compress?: boolean;
 }
 
-let crcTable: Uint32Array | null = null;
-/** CRC-32 (IEEE, as zip and PNG): Node's zlib.crc32 where it exists (20.15+), a table otherwise. */
+/** CRC-32 (IEEE, as zlib, zip and PNG): sparq's native fold (several times Node's zlib.crc32 here). */
 export function crc32(data: Uint8Array): number {
-  const native = (zlib as unknown as { crc32?: (d: Uint8Array) => number }).crc32;
-  if (native) return native(data) >>> 0;
-  if (!crcTable) {
-    crcTable = new Uint32Array(256);
-    for (let i = 0; i < 256; i++) {
-      let c = i;
-      for (let j = 0; j < 8; j++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      crcTable[i] = c >>> 0;
-    }
-  }
-  let c = 0xffffffff;
-  for (let i = 0; i < data.length; i++) c = crcTable[(c ^ data[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
+  return native().crc32(data) >>> 0;
 }
 
 function invalid(why: string): SparqError {

@@ -15,6 +15,7 @@ struct CpuFeatures {
   bool avx512vbmi = false;   // vpermi2b/vpermb (the sparse-int8 AVX-512 kernel needs it)
   bool avx512vbmi2 = false;  // vpcompressb (the sparse-int8 unpacker's fast path)
   bool bmi2 = false;         // pdep
+  bool pclmul = false;       // carry-less multiply (the CRC-32 of .sparq files)
 };
 
 const CpuFeatures& cpu_features();
