@@ -205,11 +205,12 @@ class SparseInt8 final : public SparseInt8Weights {
     std::vector<uint64_t> bitmap(static_cast<size_t>(ranges));
     r.get_bytes(bitmap.data(), sizeof(uint64_t) * bitmap.size());
     uint64_t real = 0;
-    for (int64_t rg = 0; rg < ranges; ++rg) {
-      const int64_t quads = std::min<int64_t>(kSpI8ChunkQuads, view_.kq - (rg % view_.chunks) * kSpI8ChunkQuads);
-      if (quads < 64 && (bitmap[rg] >> quads) != 0) invalid_packed(fmt, "a block lies past K");
-      real += static_cast<uint64_t>(popcount64(bitmap[rg]));
-    }
+    // Only the last chunk of each output can be short of 64 quads.
+    const int64_t last_quads = view_.kq - (view_.chunks - 1) * kSpI8ChunkQuads;
+    for (int64_t rg = 0; rg < ranges; ++rg) real += static_cast<uint64_t>(popcount64(bitmap[rg]));
+    if (last_quads < 64)
+      for (int64_t rg = view_.chunks - 1; rg < ranges; rg += view_.chunks)
+        if ((bitmap[rg] >> last_quads) != 0) invalid_packed(fmt, "a block lies past K");
     if (real != static_cast<uint64_t>(blocks)) invalid_packed(fmt, "their bitmaps do not hold their block count");
     // The layout follows from the counts (as packing chooses it); bytes that say otherwise are damaged.
     nonzero_layout_ = prefer_nonzeros(blocks, nonzeros);
@@ -295,6 +296,15 @@ class SparseInt8 final : public SparseInt8Weights {
       }
       if (e > static_cast<uint64_t>(elements_)) invalid_packed(fmt, "their masks name more codes than they hold");
       if (masked) {
+#if defined(__x86_64__) || defined(__i386__)
+        if (fast_offsets) {
+          bool bad = false;
+          colsum += sum_checked_codes_avx512(codes_.data() + e_first, static_cast<int64_t>(e - e_first), weight_max, bad);
+          codes_ok &= !bad;
+          colsum_[n] = colsum;
+          continue;
+        }
+#endif
         // Branch-free over ints (a bool chain compiles to a store-forwarding chain through the stack).
         int bad = 0;
         for (uint64_t i = e_first; i < e; ++i) {

@@ -25,7 +25,9 @@ double best_ms(F&& f, int reps) {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  // `bench_unpack profile`: only LeNet's first layer (sparse-int8, scattered), unpacked for ~3 s (perf).
+  const bool profile = argc > 1 && std::string(argv[1]) == "profile";
   struct Case {
     const char* format;
     bool blocks;  // 1x4 blocks along K (else scattered zeros)
@@ -43,6 +45,12 @@ int main() {
       auto packed = sparq::pack_weights(c.format, W.data(), K, N, sparq::PackOptions{});
       std::vector<uint8_t> bytes;
       if (!packed->serialize(bytes)) continue;
+      if (profile) {
+        if (c.blocks || K != 784 || std::string(c.format) != "sparse-int8") continue;
+        const double ms = best_ms([&] { sparq::unpack_weights(c.format, bytes.data(), bytes.size(), K, N); }, 100000);
+        std::printf("784x300 sparse-int8 scattered: unpack %.4f ms\n", ms);
+        return 0;
+      }
       const double unpack = best_ms([&] { sparq::unpack_weights(c.format, bytes.data(), bytes.size(), K, N); }, 200);
       const double pack = best_ms([&] { sparq::pack_weights(c.format, W.data(), K, N, sparq::PackOptions{}); }, 5);
       std::printf("%-11s %-9s %4lldx%-4lld 90%%: unpack %.3f ms (%zu bytes), pack from fp32 %.3f ms\n", c.format,

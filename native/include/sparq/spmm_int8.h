@@ -52,6 +52,9 @@ inline int32_t element_word(const SparseInt8View& w, uint32_t e) {
 // Writes them to out (readable and writable 64 bytes past the last one) and returns their count, or -1
 // when a stored block's mask is empty or names a k >= kmax.
 int64_t nonzero_offsets_avx512(uint64_t bitmap, const uint8_t* masks, uint64_t first, int kmax, uint8_t* out);
+// The same unpacker's check of one output's codes [codes, codes + n): their sum, and `bad` set where a
+// code is 0 or outside [-weight_max, weight_max]. AVX-512BW, 64 codes per step (masked tail).
+int32_t sum_checked_codes_avx512(const int8_t* codes, int64_t n, int weight_max, bool& bad);
 
 // Per-row activation parameters of the quantized A.
 struct RowQuant {

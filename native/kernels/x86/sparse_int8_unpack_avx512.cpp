@@ -9,7 +9,7 @@
 #include "sparq/spmm_int8.h"
 
 // pdep (BMI2), vpcompressb (AVX512-VBMI2), popcnt: only called where the dispatch saw all three.
-#pragma GCC target("bmi2,avx512vbmi2,popcnt")
+#pragma GCC target("bmi2,avx512vbmi2,avx512bw,popcnt")
 
 namespace sparq {
 
@@ -40,6 +40,23 @@ int64_t nonzero_offsets_avx512(uint64_t bitmap, const uint8_t* masks, uint64_t f
     nibble += static_cast<uint64_t>(_mm_popcnt_u64(quads));
   }
   return bad ? -1 : written;
+}
+
+int32_t sum_checked_codes_avx512(const int8_t* codes, int64_t n, int weight_max, bool& bad) {
+  const __m512i hi = _mm512_set1_epi8(static_cast<char>(weight_max)), lo = _mm512_set1_epi8(static_cast<char>(-weight_max));
+  const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
+  __m512i sums = _mm512_setzero_si512();
+  __mmask64 wrong = 0;
+  for (int64_t i = 0; i < n; i += 64) {
+    const __mmask64 valid = n - i >= 64 ? ~__mmask64{0} : (__mmask64{1} << (n - i)) - 1;
+    const __m512i c = _mm512_maskz_loadu_epi8(valid, codes + i);
+    wrong |= _mm512_mask_cmpeq_epi8_mask(valid, c, _mm512_setzero_si512()) | _mm512_mask_cmpgt_epi8_mask(valid, c, hi) |
+             _mm512_mask_cmplt_epi8_mask(valid, c, lo);
+    // code + 128 as u8, summed in 8-byte groups against zero (vpsadbw); the 128s come off below.
+    sums = _mm512_add_epi64(sums, _mm512_sad_epu8(_mm512_maskz_mov_epi8(valid, _mm512_xor_si512(c, bias)), _mm512_setzero_si512()));
+  }
+  bad |= wrong != 0;
+  return static_cast<int32_t>(_mm512_reduce_add_epi64(sums) - 128 * n);
 }
 
 }  // namespace sparq
