@@ -13,8 +13,7 @@ import { dirname, resolve } from 'node:path';
 import { SparqError, rethrowNative, rangeError, typeError } from './errors.js';
 import type { ConstTensor, Graph, Node, TypedData, ValueInfo } from './graph/ir.js';
 import { numel } from './graph/ir.js';
-import { foldConstants, removeDeadNodes } from './graph/fold.js';
-import { fuseGraph } from './graph/fuse.js';
+import { prepareGraph, preparedGraphOf } from './graph/prepare.js';
 import { assertCudaAvailable, cudaFormatFor } from './cuda.js';
 import { PackedWeights } from './kernels.js';
 
@@ -60,11 +59,6 @@ function isFeed(v: unknown): v is Feed {
   return typeof v === 'object' && v !== null && typeof (v as Feed).type === 'string' && ArrayBuffer.isView((v as Feed).data) && Array.isArray((v as Feed).dims);
 }
 
-/** Prepares a model's graph for execution: folding, fusion, dead-node removal. */
-export function prepareGraph(graph: Graph): Graph {
-  return removeDeadNodes(fuseGraph(foldConstants(graph)));
-}
-
 export class InferenceSession {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
@@ -81,7 +75,8 @@ export class InferenceSession {
   #released = false;
 
   private constructor(model: Model, options: SessionOptions, ownedFile?: ArrayBufferLike) {
-    this.#graph = prepareGraph(model.graph);
+    // A .sparq file may carry the prepared graph (src/graph/prepare.ts): then the passes are skipped.
+    this.#graph = preparedGraphOf(model) ?? prepareGraph(model.graph);
     this.#inputs = this.#graph.inputs;
     this.inputNames = Object.freeze(model.inputs.map((i) => i.name));
     this.outputNames = Object.freeze(model.outputs.map((o) => o.name));

@@ -4,7 +4,7 @@
 //   - MatMul/Gemm with a constant 2-D weight (+ Add of a constant bias) (+ Relu/Gelu) → sparq Linear,
 //     which runs on packed weights with the bias and activation fused into the GEMM's store.
 // A pattern only matches when its intermediate values feed nothing else and are not graph outputs.
-import { type Attribute, type ConstTensor, type Graph, type Node, attrFloat, attrInt, attrInts, elementAt, freezeGraph, freezeTensor, lazyTensor, numel, toNumbers, transpose } from './ir.js';
+import { type Attribute, type ConstTensor, type Graph, LazyTensor, type Node, attrFloat, attrInt, attrInts, elementAt, freezeGraph, freezeTensor, numel, toNumbers, transpose } from './ir.js';
 import { inferGraph } from './infer.js';
 import type { ValueMeta } from './shapes.js';
 
@@ -182,15 +182,37 @@ function fuseLayerNorm(r: Rewriter): void {
   });
 }
 
-// Lazy: a weight the session adopts prepacked (.sparq) is never read as fp32.
-function transpose2d(t: ConstTensor): ConstTensor {
-  const [R, C] = t.dims;
-  return lazyTensor('float32', [C, R], () => transpose(t.data as Float32Array, R, C));
+/**
+ * How fusion made a Linear's weight or bias from a model initializer `of`: scale · (of, or ofᵀ),
+ * viewed as `dims`. A .sparq file stores these recipes with its prepared graph (src/graph/prepare.ts),
+ * not the tensors.
+ */
+export interface Derivation {
+  readonly of: string;
+  readonly transpose: boolean;
+  readonly scale: number;
+  readonly dims: readonly number[];
 }
 
-function scaled(t: ConstTensor, s: number): ConstTensor {
-  if (s === 1) return t;
-  return lazyTensor('float32', t.dims, () => (t.data as Float32Array).map((v) => v * s));
+/** A constant fusion derived; lazy: a weight the session adopts prepacked (.sparq) is never read as fp32. */
+class DerivedTensor extends LazyTensor {
+  constructor(readonly source: ConstTensor, readonly derivation: Derivation) {
+    const [R, C] = source.dims;
+    super('float32', derivation.dims, () => {
+      const v = derivation.transpose ? transpose(source.data as Float32Array, R, C) : (source.data as Float32Array);
+      return derivation.scale === 1 ? v : v.map((x) => x * derivation.scale);
+    });
+  }
+}
+
+/** The fp32 constant a derivation describes (the caller checked that its dims fit the source's). */
+export function deriveTensor(source: ConstTensor, d: Derivation): ConstTensor {
+  return Object.freeze(new DerivedTensor(source, d));
+}
+
+/** The recipe and source of a constant fusion derived, if it is one. */
+export function derivationOf(t: ConstTensor): { derivation: Derivation; source: ConstTensor } | undefined {
+  return t instanceof DerivedTensor ? t : undefined;
 }
 
 /** MatMul / Gemm with a constant 2-D fp32 weight (+ bias Add) (+ Relu/Gelu) → sparq Linear. */
@@ -211,16 +233,15 @@ function fuseLinear(r: Rewriter): void {
       if (attrInt(n, 'transA', 0) || xDims.length !== 2) return;
       const alpha = attrFloat(n, 'alpha', 1), beta = attrFloat(n, 'beta', 1);
       if (attrInt(n, 'transB', 0) || alpha !== 1) {
-        let wt = attrInt(n, 'transB', 0) ? transpose2d(w) : w;
-        wt = scaled(wt, alpha);
+        const transB = attrInt(n, 'transB', 0) !== 0;
         weight = `${n.name}_weight_kn`;
-        r.initializers.set(weight, wt);
+        r.initializers.set(weight, deriveTensor(w, { of: n.inputs[1], transpose: transB, scale: alpha, dims: transB ? [w.dims[1], w.dims[0]] : w.dims }));
       }
       if (n.inputs[2]) {
         const c = r.constant(n.inputs[2]);
         if (!c || c.dtype !== 'float32' || numel(c.dims) !== N || (c.dims.length === 2 && c.dims[0] !== 1)) return;
         bias = `${n.name}_bias`;
-        r.initializers.set(bias, freezeTensor({ dtype: 'float32', dims: [N], data: (scaled(c, beta).data as Float32Array) }));
+        r.initializers.set(bias, deriveTensor(c, { of: n.inputs[2], transpose: false, scale: beta, dims: [N] }));
       }
     } else {
       const addIdx = r.soleConsumer(y);
@@ -231,7 +252,7 @@ function fuseLinear(r: Rewriter): void {
           const outRank = xDims.length;
           if (c.dims.length <= outRank) {
             bias = c.dims.length === 1 ? bName : `${bName}_vec`;
-            if (c.dims.length !== 1) r.initializers.set(bias as string, freezeTensor({ dtype: 'float32', dims: [N], data: c.data }));
+            if (c.dims.length !== 1) r.initializers.set(bias as string, deriveTensor(c, { of: bName as string, transpose: false, scale: 1, dims: [N] }));
             remove.push(addIdx);
             last = addIdx;
             y = r.node(addIdx).outputs[0];

@@ -120,7 +120,7 @@ export function lazyTensor(dtype: DType, dims: readonly number[], compute: () =>
 
 // A class, not an object literal with a getter: a literal's accessor makes every tensor a slow
 // dictionary-mode object (~0.5 µs each to build, ~1 µs frozen; loading a model makes dozens).
-class LazyTensor implements ConstTensor {
+export class LazyTensor implements ConstTensor {
   readonly dtype: DType;
   readonly dims: readonly number[];
   #compute: (() => TypedData) | undefined;

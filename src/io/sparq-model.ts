@@ -12,8 +12,10 @@
 // as Deep Compression's last stage); 'packed' never is (loading must not pay a decode). `compress:
 // false` writes everything raw.
 import { SparqError } from '../errors.js';
-import { type Attribute, type ConstTensor, type DType, type Dim, type Graph, type Node, type TypedData, type ValueInfo, ELEMENT_BYTES, allocData, freezeTensor, lazyTensor, transpose } from '../graph/ir.js';
-import { Model, type WeightFormatSpec } from '../model.js';
+import { type Attribute, type ConstTensor, type DType, type Dim, type Graph, type Node, type TypedData, type ValueInfo, ELEMENT_BYTES, allocData, freezeGraph, freezeTensor, lazyTensor, transpose } from '../graph/ir.js';
+import { Model, type WeightFormatSpec, checkSupported } from '../model.js';
+import { type Derivation, deriveTensor } from '../graph/fuse.js';
+import { PREPARED_VERSION, attachPreparedGraph, referencedInitializers, storablePreparation } from '../graph/prepare.js';
 import { linearLayers } from '../compress/layers.js';
 import { quantizationOf } from '../compress/quantize.js';
 import { quantizeWeights } from '../compress/quantize-math.js';
@@ -32,6 +34,7 @@ type ConstRef = { dtype: DType; dims: number[]; offset: number; length: number }
 type PackedRef = { format: string; options: Record<string, number | string | boolean>; offset: number; length: number };
 type WeightRef = { dims: number[]; transposed: boolean; offset: number; meta: WeightMeta; packed?: PackedRef };
 type JsonAttr = Exclude<Attribute, { type: 'tensor' }> | { type: 'tensor'; value: ConstRef };
+type JsonNode = { name: string; op: string; domain: string; inputs: string[]; outputs: string[]; attrs: Record<string, JsonAttr> };
 
 interface ModelJson {
   format: 'sparq-model';
@@ -39,7 +42,9 @@ interface ModelJson {
   opset: number;
   inputs: ValueInfo[];
   outputs: ValueInfo[];
-  nodes: { name: string; op: string; domain: string; inputs: string[]; outputs: string[]; attrs: Record<string, JsonAttr> }[];
+  nodes: JsonNode[];
+  /** The graph as sessions run it (src/graph/prepare.ts), where it is storable. */
+  prepared?: { version: number; nodes: JsonNode[]; derived: Record<string, Derivation> };
   metadata: Record<string, string>;
   weightFormats: Record<string, WeightFormatSpec>;
   consts: Record<string, ConstRef>;
@@ -107,20 +112,23 @@ export function encodeSparqModel(model: Model, options: SparqWriteOptions = {}):
   const packedSection = new Appender();
   const quant = quantizationOf(model);
   const constRef = (t: ConstTensor): ConstRef => ({ dtype: t.dtype, dims: [...t.dims], offset: consts.add(bytesOf(t.data)), length: t.data.byteLength });
+  const jsonNode = (n: Node): JsonNode => ({
+    name: n.name,
+    op: n.op,
+    domain: n.domain,
+    inputs: [...n.inputs],
+    outputs: [...n.outputs],
+    attrs: Object.fromEntries(Object.entries(n.attrs).map(([k, a]) => [k, a.type === 'tensor' ? { type: 'tensor', value: constRef(a.value) } : a])),
+  });
+  const preparation = storablePreparation(graph);
   const json: ModelJson = {
     format: 'sparq-model',
     name: graph.name,
     opset: graph.opset,
     inputs: graph.inputs.map((v) => ({ ...v })),
     outputs: graph.outputs.map((v) => ({ ...v })),
-    nodes: graph.nodes.map((n) => ({
-      name: n.name,
-      op: n.op,
-      domain: n.domain,
-      inputs: [...n.inputs],
-      outputs: [...n.outputs],
-      attrs: Object.fromEntries(Object.entries(n.attrs).map(([k, a]) => [k, a.type === 'tensor' ? { type: 'tensor', value: constRef(a.value) } : a])),
-    })),
+    nodes: graph.nodes.map(jsonNode),
+    ...(preparation ? { prepared: { version: PREPARED_VERSION, nodes: preparation.nodes.map(jsonNode), derived: preparation.derived } } : {}),
     metadata: { ...model.metadata },
     weightFormats: Object.fromEntries(model.weightFormats),
     consts: {},
@@ -293,31 +301,7 @@ export function decodeSparqModel(bytes: Uint8Array): Model {
   }
   const inputs = j.inputs.map((v, i) => checkValueInfo(v, `input ${i}`));
   const outputs = j.outputs.map((v, i) => checkValueInfo(v, `output ${i}`));
-  // Every node input must already exist: this rules out cycles and dangling references.
-  const defined = new Set<string>([...inputs.map((v) => v.name), ...initializers.keys()]);
-  const nodes: Node[] = j.nodes.map((n: unknown, i: number) => {
-    if (!isObj(n) || typeof n.name !== 'string' || typeof n.op !== 'string' || typeof n.domain !== 'string' || !isStrings(n.inputs) || !isStrings(n.outputs) || !isObj(n.attrs)) throw invalid(`node ${i} is malformed`);
-    for (const x of n.inputs) if (x !== '' && !defined.has(x)) throw invalid(`node "${n.name}" reads "${x}" before anything defines it`);
-    for (const y of n.outputs) {
-      if (y !== '' && defined.has(y)) throw invalid(`value "${y}" is defined twice`);
-      if (y !== '') defined.add(y);
-    }
-    const attrs: Record<string, Attribute> = {};
-    for (const [k, a] of Object.entries(n.attrs)) {
-      if (!isObj(a) || typeof a.type !== 'string') throw invalid(`attribute "${k}" of node "${n.name}" is malformed`);
-      const v = a.value;
-      const ok =
-        ((a.type === 'int' || a.type === 'float') && typeof v === 'number') ||
-        (a.type === 'string' && typeof v === 'string') ||
-        (a.type === 'strings' && isStrings(v)) ||
-        ((a.type === 'ints' || a.type === 'floats') && Array.isArray(v) && v.every((x) => typeof x === 'number')) ||
-        a.type === 'tensor';
-      if (!ok) throw invalid(`attribute "${k}" of node "${n.name}" is malformed`);
-      attrs[k] = a.type === 'tensor' ? { type: 'tensor', value: readConst(v, consts, `attribute "${k}" of node "${n.name}"`) } : (a as Attribute);
-    }
-    return { name: n.name, op: n.op, domain: n.domain, inputs: n.inputs, outputs: n.outputs, attrs };
-  });
-  for (const o of outputs) if (!defined.has(o.name)) throw invalid(`output "${o.name}" is never computed`);
+  const nodes = readNodes(j.nodes, new Set<string>([...inputs.map((v) => v.name), ...initializers.keys()]), outputs, consts, '');
   const metadata: Record<string, string> = {};
   for (const [k, v] of Object.entries(j.metadata)) if (typeof v === 'string') metadata[k] = v;
   const formats = new Map<string, WeightFormatSpec>();
@@ -327,5 +311,65 @@ export function decodeSparqModel(bytes: Uint8Array): Model {
     formats.set(k, v as unknown as WeightFormatSpec);
   }
   const graph: Graph = { name: j.name, opset: j.opset as number, inputs, outputs, nodes, initializers };
-  return attachPrepacked(Model.fromGraph(graph, { metadata, weightFormats: formats }), prepacked, sparse);
+  const model = attachPrepacked(Model.fromGraph(graph, { metadata, weightFormats: formats }), prepacked, sparse);
+  // The prepared graph, where it is of this sparq's passes (one of another version is prepared afresh).
+  if (j.prepared !== undefined && (!isObj(j.prepared) || j.prepared.version === PREPARED_VERSION)) attachPreparedGraph(model, readPrepared(j.prepared, model.graph, consts));
+  return model;
+}
+
+/**
+ * A file's nodes, checked as a graph: every input defined before it is read (no cycles, nothing
+ * dangling), nothing defined twice, attributes well-typed, every output computed.
+ */
+function readNodes(list: unknown[], defined: Set<string>, outputs: readonly ValueInfo[], consts: Uint8Array, what: string): Node[] {
+  const nodes: Node[] = list.map((n: unknown, i: number) => {
+    if (!isObj(n) || typeof n.name !== 'string' || typeof n.op !== 'string' || typeof n.domain !== 'string' || !isStrings(n.inputs) || !isStrings(n.outputs) || !isObj(n.attrs)) throw invalid(`${what}node ${i} is malformed`);
+    for (const x of n.inputs) if (x !== '' && !defined.has(x)) throw invalid(`${what}node "${n.name}" reads "${x}" before anything defines it`);
+    for (const y of n.outputs) {
+      if (y !== '' && defined.has(y)) throw invalid(`${what}value "${y}" is defined twice`);
+      if (y !== '') defined.add(y);
+    }
+    const attrs: Record<string, Attribute> = {};
+    for (const [k, a] of Object.entries(n.attrs)) {
+      if (!isObj(a) || typeof a.type !== 'string') throw invalid(`attribute "${k}" of ${what}node "${n.name}" is malformed`);
+      const v = a.value;
+      const ok =
+        ((a.type === 'int' || a.type === 'float') && typeof v === 'number') ||
+        (a.type === 'string' && typeof v === 'string') ||
+        (a.type === 'strings' && isStrings(v)) ||
+        ((a.type === 'ints' || a.type === 'floats') && Array.isArray(v) && v.every((x) => typeof x === 'number')) ||
+        a.type === 'tensor';
+      if (!ok) throw invalid(`attribute "${k}" of ${what}node "${n.name}" is malformed`);
+      attrs[k] = a.type === 'tensor' ? { type: 'tensor', value: readConst(v, consts, `attribute "${k}" of ${what}node "${n.name}"`) } : (a as Attribute);
+    }
+    return { name: n.name, op: n.op, domain: n.domain, inputs: n.inputs, outputs: n.outputs, attrs };
+  });
+  for (const o of outputs) if (!defined.has(o.name)) throw invalid(`output "${o.name}" is never computed${what ? ` by the ${what}graph` : ''}`);
+  return nodes;
+}
+
+/**
+ * The prepared graph a file stores, checked as strictly as the model's own graph: its derived constants
+ * recipes over the model's fp32 initializers that fit their sources, its nodes a graph of ops sparq
+ * runs. (A session still checks every shape when it plans a run.)
+ */
+function readPrepared(p: unknown, graph: Graph, consts: Uint8Array): Graph {
+  if (!isObj(p) || !Array.isArray(p.nodes) || !isObj(p.derived)) throw invalid('its prepared graph lacks fields');
+  const derived = new Map<string, ConstTensor>();
+  const size = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
+  for (const [name, d] of Object.entries(p.derived)) {
+    const source = isObj(d) && typeof d.of === 'string' ? graph.initializers.get(d.of) : undefined;
+    if (!isObj(d) || !source || source.dtype !== 'float32' || typeof d.transpose !== 'boolean' || typeof d.scale !== 'number' || !Number.isFinite(d.scale) || !isDims(d.dims) || graph.initializers.has(name))
+      throw invalid(`the prepared constant "${name}" is malformed`);
+    const dims = d.dims as number[];
+    const fits = d.transpose ? source.dims.length === 2 && dims.length === 2 && dims[0] === source.dims[1] && dims[1] === source.dims[0] : size(dims) === size(source.dims);
+    if (!fits) throw invalid(`the prepared constant "${name}" does not fit its source "${d.of as string}"`);
+    derived.set(name, deriveTensor(source, { of: d.of as string, transpose: d.transpose, scale: d.scale, dims }));
+  }
+  const defined = new Set<string>([...graph.inputs.map((v) => v.name), ...graph.initializers.keys(), ...derived.keys()]);
+  const nodes = readNodes(p.nodes, defined, graph.outputs, consts, 'prepared ');
+  const initializers = referencedInitializers(nodes, graph.outputs, (name) => derived.get(name) ?? graph.initializers.get(name));
+  const prepared = freezeGraph({ ...graph, nodes, initializers });
+  checkSupported(prepared);
+  return prepared;
 }

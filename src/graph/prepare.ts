@@ -1,0 +1,67 @@
+// Preparing a model's graph for execution (folding, fusion, dead-node removal), and the prepared graph
+// a .sparq file carries so that a session made from it skips the passes: they are most of what
+// creating a session from a small model costs while the process's JS is still cold (LeNet-300-100:
+// ~60 of ~250 µs). The file stores the prepared ops, and the constants fusion derived (transposed or
+// scaled weights, reshaped biases) as recipes over the model's own initializers (fuse.ts, Derivation).
+import { foldConstants, removeDeadNodes } from './fold.js';
+import { type Derivation, derivationOf, fuseGraph } from './fuse.js';
+import type { ConstTensor, Graph, Node } from './ir.js';
+
+/**
+ * What the passes produce, versioned: bump it whenever folding or fusion changes its output; files
+ * holding a prepared graph of another version are prepared afresh at load.
+ */
+export const PREPARED_VERSION = 1;
+
+/** Prepares a model's graph for execution: folding, fusion, dead-node removal. */
+export function prepareGraph(graph: Graph): Graph {
+  return removeDeadNodes(fuseGraph(foldConstants(graph)));
+}
+
+/** A prepared graph as a file stores it: its nodes, and the constants it derived, by name. */
+export interface StoredPreparation {
+  nodes: readonly Node[];
+  derived: Record<string, Derivation>;
+}
+
+/**
+ * The prepared graph of `graph` in storable form, or undefined where the passes made constants that
+ * are not recipes over `graph`'s own initializers (folded values, synthesised LayerNorm scales): a
+ * file then stores none, and its sessions prepare the graph at load.
+ */
+export function storablePreparation(graph: Graph): StoredPreparation | undefined {
+  const prepared = prepareGraph(graph);
+  const derived: Record<string, Derivation> = {};
+  for (const [name, t] of prepared.initializers) {
+    if (graph.initializers.get(name) === t) continue;
+    const d = derivationOf(t);
+    if (!d || graph.initializers.get(d.derivation.of) !== d.source || graph.initializers.has(name)) return undefined;
+    derived[name] = d.derivation;
+  }
+  return { nodes: prepared.nodes, derived };
+}
+
+const preparedGraphs = new WeakMap<object, Graph>();
+
+/** Attaches the prepared graph a file carried to the model decoded from it. */
+export function attachPreparedGraph(model: object, graph: Graph): void {
+  preparedGraphs.set(model, graph);
+}
+
+/** The prepared graph the model's file carried, if any (else a session runs prepareGraph). */
+export function preparedGraphOf(model: object): Graph | undefined {
+  return preparedGraphs.get(model);
+}
+
+/** The constants that nodes and graph outputs read, from `available`. */
+export function referencedInitializers(nodes: readonly Node[], outputs: readonly { name: string }[], available: (name: string) => ConstTensor | undefined): Map<string, ConstTensor> {
+  const used = new Map<string, ConstTensor>();
+  const take = (name: string) => {
+    if (!name || used.has(name)) return;
+    const t = available(name);
+    if (t) used.set(name, t);
+  };
+  for (const n of nodes) for (const x of n.inputs) take(x);
+  for (const o of outputs) take(o.name);
+  return used;
+}
