@@ -7,6 +7,10 @@
 #include <cstdlib>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "sparq/error.h"
 #include "sparq/threadpool.h"
 
@@ -121,6 +125,33 @@ int64_t int8_a_stride(int64_t K) {
 
 namespace {
 
+// One M tile of A, `rows` rows of kq quads (row stride lda bytes), packed quad-major: quad q of row i
+// at (q·rows + i)·4. With SSE2, 4x4 blocks of quads are transposed in registers (four 16-byte stores
+// where 4-byte copies took sixteen); the edges are copied quad by quad.
+void pack_a_tile(const uint8_t* a, int64_t lda, int64_t rows, int64_t kq, uint8_t* out) {
+  int64_t q = 0;
+#if defined(__SSE2__)
+  const int64_t rows4 = rows / 4 * 4;
+  for (; q + 4 <= kq; q += 4) {
+    for (int64_t i = 0; i < rows4; i += 4) {
+      const auto row = [&](int64_t r) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + (i + r) * lda + q * 4)); };
+      const __m128i r0 = row(0), r1 = row(1), r2 = row(2), r3 = row(3);  // 4 quads of 4 rows
+      const __m128i t0 = _mm_unpacklo_epi32(r0, r1), t1 = _mm_unpacklo_epi32(r2, r3);
+      const __m128i t2 = _mm_unpackhi_epi32(r0, r1), t3 = _mm_unpackhi_epi32(r2, r3);
+      const auto store = [&](int64_t j, __m128i v) { _mm_storeu_si128(reinterpret_cast<__m128i*>(out + ((q + j) * rows + i) * 4), v); };
+      store(0, _mm_unpacklo_epi64(t0, t1));
+      store(1, _mm_unpackhi_epi64(t0, t1));
+      store(2, _mm_unpacklo_epi64(t2, t3));
+      store(3, _mm_unpackhi_epi64(t2, t3));
+    }
+    for (int64_t i = rows4; i < rows; ++i)
+      for (int64_t j = 0; j < 4; ++j) std::memcpy(out + ((q + j) * rows + i) * 4, a + i * lda + (q + j) * 4, 4);
+  }
+#endif
+  for (; q < kq; ++q)
+    for (int64_t i = 0; i < rows; ++i) std::memcpy(out + (q * rows + i) * 4, a + i * lda + q * 4, 4);
+}
+
 // K block in quads. Measured on the 2-core Zen 5 VM (M = 128, K = N = 4096): a full-K tile (the group's
 // B slice, 128 KiB, reused from L2 across the M tiles; A tiles streaming from L2) ran at ~86% of the
 // vpdpbusd peak, blocks of 1024 at ~78%: the partial sums parked in y (M·N·4 bytes per block) evict
@@ -172,10 +203,8 @@ void int8_gemm(const Int8GemmKernels& kernels, const Int8PackedB& b, const Int8Q
     uint8_t* dst = a_buffer.reserve(static_cast<size_t>(m_tiles * tile_bytes));
     ThreadPool::global().parallel_for(m_tiles, M * b.kq >= (1 << 16) ? t : 1, 1, [&](int64_t t0, int64_t t1) {
       for (int64_t mt = t0; mt < t1; ++mt) {
-        const int64_t m0 = mt * mr, rows = std::min(mr, M - m0);
-        uint8_t* out = dst + mt * tile_bytes;
-        for (int64_t q = 0; q < b.kq; ++q)
-          for (int64_t i = 0; i < rows; ++i) std::memcpy(out + (q * rows + i) * 4, a.data + (m0 + i) * a.lda + q * 4, 4);
+        const int64_t m0 = mt * mr;
+        pack_a_tile(a.data + m0 * a.lda, a.lda, std::min(mr, M - m0), b.kq, dst + mt * tile_bytes);
       }
     });
     pa = dst;
@@ -220,31 +249,29 @@ void int8_gemm(const Int8GemmKernels& kernels, const Int8PackedB& b, const Int8Q
     kernels.tile(args);
   };
 
+  // The tiles of M block [mb, mb_end) against groups [g0, g1): serpentine, every other group walking the
+  // tiles backwards, so each group starts on the A tiles the last one ended on (still in L1/L2). The
+  // block's second tile (its only one when alone) prefetches the next group: the first tile of each
+  // group then finds its weights in L2 instead of waiting on memory.
+  auto run_block = [&](int64_t mb, int64_t mb_end, int64_t g0, int64_t g1) {
+    const int64_t n = mb_end - mb, pf = std::min<int64_t>(1, n - 1);
+    for (int64_t q0 = 0; q0 < b.kq; q0 += kcq)
+      for (int64_t g = g0; g < g1; ++g) {
+        const bool back = (g - g0) % 2 == 1;
+        for (int64_t j = 0; j < n; ++j) run_tile(q0, g, back ? mb_end - 1 - j : mb + j, j == pf && g + 1 < g1);
+      }
+  };
   // Split N (groups of columns) when there are enough of them — every thread then reads its own part
   // of B once, which is what bounds the small-M (memory-bound) case — else split the M tiles.
   if (b.groups >= 2 * static_cast<int64_t>(t) || m_tiles < 2 * t) {
     const int64_t grain = (b.groups + t - 1) / t;
     ThreadPool::global().parallel_for(b.groups, t, grain, [&](int64_t g0, int64_t g1) {
-      for (int64_t mb = 0; mb < m_tiles; mb += block_tiles) {
-        const int64_t mb_end = std::min(m_tiles, mb + block_tiles);
-        // The block's second tile (its only one when alone) prefetches the next group: the first
-        // tile of each group then finds its weights in L2 instead of waiting on memory.
-        const int64_t pf_tile = std::min(mb + 1, mb_end - 1);
-        for (int64_t q0 = 0; q0 < b.kq; q0 += kcq)
-          for (int64_t g = g0; g < g1; ++g)
-            for (int64_t mt = mb; mt < mb_end; ++mt) run_tile(q0, g, mt, mt == pf_tile && g + 1 < g1);
-      }
+      for (int64_t mb = 0; mb < m_tiles; mb += block_tiles) run_block(mb, std::min(m_tiles, mb + block_tiles), g0, g1);
     });
   } else {
     const int64_t grain = (m_tiles + t - 1) / t;
     ThreadPool::global().parallel_for(m_tiles, t, grain, [&](int64_t t0, int64_t t1) {
-      for (int64_t mb = t0; mb < t1; mb += block_tiles) {
-        const int64_t mb_end = std::min(t1, mb + block_tiles);
-        const int64_t pf_tile = std::min(mb + 1, mb_end - 1);
-        for (int64_t q0 = 0; q0 < b.kq; q0 += kcq)
-          for (int64_t g = 0; g < b.groups; ++g)
-            for (int64_t mt = mb; mt < mb_end; ++mt) run_tile(q0, g, mt, mt == pf_tile);
-      }
+      for (int64_t mb = t0; mb < t1; mb += block_tiles) run_block(mb, std::min(t1, mb + block_tiles), 0, b.groups);
     });
   }
 }

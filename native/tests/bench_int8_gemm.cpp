@@ -6,12 +6,14 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "check.h"
 #include "sparq/int8_gemm.h"
 #include "sparq/packed.h"
 #include "sparq/peak.h"
+#include "sparq/quantize.h"
 
 namespace {
 
@@ -68,11 +70,48 @@ int main(int argc, char** argv) {
     const double gops = 2.0 * 12 * 32 * K * calls / (ms * 1e-3) / 1e9;
     std::printf("%s tile 12x32, K=%lld in L1: %.0f GOP/s (%.0f%% of peak)\n", k->name, (long long)K, gops, 100 * gops / peak);
   }
+  // The tile at K = 4096 (one group's B slice, 128 KiB, from L2; A packed, 48 KiB): what streaming
+  // from L2 costs the tile.
+  if (std::getenv("SPARQ_BENCH_L2")) {
+    const auto* k = sparq::int8_gemm_kernels(sparq::Isa::avx512);
+    for (int64_t K : {256, 1024, 2048, 4096}) {
+      const int64_t kq = K / 4;
+      std::vector<uint8_t> a(static_cast<size_t>(12 * K), 3);
+      sparq::AlignedBuffer<int8_t> b(static_cast<size_t>(kq * 128));
+      std::vector<int32_t> acc(12 * 32);
+      sparq::Int8TileArgs t{};
+      t.a = a.data();
+      t.a_row = 4;
+      t.a_quad = 48;
+      t.b = b.data();
+      t.kq = kq;
+      t.group = 2;
+      t.rows = 12;
+      t.cols = 32;
+      t.part = acc.data();
+      t.ldpart = 32;
+      const int calls = static_cast<int>(2000 * 256 / K);
+      const double ms = best_ms([&] { for (int i = 0; i < calls; ++i) k->tile(t); }, 20);
+      const double gops = 2.0 * 12 * 32 * K * calls / (ms * 1e-3) / 1e9;
+      std::printf("tile 12x32 repeated, K=%lld: %.0f GOP/s (%.0f%% of peak)\n", (long long)K, gops, 100 * gops / peak);
+    }
+  }
   const int64_t shapes[][3] = {{1, 768, 3072},  {8, 768, 3072},  {32, 768, 3072},  {128, 768, 3072},
                                {1, 3072, 768},  {8, 3072, 768},  {32, 3072, 768},  {128, 3072, 768},
                                {1, 4096, 4096}, {8, 4096, 4096}, {32, 4096, 4096}, {128, 4096, 4096}};
+  if (std::getenv("SPARQ_BENCH_L2")) {
+    const int64_t M = 128, K = 4096, lda = sparq::int8_a_stride(K);
+    auto x = sparq_test::random_vector(static_cast<size_t>(M * K), 2);
+    std::vector<uint8_t> qa(static_cast<size_t>(M * lda));
+    std::vector<float> sa(M);
+    std::vector<int32_t> za(M);
+    const double ms = best_ms([&] { sparq::quantize_rows_u8(sparq::active_isa(), x.data(), M, K, lda, qa.data(), sa.data(), za.data(), false); }, 50);
+    std::printf("quantize A 128x4096: %.3f ms\n", ms);
+  }
+  const char* only = std::getenv("SPARQ_BENCH_SHAPE");  // e.g. 128x4096x4096: that shape alone
   for (const auto& s : shapes) {
     const int64_t M = s[0], K = s[1], N = s[2];
+    if (only && std::to_string(M) + "x" + std::to_string(K) + "x" + std::to_string(N) != only) continue;
     auto W = sparq_test::random_vector(static_cast<size_t>(K * N), 1);
     auto x = sparq_test::random_vector(static_cast<size_t>(M * K), 2);
     std::vector<float> y(static_cast<size_t>(M * N));

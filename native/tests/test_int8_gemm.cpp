@@ -68,6 +68,7 @@ std::vector<Shape> int8_shapes() {
   s.push_back({3, 2, 1});
   s.push_back({14, 2053, 45});  // K blocked: partial sums carried between blocks
   s.push_back({26, 4100, 40});  // long K: A packed per tile for the AVX-512 kernel
+  s.push_back({31, 4097, 17});  // packed A: a 7-row tile (4x4 blocks + 3 rows), quads past the blocks
   return s;
 }
 
