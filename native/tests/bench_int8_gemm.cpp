@@ -1,6 +1,6 @@
 // Kernel-level benchmark of the int8 GEMM (no Node): best-of-N times, so a shared machine's noise
 // mostly drops out. Prints GOP/s and % of the measured vpdpbusd peak.
-//   build-tests/bench_int8_gemm [threads]
+//   build-tests/bench_int8_gemm [threads]   (env: SPARQ_BENCH_SHAPE=MxKxN one shape; SPARQ_BENCH_L2=1 the tile at long K, quantizing A)
 #include <time.h>
 
 #include <chrono>
@@ -46,10 +46,13 @@ int main(int argc, char** argv) {
   const int threads = argc > 1 ? std::atoi(argv[1]) : 1;
   const double peak = sparq::measure_peak_gops(sparq::PeakKind::int8_vnni, 200);
   std::printf("vpdpbusd peak %.0f GOP/s per core; threads %d\n", peak, threads);
-  // The tile alone, A and B in L1/L2: the microkernel's ceiling.
-  {
+  // The tile alone (12x32, A packed, the same B slice every call): K = 256 holds everything in L1,
+  // the microkernel's ceiling; SPARQ_BENCH_L2 adds longer K, where B's slice (up to 128 KiB at 4096)
+  // streams from L2.
+  for (int64_t K : {256, 1024, 2048, 4096}) {
+    if (K > 256 && !std::getenv("SPARQ_BENCH_L2")) break;
     const auto* k = sparq::int8_gemm_kernels(sparq::Isa::avx512);
-    const int64_t K = 256, kq = K / 4;
+    const int64_t kq = K / 4;
     std::vector<uint8_t> a(static_cast<size_t>(12 * K), 3);
     sparq::AlignedBuffer<int8_t> b(static_cast<size_t>(kq * 128));
     std::vector<int32_t> acc(12 * 32);
@@ -65,40 +68,11 @@ int main(int argc, char** argv) {
     t.cols = 32;
     t.part = acc.data();
     t.ldpart = 32;
-    const int calls = 2000;
+    const int calls = static_cast<int>(2000 * 256 / K);
     const double ms = best_ms([&] { for (int i = 0; i < calls; ++i) k->tile(t); }, 20);
     const double gops = 2.0 * 12 * 32 * K * calls / (ms * 1e-3) / 1e9;
-    std::printf("%s tile 12x32, K=%lld in L1: %.0f GOP/s (%.0f%% of peak)\n", k->name, (long long)K, gops, 100 * gops / peak);
+    std::printf("%s tile 12x32, K=%lld: %.0f GOP/s (%.0f%% of peak)\n", k->name, (long long)K, gops, 100 * gops / peak);
   }
-  // The tile at K = 4096 (one group's B slice, 128 KiB, from L2; A packed, 48 KiB): what streaming
-  // from L2 costs the tile.
-  if (std::getenv("SPARQ_BENCH_L2")) {
-    const auto* k = sparq::int8_gemm_kernels(sparq::Isa::avx512);
-    for (int64_t K : {256, 1024, 2048, 4096}) {
-      const int64_t kq = K / 4;
-      std::vector<uint8_t> a(static_cast<size_t>(12 * K), 3);
-      sparq::AlignedBuffer<int8_t> b(static_cast<size_t>(kq * 128));
-      std::vector<int32_t> acc(12 * 32);
-      sparq::Int8TileArgs t{};
-      t.a = a.data();
-      t.a_row = 4;
-      t.a_quad = 48;
-      t.b = b.data();
-      t.kq = kq;
-      t.group = 2;
-      t.rows = 12;
-      t.cols = 32;
-      t.part = acc.data();
-      t.ldpart = 32;
-      const int calls = static_cast<int>(2000 * 256 / K);
-      const double ms = best_ms([&] { for (int i = 0; i < calls; ++i) k->tile(t); }, 20);
-      const double gops = 2.0 * 12 * 32 * K * calls / (ms * 1e-3) / 1e9;
-      std::printf("tile 12x32 repeated, K=%lld: %.0f GOP/s (%.0f%% of peak)\n", (long long)K, gops, 100 * gops / peak);
-    }
-  }
-  const int64_t shapes[][3] = {{1, 768, 3072},  {8, 768, 3072},  {32, 768, 3072},  {128, 768, 3072},
-                               {1, 3072, 768},  {8, 3072, 768},  {32, 3072, 768},  {128, 3072, 768},
-                               {1, 4096, 4096}, {8, 4096, 4096}, {32, 4096, 4096}, {128, 4096, 4096}};
   if (std::getenv("SPARQ_BENCH_L2")) {
     const int64_t M = 128, K = 4096, lda = sparq::int8_a_stride(K);
     auto x = sparq_test::random_vector(static_cast<size_t>(M * K), 2);
@@ -108,6 +82,9 @@ int main(int argc, char** argv) {
     const double ms = best_ms([&] { sparq::quantize_rows_u8(sparq::active_isa(), x.data(), M, K, lda, qa.data(), sa.data(), za.data(), false); }, 50);
     std::printf("quantize A 128x4096: %.3f ms\n", ms);
   }
+  const int64_t shapes[][3] = {{1, 768, 3072},  {8, 768, 3072},  {32, 768, 3072},  {128, 768, 3072},
+                               {1, 3072, 768},  {8, 3072, 768},  {32, 3072, 768},  {128, 3072, 768},
+                               {1, 4096, 4096}, {8, 4096, 4096}, {32, 4096, 4096}, {128, 4096, 4096}};
   const char* only = std::getenv("SPARQ_BENCH_SHAPE");  // e.g. 128x4096x4096: that shape alone
   for (const auto& s : shapes) {
     const int64_t M = s[0], K = s[1], N = s[2];
