@@ -39,7 +39,13 @@ export function prepackedOf(model: Model): ReadonlyMap<string, Prepacked> | unde
   return p && p.size > 0 ? p : undefined;
 }
 
-const sameOptions = (a: Readonly<Record<string, unknown>>, b: Readonly<Record<string, unknown>> | undefined) => JSON.stringify(a) === JSON.stringify(b ?? {});
+/** The same format options (flat: numbers, strings, booleans), in any key order. */
+function sameOptions(a: Readonly<Record<string, unknown>>, b: Readonly<Record<string, unknown>> = {}): boolean {
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  for (const k of keys) if (!Object.is(a[k], b[k])) return false;
+  return true;
+}
 
 /**
  * The packed handle for a weight if the model carries matching packed bytes this CPU's kernels can use;
