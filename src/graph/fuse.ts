@@ -240,8 +240,12 @@ function fuseLinear(r: Rewriter): void {
       if (n.inputs[2]) {
         const c = r.constant(n.inputs[2]);
         if (!c || c.dtype !== 'float32' || numel(c.dims) !== N || (c.dims.length === 2 && c.dims[0] !== 1)) return;
-        bias = `${n.name}_bias`;
-        r.initializers.set(bias, deriveTensor(c, { of: n.inputs[2], transpose: false, scale: beta, dims: [N] }));
+        if (beta === 1 && c.dims.length === 1 && r.initializers.get(n.inputs[2]) === c) {
+          bias = n.inputs[2]; // the initializer as it is: nothing derived
+        } else {
+          bias = `${n.name}_bias`;
+          r.initializers.set(bias, deriveTensor(c, { of: n.inputs[2], transpose: false, scale: beta, dims: [N] }));
+        }
       }
     } else {
       const addIdx = r.soleConsumer(y);
