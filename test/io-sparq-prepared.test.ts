@@ -120,6 +120,11 @@ describe('.sparq prepared graph', () => {
       ['not an object', (_p, j) => void (j.prepared = [1, 2])],
       ['a recipe over a missing initializer', (p) => void (Object.values(p.derived)[0].of = 'nope')],
       ['a recipe whose dims do not fit', (p) => void (Object.values(p.derived)[0].dims = [3, 3])],
+      ['a recipe named like the model input', (p) => {
+        const [name, d] = Object.entries(p.derived)[0];
+        delete p.derived[name];
+        p.derived.x = d;
+      }],
       ['a transpose of a vector', (p) => void Object.assign(Object.values(p.derived).find((d) => !d.transpose)!, { transpose: true })],
       ['a non-finite scale', (p) => void (Object.values(p.derived)[0].scale = 'x')],
       ['a node reading an undefined value', (p) => void (p.nodes[0].inputs[0] = 'ghost')],

@@ -35,7 +35,7 @@ export function storablePreparation(graph: Graph): StoredPreparation | undefined
   for (const [name, t] of prepared.initializers) {
     if (graph.initializers.get(name) === t) continue;
     const d = derivationOf(t);
-    if (!d || graph.initializers.get(d.derivation.of) !== d.source || graph.initializers.has(name)) return undefined;
+    if (!d || graph.initializers.get(d.derivation.of) !== d.source || graph.initializers.has(name) || graph.inputs.some((v) => v.name === name)) return undefined;
     derived[name] = d.derivation;
   }
   return { nodes: prepared.nodes, derived };

@@ -359,8 +359,9 @@ function readPrepared(p: unknown, graph: Graph, consts: Uint8Array): Graph {
   const size = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
   for (const [name, d] of Object.entries(p.derived)) {
     const source = isObj(d) && typeof d.of === 'string' ? graph.initializers.get(d.of) : undefined;
-    if (!isObj(d) || !source || source.dtype !== 'float32' || typeof d.transpose !== 'boolean' || typeof d.scale !== 'number' || !Number.isFinite(d.scale) || !isDims(d.dims) || graph.initializers.has(name))
+    if (!isObj(d) || !source || source.dtype !== 'float32' || typeof d.transpose !== 'boolean' || typeof d.scale !== 'number' || !Number.isFinite(d.scale) || !isDims(d.dims))
       throw invalid(`the prepared constant "${name}" is malformed`);
+    if (graph.initializers.has(name) || graph.inputs.some((v) => v.name === name)) throw invalid(`the prepared constant "${name}" shadows a value of the model`);
     const dims = d.dims as number[];
     const fits = d.transpose ? source.dims.length === 2 && dims.length === 2 && dims[0] === source.dims[1] && dims[1] === source.dims[0] : size(dims) === size(source.dims);
     if (!fits) throw invalid(`the prepared constant "${name}" does not fit its source "${d.of as string}"`);
