@@ -1,6 +1,8 @@
 // A Model as a .sparq file, and back. Sections (sparq-format.ts):
-//   'model'   JSON: the graph (nodes, inputs, outputs, opset), metadata, per-weight kernel formats, and
-//             a table of every constant: where its bytes are and how they are encoded.
+//   'model'   JSON: the graph (nodes, inputs, outputs, opset), metadata, per-weight kernel formats, a
+//             table of every constant (where its bytes are and how they are encoded), and where it can
+//             be stored, the graph as sessions run it ('prepared': fused nodes, derived weights as
+//             recipes; src/graph/prepare.ts).
 //   'consts'  raw little-endian bytes of the small constants (biases, shapes, LayerNorm scales, ...).
 //   'weights' the linear layers' weights in the compact codec of sparq-weights.ts: sparse with u8 gap
 //             indices where pruned, s8 values + scales where quantized (recovered exactly from the
