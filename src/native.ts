@@ -57,8 +57,8 @@ export interface NativeAddon {
   createCudaSession?(): NativeDeviceContext;
   /** Packs W [K, N] from its nonzeros by column (CSC: colPtr[N + 1], increasing rows per column). */
   packCsc(format: string, colPtr: Int32Array, rows: Int32Array, values: Float32Array, K: number, N: number, options: NativePackOptions): NativePackedHandle;
-  /** zlib's CRC-32 of bytes (continuing from crc), folded with carry-less multiplies where the CPU has them. */
-  crc32(bytes: Uint8Array, crc?: number): number;
+  /** zlib's CRC-32 of bytes, folded with carry-less multiplies where the CPU has them. */
+  crc32(bytes: Uint8Array): number;
   /** Returns the whole pages inside a view's bytes to the OS; the bytes read as zero afterwards. */
   discardPages(view: ArrayBufferView): number;
   [extra: string]: unknown;

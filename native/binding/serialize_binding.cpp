@@ -2,7 +2,7 @@
 // starts without re-packing.
 //   serializePacked(handle) -> Uint8Array | null (null: the format has no serialiser)
 //   unpackWeights(format, bytes: Uint8Array, K, N) -> PackedHandle
-//   crc32(bytes: Uint8Array, crc = 0) -> number (the .sparq sections' checksum)
+//   crc32(bytes: Uint8Array) -> number (the .sparq sections' checksum)
 #include <napi.h>
 
 #include <cstring>
@@ -42,14 +42,13 @@ Napi::Value UnpackWeights(const Napi::CallbackInfo& info) {
   return PackedHandle::Wrap(env, std::move(packed));
 }
 
-// crc32(bytes: Uint8Array, crc = 0) -> number: zlib's CRC-32, folded with carry-less multiplies.
+// crc32(bytes: Uint8Array) -> number: zlib's CRC-32, folded with carry-less multiplies.
 Napi::Value Crc32(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
     throw_type_error(env, "Expected a Uint8Array for bytes but received " + describe(info[0]));
   Napi::Uint8Array bytes = info[0].As<Napi::Uint8Array>();
-  const uint32_t crc = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 0;
-  return Napi::Number::New(env, sparq::crc32(crc, bytes.Data(), bytes.ByteLength()));
+  return Napi::Number::New(env, sparq::crc32(0, bytes.Data(), bytes.ByteLength()));
 }
 
 void Init(Napi::Env env, Napi::Object exports) {

@@ -52,6 +52,21 @@ int ctz64(uint64_t x) { return __builtin_ctzll(x); }  // one instruction (bsf / 
 int ctz64(uint64_t x) { return popcount64((x & (~x + 1)) - 1); }
 #endif
 
+// The unpacker's check of one output's codes (sum_checked_codes_avx512's portable twin): their sum,
+// `bad` set where a code is 0 or outside [-weight_max, weight_max]. Branch-free over ints: a bool chain
+// compiles to a store-forwarding chain through the stack.
+int32_t sum_checked_codes(const int8_t* codes, int64_t n, int weight_max, bool& bad) {
+  int32_t sum = 0;
+  int wrong = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const int code = codes[i];
+    wrong |= (code == 0) | (code < -weight_max) | (code > weight_max);
+    sum += code;
+  }
+  bad |= wrong != 0;
+  return sum;
+}
+
 // The nonzeros layout when it is the smaller one (2 bytes per nonzero against 5 per block) and blocks
 // hold at most ~1.6 nonzeros on average: past that the xt kernel's one vpdpbusd per element would do
 // more work than per block (random sparsity below ~75%).
@@ -296,23 +311,15 @@ class SparseInt8 final : public SparseInt8Weights {
       }
       if (e > static_cast<uint64_t>(elements_)) invalid_packed(fmt, "their masks name more codes than they hold");
       if (masked) {
+        const int8_t* codes = codes_.data() + e_first;
+        const int64_t count = static_cast<int64_t>(e - e_first);
+        bool bad = false;
 #if defined(__x86_64__) || defined(__i386__)
-        if (fast_offsets) {
-          bool bad = false;
-          colsum += sum_checked_codes_avx512(codes_.data() + e_first, static_cast<int64_t>(e - e_first), weight_max, bad);
-          codes_ok &= !bad;
-          colsum_[n] = colsum;
-          continue;
-        }
+        if (fast_offsets) colsum += sum_checked_codes_avx512(codes, count, weight_max, bad);
+        else
 #endif
-        // Branch-free over ints (a bool chain compiles to a store-forwarding chain through the stack).
-        int bad = 0;
-        for (uint64_t i = e_first; i < e; ++i) {
-          const int code = codes_[i];
-          bad |= (code == 0) | (code < -weight_max) | (code > weight_max);
-          colsum += code;
-        }
-        codes_ok &= bad == 0;
+          colsum += sum_checked_codes(codes, count, weight_max, bad);
+        codes_ok &= !bad;
       }
       colsum_[n] = colsum;
     }

@@ -5,7 +5,7 @@
 // scaled weights, reshaped biases) as recipes over the model's own initializers (fuse.ts, Derivation).
 import { foldConstants, removeDeadNodes } from './fold.js';
 import { type Derivation, derivationOf, fuseGraph } from './fuse.js';
-import type { ConstTensor, Graph, Node } from './ir.js';
+import type { Graph, Node } from './ir.js';
 
 /**
  * What the passes produce, versioned: bump it whenever folding or fusion changes its output; files
@@ -51,17 +51,4 @@ export function attachPreparedGraph(model: object, graph: Graph): void {
 /** The prepared graph the model's file carried, if any (else a session runs prepareGraph). */
 export function preparedGraphOf(model: object): Graph | undefined {
   return preparedGraphs.get(model);
-}
-
-/** The constants that nodes and graph outputs read, from `available`. */
-export function referencedInitializers(nodes: readonly Node[], outputs: readonly { name: string }[], available: (name: string) => ConstTensor | undefined): Map<string, ConstTensor> {
-  const used = new Map<string, ConstTensor>();
-  const take = (name: string) => {
-    if (!name || used.has(name)) return;
-    const t = available(name);
-    if (t) used.set(name, t);
-  };
-  for (const n of nodes) for (const x of n.inputs) take(x);
-  for (const o of outputs) take(o.name);
-  return used;
 }

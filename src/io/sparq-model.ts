@@ -14,10 +14,11 @@
 // as Deep Compression's last stage); 'packed' never is (loading must not pay a decode). `compress:
 // false` writes everything raw.
 import { SparqError } from '../errors.js';
-import { type Attribute, type ConstTensor, type DType, type Dim, type Graph, type Node, type TypedData, type ValueInfo, ELEMENT_BYTES, allocData, freezeGraph, freezeTensor, lazyTensor, transpose } from '../graph/ir.js';
+import { type Attribute, type ConstTensor, type DType, type Dim, type Graph, type Node, type TypedData, type ValueInfo, ELEMENT_BYTES, allocData, freezeTensor, lazyTensor, transpose } from '../graph/ir.js';
 import { Model, type WeightFormatSpec, checkSupported } from '../model.js';
 import { type Derivation, deriveTensor } from '../graph/fuse.js';
-import { PREPARED_VERSION, attachPreparedGraph, referencedInitializers, storablePreparation } from '../graph/prepare.js';
+import { PREPARED_VERSION, attachPreparedGraph, storablePreparation } from '../graph/prepare.js';
+import { removeDeadNodes } from '../graph/fold.js';
 import { linearLayers } from '../compress/layers.js';
 import { quantizationOf } from '../compress/quantize.js';
 import { quantizeWeights } from '../compress/quantize-math.js';
@@ -371,8 +372,8 @@ function readPrepared(p: unknown, graph: Graph, consts: Uint8Array): Graph {
   }
   const defined = new Set<string>([...graph.inputs.map((v) => v.name), ...graph.initializers.keys(), ...derived.keys()]);
   const nodes = readNodes(p.nodes, defined, graph.outputs, consts, 'prepared ');
-  const initializers = referencedInitializers(nodes, graph.outputs, (name) => derived.get(name) ?? graph.initializers.get(name));
-  const prepared = freezeGraph({ ...graph, nodes, initializers });
+  // Only the constants its nodes read (dead-node removal drops the others, as preparing did).
+  const prepared = removeDeadNodes({ ...graph, nodes, initializers: new Map([...graph.initializers, ...derived]) });
   checkSupported(prepared);
   return prepared;
 }
