@@ -9,6 +9,7 @@
 #include <new>
 #include <string>
 
+#include "sparq/aligned.h"
 #include "sparq/error.h"
 #include "sparq/plan.h"
 #include "sparq/sgemm.h"
@@ -99,12 +100,13 @@ void quant_split(const Shape& shape, int64_t axis, int64_t count, int64_t& outer
 
 struct Plan::Arena {
   void* data = nullptr;
-  explicit Arena(size_t bytes) {
-    if (bytes == 0) return;
-    data = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
-    if (!data) throw std::bad_alloc();
+  size_t bytes = 0;
+  explicit Arena(size_t size) : bytes(size) {
+    if (size > 0) data = aligned_allocate(size);
   }
-  ~Arena() { std::free(data); }
+  Arena(const Arena&) = delete;
+  Arena& operator=(const Arena&) = delete;
+  ~Arena() { aligned_release(data, bytes); }
 };
 
 Plan::Plan(std::vector<PlanSlot> slots, std::vector<PlanOp> ops, std::vector<ConstantRef> constants, size_t arena_bytes,

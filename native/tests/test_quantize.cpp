@@ -99,6 +99,32 @@ TEST(quantize_non_finite_rows_get_nan_scale_and_zero_codes) {
   }
 }
 
+// The SIMD range comes from integer maxima over the float bits: every special value, at every position
+// of a row (the 64-wide loop, the 16-wide loop, the masked tail), must give the scalar result.
+TEST(quantize_special_values_match_scalar_everywhere) {
+  const float inf = std::numeric_limits<float>::infinity(), big = std::numeric_limits<float>::max();
+  const float specials[] = {-0.0f, inf, -inf, std::numeric_limits<float>::quiet_NaN(), -std::numeric_limits<float>::quiet_NaN(),
+                            std::numeric_limits<float>::signaling_NaN(), big, -big, std::numeric_limits<float>::denorm_min(),
+                            -std::numeric_limits<float>::denorm_min(), std::numeric_limits<float>::min(), 1e-30f};
+  const int64_t K = 101, kp = 104;  // 64 + 32 + 5: every loop of the AVX-512 stats
+  for (float special : specials)
+    for (int64_t at : {0, 37, 63, 64, 80, 95, 96, 100}) {
+      for (float base : {1.0f, -1.0f, 0.0f}) {  // mixed, all-negative, all-zero rows around the special value
+        std::vector<float> x = random_vector(static_cast<size_t>(K), 7 + static_cast<uint32_t>(at), -2.0f, 2.0f);
+        if (base != 0.0f)
+          for (float& v : x) v = base * std::fabs(v);
+        else
+          std::fill(x.begin(), x.end(), 0.0f);
+        x[static_cast<size_t>(at)] = special;
+        auto want = run(sparq::Isa::scalar, x, 1, K, kp, false);
+        for (sparq::Isa isa : sparq::available_isas()) {
+          auto got = run(isa, x, 1, K, kp, false);
+          CHECK_MSG(same(got, want), "%s special %g at %lld, base %g", sparq::isa_name(isa), special, (long long)at, base);
+        }
+      }
+    }
+}
+
 TEST(quantize_extreme_finite_ranges) {
   const float big = std::numeric_limits<float>::max(), tiny = std::numeric_limits<float>::denorm_min();
   const int64_t K = 5, kp = 8;
