@@ -161,7 +161,7 @@ export class InferenceSession {
       const name = `feeds["${input.name}"]`;
       if (t === undefined) throw typeError(`a ${input.dtype} tensor (input "${input.name}" is required; inputs: ${this.inputNames.join(', ')})`, name, t);
       if (!isFeed(t)) throw typeError(`a Tensor`, name, t);
-      if (t.type !== input.dtype) throw feedError(TypeError, `a ${input.dtype} tensor`, name, `${/^[aeiou]/.test(t.type) ? 'an' : 'a'} ${t.type} tensor`);
+      if (t.type !== input.dtype) throw wrongType(input.dtype, name, t.type);
       if (input.dims) {
         const dims = t.dims;
         if (dims.length !== input.dims.length) throw feedError(RangeError, `a tensor of rank ${input.dims.length} ([${input.dims.join(', ')}])`, name, `a tensor of dims [${dims.join(', ')}]`);
@@ -205,6 +205,10 @@ export class InferenceSession {
 
   /**
    * Runs the model. `fetches` (output names) limits what is returned; every output is computed.
+   * As in onnxruntime-node, `fetches` may also map output names to `null` or to a tensor of the
+   * output's type and dims that the run writes into and returns: a pre-allocated output, reused from
+   * run to run, spares a fresh allocation (and its page faults) each time. Such a tensor may not share
+   * memory with a feed or another output, nor be in use by another run at the same time.
    * Concurrent calls are safe.
    */
   async run(feeds: Record<string, Tensor>, fetches?: readonly string[] | Record<string, unknown>): Promise<Record<string, Tensor>> {
@@ -221,8 +225,13 @@ export class InferenceSession {
       const keys = Object.keys(fetches);
       if (keys.length > 0 && keys.every((k) => this.outputNames.includes(k))) wanted = keys;
     }
+    const given = wanted && !Array.isArray(fetches) ? givenOutputs(fetches as Record<string, unknown>) : undefined;
     const { handle, plan } = this.#plan(list);
-    const datas = plan.outputs.map((o) => allocOutput(o.dtype, numel(o.dims)));
+    const datas = plan.outputs.map((o) => {
+      const t = given?.get(o.name);
+      return t ? checkGivenOutput(t, o, `fetches["${o.name}"]`) : allocOutput(o.dtype, numel(o.dims));
+    });
+    if (given) assertNoSharedMemory(list, plan.outputs, datas, given);
     const inputs = list.map((f) => f.data);
     try {
       // A GPU run waits on the device: never on the event loop.
@@ -233,7 +242,9 @@ export class InferenceSession {
     }
     const result: Record<string, Tensor> = {};
     plan.outputs.forEach((o, i) => {
-      if (!wanted || wanted.includes(o.name)) result[o.name] = new Tensor(o.dtype as TensorType, datas[i] as never, o.dims);
+      if (wanted && !wanted.includes(o.name)) return;
+      const t = given?.get(o.name);
+      result[o.name] = t instanceof Tensor ? t : new Tensor(o.dtype as TensorType, datas[i] as never, o.dims);
     });
     return result;
   }
@@ -299,6 +310,47 @@ function fileReleaser(graph: Graph, file: ArrayBufferLike): (t: ConstTensor) => 
     if (!r || r[1] - r[0] < 1 << 16 || kept.some(([a, b]) => a < r[1] && r[0] < b)) return;
     discard(t.raw ?? t.data);
   };
+}
+
+/** "Expected a float32 tensor for <name> but received an int32 tensor". */
+function wrongType(want: string, name: string, got: string): TypeError {
+  return feedError(TypeError, `a ${want} tensor`, name, `${/^[aeiou]/.test(got) ? 'an' : 'a'} ${got} tensor`);
+}
+
+/** The tensors a fetches record gives to write outputs into (its null entries: allocate as usual). */
+function givenOutputs(fetches: Record<string, unknown>): Map<string, Feed> | undefined {
+  let given: Map<string, Feed> | undefined;
+  for (const [name, v] of Object.entries(fetches)) {
+    if (v === null) continue;
+    if (!isFeed(v)) throw typeError('a Tensor to write the output into, or null', `fetches["${name}"]`, v);
+    (given ??= new Map()).set(name, v);
+  }
+  return given;
+}
+
+/** A given output tensor's data, once its type, dims and array fit the plan's output. */
+function checkGivenOutput(t: Feed, o: { dtype: string; dims: readonly number[] }, name: string): ArrayBufferView {
+  if (t.type !== o.dtype) throw wrongType(o.dtype, name, t.type);
+  if (t.dims.length !== o.dims.length || t.dims.some((d, i) => d !== o.dims[i]))
+    throw feedError(RangeError, `a tensor of dims [${o.dims.join(', ')}] (the output's for these feeds)`, name, `a tensor of dims [${t.dims.join(', ')}]`);
+  const want = allocOutput(o.dtype, 0).constructor;
+  const data = t.data as ArrayBufferView & { length: number };
+  if (data.constructor !== want || data.length !== numel(o.dims))
+    throw feedError(TypeError, `a tensor whose data is a ${want.name} of ${numel(o.dims)} values`, name, `a ${data.constructor.name} of ${data.length} values`);
+  return data;
+}
+
+/** Refuses given outputs that overlap a feed or another output: the run would read what it writes. */
+function assertNoSharedMemory(feeds: readonly Feed[], outputs: readonly { name: string }[], datas: readonly ArrayBufferView[], given: ReadonlyMap<string, Feed>): void {
+  const overlap = (a: ArrayBufferView, b: ArrayBufferView) =>
+    a.buffer === b.buffer && a.byteLength > 0 && b.byteLength > 0 && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
+  outputs.forEach((o, i) => {
+    if (!given.has(o.name)) return;
+    const name = `fetches["${o.name}"]`;
+    const what = 'a tensor sharing no memory with the feeds or the other outputs';
+    if (feeds.some((f) => overlap(datas[i], f.data))) throw feedError(RangeError, what, name, 'a tensor overlapping a feed');
+    if (datas.some((d, j) => j !== i && overlap(datas[i], d))) throw feedError(RangeError, what, name, 'a tensor overlapping another output');
+  });
 }
 
 function allocOutput(dtype: string, n: number): ArrayBufferView {

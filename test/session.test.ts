@@ -71,6 +71,51 @@ describe('InferenceSession', () => {
     await s.release();
   });
 
+  it('writes into pre-allocated outputs given in fetches, as onnxruntime-node does', async () => {
+    const s = await InferenceSession.create(twoInputModel());
+    const feeds = { x: new Tensor('float32', randomFloats(24, 3), [3, 8]), ids: new Tensor('int64', BigInt64Array.of(0n, 9n, 4n), [3]) };
+    const want = await s.run(feeds);
+    const y = new Tensor('float32', new Float32Array(12).fill(Number.NaN), [3, 4]);
+    for (let round = 0; round < 2; round++) {
+      const got = await s.run(feeds, { y, z: null });
+      expect(got.y).toBe(y); // the given tensor itself, filled in
+      expect(Array.from(y.data)).toEqual(Array.from(want.y.data as Float32Array));
+      expect(Array.from(got.z.data as Float32Array)).toEqual(Array.from(want.z.data as Float32Array));
+    }
+    // An onnxruntime-node tensor works too; the result views its data.
+    const o = new ort.Tensor('float32', new Float32Array(12), [3, 4]);
+    const viaOrt = await s.run(feeds, { z: o as never });
+    expect(viaOrt.z.data).toBe(o.data);
+    expect(Array.from(o.data as Float32Array)).toEqual(Array.from(want.z.data as Float32Array));
+    // onnxruntime-node agrees on what the record means.
+    const ortSession = await ort.InferenceSession.create(twoInputModel());
+    const oy = new ort.Tensor('float32', new Float32Array(12), [3, 4]);
+    await ortSession.run({ x: new ort.Tensor('float32', feeds.x.data, [3, 8]), ids: new ort.Tensor('int64', feeds.ids.data, [3]) }, { y: oy });
+    for (let i = 0; i < 12; i++) expect(oy.data[i]).toBeCloseTo(want.y.data[i] as number, 5);
+    await s.release();
+  });
+
+  it('refuses pre-allocated outputs of the wrong type, dims or size, or sharing memory, and stays usable', async () => {
+    const s = await InferenceSession.create(twoInputModel());
+    const x = new Tensor('float32', randomFloats(24, 3), [3, 8]);
+    const feeds = { x, ids: new Tensor('int64', BigInt64Array.of(0n, 9n, 4n), [3]) };
+    await expect(s.run(feeds, { y: 5 as never })).rejects.toThrow(/Expected a Tensor to write the output into, or null for fetches\["y"\]/);
+    await expect(s.run(feeds, { y: new Tensor('int32', new Int32Array(12), [3, 4]) })).rejects.toThrow(/Expected a float32 tensor for fetches\["y"\] but received an int32 tensor/);
+    await expect(s.run(feeds, { y: new Tensor('float32', new Float32Array(12), [4, 3]) })).rejects.toThrow(/dims \[3, 4\].*fetches\["y"\] but received a tensor of dims \[4, 3\]/);
+    await expect(s.run(feeds, { y: { type: 'float32', data: new Float32Array(5), dims: [3, 4] } as never })).rejects.toThrow(/Float32Array of 12 values for fetches\["y"\] but received a Float32Array of 5 values/);
+    await expect(s.run(feeds, { y: { type: 'float32', data: new Int32Array(12), dims: [3, 4] } as never })).rejects.toThrow(TypeError);
+    // Views of a feed's memory, or of each other's.
+    const overFeed = new Tensor('float32', new Float32Array(x.data.buffer, 16, 12), [3, 4]);
+    await expect(s.run(feeds, { y: overFeed })).rejects.toThrow(/fetches\["y"\] but received a tensor overlapping a feed/);
+    const shared = new Float32Array(20);
+    const y = new Tensor('float32', shared.subarray(0, 12), [3, 4]);
+    const z = new Tensor('float32', shared.subarray(8, 20), [3, 4]);
+    await expect(s.run(feeds, { y, z })).rejects.toThrow(/overlapping another output/);
+    await expect(s.run(feeds, { y, z: y })).rejects.toThrow(/overlapping another output/);
+    await expect(s.run(feeds, { y })).resolves.toHaveProperty('y', y);
+    await s.release();
+  });
+
   it('refuses runs after release', async () => {
     const s = await InferenceSession.create(mlpModel({ sizes: [6, 3] }));
     await s.release();
