@@ -317,11 +317,11 @@ function wrongType(want: string, name: string, got: string): TypeError {
   return feedError(TypeError, `a ${want} tensor`, name, `${/^[aeiou]/.test(got) ? 'an' : 'a'} ${got} tensor`);
 }
 
-/** The tensors a fetches record gives to write outputs into (its null entries: allocate as usual). */
+/** The tensors a fetches record gives to write outputs into (null or undefined: allocate as usual, as onnxruntime-node does). */
 function givenOutputs(fetches: Record<string, unknown>): Map<string, Feed> | undefined {
   let given: Map<string, Feed> | undefined;
   for (const [name, v] of Object.entries(fetches)) {
-    if (v === null) continue;
+    if (v === null || v === undefined) continue;
     if (!isFeed(v)) throw typeError('a Tensor to write the output into, or null', `fetches["${name}"]`, v);
     (given ??= new Map()).set(name, v);
   }
