@@ -1,6 +1,7 @@
 // int8 GEMM: sparq's "int8" format vs onnxruntime-node's dynamic int8 path (DynamicQuantizeLinear →
 // MatMulInteger → Cast → Mul, same s8 weights) and vs fp32 (ORT MatMul, sparq dense), one process.
-//   npm run bench -- int8-gemm [-- --threads=1,2 --m=1,8,32,128 --shapes=768x3072,3072x768,4096x4096 --time=200 --rounds=5]
+//   npm run bench -- int8-gemm [-- --threads=1,2 --m=1,8,32,128 --shapes=768x3072,3072x768,4096x4096 --time=200 --rounds=5
+//                              --peer=graph|dqmm]   (dqmm: ORT int8 as one com.microsoft DynamicQuantizeMatMul node)
 import { kernels } from '../src/index.js';
 import { flag, machinePeaks, measure, printTable, randomFloats } from './harness.js';
 import { ortInt8Matmul, ortMatmul } from './ort.js';
@@ -11,6 +12,7 @@ const MS = list(flag('m'), '1,8,32,128').map(Number);
 const THREADS = list(flag('threads'), '1,2').map(Number);
 const TIME = Number(flag('time') ?? 200);
 const ROUNDS = Number(flag('rounds') ?? 5);
+const PEER = flag('peer') === 'dqmm' ? 'dqmm' : 'graph';
 
 async function main(): Promise<void> {
   const peak = machinePeaks();
@@ -21,7 +23,7 @@ async function main(): Promise<void> {
       const W = randomFloats(K * N, K + N);
       const w8 = kernels.pack(W, K, N, { format: 'int8' });
       const w32 = kernels.pack(W, K, N, { format: 'dense' });
-      const ort8 = await ortInt8Matmul(W, K, N, threads);
+      const ort8 = await ortInt8Matmul(W, K, N, threads, PEER);
       const ort32 = await ortMatmul(W, K, N, threads);
       for (const M of MS) {
         const x = randomFloats(M * K, M + 7);
@@ -58,7 +60,7 @@ async function main(): Promise<void> {
       w32.release();
     }
     printTable(
-      `int8 GEMM, ${threads} thread(s), p50 ms (ratios = other time / sparq int8 time; "out": sparq writing into a reused output ` +
+      `int8 GEMM, ${threads} thread(s), p50 ms (ORT int8: ${PEER === 'dqmm' ? 'one DynamicQuantizeMatMul node' : 'DynamicQuantizeLinear → MatMulInteger → Cast → Mul'}; ratios = other time / sparq int8 time; "out": sparq writing into a reused output ` +
         `(options.out), which onnxruntime-node 1.30 cannot do: it allocates every output; GOP/s and % of ${threads} x measured vpdpbusd peak from "out")`,
       ['M x K x N', 'sparq int8', 'sparq int8 out', 'ORT int8', 'ORT fp32', 'sparq fp32', 'vs ORT int8', 'vs ORT int8 (out)', 'vs ORT fp32', 'vs sparq fp32', 'sparq GOP/s', '% peak', 'ORT int8 GOP/s'],
       rows,

@@ -39,18 +39,25 @@ export function quantizeWeightsS8(W: Float32Array, K: number, N: number): { q: I
  * Y ≈ X·W through onnxruntime's dynamic int8 path: DynamicQuantizeLinear(X) → MatMulInteger(Xq, Wq
  * (s8, zero point 0), Xzp) → Cast(float) → Mul(Xscale · Wscale[N]) — the graph quantize_dynamic emits
  * and that ORT fuses into its MLAS int8 GEMM (MatMulIntegerToFloat). X is quantized per tensor (u8).
+ * peer 'dqmm': the same as one com.microsoft DynamicQuantizeMatMul node (same outputs; no faster here).
  */
-export async function ortInt8Matmul(W: Float32Array, K: number, N: number, threads = 1): Promise<(x: Float32Array, M: number) => Promise<unknown>> {
+export async function ortInt8Matmul(W: Float32Array, K: number, N: number, threads = 1, peer: 'graph' | 'dqmm' = 'graph'): Promise<(x: Float32Array, M: number) => Promise<unknown>> {
   const { q, scale } = quantizeWeightsS8(W, K, N);
   const g = new GraphBuilder();
   g.input('X', 'FLOAT', ['M', K]);
   g.tensor({ name: 'Wq', dataType: DataType.INT8, dims: [K, N], rawData: new Uint8Array(q.buffer, q.byteOffset, q.byteLength) });
   g.float('Wscale', scale, [N]);
-  const [xq, xscale, xzp] = g.node('DynamicQuantizeLinear', ['X'], 3);
-  const [acc] = g.node('MatMulInteger', [xq, 'Wq', xzp]);
-  const [accf] = g.node('Cast', [acc], 1, { to: DataType.FLOAT });
-  const [s] = g.node('Mul', [xscale, 'Wscale']);
-  g.node('Mul', [accf, s], ['Y']);
+  if (peer === 'dqmm') {
+    // The contrib op that does all of it in one node (s8 weights, zero points 0).
+    g.tensor({ name: 'Wzp', dataType: DataType.INT8, dims: [N], rawData: new Uint8Array(N) });
+    g.node('DynamicQuantizeMatMul', ['X', 'Wq', 'Wscale', 'Wzp'], ['Y'], {}, 'com.microsoft');
+  } else {
+    const [xq, xscale, xzp] = g.node('DynamicQuantizeLinear', ['X'], 3);
+    const [acc] = g.node('MatMulInteger', [xq, 'Wq', xzp]);
+    const [accf] = g.node('Cast', [acc], 1, { to: DataType.FLOAT });
+    const [s] = g.node('Mul', [xscale, 'Wscale']);
+    g.node('Mul', [accf, s], ['Y']);
+  }
   g.output('Y', 'FLOAT', ['M', N]);
   const session = await ort.InferenceSession.create(g.build('int8_matmul'), ortSessionOptions(threads));
   return (x, M) => session.run({ X: new ort.Tensor('float32', x, [M, K]) });

@@ -64,7 +64,8 @@ export class GraphBuilder {
     const model = onnx.ModelProto.create({
       irVersion: 8,
       producerName: 'sparq',
-      opsetImport: [{ domain: '', version: this.opset }],
+      // The default domain at `opset`, and version 1 of any other domain a node uses (com.microsoft).
+      opsetImport: [{ domain: '', version: this.opset }, ...[...new Set(this.nodes.map((n) => n.domain ?? ''))].filter((d) => d !== '').map((domain) => ({ domain, version: 1 }))],
       graph: {
         name: graphName,
         node: this.nodes,
