@@ -2,10 +2,10 @@
 // as their own 2 MiB-aligned mappings with transparent huge pages.
 #include "sparq/aligned.h"
 
+#include <cstdint>
+
 #if defined(__linux__)
 #include <sys/mman.h>
-
-#include <cstdint>
 #endif
 
 namespace sparq {
@@ -38,6 +38,8 @@ void* map_huge_aligned(size_t bytes) {
 }  // namespace
 
 void* aligned_allocate(size_t bytes) {
+  // No size this close to the address space's end can be mapped; refuse it before the roundings wrap.
+  if (bytes > SIZE_MAX - 2 * kHugePage) throw std::bad_alloc();
 #if defined(__linux__)
   if (bytes >= kHugePage) return map_huge_aligned(bytes);
 #endif
