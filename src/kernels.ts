@@ -139,8 +139,9 @@ interface MatmulCall {
   out: Float32Array | null;
 }
 
-const overlaps = (a: ArrayBufferView, b: ArrayBufferView) =>
-  a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
+/** Whether two views share bytes of one buffer (an empty view shares none). */
+export const overlaps = (a: ArrayBufferView, b: ArrayBufferView): boolean =>
+  a.buffer === b.buffer && a.byteLength > 0 && b.byteLength > 0 && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
 
 function prepareMatmul(x: unknown, M: unknown, w: unknown, options: unknown): MatmulCall {
   if (!(w instanceof PackedWeights)) throw typeError('packed weights from kernels.pack()', 'w', w);

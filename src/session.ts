@@ -12,10 +12,10 @@ import { dirname, resolve } from 'node:path';
 
 import { SparqError, rethrowNative, rangeError, typeError } from './errors.js';
 import type { ConstTensor, Graph, Node, TypedData, ValueInfo } from './graph/ir.js';
-import { numel } from './graph/ir.js';
+import { allocData, numel } from './graph/ir.js';
 import { prepareGraph, preparedGraphOf } from './graph/prepare.js';
 import { assertCudaAvailable, cudaFormatFor } from './cuda.js';
-import { PackedWeights } from './kernels.js';
+import { PackedWeights, overlaps } from './kernels.js';
 
 import { Model, loadModelSync, type WeightFormatSpec } from './model.js';
 import { readModelFile } from './onnx/decode.js';
@@ -23,7 +23,7 @@ import { native, type NativeDeviceContext, type NativePackOptions } from './nati
 import { packWithoutDense } from './io/prepacked.js';
 import { type CompiledPlan, compilePlan } from './runtime/plan.js';
 import { PlanCache, type NativePlanHandle } from './runtime/plan-cache.js';
-import { Tensor, type TensorType } from './tensor.js';
+import { Tensor, arrayTypeOf, type TensorType } from './tensor.js';
 import { checkInteger, checkObject, checkOneOf } from './validate.js';
 
 export interface SessionOptions {
@@ -229,7 +229,7 @@ export class InferenceSession {
     const { handle, plan } = this.#plan(list);
     const datas = plan.outputs.map((o) => {
       const t = given?.get(o.name);
-      return t ? checkGivenOutput(t, o, `fetches["${o.name}"]`) : allocOutput(o.dtype, numel(o.dims));
+      return t ? checkGivenOutput(t, o, `fetches["${o.name}"]`) : allocData(o.dtype, numel(o.dims));
     });
     if (given) assertNoSharedMemory(list, plan.outputs, datas, given);
     const inputs = list.map((f) => f.data);
@@ -329,11 +329,11 @@ function givenOutputs(fetches: Record<string, unknown>): Map<string, Feed> | und
 }
 
 /** A given output tensor's data, once its type, dims and array fit the plan's output. */
-function checkGivenOutput(t: Feed, o: { dtype: string; dims: readonly number[] }, name: string): ArrayBufferView {
+function checkGivenOutput(t: Feed, o: { dtype: TensorType; dims: readonly number[] }, name: string): ArrayBufferView {
   if (t.type !== o.dtype) throw wrongType(o.dtype, name, t.type);
   if (t.dims.length !== o.dims.length || t.dims.some((d, i) => d !== o.dims[i]))
     throw feedError(RangeError, `a tensor of dims [${o.dims.join(', ')}] (the output's for these feeds)`, name, `a tensor of dims [${t.dims.join(', ')}]`);
-  const want = allocOutput(o.dtype, 0).constructor;
+  const want = arrayTypeOf(o.dtype);
   const data = t.data as ArrayBufferView & { length: number };
   if (data.constructor !== want || data.length !== numel(o.dims))
     throw feedError(TypeError, `a tensor whose data is a ${want.name} of ${numel(o.dims)} values`, name, `a ${data.constructor.name} of ${data.length} values`);
@@ -342,26 +342,16 @@ function checkGivenOutput(t: Feed, o: { dtype: string; dims: readonly number[] }
 
 /** Refuses given outputs that overlap a feed or another output: the run would read what it writes. */
 function assertNoSharedMemory(feeds: readonly Feed[], outputs: readonly { name: string }[], datas: readonly ArrayBufferView[], given: ReadonlyMap<string, Feed>): void {
-  const overlap = (a: ArrayBufferView, b: ArrayBufferView) =>
-    a.buffer === b.buffer && a.byteLength > 0 && b.byteLength > 0 && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
   outputs.forEach((o, i) => {
     if (!given.has(o.name)) return;
     const name = `fetches["${o.name}"]`;
     const what = 'a tensor sharing no memory with the feeds or the other outputs';
-    if (feeds.some((f) => overlap(datas[i], f.data))) throw feedError(RangeError, what, name, 'a tensor overlapping a feed');
-    if (datas.some((d, j) => j !== i && overlap(datas[i], d))) throw feedError(RangeError, what, name, 'a tensor overlapping another output');
+    if (feeds.some((f) => overlaps(datas[i], f.data))) throw feedError(RangeError, what, name, 'a tensor overlapping a feed');
+    if (datas.some((d, j) => j !== i && overlaps(datas[i], d))) throw feedError(RangeError, what, name, 'a tensor overlapping another output');
   });
 }
 
-function allocOutput(dtype: string, n: number): ArrayBufferView {
-  switch (dtype) {
-    case 'float32': return new Float32Array(n);
-    case 'int8': return new Int8Array(n);
-    case 'int32': return new Int32Array(n);
-    case 'int64': return new BigInt64Array(n);
-    default: return new Uint8Array(n);
-  }
-}
+
 
 /** The session's CUDA stream and staging (after assertCudaAvailable() passed). */
 function createCudaSession(): NativeDeviceContext {

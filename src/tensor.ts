@@ -24,6 +24,11 @@ const ARRAY_OF: Record<TensorType, { ctor: new (n: number | ArrayLike<number> | 
 
 export const TENSOR_TYPES = Object.keys(ARRAY_OF) as TensorType[];
 
+/** The typed array class of a tensor type's data (Uint8Array for bool). */
+export function arrayTypeOf(type: TensorType): { new (n: number): TensorData; readonly name: string } {
+  return ARRAY_OF[type].ctor;
+}
+
 export function isTensorType(value: unknown): value is TensorType {
   return typeof value === 'string' && value in ARRAY_OF;
 }

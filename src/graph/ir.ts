@@ -6,7 +6,7 @@
 //  - Dims are numbers (fixed) or strings (symbolic: 'batch', 'seq', or names inference invents).
 //  - Everything reachable from a Model is frozen: passes build new graphs (sharing unchanged tensors,
 //    whose data is never written after construction).
-import type { TensorType } from '../tensor.js';
+import { arrayTypeOf, type TensorType } from '../tensor.js';
 
 export type DType = TensorType;
 export type Dim = number | string;
@@ -72,13 +72,7 @@ export function numel(dims: readonly number[]): number {
 }
 
 export function allocData(dtype: DType, n: number): TypedData {
-  switch (dtype) {
-    case 'float32': return new Float32Array(n);
-    case 'int8': return new Int8Array(n);
-    case 'int32': return new Int32Array(n);
-    case 'int64': return new BigInt64Array(n);
-    default: return new Uint8Array(n);
-  }
+  return new (arrayTypeOf(dtype))(n);
 }
 
 /** Element i of a constant as a JS number (int64 via Number: shapes and indices fit). */
