@@ -33,6 +33,15 @@ Napi::Error error_from_code(Napi::Env env, const std::string& code, const std::s
 
 std::string describe(const Napi::Value& v);  // "a string", "3.5", "null", ... for error messages
 
+// The T wrapped by v, an instance of the class registered as `ctor` (constructor_ref), or a TypeError
+// "Expected <what> for <name> but received <v>".
+template <typename T>
+T* unwrap_instance(Napi::Env env, Napi::Value v, const char* ctor, const char* what, const std::string& name) {
+  if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(constructor_ref(env, ctor).Value()))
+    throw_type_error(env, std::string("Expected ") + what + " for " + name + " but received " + describe(v));
+  return Napi::ObjectWrap<T>::Unwrap(v.As<Napi::Object>());
+}
+
 // Argument readers: each throws "Expected <what> for <name> but received <value>".
 int64_t arg_integer(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t lo, int64_t hi);
 Napi::Float32Array arg_float32(const Napi::CallbackInfo& info, size_t i, const char* name);

@@ -19,9 +19,7 @@ Napi::Object DeviceContextHandle::Wrap(Napi::Env env, std::shared_ptr<sparq::Dev
 }
 
 std::shared_ptr<sparq::DeviceContext> DeviceContextHandle::ContextOfValue(Napi::Env env, Napi::Value v, const std::string& name) {
-  if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(constructor_ref(env, "DeviceContextHandle").Value()))
-    throw_type_error(env, "Expected a device context for " + name + " but received " + describe(v));
-  DeviceContextHandle* self = Napi::ObjectWrap<DeviceContextHandle>::Unwrap(v.As<Napi::Object>());
+  DeviceContextHandle* self = unwrap_instance<DeviceContextHandle>(env, v, "DeviceContextHandle", "a device context", name);
   if (!self->context_)
     throw make_error(env, "ERR_RELEASED", "Expected a live device context for " + name + " but received one that was released");
   return self->context_;

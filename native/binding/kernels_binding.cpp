@@ -36,9 +36,7 @@ std::shared_ptr<sparq::PackedWeights> PackedHandle::WeightsOf(const Napi::Callba
 }
 
 std::shared_ptr<sparq::PackedWeights> PackedHandle::WeightsOfValue(Napi::Env env, Napi::Value v, const std::string& name) {
-  if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(constructor_ref(env, "PackedHandle").Value()))
-    throw_type_error(env, "Expected packed weights from kernels.pack() for " + name + " but received " + describe(v));
-  PackedHandle* self = Napi::ObjectWrap<PackedHandle>::Unwrap(v.As<Napi::Object>());
+  PackedHandle* self = unwrap_instance<PackedHandle>(env, v, "PackedHandle", "packed weights from kernels.pack()", name);
   if (!self->weights_)
     throw make_error(env, "ERR_RELEASED", "Expected live packed weights for " + name + " but received weights that were released");
   return self->weights_;
