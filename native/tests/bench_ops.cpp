@@ -1,28 +1,13 @@
 // Op kernel timings on BERT-base-sized tensors (one thread): scalar vs AVX-512 table for the hot
 // float ops, and the data movement / int8 ops. Prints microseconds per call (best of reps).
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <vector>
 
+#include "bench_timing.h"
 #include "check.h"
 #include "sparq/ops.h"
 #include "sparq/sgemm.h"
-
-namespace {
-
-template <typename F>
-double best_us(F&& fn, int reps = 30) {
-  double best = 1e30;
-  for (int r = 0; r < reps; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
-    fn();
-    best = std::min(best, std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
-  }
-  return best;
-}
-
-}  // namespace
 
 int main() {
   using namespace sparq;
@@ -41,7 +26,7 @@ int main() {
     for (Isa i : isas) {
       OpContext c;
       c.isa = i;
-      std::printf(" %10.1f", best_us([&] { fn(c); }));
+      std::printf(" %10.1f", 1e6 * sparq_test::best_seconds([&] { fn(c); }, 30));
     }
     std::printf("\n");
   };

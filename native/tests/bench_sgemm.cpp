@@ -1,29 +1,16 @@
 // Strided fp32 GEMM throughput (GFLOP/s, one thread by default) against the pre-packed dense format on
 // the same shapes, and attention-shaped batched products. Usage: bench_sgemm [threads]
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
 
+#include "bench_timing.h"
 #include "check.h"
 #include "sparq/packed.h"
 #include "sparq/sgemm.h"
 
-namespace {
-
-template <typename F>
-double best_seconds(F&& fn, int reps) {
-  double best = 1e30;
-  for (int r = 0; r < reps; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
-    fn();
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
-  return best;
-}
-
-}  // namespace
+using sparq_test::best_seconds;
 
 int main(int argc, char** argv) {
   const int threads = argc > 1 ? std::atoi(argv[1]) : 1;

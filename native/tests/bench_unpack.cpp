@@ -1,29 +1,16 @@
 // Load-time cost of packed weights (no Node): best-of-N time of unpack_weights (the bytes a .sparq file
 // carries -> a ready handle) against packing the same fp32 weights from scratch.
 //   build-tests/bench_unpack
-#include <chrono>
 #include <cstdio>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "bench_timing.h"
 #include "sparq/packed.h"
 #include "sparq/packed_serialize.h"
 
-namespace {
-
-template <class F>
-double best_ms(F&& f, int reps) {
-  double best = 1e30;
-  for (int r = 0; r < reps; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
-    f();
-    best = std::min(best, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-  }
-  return best;
-}
-
-}  // namespace
+using sparq_test::best_seconds;
 
 int main(int argc, char** argv) {
   // `bench_unpack profile`: only LeNet's first layer (sparse-int8, scattered), unpacked for ~3 s (perf).
@@ -47,12 +34,12 @@ int main(int argc, char** argv) {
       if (!packed->serialize(bytes)) continue;
       if (profile) {
         if (c.blocks || K != 784 || std::string(c.format) != "sparse-int8") continue;
-        const double ms = best_ms([&] { sparq::unpack_weights(c.format, bytes.data(), bytes.size(), K, N); }, 100000);
+        const double ms = 1e3 * best_seconds([&] { sparq::unpack_weights(c.format, bytes.data(), bytes.size(), K, N); }, 100000);
         std::printf("784x300 sparse-int8 scattered: unpack %.4f ms\n", ms);
         return 0;
       }
-      const double unpack = best_ms([&] { sparq::unpack_weights(c.format, bytes.data(), bytes.size(), K, N); }, 200);
-      const double pack = best_ms([&] { sparq::pack_weights(c.format, W.data(), K, N, sparq::PackOptions{}); }, 5);
+      const double unpack = 1e3 * best_seconds([&] { sparq::unpack_weights(c.format, bytes.data(), bytes.size(), K, N); }, 200);
+      const double pack = 1e3 * best_seconds([&] { sparq::pack_weights(c.format, W.data(), K, N, sparq::PackOptions{}); }, 5);
       std::printf("%-11s %-9s %4lldx%-4lld 90%%: unpack %.3f ms (%zu bytes), pack from fp32 %.3f ms\n", c.format,
                   c.blocks ? "1x4" : "scattered", (long long)K, (long long)N, unpack, bytes.size(), pack);
     }
