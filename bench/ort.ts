@@ -41,7 +41,13 @@ export function quantizeWeightsS8(W: Float32Array, K: number, N: number): { q: I
  * and that ORT fuses into its MLAS int8 GEMM (MatMulIntegerToFloat). X is quantized per tensor (u8).
  * peer 'dqmm': the same as one com.microsoft DynamicQuantizeMatMul node (same outputs; no faster here).
  */
-export async function ortInt8Matmul(W: Float32Array, K: number, N: number, threads = 1, peer: 'graph' | 'dqmm' = 'graph'): Promise<(x: Float32Array, M: number) => Promise<unknown>> {
+export async function ortInt8Matmul(
+  W: Float32Array,
+  K: number,
+  N: number,
+  threads = 1,
+  peer: 'graph' | 'dqmm' = 'graph',
+): Promise<(x: Float32Array, M: number, out?: ort.Tensor) => Promise<unknown>> {
   const { q, scale } = quantizeWeightsS8(W, K, N);
   const g = new GraphBuilder();
   g.input('X', 'FLOAT', ['M', K]);
@@ -60,5 +66,6 @@ export async function ortInt8Matmul(W: Float32Array, K: number, N: number, threa
   }
   g.output('Y', 'FLOAT', ['M', N]);
   const session = await ort.InferenceSession.create(g.build('int8_matmul'), ortSessionOptions(threads));
-  return (x, M) => session.run({ X: new ort.Tensor('float32', x, [M, K]) });
+  // out: a pre-allocated fetch, which onnxruntime-node computes into (it still returns a copy).
+  return (x, M, out) => session.run({ X: new ort.Tensor('float32', x, [M, K]) }, out ? { Y: out } : {});
 }
