@@ -12,7 +12,11 @@ double measure_peak_gops(PeakKind kind, double millis) {
   const auto& f = cpu_features();
   double (*loop)(long) = nullptr;
   if (kind == PeakKind::fp32_fma && isa_supported(Isa::avx512)) loop = peak_loop_fp32_avx512;
-  if (kind == PeakKind::int8_vnni && isa_supported(Isa::avx512) && f.avx512vnni) loop = peak_loop_int8_avx512vnni;
+  if (isa_supported(Isa::avx512) && f.avx512vnni) {
+    if (kind == PeakKind::int8_vnni) loop = peak_loop_int8_avx512vnni;
+    if (kind == PeakKind::int8_vnni_ymm) loop = peak_loop_int8_avx512vnni_ymm;
+    if (kind == PeakKind::int8_vnni_add) loop = peak_loop_int8_avx512vnni_add;
+  }
   if (!loop) return 0.0;
   using clock = std::chrono::steady_clock;
   loop(100000);  // warm up the clock and the vector units

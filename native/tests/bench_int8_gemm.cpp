@@ -46,6 +46,11 @@ int main(int argc, char** argv) {
   const int threads = argc > 1 ? std::atoi(argv[1]) : 1;
   const double peak = sparq::measure_peak_gops(sparq::PeakKind::int8_vnni, 200);
   std::printf("vpdpbusd peak %.0f GOP/s per core; threads %d\n", peak, threads);
+  // Where the ceiling comes from: ymm at the same rate means the core splits zmm (Zen 4); zmm with an
+  // integer add beside each at the same rate means the other pipes' work is free.
+  std::printf("  (vpdpbusd ymm %.0f GOP/s; zmm with a vpaddd beside each %.0f GOP/s)\n",
+              sparq::measure_peak_gops(sparq::PeakKind::int8_vnni_ymm, 100),
+              sparq::measure_peak_gops(sparq::PeakKind::int8_vnni_add, 100));
   // The tile alone (12x32, A packed, the same B slice every call): K = 256 holds everything in L1,
   // the microkernel's ceiling; SPARQ_BENCH_L2 adds longer K, where B's slice (up to 128 KiB at 4096)
   // streams from L2.
