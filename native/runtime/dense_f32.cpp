@@ -95,9 +95,7 @@ class DenseF32 final : public PackedWeights {
         const int64_t m0 = t * mr, rows = std::min<int64_t>(mr, M - m0);
         for (int64_t k0 = 0; k0 < K; k0 += kc) {
           const int64_t kb = std::min(kc, K - k0);
-          float* dst = a_packed + k0 * M + m0 * kb;
-          for (int64_t k = 0; k < kb; ++k)
-            for (int64_t i = 0; i < rows; ++i) dst[k * rows + i] = x[(m0 + i) * K + k0 + k];
+          kernels_->pack_a(x + m0 * K + k0, K, static_cast<int>(rows), kb, a_packed + k0 * M + m0 * kb);
         }
       }
     });

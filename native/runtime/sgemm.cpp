@@ -81,13 +81,12 @@ void pack_b_panels(bool transB, const float* B, int64_t ldb, int64_t N, int64_t 
 }
 
 // Row tile [m0, m0+rows) of alpha·op(A) for k in [k0, k0+kb), k-major with `rows` floats per k.
-void pack_a_tile(bool transA, const float* A, int64_t lda, int64_t m0, int64_t rows, int64_t k0, int64_t kb,
-                 float alpha, float* dst) {
+void pack_a_tile(const GemmF32Kernels& kern, bool transA, const float* A, int64_t lda, int64_t m0, int64_t rows,
+                 int64_t k0, int64_t kb, float alpha, float* dst) {
   if (!transA) {
-    for (int64_t i = 0; i < rows; ++i) {
-      const float* src = A + (m0 + i) * lda + k0;
-      for (int64_t k = 0; k < kb; ++k) dst[k * rows + i] = alpha * src[k];
-    }
+    kern.pack_a(A + m0 * lda + k0, lda, static_cast<int>(rows), kb, dst);
+    if (alpha != 1.0f)
+      for (int64_t i = 0; i < rows * kb; ++i) dst[i] *= alpha;
   } else {
     for (int64_t k = 0; k < kb; ++k) {
       const float* src = A + (k0 + k) * lda + m0;
@@ -150,7 +149,7 @@ void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alph
         const int64_t m_begin = mi * mc, m_end = std::min(M, m_begin + mc);
         if (packed_chunk != mi) {
           for (int64_t m0 = m_begin; m0 < m_end; m0 += mr)
-            pack_a_tile(transA, A, lda, m0, std::min(mr, m_end - m0), k0, kb, alpha, a_pack + (m0 - m_begin) * kb);
+            pack_a_tile(*kern, transA, A, lda, m0, std::min(mr, m_end - m0), k0, kb, alpha, a_pack + (m0 - m_begin) * kb);
           packed_chunk = mi;
         }
         const int64_t p_begin = ni * panels_per_chunk, p_end = std::min(panels, p_begin + panels_per_chunk);

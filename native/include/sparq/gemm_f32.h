@@ -20,7 +20,14 @@ struct GemmF32Kernels {
                bool accumulate, const Epilogue* ep, int64_t n0);
   // y[0..cols) = act(x[0..K) · panel + bias[n0..]) for one panel: the M = 1 path, memory-bound.
   void (*gemv)(int64_t K, int cols, const float* x, const float* panel, float* y, const Epilogue& ep, int64_t n0);
+  // A's tile layout from row-major rows (rows <= mr, row stride lda): dst[k * rows + i] = x[i * lda + k]
+  // for k < kb. The SIMD versions transpose in registers: the scalar loop cost ~5% of a 256 x 784 x 300
+  // product.
+  void (*pack_a)(const float* x, int64_t lda, int rows, int64_t kb, float* dst);
 };
+
+// The portable pack_a (the scalar table's; the SIMD ones finish their tails with it).
+void pack_a_f32_portable(const float* x, int64_t lda, int rows, int64_t kb, float* dst);
 
 // The table for one level (null when that level isn't compiled in, e.g. on ARM).
 const GemmF32Kernels* gemm_f32_kernels(Isa isa);

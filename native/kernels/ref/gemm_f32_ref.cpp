@@ -18,6 +18,11 @@ void gemm_f32_reference(const float* x, int64_t M, int64_t K, const float* W, in
   }
 }
 
+void pack_a_f32_portable(const float* x, int64_t lda, int rows, int64_t kb, float* dst) {
+  for (int64_t k = 0; k < kb; ++k)
+    for (int i = 0; i < rows; ++i) dst[k * rows + i] = x[i * lda + k];
+}
+
 namespace {
 
 constexpr int kMr = 4, kNr = 8;
@@ -47,6 +52,6 @@ void gemv(int64_t K, int cols, const float* x, const float* panel, float* y, con
 
 }  // namespace
 
-extern const GemmF32Kernels kGemmF32Scalar = {"scalar_4x8", kMr, kNr, tile, gemv};
+extern const GemmF32Kernels kGemmF32Scalar = {"scalar_4x8", kMr, kNr, tile, gemv, pack_a_f32_portable};
 
 }  // namespace sparq

@@ -4,6 +4,7 @@
 
 #include "simd_avx2.h"
 #include "sparq/gemm_f32.h"
+#include "transpose_avx2.h"
 
 namespace sparq {
 namespace {
@@ -84,8 +85,22 @@ void gemv(int64_t K, int cols, const float* x, const float* panel, float* y, con
   _mm256_maskstore_ps(y + 8, m1, v1);
 }
 
+// 8 k at a time: the rows' 8 floats (zeros past `rows`) transposed in registers, then `rows` floats
+// stored per k.
+void pack_a(const float* x, int64_t lda, int rows, int64_t kb, float* dst) {
+  const __m256i row_mask = avx2::lanes(rows);
+  int64_t k = 0;
+  for (; k + 8 <= kb; k += 8) {
+    __m256 r[8];
+    for (int i = 0; i < 8; ++i) r[i] = i < rows ? _mm256_loadu_ps(x + i * lda + k) : _mm256_setzero_ps();
+    transpose8x8(r);
+    for (int j = 0; j < 8; ++j) _mm256_maskstore_ps(dst + (k + j) * rows, row_mask, r[j]);
+  }
+  if (k < kb) pack_a_f32_portable(x + k, lda, rows, kb - k, dst + k * rows);
+}
+
 }  // namespace
 
-extern const GemmF32Kernels kGemmF32Avx2 = {"avx2_6x16", 6, kNr, tile, gemv};
+extern const GemmF32Kernels kGemmF32Avx2 = {"avx2_6x16", 6, kNr, tile, gemv, pack_a};
 
 }  // namespace sparq

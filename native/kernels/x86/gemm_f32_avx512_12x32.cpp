@@ -4,63 +4,68 @@
 
 #include "simd_avx512.h"
 #include "sparq/gemm_f32.h"
+#include "transpose_avx512.h"
 
 namespace sparq {
 namespace {
 
 constexpr int kNr = 32;
 
-template <int MR>
+// NP = 2 panels (32 columns), or 1 for a tile of at most 16 columns (the tail of N = 100, 300, ... and
+// N <= 16 heads): the panel's zero upper half is neither read nor multiplied, halving that tile's cost.
+template <int MR, int NP>
 void tile_mr(int cols, int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool accumulate,
              const Epilogue* ep, int64_t n0) {
-  __m512 c0[MR], c1[MR];
+  __m512 acc[MR][NP];
 #pragma GCC unroll 12
-  for (int i = 0; i < MR; ++i) c0[i] = c1[i] = _mm512_setzero_ps();
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < NP; ++j) acc[i][j] = _mm512_setzero_ps();
   for (int64_t k = 0; k < kc; ++k) {
-    const __m512 b0 = _mm512_load_ps(b + k * kNr);
-    const __m512 b1 = _mm512_load_ps(b + k * kNr + 16);
+    __m512 bv[NP];
+    for (int j = 0; j < NP; ++j) bv[j] = _mm512_load_ps(b + k * kNr + 16 * j);
     const float* ak = a + k * MR;
 #pragma GCC unroll 12
     for (int i = 0; i < MR; ++i) {
       const __m512 av = _mm512_set1_ps(ak[i]);
-      c0[i] = _mm512_fmadd_ps(av, b0, c0[i]);
-      c1[i] = _mm512_fmadd_ps(av, b1, c1[i]);
+      for (int j = 0; j < NP; ++j) acc[i][j] = _mm512_fmadd_ps(av, bv[j], acc[i][j]);
     }
   }
-  const __mmask16 m0 = avx512::lanes(cols), m1 = avx512::lanes(cols - 16 > 0 ? cols - 16 : 0);
+  const __mmask16 mask[2] = {avx512::lanes(cols), avx512::lanes(cols - 16 > 0 ? cols - 16 : 0)};
 #pragma GCC unroll 12
   for (int i = 0; i < MR; ++i) {
     float* row = c + i * ldc;
-    __m512 v0 = c0[i], v1 = c1[i];
-    if (accumulate) {
-      v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, row));
-      v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, row + 16));
+    for (int j = 0; j < NP; ++j) {
+      __m512 v = acc[i][j];
+      if (accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask[j], row + 16 * j));
+      if (ep) v = avx512::epilogue(v, *ep, n0 + 16 * j, mask[j]);
+      _mm512_mask_storeu_ps(row + 16 * j, mask[j], v);
     }
-    if (ep) {
-      v0 = avx512::epilogue(v0, *ep, n0, m0);
-      v1 = avx512::epilogue(v1, *ep, n0 + 16, m1);
-    }
-    _mm512_mask_storeu_ps(row, m0, v0);
-    _mm512_mask_storeu_ps(row + 16, m1, v1);
+  }
+}
+
+template <int NP>
+void tile_np(int rows, int cols, int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool accumulate,
+             const Epilogue* ep, int64_t n0) {
+  switch (rows) {
+    case 1: return tile_mr<1, NP>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
+    case 2: return tile_mr<2, NP>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
+    case 3: return tile_mr<3, NP>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
+    case 4: return tile_mr<4, NP>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
+    case 5: return tile_mr<5, NP>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
+    case 6: return tile_mr<6, NP>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
+    case 7: return tile_mr<7, NP>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
+    case 8: return tile_mr<8, NP>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
+    case 9: return tile_mr<9, NP>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
+    case 10: return tile_mr<10, NP>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
+    case 11: return tile_mr<11, NP>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
+    default: return tile_mr<12, NP>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
   }
 }
 
 void tile(int rows, int cols, int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool accumulate,
           const Epilogue* ep, int64_t n0) {
-  switch (rows) {
-    case 1: return tile_mr<1>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
-    case 2: return tile_mr<2>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
-    case 3: return tile_mr<3>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
-    case 4: return tile_mr<4>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
-    case 5: return tile_mr<5>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
-    case 6: return tile_mr<6>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
-    case 7: return tile_mr<7>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
-    case 8: return tile_mr<8>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
-    case 9: return tile_mr<9>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
-    case 10: return tile_mr<10>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
-    case 11: return tile_mr<11>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
-    default: return tile_mr<12>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
-  }
+  if (cols <= 16) return tile_np<1>(rows, cols, kc, a, b, c, ldc, accumulate, ep, n0);
+  tile_np<2>(rows, cols, kc, a, b, c, ldc, accumulate, ep, n0);
 }
 
 // One panel, whole K: 4 k-steps in flight (8 independent accumulators) to cover the FMA latency;
@@ -92,8 +97,22 @@ void gemv(int64_t K, int cols, const float* x, const float* panel, float* y, con
   _mm512_mask_storeu_ps(y + 16, m1, v1);
 }
 
+// 16 k at a time: the rows' 16 floats (zeros past `rows`) transposed in registers, then `rows` floats
+// stored per k.
+void pack_a(const float* x, int64_t lda, int rows, int64_t kb, float* dst) {
+  const __mmask16 row_mask = avx512::lanes(rows);
+  int64_t k = 0;
+  for (; k + 16 <= kb; k += 16) {
+    __m512 r[16];
+    for (int i = 0; i < 16; ++i) r[i] = i < rows ? _mm512_loadu_ps(x + i * lda + k) : _mm512_setzero_ps();
+    transpose16x16(r);
+    for (int j = 0; j < 16; ++j) _mm512_mask_storeu_ps(dst + (k + j) * rows, row_mask, r[j]);
+  }
+  if (k < kb) pack_a_f32_portable(x + k, lda, rows, kb - k, dst + k * rows);
+}
+
 }  // namespace
 
-extern const GemmF32Kernels kGemmF32Avx512 = {"avx512_12x32", 12, kNr, tile, gemv};
+extern const GemmF32Kernels kGemmF32Avx512 = {"avx512_12x32", 12, kNr, tile, gemv, pack_a};
 
 }  // namespace sparq
