@@ -162,10 +162,11 @@ function prepareMatmul(x: unknown, M: unknown, w: unknown, options: unknown): Ma
 }
 
 /**
- * Work (multiply-adds) below which matmul() runs inline: a hop to a worker thread and back costs
- * tens of microseconds here, more than the product itself, and blocks the loop no less.
+ * Work (multiply-adds) below which matmul() and a session's run() compute on the calling thread: about
+ * 40-80 µs on one core, which is what a hop to a worker thread and back costs on a VM (20-70 µs
+ * measured here), so the hop would double the latency while sparing the event loop no more than that.
  */
-const INLINE_WORK = 1 << 21;
+export const INLINE_WORK = 1 << 22;
 
 /** y = act(x · W + bias), computed off the event loop (small products run inline). */
 export async function matmul(x: Float32Array, M: number, w: PackedWeights, options: MatmulOptions = {}): Promise<Float32Array> {

@@ -99,7 +99,13 @@ describe('sparq CLI', () => {
     expect(r.out).toMatch(/speedup vs ORT/);
     const result = JSON.parse(readFileSync(json, 'utf8'));
     expect(result.cases.map((c: { runtime: string }) => c.runtime)).toEqual(expect.arrayContaining(['sparq', 'onnxruntime']));
+    expect(result.execution).toBe('inline'); // like onnxruntime-node's run(): on the calling thread
+    expect(r.out).toMatch(/sparq runs on the calling thread \(--execution inline\)/);
     expect(readFileSync(html, 'utf8')).toMatch(/<svg class="chart"/);
+    const viaWorker = await cli('bench', modelPath, '--time', '5', '--execution', 'worker', '--json', json, '--quiet');
+    expect(viaWorker.code, viaWorker.err).toBe(0);
+    expect(JSON.parse(readFileSync(json, 'utf8')).execution).toBe('worker');
+    expectOneLineError(await cli('bench', modelPath, '--execution', 'sync'), 2, /--execution/);
     expectOneLineError(await cli('bench', modelPath, '--threads=-3'), 2, /Expected a positive integer for --threads/);
     expectOneLineError(await cli('bench', modelPath, '--batch', '1,x'), 2, /--batch/);
     expectOneLineError(await cli('bench', modelPath, '--compare', 'tflite'), 2, /--compare/);

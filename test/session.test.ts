@@ -166,6 +166,29 @@ describe('InferenceSession', () => {
     await s.release();
   });
 
+  it("options.execution: 'inline' computes before run() returns, as 'auto' does for small runs; every mode gives the same outputs", async () => {
+    const bytes = mlpModel(); // 784-300-100-10: 266k multiply-adds per row
+    await expect(InferenceSession.create(bytes, { execution: 'sync' as never })).rejects.toThrow(/options.execution/);
+    await expect(InferenceSession.create(bytes, { execution: 1 as never })).rejects.toThrow(TypeError);
+    await expect(InferenceSession.create(bytes, { device: 'cuda', execution: 'inline' })).rejects.toThrow(/options.execution \(device 'cuda'\)/);
+    const outputs: number[][] = [];
+    for (const execution of ['inline', 'auto', 'worker'] as const) {
+      const s = await InferenceSession.create(bytes, { threads: 1, execution });
+      for (const batch of [2, 64]) {
+        const x = new Tensor('float32', randomFloats(batch * 784, batch), [batch, 784]);
+        const out = new Tensor('float32', new Float32Array(batch * 10).fill(Number.NaN), [batch, 10]);
+        const pending = s.run({ input: x }, { output: out });
+        // Computed on this thread, before run() returned: always with 'inline'; with 'auto' below ~4M
+        // multiply-adds (batch 2). Larger 'auto' runs and every 'worker' run may finish at any time.
+        if (execution === 'inline' || (execution === 'auto' && batch === 2)) expect(out.data.every((v) => !Number.isNaN(v))).toBe(true);
+        await pending;
+        outputs.push(Array.from(out.data as Float32Array));
+      }
+      await s.release();
+    }
+    for (let i = 2; i < outputs.length; i++) expect(outputs[i]).toEqual(outputs[i % 2]);
+  });
+
   it('errors are SparqErrors with codes', async () => {
     const e = await InferenceSession.create(new Uint8Array([1, 2, 3])).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(SparqError);

@@ -26,6 +26,12 @@ export interface BenchmarkOptions {
    * where there is none). onnxruntime-node then runs on its CUDA provider if installed, else on its CPU.
    */
   device?: 'cpu' | 'cuda';
+  /**
+   * sparq's session option `execution` (see SessionOptions). Default on the CPU: 'inline', the calling
+   * thread, where onnxruntime-node's run() computes too, so the ratios compare the runtimes and not
+   * Node's thread hop; 'auto' (sparq's own default) adds that hop above ~4M multiply-adds. On 'cuda': 'auto'.
+   */
+  execution?: 'auto' | 'inline' | 'worker';
   /** Compare with onnxruntime-node (default true when it is installed). */
   compare?: boolean;
   /** An int8 ONNX model of the same weights to run in onnxruntime too (e.g. from quantize()). */
@@ -57,8 +63,9 @@ export interface BenchmarkResult {
   loadMs: { sparq: number; onnxruntime?: number };
   /** Process peak resident set, MiB, after the run (both runtimes share the process). */
   peakRssMiB: number;
-  /** Where sparq ran. */
+  /** Where sparq ran, and on which thread (SessionOptions.execution). */
   device: 'cpu' | 'cuda';
+  execution: 'auto' | 'inline' | 'worker';
   /**
    * provider: where onnxruntime-node ran ('cuda' only for device 'cuda' with its CUDA provider installed
    * and working); note: why it ran on the CPU when sparq ran on the GPU.
@@ -82,6 +89,7 @@ export async function benchmark(source: Model | string | Uint8Array, options: Be
   const opts = checkObject(options, 'options') as BenchmarkOptions;
   const device = checkOneOf(opts.device ?? 'cpu', 'options.device', ['cpu', 'cuda'] as const);
   if (device === 'cuda') assertCudaAvailable();
+  const execution = checkOneOf(opts.execution ?? (device === 'cuda' ? 'auto' : 'inline'), 'options.execution', device === 'cuda' ? (['auto', 'worker'] as const) : (['auto', 'inline', 'worker'] as const));
   const model = source instanceof Model ? source : await loadModel(source);
   const bytes = model.toOnnx();
   const batches = opts.batch ?? [1];
@@ -135,7 +143,7 @@ export async function benchmark(source: Model | string | Uint8Array, options: Be
   const total = threadsList.length * batches.length;
   let done = 0;
   for (const threads of threadsList) {
-    const sparq = await InferenceSession.create(model, { threads, device });
+    const sparq = await InferenceSession.create(model, { threads, device, execution });
     const ortSession = ortMod ? await createOrt(bytes, threads) : undefined;
     const ortInt8 = ortMod && opts.ortInt8 ? await createOrt(opts.ortInt8, threads) : undefined;
     try {
@@ -174,6 +182,7 @@ export async function benchmark(source: Model | string | Uint8Array, options: Be
     loadMs: { sparq: median(loadSparq), onnxruntime: loadOrt.length ? median(loadOrt) : undefined },
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
     device,
+    execution,
     onnxruntime: ortMod ? { available: true, version: ort?.version, provider: ortProvider, note: ortNote } : { available: false, reason: ort?.reason ?? 'comparison turned off' },
     cases,
     speedups,

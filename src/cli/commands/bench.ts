@@ -32,7 +32,7 @@ export function benchReport(title: string, result: BenchmarkResult): ReportData 
       },
       {
         title: 'Load and memory',
-        table: { columns: ['what', 'value'], rows: [['sparq device', result.device], ['onnxruntime-node provider', result.onnxruntime.provider ?? '—'], ['model bytes', result.modelBytes], ['parameters', result.params], ['sparq load ms', result.loadMs.sparq], ['onnxruntime load ms', result.loadMs.onnxruntime ?? '—'], ['peak RSS MiB (process)', result.peakRssMiB]] },
+        table: { columns: ['what', 'value'], rows: [['sparq device', result.device], ['sparq execution', result.execution], ['onnxruntime-node provider', result.onnxruntime.provider ?? '—'], ['model bytes', result.modelBytes], ['parameters', result.params], ['sparq load ms', result.loadMs.sparq], ['onnxruntime load ms', result.loadMs.onnxruntime ?? '—'], ['peak RSS MiB (process)', result.peakRssMiB]] },
       },
     ],
   };
@@ -46,7 +46,7 @@ export function environment(): Record<string, string | number> {
 export const benchCommand: Command = {
   name: 'bench',
   summary: 'Benchmark a model in sparq and onnxruntime-node side by side: latency, throughput, load time, memory.',
-  usage: 'sparq bench <model> [--batch 1,8,32] [--seq 128] [--threads 1,2] [--compare onnxruntime|none] [--device cpu|cuda] [--json <file>] [--html <file>]',
+  usage: 'sparq bench <model> [--batch 1,8,32] [--seq 128] [--threads 1,2] [--compare onnxruntime|none] [--device cpu|cuda] [--execution inline|auto|worker] [--json <file>] [--html <file>]',
   help: [
     '  --batch list      batch sizes (default 1)',
     '  --seq N           sequence length for models with a sequence dim (default 128)',
@@ -54,6 +54,9 @@ export const benchCommand: Command = {
     '  --compare what    onnxruntime (default) or none',
     '  --device d        cpu (default) or cuda: sparq\'s linear layers on the GPU; onnxruntime-node on its',
     '                    CUDA provider where installed, else on its CPU provider (the output says which)',
+    '  --execution e     where sparq\'s run() computes: inline (default on the CPU: the calling thread, as',
+    '                    onnxruntime-node does), auto (sparq\'s default: a worker thread above ~4M multiply-adds)',
+    '                    or worker (always off the event loop; each run then pays a thread hop)',
     '  --time ms         measuring time per case and round (default 300)',
     '  --json <file>     write the results as JSON',
     '  --html <file>     write an HTML report with charts',
@@ -64,6 +67,7 @@ export const benchCommand: Command = {
     threads: { type: 'string' },
     compare: { type: 'string' },
     device: { type: 'string' },
+    execution: { type: 'string' },
     time: { type: 'string' },
     json: { type: 'string' },
     html: { type: 'string' },
@@ -76,14 +80,16 @@ export const benchCommand: Command = {
     const time = positiveInt(str(values, 'time'), '--time', 300);
     const compare = oneOf(str(values, 'compare'), '--compare', ['onnxruntime', 'none'] as const, 'onnxruntime');
     const device = oneOf(str(values, 'device'), '--device', ['cpu', 'cuda'] as const, 'cpu');
+    const execution = oneOf(str(values, 'execution'), '--execution', device === 'cuda' ? (['auto', 'worker'] as const) : (['inline', 'auto', 'worker'] as const), device === 'cuda' ? 'auto' : 'inline');
     if (device === 'cuda' && !backend().cuda.available)
       throw new SparqError('ERR_CUDA_UNAVAILABLE', `--device cuda was requested but CUDA is unavailable: ${backend().cuda.reason ?? 'no device'}`);
     const bar = progress('bench', batch.length * threads.length, { quiet: values.quiet === true });
-    const result = await benchmark(path, { batch, threads, seq, time, device, compare: compare === 'onnxruntime', onProgress: (d, _t, note) => bar.update(d, note) });
+    const result = await benchmark(path, { batch, threads, seq, time, device, execution, compare: compare === 'onnxruntime', onProgress: (d, _t, note) => bar.update(d, note) });
     bar.done();
     const out = process.stdout;
     out.write(`${path}: ${(statSync(path).size / 1024).toFixed(1)} KiB, ${result.params.toLocaleString('en-US')} parameters\n`);
     if (!result.onnxruntime.available) out.write(`onnxruntime-node: not compared (${result.onnxruntime.reason})\n`);
+    out.write(`sparq runs on ${execution === 'inline' ? 'the calling thread (--execution inline), as onnxruntime-node does' : execution === 'auto' ? 'the calling thread below ~4M multiply-adds, else a worker thread (--execution auto)' : 'a worker thread, off the event loop (--execution worker)'}\n`);
     if (device === 'cuda') out.write(`sparq: linear layers on the GPU (${backend().cuda.device}), other ops on the CPU\n`);
     if (result.onnxruntime.available && device === 'cuda')
       out.write(result.onnxruntime.provider === 'cuda' ? 'onnxruntime-node: on its CUDA provider\n' : `onnxruntime-node: on its CPU provider: ${result.onnxruntime.note}\n`);

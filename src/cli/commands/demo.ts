@@ -86,7 +86,8 @@ export const demoCommand: Command = {
     bar.done();
 
     const base = steps[0];
-    say('\nLeNet-300-100, batch 1 and 64, one process, speedup = onnxruntime-node fp32 time / sparq time:');
+    say('\nLeNet-300-100, batch 1 and 64, one process, speedup = onnxruntime-node fp32 time / sparq time');
+    say("(both compute on the calling thread: sparq's execution 'inline', which is how onnxruntime-node's run() works):");
     say(
       textTable(
         ['step', 'test acc %', 'size KiB', 'ratio', 'sparq ms b=1', 'ORT ms b=1', 'speedup b=1', 'speedup b=64', 'format'],
@@ -108,7 +109,7 @@ export const demoCommand: Command = {
     const sections: ReportSection[] = [
       {
         title: 'LeNet-300-100 on MNIST, step by step',
-        text: `Dense model ${dense.cached ? 'read from the cache' : `trained in ${dense.seconds.toFixed(1)} s`}; pruning to 90% with gradual magnitude pruning and fine-tuning ${pruned.cached ? '(cached)' : `took ${pruned.seconds.toFixed(1)} s`}. Accuracy on the 2,000 held-out digits; sizes are the files sparq writes; speed against onnxruntime-node running the same weights (fp32, and int8 for the int8 step).`,
+        text: `Dense model ${dense.cached ? 'read from the cache' : `trained in ${dense.seconds.toFixed(1)} s`}; pruning to 90% with gradual magnitude pruning and fine-tuning ${pruned.cached ? '(cached)' : `took ${pruned.seconds.toFixed(1)} s`}. Accuracy on the 2,000 held-out digits; sizes are the files sparq writes; speed against onnxruntime-node running the same weights (fp32, and int8 for the int8 step), both computing on the calling thread (sparq's execution 'inline', as onnxruntime-node's run() does).`,
         charts: [
           { title: 'accuracy vs compression ratio', xLabel: 'compression ratio (x)', yLabel: 'test accuracy %', yFromZero: false, series: [{ name: 'LeNet-300-100', points: steps.map((s) => [base.bytes / s.bytes, 100 * s.accuracy]) }] },
           { title: 'latency vs batch', xLabel: 'batch', yLabel: 'p50 ms', logX: true, logY: true, series: [...steps.map((s) => ({ name: `sparq ${s.short}`, points: s.bench.cases.filter((c) => c.runtime === 'sparq').map((c) => [c.batch, c.p50] as [number, number]) })), { name: 'ORT fp32', points: base.bench.cases.filter((c) => c.runtime === 'onnxruntime').map((c) => [c.batch, c.p50] as [number, number]) }] },
