@@ -11,51 +11,54 @@ namespace {
 
 constexpr int kNr = 16;
 
-template <int MR>
+// NP = 2 panels (16 columns), or 1 for a tile of at most 8 columns: the zero upper half is skipped.
+template <int MR, int NP>
 void tile_mr(int cols, int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool accumulate,
              const Epilogue* ep, int64_t n0) {
-  __m256 c0[MR], c1[MR];
+  __m256 acc[MR][NP];
 #pragma GCC unroll 6
-  for (int i = 0; i < MR; ++i) c0[i] = c1[i] = _mm256_setzero_ps();
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < NP; ++j) acc[i][j] = _mm256_setzero_ps();
   for (int64_t k = 0; k < kc; ++k) {
-    const __m256 b0 = _mm256_load_ps(b + k * kNr);
-    const __m256 b1 = _mm256_load_ps(b + k * kNr + 8);
+    __m256 bv[NP];
+    for (int j = 0; j < NP; ++j) bv[j] = _mm256_load_ps(b + k * kNr + 8 * j);
     const float* ak = a + k * MR;
 #pragma GCC unroll 6
     for (int i = 0; i < MR; ++i) {
       const __m256 av = _mm256_broadcast_ss(ak + i);
-      c0[i] = _mm256_fmadd_ps(av, b0, c0[i]);
-      c1[i] = _mm256_fmadd_ps(av, b1, c1[i]);
+      for (int j = 0; j < NP; ++j) acc[i][j] = _mm256_fmadd_ps(av, bv[j], acc[i][j]);
     }
   }
-  const __m256i m0 = avx2::lanes(cols), m1 = avx2::lanes(cols - 8 > 0 ? cols - 8 : 0);
+  const __m256i mask[2] = {avx2::lanes(cols), avx2::lanes(cols - 8 > 0 ? cols - 8 : 0)};
 #pragma GCC unroll 6
   for (int i = 0; i < MR; ++i) {
     float* row = c + i * ldc;
-    __m256 v0 = c0[i], v1 = c1[i];
-    if (accumulate) {
-      v0 = _mm256_add_ps(v0, _mm256_maskload_ps(row, m0));
-      v1 = _mm256_add_ps(v1, _mm256_maskload_ps(row + 8, m1));
+    for (int j = 0; j < NP; ++j) {
+      __m256 v = acc[i][j];
+      if (accumulate) v = _mm256_add_ps(v, _mm256_maskload_ps(row + 8 * j, mask[j]));
+      if (ep) v = avx2::epilogue(v, *ep, n0 + 8 * j, mask[j]);
+      _mm256_maskstore_ps(row + 8 * j, mask[j], v);
     }
-    if (ep) {
-      v0 = avx2::epilogue(v0, *ep, n0, m0);
-      v1 = avx2::epilogue(v1, *ep, n0 + 8, m1);
-    }
-    _mm256_maskstore_ps(row, m0, v0);
-    _mm256_maskstore_ps(row + 8, m1, v1);
+  }
+}
+
+template <int NP>
+void tile_np(int rows, int cols, int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool accumulate,
+             const Epilogue* ep, int64_t n0) {
+  switch (rows) {
+    case 1: return tile_mr<1, NP>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
+    case 2: return tile_mr<2, NP>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
+    case 3: return tile_mr<3, NP>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
+    case 4: return tile_mr<4, NP>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
+    case 5: return tile_mr<5, NP>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
+    default: return tile_mr<6, NP>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
   }
 }
 
 void tile(int rows, int cols, int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool accumulate,
           const Epilogue* ep, int64_t n0) {
-  switch (rows) {
-    case 1: return tile_mr<1>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
-    case 2: return tile_mr<2>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
-    case 3: return tile_mr<3>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
-    case 4: return tile_mr<4>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
-    case 5: return tile_mr<5>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
-    default: return tile_mr<6>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
-  }
+  if (cols <= 8) return tile_np<1>(rows, cols, kc, a, b, c, ldc, accumulate, ep, n0);
+  tile_np<2>(rows, cols, kc, a, b, c, ldc, accumulate, ep, n0);
 }
 
 void gemv(int64_t K, int cols, const float* x, const float* panel, float* y, const Epilogue& ep, int64_t n0) {
