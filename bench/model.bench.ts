@@ -46,15 +46,24 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-/** Alternating runs (sparq, ort, sparq, ...) so machine drift hits both; p50/p99 in ms. */
+/**
+ * Alternating blocks of runs (sparq x3, ort x3, sparq x3, ...) so machine drift hits both; p50/p99 in ms.
+ * Each block starts with one unmeasured run: onnxruntime's intra-op threads spin for tens of ms after a
+ * run, so with 2 threads a run started right after one of ORT's shares its cores with them (sparq's
+ * encoder at batch 1 measured 60-67 ms that way against 37-38 ms alone; ORT is not slowed by sparq,
+ * whose pool sleeps). The spare run lets the other runtime's threads settle before timing.
+ */
 async function alternate(tasks: Record<string, () => Promise<unknown>>, runs: number) {
   const times: Record<string, number[]> = {};
-  for (const t of Object.values(tasks)) await t(); // warm-up (plans, prepacking)
-  for (let r = 0; r < runs; r++)
+  const perBlock = 3;
+  for (let r = 0; r < runs; r += perBlock)
     for (const [name, t] of Object.entries(tasks)) {
-      const t0 = process.hrtime.bigint();
-      await t();
-      (times[name] ??= []).push(Number(process.hrtime.bigint() - t0) / 1e6);
+      await t(); // unmeasured: warm-up on the first block, the other runtime's threads settling after
+      for (let i = 0; i < Math.min(perBlock, runs - r); i++) {
+        const t0 = process.hrtime.bigint();
+        await t();
+        (times[name] ??= []).push(Number(process.hrtime.bigint() - t0) / 1e6);
+      }
     }
   const out: Record<string, { p50: number; p99: number }> = {};
   for (const [name, list] of Object.entries(times)) {
