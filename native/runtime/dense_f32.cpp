@@ -95,7 +95,7 @@ class DenseF32 final : public PackedWeights {
         const int64_t m0 = t * mr, rows = std::min<int64_t>(mr, M - m0);
         for (int64_t k0 = 0; k0 < K; k0 += kc) {
           const int64_t kb = std::min(kc, K - k0);
-          kernels_->pack_a(x + m0 * K + k0, K, static_cast<int>(rows), kb, a_packed + k0 * M + m0 * kb);
+          kernels_->pack_a(x + m0 * K + k0, K, static_cast<int>(rows), kb, a_packed + k0 * M + m0 * kb, rows);
         }
       }
     });

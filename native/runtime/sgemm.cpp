@@ -84,7 +84,7 @@ void pack_b_panels(bool transB, const float* B, int64_t ldb, int64_t N, int64_t 
 void pack_a_tile(const GemmF32Kernels& kern, bool transA, const float* A, int64_t lda, int64_t m0, int64_t rows,
                  int64_t k0, int64_t kb, float alpha, float* dst) {
   if (!transA) {
-    kern.pack_a(A + m0 * lda + k0, lda, static_cast<int>(rows), kb, dst);
+    kern.pack_a(A + m0 * lda + k0, lda, static_cast<int>(rows), kb, dst, rows);
     if (alpha != 1.0f)
       for (int64_t i = 0; i < rows * kb; ++i) dst[i] *= alpha;
   } else {

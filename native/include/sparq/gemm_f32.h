@@ -20,14 +20,15 @@ struct GemmF32Kernels {
                bool accumulate, const Epilogue* ep, int64_t n0);
   // y[0..cols) = act(x[0..K) · panel + bias[n0..]) for one panel: the M = 1 path, memory-bound.
   void (*gemv)(int64_t K, int cols, const float* x, const float* panel, float* y, const Epilogue& ep, int64_t n0);
-  // A's tile layout from row-major rows (rows <= mr, row stride lda): dst[k * rows + i] = x[i * lda + k]
-  // for k < kb. The SIMD versions transpose in registers: the scalar loop cost ~5% of a 256 x 784 x 300
-  // product.
-  void (*pack_a)(const float* x, int64_t lda, int rows, int64_t kb, float* dst);
+  // Rows to k-major: dst[k * ld + i] = x[i * lda + k] for i < rows, k < kb (ld >= rows; lanes rows..ld
+  // untouched), any 32-bit elements copied bit for bit. The GEMM tile's A layout with ld = rows; the
+  // sparse kernels' x tiles with ld = their height (sparse-int8: u8 quads). The SIMD versions transpose
+  // in registers: the scalar loop cost ~5% of a 256 x 784 x 300 product.
+  void (*pack_a)(const float* x, int64_t lda, int rows, int64_t kb, float* dst, int64_t ld);
 };
 
 // The portable pack_a (the scalar table's; the SIMD ones finish their tails with it).
-void pack_a_f32_portable(const float* x, int64_t lda, int rows, int64_t kb, float* dst);
+void pack_a_f32_portable(const float* x, int64_t lda, int rows, int64_t kb, float* dst, int64_t ld);
 
 // The table for one level (null when that level isn't compiled in, e.g. on ARM).
 const GemmF32Kernels* gemm_f32_kernels(Isa isa);

@@ -18,9 +18,10 @@ void gemm_f32_reference(const float* x, int64_t M, int64_t K, const float* W, in
   }
 }
 
-void pack_a_f32_portable(const float* x, int64_t lda, int rows, int64_t kb, float* dst) {
+void pack_a_f32_portable(const float* x, int64_t lda, int rows, int64_t kb, float* dst, int64_t ld) {
+  // memcpy, not float assignment: the element may be any 32-bit type (sparse-int8's u8 quads).
   for (int64_t k = 0; k < kb; ++k)
-    for (int i = 0; i < rows; ++i) dst[k * rows + i] = x[i * lda + k];
+    for (int i = 0; i < rows; ++i) std::memcpy(dst + k * ld + i, x + i * lda + k, sizeof(float));
 }
 
 namespace {

@@ -88,18 +88,22 @@ void gemv(int64_t K, int cols, const float* x, const float* panel, float* y, con
   _mm256_maskstore_ps(y + 8, m1, v1);
 }
 
-// 8 k at a time: the rows' 8 floats (zeros past `rows`) transposed in registers, then `rows` floats
-// stored per k.
-void pack_a(const float* x, int64_t lda, int rows, int64_t kb, float* dst) {
-  const __m256i row_mask = avx2::lanes(rows);
-  int64_t k = 0;
-  for (; k + 8 <= kb; k += 8) {
-    __m256 r[8];
-    for (int i = 0; i < 8; ++i) r[i] = i < rows ? _mm256_loadu_ps(x + i * lda + k) : _mm256_setzero_ps();
-    transpose8x8(r);
-    for (int j = 0; j < 8; ++j) _mm256_maskstore_ps(dst + (k + j) * rows, row_mask, r[j]);
+// Blocks of 8 rows x 8 k: the rows' floats (zeros past the block's rows) transposed in registers, then
+// the block's rows stored per k.
+void pack_a(const float* x, int64_t lda, int rows, int64_t kb, float* dst, int64_t ld) {
+  const int64_t k8 = kb / 8 * 8;
+  for (int i0 = 0; i0 < rows; i0 += 8) {
+    const int block = rows - i0 < 8 ? rows - i0 : 8;
+    const __m256i row_mask = avx2::lanes(block);
+    const float* src = x + i0 * lda;
+    for (int64_t k = 0; k < k8; k += 8) {
+      __m256 r[8];
+      for (int i = 0; i < 8; ++i) r[i] = i < block ? _mm256_loadu_ps(src + i * lda + k) : _mm256_setzero_ps();
+      transpose8x8(r);
+      for (int j = 0; j < 8; ++j) _mm256_maskstore_ps(dst + (k + j) * ld + i0, row_mask, r[j]);
+    }
   }
-  if (k < kb) pack_a_f32_portable(x + k, lda, rows, kb - k, dst + k * rows);
+  if (k8 < kb) pack_a_f32_portable(x + k8, lda, rows, kb - k8, dst + k8 * ld, ld);
 }
 
 }  // namespace

@@ -97,18 +97,22 @@ void gemv(int64_t K, int cols, const float* x, const float* panel, float* y, con
   _mm512_mask_storeu_ps(y + 16, m1, v1);
 }
 
-// 16 k at a time: the rows' 16 floats (zeros past `rows`) transposed in registers, then `rows` floats
-// stored per k.
-void pack_a(const float* x, int64_t lda, int rows, int64_t kb, float* dst) {
-  const __mmask16 row_mask = avx512::lanes(rows);
-  int64_t k = 0;
-  for (; k + 16 <= kb; k += 16) {
-    __m512 r[16];
-    for (int i = 0; i < 16; ++i) r[i] = i < rows ? _mm512_loadu_ps(x + i * lda + k) : _mm512_setzero_ps();
-    transpose16x16(r);
-    for (int j = 0; j < 16; ++j) _mm512_mask_storeu_ps(dst + (k + j) * rows, row_mask, r[j]);
+// Blocks of 16 rows x 16 k: the rows' floats (zeros past the block's rows) transposed in registers,
+// then the block's rows stored per k.
+void pack_a(const float* x, int64_t lda, int rows, int64_t kb, float* dst, int64_t ld) {
+  const int64_t k16 = kb / 16 * 16;
+  for (int i0 = 0; i0 < rows; i0 += 16) {
+    const int block = rows - i0 < 16 ? rows - i0 : 16;
+    const __mmask16 row_mask = avx512::lanes(block);
+    const float* src = x + i0 * lda;
+    for (int64_t k = 0; k < k16; k += 16) {
+      __m512 r[16];
+      for (int i = 0; i < 16; ++i) r[i] = i < block ? _mm512_loadu_ps(src + i * lda + k) : _mm512_setzero_ps();
+      transpose16x16(r);
+      for (int j = 0; j < 16; ++j) _mm512_mask_storeu_ps(dst + (k + j) * ld + i0, row_mask, r[j]);
+    }
   }
-  if (k < kb) pack_a_f32_portable(x + k, lda, rows, kb - k, dst + k * rows);
+  if (k16 < kb) pack_a_f32_portable(x + k16, lda, rows, kb - k16, dst + k16 * ld, ld);
 }
 
 }  // namespace
