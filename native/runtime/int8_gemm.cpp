@@ -7,11 +7,8 @@
 #include <cstdlib>
 #include <cstring>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 #include "sparq/error.h"
+#include "sparq/gemm_f32.h"
 #include "sparq/threadpool.h"
 
 namespace sparq {
@@ -125,31 +122,11 @@ int64_t int8_a_stride(int64_t K) {
 
 namespace {
 
-// One M tile of A, `rows` rows of kq quads (row stride lda bytes), packed quad-major: quad q of row i
-// at (q·rows + i)·4. With SSE2, 4x4 blocks of quads are transposed in registers (four 16-byte stores
-// where 4-byte copies took sixteen); the edges are copied quad by quad.
+// One M tile of A, `rows` rows of kq quads (row stride lda bytes, a multiple of 4), packed quad-major:
+// quad q of row i at (q·rows + i)·4. Quads are 32-bit elements, so the fp32 kernels' in-register
+// transpose moves them bit for bit.
 void pack_a_tile(const uint8_t* a, int64_t lda, int64_t rows, int64_t kq, uint8_t* out) {
-  int64_t q = 0;
-#if defined(__SSE2__)
-  const int64_t rows4 = rows / 4 * 4;
-  for (; q + 4 <= kq; q += 4) {
-    for (int64_t i = 0; i < rows4; i += 4) {
-      const auto row = [&](int64_t r) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + (i + r) * lda + q * 4)); };
-      const __m128i r0 = row(0), r1 = row(1), r2 = row(2), r3 = row(3);  // 4 quads of 4 rows
-      const __m128i t0 = _mm_unpacklo_epi32(r0, r1), t1 = _mm_unpacklo_epi32(r2, r3);
-      const __m128i t2 = _mm_unpackhi_epi32(r0, r1), t3 = _mm_unpackhi_epi32(r2, r3);
-      const auto store = [&](int64_t j, __m128i v) { _mm_storeu_si128(reinterpret_cast<__m128i*>(out + ((q + j) * rows + i) * 4), v); };
-      store(0, _mm_unpacklo_epi64(t0, t1));
-      store(1, _mm_unpackhi_epi64(t0, t1));
-      store(2, _mm_unpacklo_epi64(t2, t3));
-      store(3, _mm_unpackhi_epi64(t2, t3));
-    }
-    for (int64_t i = rows4; i < rows; ++i)
-      for (int64_t j = 0; j < 4; ++j) std::memcpy(out + ((q + j) * rows + i) * 4, a + i * lda + (q + j) * 4, 4);
-  }
-#endif
-  for (; q < kq; ++q)
-    for (int64_t i = 0; i < rows; ++i) std::memcpy(out + (q * rows + i) * 4, a + i * lda + q * 4, 4);
+  gemm_f32_kernels(active_isa())->pack_a(reinterpret_cast<const float*>(a), lda / 4, static_cast<int>(rows), kq, reinterpret_cast<float*>(out), rows);
 }
 
 // K block in quads. Measured on the 2-core Zen 5 VM (M = 128, K = N = 4096): a full-K tile (the group's
