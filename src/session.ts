@@ -55,9 +55,15 @@ export interface SessionOptions {
    * a VM), but the event loop waits for the run. 'worker': always off the event loop. Device 'cuda'
    * takes 'auto' or 'worker' (a GPU run waits on the device, never on the event loop).
    */
-  execution?: 'auto' | 'inline' | 'worker';
+  execution?: Execution;
 }
 
+export type Execution = 'auto' | 'inline' | 'worker';
+
+/** The execution modes a device takes: a GPU run waits on the device, never on the event loop. */
+export function executionsFor(device: 'cpu' | 'cuda'): readonly Execution[] {
+  return device === 'cuda' ? ['auto', 'worker'] : ['auto', 'inline', 'worker'];
+}
 
 type Feed = { type: string; data: ArrayBufferView; dims: readonly number[] };
 
@@ -73,7 +79,7 @@ export class InferenceSession {
   #graph: Graph;
   readonly #inputs: readonly ValueInfo[];
   readonly #threads: number;
-  readonly #execution: 'auto' | 'inline' | 'worker';
+  readonly #execution: Execution;
   readonly #plans: PlanCache;
   #weights: PackedWeights[] = [];
   readonly #weightIndex = new Map<string, number>();
@@ -110,7 +116,7 @@ export class InferenceSession {
     if (opts.weightFormat !== undefined && typeof opts.weightFormat !== 'string') throw typeError('a weight format name', 'options.weightFormat', opts.weightFormat);
     const device = checkOneOf(opts.device ?? 'cpu', 'options.device', ['cpu', 'cuda'] as const);
     if (opts.execution !== undefined)
-      checkOneOf(opts.execution, device === 'cuda' ? "options.execution (device 'cuda')" : 'options.execution', device === 'cuda' ? (['auto', 'worker'] as const) : (['auto', 'inline', 'worker'] as const));
+      checkOneOf(opts.execution, device === 'cuda' ? "options.execution (device 'cuda')" : 'options.execution', executionsFor(device));
     if (device === 'cuda') assertCudaAvailable();
     if (source instanceof Model) return new InferenceSession(source, opts);
     if (source instanceof Uint8Array) return new InferenceSession(loadModelSync(source), opts);
@@ -259,7 +265,6 @@ export class InferenceSession {
   }
 
   #runsInline(work: number): boolean {
-    // A GPU run waits on the device: never on the event loop.
     if (this.#context || this.#execution === 'worker') return false;
     return this.#execution === 'inline' || work < INLINE_WORK;
   }
@@ -365,8 +370,6 @@ function assertNoSharedMemory(feeds: readonly Feed[], outputs: readonly { name: 
     if (datas.some((d, j) => j !== i && overlaps(datas[i], d))) throw feedError(RangeError, what, name, 'a tensor overlapping another output');
   });
 }
-
-
 
 /** The session's CUDA stream and staging (after assertCudaAvailable() passed). */
 function createCudaSession(): NativeDeviceContext {

@@ -40,7 +40,7 @@ constexpr uint32_t kSerialVersion = 1;
 class GroupedCsc final : public PackedWeights {
  public:
   GroupedCsc(const float* W, int64_t K, int64_t N, int C, int L, const char* format, Isa isa)
-      : PackedWeights(K, N, isa), format_(format), kernels_(spmm_f32_kernels(isa)), pack_x_(gemm_f32_kernels(isa)) {
+      : PackedWeights(K, N, isa), format_(format), kernels_(spmm_f32_kernels(isa)) {
     if (K > kSparseMaxK)
       throw invalid_argument("Expected K <= " + std::to_string(kSparseMaxK) + " for format '" + format +
                              "' (16-bit k indices) but received " + std::to_string(K) + "; use 'dense' or 'int8'");
@@ -101,7 +101,7 @@ class GroupedCsc final : public PackedWeights {
   // From GroupedCsc::serialize's bytes (sparq/packed_serialize.h), every count and index checked.
   struct FromBytes {};
   GroupedCsc(FromBytes, const uint8_t* bytes, size_t size, int64_t K, int64_t N, const char* format, Isa isa)
-      : PackedWeights(K, N, isa), format_(format), kernels_(spmm_f32_kernels(isa)), pack_x_(gemm_f32_kernels(isa)) {
+      : PackedWeights(K, N, isa), format_(format), kernels_(spmm_f32_kernels(isa)) {
     ByteReader r(bytes, size);
     if (r.get<uint32_t>() != kSerialMagic) invalid_packed(format, "its bytes do not start with the format's signature");
     const uint32_t version = r.get<uint32_t>();
@@ -246,7 +246,7 @@ class GroupedCsc final : public PackedWeights {
         float* dst = xt + tile * tile_floats;
         const int64_t m0 = tile * MT, rows = std::min(MT, M - m0);
         if (rows < MT || Kp != K) std::memset(dst, 0, sizeof(float) * static_cast<size_t>(tile_floats));
-        pack_x_->pack_a(x + m0 * K, K, static_cast<int>(rows), K, dst, MT);
+        gemm_f32_kernels(isa())->pack_a(x + m0 * K, K, static_cast<int>(rows), K, dst, MT);  // k-major tile
       }
     });
     pool.parallel_for(batches, t, grain, [&](int64_t b0, int64_t b1) {
@@ -261,7 +261,6 @@ class GroupedCsc final : public PackedWeights {
  private:
   const char* format_;
   const SpmmF32Kernels* kernels_;
-  const GemmF32Kernels* pack_x_;  // its pack_a transposes x into the kernels' k-major tiles
   SparseF32View view_;
   int64_t entries_ = 0, nonzeros_ = 0;
   void set_view() {

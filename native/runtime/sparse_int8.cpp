@@ -80,7 +80,7 @@ constexpr size_t kElementPad = 64;
 class SparseInt8 final : public SparseInt8Weights {
  public:
   SparseInt8(const float* W, int64_t K, int64_t N, bool per_channel, Isa isa)
-      : SparseInt8Weights(K, N, isa), kernels_(spmm_int8_kernels(isa)), pack_quads_(gemm_f32_kernels(isa)) {
+      : SparseInt8Weights(K, N, isa), kernels_(spmm_int8_kernels(isa)) {
     Int8PackedB q;  // the int8 format's quantization (group 1: plain 16-column panels), read back per code
     pack_int8_weights(W, K, N, per_channel, 1, kernels_->weight_max, q);
     max_abs_error_ = q.max_abs_error;
@@ -115,7 +115,7 @@ class SparseInt8 final : public SparseInt8Weights {
   // (sparq/int8_gemm.h) applied to the stored values: zeros move no maximum and add no error.
   struct FromCsc {};
   SparseInt8(FromCsc, const CscMatrix& W, int64_t K, int64_t N, bool per_channel, Isa isa)
-      : SparseInt8Weights(K, N, isa), kernels_(spmm_int8_kernels(isa)), pack_quads_(gemm_f32_kernels(isa)) {
+      : SparseInt8Weights(K, N, isa), kernels_(spmm_int8_kernels(isa)) {
     if (K > kInt8MaxK)
       throw invalid_argument("Expected an integer <= " + std::to_string(kInt8MaxK) +
                              " (exact s32 accumulation in the int8 format) for K but received " + std::to_string(K));
@@ -191,7 +191,7 @@ class SparseInt8 final : public SparseInt8Weights {
   // no search: the layout is laid out again from the bitmaps, the codes copied.
   struct FromBytes {};
   SparseInt8(FromBytes, const uint8_t* bytes, size_t size, int64_t K, int64_t N, Isa isa)
-      : SparseInt8Weights(K, N, isa), kernels_(spmm_int8_kernels(isa)), pack_quads_(gemm_f32_kernels(isa)) {
+      : SparseInt8Weights(K, N, isa), kernels_(spmm_int8_kernels(isa)) {
     const char* fmt = "sparse-int8";
     ByteReader r(bytes, size);
     if (r.get<uint32_t>() != kSerialMagic) invalid_packed(fmt, "its bytes do not start with the format's signature");
@@ -471,8 +471,8 @@ class SparseInt8 final : public SparseInt8Weights {
         uint8_t* dst = xt + tile * tile_bytes;
         if (rows < MT) std::memset(dst, 0, static_cast<size_t>(tile_bytes));
         // Quads are 32-bit elements: the fp32 transpose moves them bit for bit.
-        pack_quads_->pack_a(reinterpret_cast<const float*>(xq + m0 * kp), kp / 4, static_cast<int>(rows), view_.kq,
-                            reinterpret_cast<float*>(dst), MT);
+        gemm_f32_kernels(isa())->pack_a(reinterpret_cast<const float*>(xq + m0 * kp), kp / 4, static_cast<int>(rows), view_.kq,
+                                        reinterpret_cast<float*>(dst), MT);
       }
     });
     if (xq_out) std::memcpy(xq_out, xq, static_cast<size_t>(M * kp));
@@ -578,7 +578,6 @@ class SparseInt8 final : public SparseInt8Weights {
   }
 
   const SpmmInt8Kernels* kernels_;
-  const GemmF32Kernels* pack_quads_;  // its pack_a transposes x's u8 quads into the kernels' tiles
   SparseInt8View view_;
   int64_t blocks_ = 0, nonzeros_ = 0, elements_ = 0;
   double max_abs_error_ = 0, rel_rms_error_ = 0;

@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 
 import { assertCudaAvailable } from '../cuda.js';
 import { loadModel, Model } from '../model.js';
-import { InferenceSession } from '../session.js';
+import { type Execution, InferenceSession, executionsFor } from '../session.js';
 import type { Tensor } from '../tensor.js';
 import { checkObject, checkOneOf } from '../validate.js';
 import { makeFeeds } from './feeds.js';
@@ -31,7 +31,7 @@ export interface BenchmarkOptions {
    * thread, where onnxruntime-node's run() computes too, so the ratios compare the runtimes and not
    * Node's thread hop; 'auto' (sparq's own default) adds that hop above ~4M multiply-adds. On 'cuda': 'auto'.
    */
-  execution?: 'auto' | 'inline' | 'worker';
+  execution?: Execution;
   /** Compare with onnxruntime-node (default true when it is installed). */
   compare?: boolean;
   /** An int8 ONNX model of the same weights to run in onnxruntime too (e.g. from quantize()). */
@@ -65,7 +65,7 @@ export interface BenchmarkResult {
   peakRssMiB: number;
   /** Where sparq ran, and on which thread (SessionOptions.execution). */
   device: 'cpu' | 'cuda';
-  execution: 'auto' | 'inline' | 'worker';
+  execution: Execution;
   /**
    * provider: where onnxruntime-node ran ('cuda' only for device 'cuda' with its CUDA provider installed
    * and working); note: why it ran on the CPU when sparq ran on the GPU.
@@ -89,7 +89,7 @@ export async function benchmark(source: Model | string | Uint8Array, options: Be
   const opts = checkObject(options, 'options') as BenchmarkOptions;
   const device = checkOneOf(opts.device ?? 'cpu', 'options.device', ['cpu', 'cuda'] as const);
   if (device === 'cuda') assertCudaAvailable();
-  const execution = checkOneOf(opts.execution ?? (device === 'cuda' ? 'auto' : 'inline'), 'options.execution', device === 'cuda' ? (['auto', 'worker'] as const) : (['auto', 'inline', 'worker'] as const));
+  const execution = checkOneOf(opts.execution ?? (device === 'cuda' ? 'auto' : 'inline'), 'options.execution', executionsFor(device));
   const model = source instanceof Model ? source : await loadModel(source);
   const bytes = model.toOnnx();
   const batches = opts.batch ?? [1];

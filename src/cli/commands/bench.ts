@@ -5,6 +5,7 @@ import { statSync } from 'node:fs';
 import { backend } from '../../backend.js';
 import { benchmark, type BenchmarkResult } from '../../bench/benchmark.js';
 import { SparqError } from '../../errors.js';
+import { executionsFor } from '../../session.js';
 import { renderReport, type ReportData } from '../../report/html-report.js';
 import { existingFile, intList, oneOf, positiveInt, str, type Command } from '../args.js';
 import { textTable, writeJson, writeText } from '../output.js';
@@ -80,7 +81,7 @@ export const benchCommand: Command = {
     const time = positiveInt(str(values, 'time'), '--time', 300);
     const compare = oneOf(str(values, 'compare'), '--compare', ['onnxruntime', 'none'] as const, 'onnxruntime');
     const device = oneOf(str(values, 'device'), '--device', ['cpu', 'cuda'] as const, 'cpu');
-    const execution = oneOf(str(values, 'execution'), '--execution', device === 'cuda' ? (['auto', 'worker'] as const) : (['inline', 'auto', 'worker'] as const), device === 'cuda' ? 'auto' : 'inline');
+    const execution = oneOf(str(values, 'execution'), '--execution', executionsFor(device ?? 'cpu'), device === 'cuda' ? 'auto' : 'inline');
     if (device === 'cuda' && !backend().cuda.available)
       throw new SparqError('ERR_CUDA_UNAVAILABLE', `--device cuda was requested but CUDA is unavailable: ${backend().cuda.reason ?? 'no device'}`);
     const bar = progress('bench', batch.length * threads.length, { quiet: values.quiet === true });
