@@ -6,5 +6,6 @@ import { demoCommand } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
 import { inspectCommand } from './commands/inspect.js';
 import { runCommand } from './commands/run.js';
+import { serveCommand } from './commands/serve.js';
 
-export const commands: Command[] = [demoCommand, inspectCommand, compressCommand, runCommand, benchCommand, evalCommand];
+export const commands: Command[] = [demoCommand, inspectCommand, compressCommand, runCommand, benchCommand, evalCommand, serveCommand];
