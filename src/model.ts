@@ -22,9 +22,12 @@ export const SUPPORTED_OPS: ReadonlySet<string> = new Set([
   'Unsqueeze', 'Concat', 'Gather', 'Slice', 'Shape', 'Cast', 'Constant', 'ConstantOfShape', 'Range', 'Where',
   'Equal', 'Expand', 'Identity', 'Split', 'Clip', 'DynamicQuantizeLinear', 'MatMulInteger', 'QuantizeLinear',
   'DequantizeLinear',
+  // convolutions and pooling (src/graph/conv-layout.ts, src/runtime/conv-plan.ts)
+  'Conv', 'ConvTranspose', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'BatchNormalization',
+  'InstanceNormalization', 'LRN',
 ]);
 /** sparq's own fused ops (domain 'sparq'), produced by its passes. */
-export const SPARQ_OPS: ReadonlySet<string> = new Set(['Linear']);
+export const SPARQ_OPS: ReadonlySet<string> = new Set(['Linear', 'ConvNhwc', 'DepthwiseNhwc', 'MaxPoolNhwc', 'AvgPoolNhwc', 'GlobalPoolNhwc']);
 
 export const MIN_OPSET = 11;
 export const MAX_OPSET = 21;
