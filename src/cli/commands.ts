@@ -7,5 +7,6 @@ import { evalCommand } from './commands/eval.js';
 import { explainCommand } from './commands/explain.js';
 import { inspectCommand } from './commands/inspect.js';
 import { runCommand } from './commands/run.js';
+import { serveCommand } from './commands/serve.js';
 
-export const commands: Command[] = [demoCommand, inspectCommand, compressCommand, runCommand, benchCommand, evalCommand, explainCommand];
+export const commands: Command[] = [demoCommand, inspectCommand, compressCommand, runCommand, benchCommand, evalCommand, explainCommand, serveCommand];
