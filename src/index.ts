@@ -23,3 +23,4 @@ export type { TrainOptions, PruneOptions as TrainPruneOptions, EpochStats } from
 export type { Batch, TrainData } from './train/data.js';
 export { loadMnist, type MnistSplit } from './data/mnist.js';
 export { benchmark, type BenchmarkOptions, type BenchmarkResult, type BenchmarkCase } from './bench/benchmark.js';
+export { explain, type ExplainOptions, type Explanation, type ExplainMethod, type TargetSpec } from './explain/lazy.js';
