@@ -7,8 +7,11 @@ import type { QuantizeMode } from './quantize.js';
 /** What quantize() recorded for one weight (Model metadata 'sparq.quantization'). */
 export interface WeightQuantization {
   mode: QuantizeMode;
-  bits: 8;
+  bits: 4 | 8;
   perChannel: boolean;
+  /** Group-wise weight-only: k per scale, and whether the zero point is fixed. */
+  groupSize?: number;
+  symmetric?: boolean;
   /** 'static': the layer input's u8 parameters. */
   input?: { scale: number; zeroPoint: number };
 }
