@@ -6,6 +6,7 @@
 import { foldConstants, removeDeadNodes } from './fold.js';
 import { type Derivation, derivationOf, fuseGraph } from './fuse.js';
 import type { Graph, Node } from './ir.js';
+import { normalizeOpsets } from './normalize.js';
 
 /**
  * What the passes produce, versioned: bump it whenever folding or fusion changes its output; files
@@ -13,9 +14,9 @@ import type { Graph, Node } from './ir.js';
  */
 export const PREPARED_VERSION = 1;
 
-/** Prepares a model's graph for execution: folding, fusion, dead-node removal. */
+/** Prepares a model's graph for execution: opset forms normalised, folding, fusion, dead-node removal. */
 export function prepareGraph(graph: Graph): Graph {
-  return removeDeadNodes(fuseGraph(foldConstants(graph)));
+  return removeDeadNodes(fuseGraph(foldConstants(normalizeOpsets(graph))));
 }
 
 /** A prepared graph as a file stores it: its nodes, and the constants it derived, by name. */
