@@ -16,7 +16,7 @@ import { isSparq } from './io/sparq-format.js';
 import { type SparqWriteOptions, decodeSparqModel, encodeSparqModel } from './io/sparq-model.js';
 import { checkObject } from './validate.js';
 
-/** Ops the runtime executes (default ONNX domain), opsets 7 to 21. */
+/** Ops the runtime executes (default ONNX domain), opsets 1 to 21. */
 export const SUPPORTED_OPS: ReadonlySet<string> = new Set([
   'Add', 'Sub', 'Mul', 'Div', 'Pow', 'Sqrt', 'Erf', 'Tanh', 'Relu', 'Sigmoid', 'Gelu', 'Softmax',
   'LayerNormalization', 'ReduceMean', 'MatMul', 'Gemm', 'Transpose', 'Reshape', 'Flatten', 'Squeeze',
@@ -28,7 +28,7 @@ export const SUPPORTED_OPS: ReadonlySet<string> = new Set([
 /** sparq's own fused ops (domain 'sparq'), produced by its passes. */
 export const SPARQ_OPS: ReadonlySet<string> = new Set(['Linear']);
 
-export const MIN_OPSET = 7;
+export const MIN_OPSET = 1;
 export const MAX_OPSET = 21;
 
 /** Per-weight kernel choice, carried by a Model (compression passes set it; sessions pack with it). */

@@ -33,6 +33,7 @@ const char* ext_op_name(OpCode c) {
     case OpCode::fill: return "ConstantOfShape";
     case OpCode::eye_like: return "EyeLike";
     case OpCode::clip_ext: return "Clip";
+    case OpCode::nll_loss: return "NegativeLogLikelihoodLoss";
     default: return "unknown";
   }
 }
@@ -214,6 +215,21 @@ void validate_ext_op(const PlanOp& op, const std::vector<PlanSlot>& slots) {
       scalar_of(2, in(0).dtype);
       return;
     }
+    case OpCode::nll_loss: {
+      need(2, 3, 1);
+      ints(3);
+      const Shape& x = in(0).shape;
+      const Shape& t = in(1).shape;
+      if (!is_float(in(0).dtype) || out(0).dtype != in(0).dtype) throw fail("expects a float input and output");
+      if (in(1).dtype != DType::int64 && in(1).dtype != DType::int32) throw fail("targets must be int64 or int32");
+      if (x.rank < 2 || t.rank != x.rank - 1 || t[0] != x[0]) throw fail("input and target shapes disagree");
+      for (int d = 2; d < x.rank; ++d)
+        if (t[d - 1] != x[d]) throw fail("input and target shapes disagree");
+      if (has(2) && (in(2).dtype != in(0).dtype || in(2).shape.numel() != x[1])) throw fail("weight must hold C values");
+      if (op.ints[0] < 0 || op.ints[0] > 2) throw fail("unknown reduction");
+      if (out(0).shape.numel() != (op.ints[0] == 0 ? t.numel() : 1)) throw fail("output size mismatch");
+      return;
+    }
     default:
       throw invalid_argument("Invalid execution plan: unknown op code " + std::to_string(static_cast<int>(op.code)));
   }
@@ -272,6 +288,11 @@ void run_ext_op(const PlanOp& op, const std::vector<PlanSlot>& slots, void* cons
       return eye_like(out(0).dtype, out(0).shape[0], out(0).shape[1], op.ints[0], op_(0));
     case OpCode::clip_ext:
       return clip_ext(in(0).dtype, ip(0), op_(0), in(0).shape.numel(), ip(1), ip(2), ctx);
+    case OpCode::nll_loss: {
+      const Shape& x = in(0).shape;
+      return nll_loss(in(0).dtype, ip(0), x[0], x[1], x.prod(2, x.rank), in(1).dtype, ip(1), ip(2), static_cast<int>(op.ints[0]),
+                      op.ints[1] != 0, op.ints[2], op_(0));
+    }
     default:
       throw invalid_argument("Invalid execution plan: unknown op code " + std::to_string(static_cast<int>(op.code)));
   }

@@ -4,6 +4,7 @@
 // does not fold (the node then stays in the graph).
 import { type ConstTensor, type DType, type Node, allocData, attrFloat, attrInt, attrInts, elementAt, freezeTensor, numel, toNumbers } from './ir.js';
 import { type ValueMeta, constantAttr, sliceSpec, splitSizes } from './shapes.js';
+import { evaluateExtended } from './evaluate-ext.js';
 
 function stridesOf(dims: readonly number[]): number[] {
   const s = new Array<number>(dims.length);
@@ -273,7 +274,7 @@ export function evaluateNode(node: Node, ins: (ValueMeta | undefined)[], outMeta
       });
     }
     default:
-      return undefined;
+      return evaluateExtended(node, vals, outMeta.map((m, i) => ({ dtype: m.dtype, dims: outDims[i] })));
   }
 }
 

@@ -2,7 +2,7 @@
 // ops it has no rule of its own for. Shapes that depend on a value the rule does not know get fresh
 // symbolic dims (the planner knows the value: value-inputs.ts).
 import { SparqError } from '../errors.js';
-import { type DType, type Dim, type Node, attrInt, attrInts, elementAt, toNumbers } from './ir.js';
+import { type DType, type Dim, type Node, attrInt, attrInts, attrString, elementAt, toNumbers } from './ir.js';
 import { BINARY_FN, BOOL_OUTPUT, REDUCE_FN, UNARY_FN, VARIADIC } from './op-families.js';
 import { type ValueMeta, axesOf, broadcastDims, constInts, freshDim, normAxis, shapeError } from './shapes.js';
 import { dtypeOfCode } from '../onnx/decode.js';
@@ -11,7 +11,7 @@ import { dtypeOfCode } from '../onnx/decode.js';
 export const EXTENDED_OPS: ReadonlySet<string> = new Set([
   ...Object.keys(UNARY_FN), ...Object.keys(BINARY_FN), ...Object.keys(REDUCE_FN), ...VARIADIC,
   'ArgMax', 'ArgMin', 'LogSoftmax', 'Hardmax', 'CastLike', 'Size', 'Tile', 'Pad', 'TopK', 'CumSum', 'Trilu', 'OneHot',
-  'NonZero', 'Dropout', 'EyeLike',
+  'NonZero', 'Dropout', 'EyeLike', 'NegativeLogLikelihoodLoss', 'SoftmaxCrossEntropyLoss',
 ]);
 
 export function inferExtended(node: Node, ins: (ValueMeta | undefined)[], opset: number): ValueMeta[] | undefined {
@@ -125,6 +125,15 @@ export function inferExtended(node: Node, ins: (ValueMeta | undefined)[], opset:
       const dtype: DType | undefined = code ? dtypeOfCode(code) : x().dtype;
       if (!dtype) throw new SparqError('ERR_UNSUPPORTED_DTYPE', `EyeLike node "${node.name}" asks for dtype ${code}, which sparq does not support`);
       return [{ dtype, dims: [...dims] }];
+    }
+    case 'NegativeLogLikelihoodLoss': case 'SoftmaxCrossEntropyLoss': {
+      const xd = x().dims, td = need(1).dims;
+      if (xd.length < 2 || td.length !== xd.length - 1) throw shapeError(node, `input [${xd.join(', ')}] and target [${td.join(', ')}] disagree`);
+      const reduction = attrString(node, 'reduction', 'mean');
+      if (!['none', 'sum', 'mean'].includes(reduction)) throw shapeError(node, `reduction "${reduction}" is not none, sum or mean`);
+      const outs: ValueMeta[] = [{ dtype: x().dtype, dims: reduction === 'none' ? [...td] : [] }];
+      if (op === 'SoftmaxCrossEntropyLoss' && node.outputs.length > 1) outs.push({ dtype: x().dtype, dims: [...xd] });
+      return outs;
     }
     default:
       return undefined;

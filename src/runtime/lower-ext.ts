@@ -189,6 +189,20 @@ export function lowerExtended(ctx: LowerContext): LowerSpec[] | undefined {
       };
       return [spec(OpCode.ClipExt, [inputs[0], bound(1, 'min'), bound(2, 'max')], [outputs[0]])];
     }
+    case 'NegativeLogLikelihoodLoss': case 'SoftmaxCrossEntropyLoss': {
+      checkDtype(node, dtype, ['float32', 'float64', 'float16']);
+      const reduction = ['none', 'sum', 'mean'].indexOf(attrString(node, 'reduction', 'mean'));
+      const ignore = node.attrs.ignore_index ? [1, attrInt(node, 'ignore_index', 0)] : [0, 0];
+      const weight = inputs[2] ?? -1;
+      const specs: LowerSpec[] = [];
+      let logProb = inputs[0];
+      if (op === 'SoftmaxCrossEntropyLoss') {
+        logProb = outputs[1] !== undefined && outputs[1] >= 0 ? outputs[1] : ctx.temp(dtype, x?.dims ?? []);
+        specs.push(spec(OpCode.SoftmaxExt, [inputs[0]], [logProb], [1, 1, 0]));
+      }
+      specs.push(spec(OpCode.NllLoss, weight >= 0 ? [logProb, inputs[1], weight] : [logProb, inputs[1]], [outputs[0]], [reduction, ...ignore]));
+      return specs;
+    }
     case 'NonZero':
       throw new SparqError('ERR_UNSUPPORTED_OP', `NonZero node "${node.name}" has an output shape that depends on run-time data (more than a plan can key on)`);
     default:

@@ -48,6 +48,7 @@ export const OpCode = {
   Fill: 112,
   EyeLike: 113,
   ClipExt: 114,
+  NllLoss: 115,
 } as const;
 
 /** Slot storage kinds: must match plan.h (enum class SlotKind). */

@@ -90,3 +90,15 @@ void eye_like(DType dtype, int64_t rows, int64_t cols, int64_t k, void* y);
 void clip_ext(DType dtype, const void* x, void* y, int64_t n, const void* lo, const void* hi, const OpContext& ctx = {});
 
 }  // namespace sparq
+
+namespace sparq {
+
+// NegativeLogLikelihoodLoss over x[N, C, D] (D = product of the trailing dims, 1 when none) and
+// target[N, D] (int64 or int32): loss[n, d] = -x[n, t, d] * w[t] (w = weight[C] or ones), 0 where
+// t == ignore_index (when has_ignore). reduction 0 'none' writes N*D values, 1 'sum' and 2 'mean'
+// (divided by the summed weights of the counted targets) one. A target outside [0, C) that is not
+// ignored throws ERR_INDEX_OUT_OF_RANGE before anything is written. float32, float64, float16.
+void nll_loss(DType dtype, const void* x, int64_t N, int64_t C, int64_t D, DType target_type, const void* target,
+              const void* weight, int reduction, bool has_ignore, int64_t ignore_index, void* y);
+
+}  // namespace sparq

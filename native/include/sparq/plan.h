@@ -63,6 +63,7 @@ enum class OpCode : int32_t {
   fill = 112,         // input value (one element): ConstantOfShape at run time
   eye_like = 113,     // ints {k}
   clip_ext = 114,     // inputs x, min (optional), max (optional)
+  nll_loss = 115,     // ints {reduction (0 none, 1 sum, 2 mean), has_ignore, ignore_index}; inputs x, target, weight?
 };
 
 enum class SlotKind : int32_t { arena = 0, input = 1, output = 2, constant = 3 };
