@@ -22,9 +22,10 @@ export const SUPPORTED_OPS: ReadonlySet<string> = new Set([
   'Unsqueeze', 'Concat', 'Gather', 'Slice', 'Shape', 'Cast', 'Constant', 'ConstantOfShape', 'Range', 'Where',
   'Equal', 'Expand', 'Identity', 'Split', 'Clip', 'DynamicQuantizeLinear', 'MatMulInteger', 'QuantizeLinear',
   'DequantizeLinear',
+  'LSTM', 'GRU', 'RNN',
 ]);
 /** sparq's own fused ops (domain 'sparq'), produced by its passes. */
-export const SPARQ_OPS: ReadonlySet<string> = new Set(['Linear']);
+export const SPARQ_OPS: ReadonlySet<string> = new Set(['Linear', 'LSTM', 'GRU', 'RNN']);
 
 export const MIN_OPSET = 11;
 export const MAX_OPSET = 21;

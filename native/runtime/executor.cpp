@@ -12,6 +12,7 @@
 #include "sparq/aligned.h"
 #include "sparq/error.h"
 #include "sparq/plan.h"
+#include "sparq/plan_ops.h"
 #include "sparq/sgemm.h"
 
 namespace sparq {
@@ -54,8 +55,10 @@ const char* op_name(OpCode c) {
     case OpCode::dequantize_linear: return "DequantizeLinear";
     case OpCode::matmul_integer: return "MatMulInteger";
     case OpCode::gemm: return "Gemm";
+    default: break;
   }
-  return "unknown";
+  const PlanOpHandler* h = plan_op_handler(c);
+  return h ? h->name : "unknown";
 }
 
 bool is_binary(OpCode c) { return c >= OpCode::add && c <= OpCode::equal; }
@@ -386,6 +389,8 @@ void Plan::validate_op(const PlanOp& op) const {
     const int64_t Kb = op.ints[1] ? b[1] : b[0], N = op.ints[1] ? b[0] : b[1];
     if (K != Kb || out(0).shape != Shape{M, N}) throw fail("shapes do not multiply to the output");
     if (has(2) && (in(2).dtype != DType::float32 || !broadcasts_to(in(2).shape, out(0).shape))) throw fail("C does not broadcast to the output");
+  } else if (const PlanOpHandler* h = plan_op_handler(c)) {
+    h->validate(op, slots_);
   } else {
     throw bad_plan("unknown op code " + std::to_string(static_cast<int>(c)));
   }
@@ -573,6 +578,10 @@ void Plan::run_op(const PlanOp& op, void* const* ptr, const OpContext& ctx) cons
                      static_cast<int32_t*>(op_(0)), ctx);
       return;
     }
+    default:
+      // validate_op admitted the code, so its handler exists.
+      plan_op_handler(op.code)->run(op, slots_, ptr, ctx);
+      return;
   }
 }
 

@@ -6,6 +6,7 @@
 import { foldConstants, removeDeadNodes } from './fold.js';
 import { type Derivation, derivationOf, fuseGraph } from './fuse.js';
 import type { Graph, Node } from './ir.js';
+import { packRecurrentWeights } from './rnn.js';
 
 /**
  * What the passes produce, versioned: bump it whenever folding or fusion changes its output; files
@@ -15,7 +16,7 @@ export const PREPARED_VERSION = 1;
 
 /** Prepares a model's graph for execution: folding, fusion, dead-node removal. */
 export function prepareGraph(graph: Graph): Graph {
-  return removeDeadNodes(fuseGraph(foldConstants(graph)));
+  return removeDeadNodes(packRecurrentWeights(fuseGraph(foldConstants(graph))));
 }
 
 /** A prepared graph as a file stores it: its nodes, and the constants it derived, by name. */

@@ -4,6 +4,7 @@
 import { SparqError } from '../errors.js';
 import { type ConstTensor, type DType, type Dim, type Node, attrInt, attrInts, toNumbers } from './ir.js';
 import { dtypeOfCode } from '../onnx/decode.js';
+import { inferRecurrent } from './rnn.js';
 
 /** What inference knows about a value: its dtype, its dims, and its data when it is a constant. */
 export interface ValueMeta {
@@ -341,6 +342,10 @@ export function inferNode(node: Node, ins: (ValueMeta | undefined)[], opset: num
       return same(ins[2]?.dtype ?? 'uint8');
     case 'DequantizeLinear':
       return same('float32');
+    case 'LSTM':
+    case 'GRU':
+    case 'RNN':
+      return inferRecurrent(node, ins);
     default:
       throw new SparqError('ERR_UNSUPPORTED_OP', `Op ${node.op} (node "${node.name}") is not supported`);
   }

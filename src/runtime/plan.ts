@@ -7,6 +7,8 @@ import { inferGraph } from '../graph/infer.js';
 import { type ValueMeta, sliceSpec } from '../graph/shapes.js';
 import { MAX_ELEMENTS } from '../onnx/decode.js';
 import { DTYPE_CODE, OpCode, SlotKind } from './opcodes.js';
+import { isPackedWeightInput } from '../graph/packed-inputs.js';
+import { isRecurrentCode, lowerRecurrent, recurrentWork } from './plan-rnn.js';
 
 /**
  * Folding cap at plan time: shape arithmetic and small constant subgraphs. Larger constant results
@@ -31,6 +33,8 @@ export interface OpSpec {
   floats: number[];
   /** Index into NativePlanSpec.weights (Linear), or -1. */
   weight: number;
+  /** Further packed matrices of the op (a recurrent layer's R per direction), by index into NativePlanSpec.weights. */
+  extraWeights?: number[];
 }
 
 /** What the binding's createPlan() takes. */
@@ -144,9 +148,8 @@ export function compilePlan(graph: Graph, inputDims: ReadonlyMap<string, readonl
       return;
     }
     const at = ops.length;
-    // A Linear's weight (input 1) lives in its packed handle, not in a slot.
-    const isLinear = node.op === 'Linear' && node.domain === 'sparq';
-    const inputs = node.inputs.map((name, i) => (name && !(isLinear && i === 1) ? valueSlot(name) : -1));
+    // Packed weights (a Linear's input 1, ...) live in their handles, not in slots.
+    const inputs = node.inputs.map((name, i) => (name && !isPackedWeightInput(node, i) ? valueSlot(name) : -1));
     const outputs = node.outputs.map((name, i) => {
       if (!name) return -1;
       const id = newSlot((outMetas[i] as ValueMeta).dtype, outDims[i], SlotKind.arena, 0, at);
@@ -348,6 +351,10 @@ function lowerNode(node: Node, inputs: number[], outputs: number[], metas: Map<s
       spec.ints = [attrInt(node, 'transA', 0), attrInt(node, 'transB', 0)];
       spec.floats = [attrFloat(node, 'alpha', 1), attrFloat(node, 'beta', 1)];
       return spec;
+    case 'LSTM':
+    case 'GRU':
+    case 'RNN':
+      return lowerRecurrent(node, spec, (s) => slots[s].dims, weightIndex);
     case 'Range':
     case 'ConstantOfShape':
     case 'Shape':
@@ -358,6 +365,7 @@ function lowerNode(node: Node, inputs: number[], outputs: number[], metas: Map<s
 }
 
 function estimateWork(node: Node, slots: Slot[], spec: OpSpec): number {
+  if (isRecurrentCode(spec.op)) return recurrentWork(spec, (s) => slots[s].dims);
   const out = spec.outputs[0] >= 0 ? numel(slots[spec.outputs[0]].dims) : 0;
   if (spec.op === OpCode.Linear || spec.op === OpCode.MatMul || spec.op === OpCode.MatMulInteger || spec.op === OpCode.Gemm) {
     const a = slots[spec.inputs[0]].dims;

@@ -47,6 +47,10 @@ enum class OpCode : int32_t {
   dequantize_linear = 33,
   matmul_integer = 34,
   gemm = 35,  // Gemm with a runtime B: ints {transA, transB}, floats {alpha, beta}
+  // 230-259: recurrent layers and indexing ops, registered by their own files (sparq/plan_ops.h)
+  lstm = 230, gru = 231, rnn = 232,
+  gather_elements = 233, gather_nd = 234, scatter_elements = 235, scatter_nd = 236,
+  resize = 237, depth_to_space = 238, space_to_depth = 239,
 };
 
 enum class SlotKind : int32_t { arena = 0, input = 1, output = 2, constant = 3 };
@@ -66,6 +70,8 @@ struct PlanOp {
   std::vector<int64_t> ints;     // attributes (axis, perm, slice starts+steps, activation, ...)
   std::vector<float> floats;     // attributes (epsilon, clip bounds)
   std::shared_ptr<const PackedWeights> weights;  // linear only
+  // Further packed matrices of ops that multiply by several (a recurrent layer's R per direction).
+  std::vector<std::shared_ptr<const PackedWeights>> extra_weights;
 };
 
 struct ConstantRef {
