@@ -1,39 +1,12 @@
 // LSTM / GRU / RNN models exported by PyTorch (scripts/export-rnn.py, Debian's python3-torch, seeded
 // weights) run in sparq with onnxruntime-node's outputs: single and multi-layer, bidirectional,
 // batch-first, initial states fed as inputs. The models are generated into a cache dir at test time.
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
+import { PYTHON, exportRnnModels, torchAvailable } from '../bench/rnn-models.js';
 import { rng } from './helpers.js';
 import { type Feed, compareWithOrt } from './rnn-compare.js';
-
-const PYTHON = '/usr/bin/python3';
-const CACHE = join(tmpdir(), 'sparq-rnn-models');
-
-function torchAvailable(): boolean {
-  try {
-    execFileSync(PYTHON, ['-c', 'import torch, onnx'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-interface Exported {
-  name: string;
-  file: string;
-  inputs: Record<string, number[]>;
-  batchFirst: boolean;
-}
-
-/** Exports (or finds in the cache) the named models; one JSON line per model. */
-export function exportRnnModels(names: string[] = []): Exported[] {
-  const out = execFileSync(PYTHON, ['scripts/export-rnn.py', CACHE, ...names], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-  return out.trim().split('\n').map((l) => JSON.parse(l) as Exported);
-}
 
 // CI installs python3-torch (.ci/run); elsewhere a machine without it skips, saying why.
 const haveTorch = torchAvailable();
