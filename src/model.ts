@@ -22,7 +22,8 @@ export const SUPPORTED_OPS: ReadonlySet<string> = new Set([
   'Unsqueeze', 'Concat', 'Gather', 'Slice', 'Shape', 'Cast', 'Constant', 'ConstantOfShape', 'Range', 'Where',
   'Equal', 'Expand', 'Identity', 'Split', 'Clip', 'DynamicQuantizeLinear', 'MatMulInteger', 'QuantizeLinear',
   'DequantizeLinear',
-  'LSTM', 'GRU', 'RNN',
+  'LSTM', 'GRU', 'RNN', 'GatherElements', 'GatherND', 'ScatterElements', 'Scatter', 'ScatterND', 'Resize', 'Upsample',
+  'DepthToSpace', 'SpaceToDepth',
 ]);
 /** sparq's own fused ops (domain 'sparq'), produced by its passes. */
 export const SPARQ_OPS: ReadonlySet<string> = new Set(['Linear', 'LSTM', 'GRU', 'RNN']);

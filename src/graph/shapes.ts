@@ -5,6 +5,7 @@ import { SparqError } from '../errors.js';
 import { type ConstTensor, type DType, type Dim, type Node, attrInt, attrInts, toNumbers } from './ir.js';
 import { dtypeOfCode } from '../onnx/decode.js';
 import { inferRecurrent } from './rnn.js';
+import { INDEXING_OPS, inferIndexing } from './shapes-indexing.js';
 
 /** What inference knows about a value: its dtype, its dims, and its data when it is a constant. */
 export interface ValueMeta {
@@ -347,6 +348,7 @@ export function inferNode(node: Node, ins: (ValueMeta | undefined)[], opset: num
     case 'RNN':
       return inferRecurrent(node, ins);
     default:
+      if (INDEXING_OPS.has(node.op)) return inferIndexing(node, ins, opset);
       throw new SparqError('ERR_UNSUPPORTED_OP', `Op ${node.op} (node "${node.name}") is not supported`);
   }
 }

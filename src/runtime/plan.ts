@@ -9,6 +9,7 @@ import { MAX_ELEMENTS } from '../onnx/decode.js';
 import { DTYPE_CODE, OpCode, SlotKind } from './opcodes.js';
 import { isPackedWeightInput } from '../graph/packed-inputs.js';
 import { isRecurrentCode, lowerRecurrent, recurrentWork } from './plan-rnn.js';
+import { lowerIndexing } from './plan-indexing.js';
 
 /**
  * Folding cap at plan time: shape arithmetic and small constant subgraphs. Larger constant results
@@ -355,6 +356,16 @@ function lowerNode(node: Node, inputs: number[], outputs: number[], metas: Map<s
     case 'GRU':
     case 'RNN':
       return lowerRecurrent(node, spec, (s) => slots[s].dims, weightIndex);
+    case 'GatherElements':
+    case 'GatherND':
+    case 'ScatterElements':
+    case 'Scatter':
+    case 'ScatterND':
+    case 'Resize':
+    case 'Upsample':
+    case 'DepthToSpace':
+    case 'SpaceToDepth':
+      return lowerIndexing(node, spec, (s) => slots[s].dims, (i) => (node.inputs[i] ? metas.get(node.inputs[i]) : undefined), opset);
     case 'Range':
     case 'ConstantOfShape':
     case 'Shape':

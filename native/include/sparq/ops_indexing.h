@@ -46,7 +46,8 @@ enum class ResizeCoordinates : int32_t {
   half_pixel = 0, pytorch_half_pixel = 1, align_corners = 2, asymmetric = 3, tf_crop_and_resize = 4,
   half_pixel_symmetric = 5
 };
-enum class ResizeNearest : int32_t { round_prefer_floor = 0, round_prefer_ceil = 1, floor = 2, ceil = 3 };
+// simple: opset 10's rule (no nearest_mode yet), floor when upsampling an axis and ceil when downsampling.
+enum class ResizeNearest : int32_t { round_prefer_floor = 0, round_prefer_ceil = 1, floor = 2, ceil = 3, simple = 4 };
 
 struct ResizeParams {
   ResizeMode mode = ResizeMode::nearest;
