@@ -151,7 +151,10 @@ export class InferenceSession {
           if (context) opts.device = context;
           // Weights a .sparq file carried packed, or as their nonzeros, skip the dense fp32 matrix
           // (src/io/prepacked.ts); not when fusion scaled them (Gemm alpha), nor for GPU formats.
-          handle = (context || node.attrs.weight_alpha ? undefined : packWithoutDense(model, original, spec, K, N)) ?? (w.raw && w.dtype === 'float32'
+          // A conv's weight is a relayout of its model weight (conv-layout.ts), a recurrent layer's a
+          // transpose (rnn.ts): always packed from it.
+          const relaid = node.attrs.weight_alpha || node.op !== 'Linear';
+          handle = (context || relaid ? undefined : packWithoutDense(model, original, spec, K, N)) ?? (w.raw && w.dtype === 'float32'
             ? addon.packBytes(spec.format, w.raw, K, N, opts)
             : addon.pack(spec.format, w.data as Float32Array, K, N, opts));
         } catch (e) {

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "sparq/aligned.h"
+#include "sparq/conv.h"
 #include "sparq/error.h"
 #include "sparq/plan.h"
 #include "sparq/plan_ops.h"
@@ -57,8 +58,8 @@ const char* op_name(OpCode c) {
     case OpCode::gemm: return "Gemm";
     default: break;
   }
-  const PlanOpHandler* h = plan_op_handler(c);
-  return h ? h->name : "unknown";
+  if (const PlanOpHandler* h = plan_op_handler(c)) return h->name;
+  return conv_op_name(static_cast<int32_t>(c));
 }
 
 bool is_binary(OpCode c) { return c >= OpCode::add && c <= OpCode::equal; }
@@ -389,6 +390,8 @@ void Plan::validate_op(const PlanOp& op) const {
     const int64_t Kb = op.ints[1] ? b[1] : b[0], N = op.ints[1] ? b[0] : b[1];
     if (K != Kb || out(0).shape != Shape{M, N}) throw fail("shapes do not multiply to the output");
     if (has(2) && (in(2).dtype != DType::float32 || !broadcasts_to(in(2).shape, out(0).shape))) throw fail("C does not broadcast to the output");
+  } else if (is_conv_op(static_cast<int32_t>(c))) {
+    validate_conv_op(op, slots_);
   } else if (const PlanOpHandler* h = plan_op_handler(c)) {
     h->validate(op, slots_);
   } else {
@@ -579,8 +582,10 @@ void Plan::run_op(const PlanOp& op, void* const* ptr, const OpContext& ctx) cons
       return;
     }
     default:
-      // validate_op admitted the code, so its handler exists.
-      plan_op_handler(op.code)->run(op, slots_, ptr, ctx);
+      if (is_conv_op(static_cast<int32_t>(op.code)))
+        run_conv_op(op, slots_, ptr, ctx);
+      else  // validate_op admitted the code, so it is a conv op or has a handler
+        plan_op_handler(op.code)->run(op, slots_, ptr, ctx);
       return;
   }
 }

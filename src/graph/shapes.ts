@@ -6,6 +6,7 @@ import { type ConstTensor, type DType, type Dim, type Node, attrInt, attrInts, t
 import { dtypeOfCode } from '../onnx/decode.js';
 import { inferRecurrent } from './rnn.js';
 import { INDEXING_OPS, inferIndexing } from './shapes-indexing.js';
+import { inferConvNode } from './conv-shapes.js';
 
 /** What inference knows about a value: its dtype, its dims, and its data when it is a constant. */
 export interface ValueMeta {
@@ -347,9 +348,12 @@ export function inferNode(node: Node, ins: (ValueMeta | undefined)[], opset: num
     case 'GRU':
     case 'RNN':
       return inferRecurrent(node, ins);
-    default:
+    default: {
       if (INDEXING_OPS.has(node.op)) return inferIndexing(node, ins, opset);
+      const conv = inferConvNode(node, ins);
+      if (conv) return conv;
       throw new SparqError('ERR_UNSUPPORTED_OP', `Op ${node.op} (node "${node.name}") is not supported`);
+    }
   }
 }
 

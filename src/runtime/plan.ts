@@ -6,6 +6,7 @@ import { type ConstTensor, type DType, type Graph, type Node, type TypedData, EL
 import { inferGraph } from '../graph/infer.js';
 import { type ValueMeta, sliceSpec } from '../graph/shapes.js';
 import { MAX_ELEMENTS } from '../onnx/decode.js';
+import { convWork, lowerConvNode } from './conv-plan.js';
 import { DTYPE_CODE, OpCode, SlotKind } from './opcodes.js';
 import { isPackedWeightInput } from '../graph/packed-inputs.js';
 import { isRecurrentCode, lowerRecurrent, recurrentWork } from './plan-rnn.js';
@@ -149,7 +150,7 @@ export function compilePlan(graph: Graph, inputDims: ReadonlyMap<string, readonl
       return;
     }
     const at = ops.length;
-    // Packed weights (a Linear's input 1, ...) live in their handles, not in slots.
+    // Packed weights (a Linear's or a conv's input 1, a recurrent layer's Wᵀ and Rᵀ) live in their handles, not in slots.
     const inputs = node.inputs.map((name, i) => (name && !isPackedWeightInput(node, i) ? valueSlot(name) : -1));
     const outputs = node.outputs.map((name, i) => {
       if (!name) return -1;
@@ -371,6 +372,7 @@ function lowerNode(node: Node, inputs: number[], outputs: number[], metas: Map<s
     case 'Shape':
       throw new SparqError('ERR_UNSUPPORTED_OP', `${node.op} node "${node.name}" depends on runtime data; sparq needs it to be computable from shapes`);
     default:
+      if (lowerConvNode(node, spec, slots, weightIndex)) return spec;
       throw new SparqError('ERR_UNSUPPORTED_OP', `Op ${node.op} (node "${node.name}") is not supported`);
   }
 }
@@ -378,6 +380,7 @@ function lowerNode(node: Node, inputs: number[], outputs: number[], metas: Map<s
 function estimateWork(node: Node, slots: Slot[], spec: OpSpec): number {
   if (isRecurrentCode(spec.op)) return recurrentWork(spec, (s) => slots[s].dims);
   const out = spec.outputs[0] >= 0 ? numel(slots[spec.outputs[0]].dims) : 0;
+  if (spec.op >= OpCode.Conv && spec.op <= OpCode.Lrn) return convWork(spec, slots, out);
   if (spec.op === OpCode.Linear || spec.op === OpCode.MatMul || spec.op === OpCode.MatMulInteger || spec.op === OpCode.Gemm) {
     const a = slots[spec.inputs[0]].dims;
     return out * (a[a.length - 1] ?? 1);
