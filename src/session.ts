@@ -13,7 +13,6 @@ import { dirname, resolve } from 'node:path';
 import { SparqError, rethrowNative, rangeError, typeError } from './errors.js';
 import type { ConstTensor, Graph, Node, TypedData, ValueInfo } from './graph/ir.js';
 import { allocData, numel } from './graph/ir.js';
-import { isPackedWeightInput } from './graph/conv-layout.js';
 import { prepareGraph, preparedGraphOf } from './graph/prepare.js';
 import { MAX_VALUE_ELEMENTS, valueInputs } from './graph/value-inputs.js';
 import { assertCudaAvailable, cudaFormatFor } from './cuda.js';
@@ -23,6 +22,7 @@ import { Model, loadModelSync, type WeightFormatSpec } from './model.js';
 import { readModelFile } from './onnx/decode.js';
 import { native, type NativeDeviceContext, type NativePackOptions } from './native.js';
 import { packWithoutDense } from './io/prepacked.js';
+import { isPackedWeightInput, packedWeightInputs } from './graph/packed-inputs.js';
 import { type CompiledPlan, compilePlan } from './runtime/plan.js';
 import { PlanCache, type NativePlanHandle } from './runtime/plan-cache.js';
 import { Tensor, arrayTypeOf, type TensorType } from './tensor.js';
@@ -137,38 +137,39 @@ export class InferenceSession {
   #packWeights(formats: ReadonlyMap<string, WeightFormatSpec>, fallback: string | undefined, model: Model, ownedFile?: ArrayBufferLike): void {
     const addon = native();
     const release = ownedFile ? fileReleaser(this.#graph, ownedFile) : undefined;
-    for (const node of this.#graph.nodes) {
-      if (!isPackedWeightInput(node, 1)) continue;
-      const name = node.inputs[1];
-      if (this.#weightIndex.has(name)) continue;
-      const original = node.attrs.weight_name?.type === 'string' ? node.attrs.weight_name.value : name;
-      const w = this.#graph.initializers.get(name);
-      if (!w || w.dims.length !== 2) throw new SparqError('ERR_INVALID_MODEL', `Invalid ONNX model: linear weight "${name}" is missing`);
-      const assigned = formats.get(original) ?? formats.get(name);
-      const context = this.#context;
-      const spec = context
-        ? cudaFormatFor(assigned ?? (fallback ? { format: fallback } : undefined))
-        : (assigned ?? { format: fallback ?? (isMostlyZero(w) ? 'auto' : 'dense') });
-      const [K, N] = w.dims;
-      let handle;
-      try {
-        const opts: NativePackOptions = { ...(spec.options ?? {}) };
-        if (context) opts.device = context;
-        // Weights a .sparq file carried packed, or as their nonzeros, skip the dense fp32 matrix
-        // (src/io/prepacked.ts); not when fusion scaled them (Gemm alpha), nor for GPU formats.
-        // A conv's weight is a relayout of its model weight (conv-layout.ts): always packed from it.
-        const relaid = node.attrs.weight_alpha || node.op === 'ConvNhwc';
-        handle = (context || relaid ? undefined : packWithoutDense(model, original, spec, K, N)) ?? (w.raw && w.dtype === 'float32'
-          ? addon.packBytes(spec.format, w.raw, K, N, opts)
-          : addon.pack(spec.format, w.data as Float32Array, K, N, opts));
-      } catch (e) {
-        rethrowNative(e);
+    for (const node of this.#graph.nodes)
+      for (const input of packedWeightInputs(node)) {
+        const name = node.inputs[input];
+        if (this.#weightIndex.has(name)) continue;
+        const original = node.attrs.weight_name?.type === 'string' ? node.attrs.weight_name.value : name;
+        const w = this.#graph.initializers.get(name);
+        if (!w || w.dims.length !== 2) throw new SparqError('ERR_INVALID_MODEL', `Invalid ONNX model: linear weight "${name}" is missing`);
+        const assigned = formats.get(original) ?? formats.get(name);
+        const context = this.#context;
+        const spec = context
+          ? cudaFormatFor(assigned ?? (fallback ? { format: fallback } : undefined))
+          : (assigned ?? { format: fallback ?? (isMostlyZero(w) ? 'auto' : 'dense') });
+        const [K, N] = w.dims;
+        let handle;
+        try {
+          const opts: NativePackOptions = { ...(spec.options ?? {}) };
+          if (context) opts.device = context;
+          // Weights a .sparq file carried packed, or as their nonzeros, skip the dense fp32 matrix
+          // (src/io/prepacked.ts); not when fusion scaled them (Gemm alpha), nor for GPU formats.
+          // A conv's weight is a relayout of its model weight (conv-layout.ts), a recurrent layer's a
+          // transpose (rnn.ts): always packed from it.
+          const relaid = node.attrs.weight_alpha || node.op !== 'Linear';
+          handle = (context || relaid ? undefined : packWithoutDense(model, original, spec, K, N)) ?? (w.raw && w.dtype === 'float32'
+            ? addon.packBytes(spec.format, w.raw, K, N, opts)
+            : addon.pack(spec.format, w.data as Float32Array, K, N, opts));
+        } catch (e) {
+          rethrowNative(e);
+        }
+        this.#weightIndex.set(name, this.#weights.length);
+        // 'auto' resolves to a concrete format natively: only then is the handle asked at creation.
+        this.#weights.push(new PackedWeights(handle, spec.format === 'auto' || spec.format === 'cuda-auto' ? undefined : { K, N, format: spec.format }));
+        release?.(w);
       }
-      this.#weightIndex.set(name, this.#weights.length);
-      // 'auto' resolves to a concrete format natively: only then is the handle asked at creation.
-      this.#weights.push(new PackedWeights(handle, spec.format === 'auto' || spec.format === 'cuda-auto' ? undefined : { K, N, format: spec.format }));
-      release?.(w);
-    }
   }
 
   /** The packed weights of every linear layer (format, bytes, density), by weight name. */

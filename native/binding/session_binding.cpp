@@ -272,6 +272,10 @@ Napi::Value CreatePlan(const Napi::CallbackInfo& info) {
     ops[i].floats = floats(prop(o, "floats", where), where + ".floats");
     const int64_t w = integer(prop(o, "weight", where), where + ".weight", -1, static_cast<int64_t>(weights.size()) - 1);
     if (w >= 0) ops[i].weights = weights[static_cast<size_t>(w)];
+    Napi::Value extra = o.Get("extraWeights");
+    if (!extra.IsUndefined())
+      for (int64_t e : integers<int64_t>(extra, where + ".extraWeights", 0, static_cast<int64_t>(weights.size()) - 1))
+        ops[i].extra_weights.push_back(weights[static_cast<size_t>(e)]);
   }
 
   std::shared_ptr<const sparq::Plan> plan;

@@ -13,6 +13,7 @@
 #include "sparq/conv.h"
 #include "sparq/error.h"
 #include "sparq/plan.h"
+#include "sparq/plan_ops.h"
 #include "sparq/sgemm.h"
 
 namespace sparq {
@@ -57,6 +58,7 @@ const char* op_name(OpCode c) {
     case OpCode::gemm: return "Gemm";
     default: break;
   }
+  if (const PlanOpHandler* h = plan_op_handler(c)) return h->name;
   if (is_conv_op(static_cast<int32_t>(c))) return conv_op_name(static_cast<int32_t>(c));
   return detail::ext_op_name(c);
 }
@@ -391,6 +393,8 @@ void Plan::validate_op(const PlanOp& op) const {
     if (has(2) && (in(2).dtype != DType::float32 || !broadcasts_to(in(2).shape, out(0).shape))) throw fail("C does not broadcast to the output");
   } else if (is_conv_op(static_cast<int32_t>(c))) {
     validate_conv_op(op, slots_);
+  } else if (const PlanOpHandler* h = plan_op_handler(c)) {
+    h->validate(op, slots_);
   } else if (static_cast<int32_t>(c) >= 100 && static_cast<int32_t>(c) < 200) {
     detail::validate_ext_op(op, slots_);
   } else {
@@ -581,8 +585,12 @@ void Plan::run_op(const PlanOp& op, void* const* ptr, const OpContext& ctx) cons
       return;
     }
     default:
-      if (is_conv_op(static_cast<int32_t>(op.code))) run_conv_op(op, slots_, ptr, ctx);
-      else detail::run_ext_op(op, slots_, ptr, ctx);
+      if (is_conv_op(static_cast<int32_t>(op.code)))
+        run_conv_op(op, slots_, ptr, ctx);
+      else if (const PlanOpHandler* h = plan_op_handler(op.code))
+        h->run(op, slots_, ptr, ctx);
+      else  // validate_op admitted the code: one of the wider op set's
+        detail::run_ext_op(op, slots_, ptr, ctx);
       return;
   }
 }

@@ -4,6 +4,8 @@
 import { SparqError } from '../errors.js';
 import { type ConstTensor, type DType, type Dim, type Node, attrInt, attrInts, toNumbers } from './ir.js';
 import { dtypeOfCode } from '../onnx/decode.js';
+import { inferRecurrent } from './rnn.js';
+import { INDEXING_OPS, inferIndexing } from './shapes-indexing.js';
 import { inferConvNode } from './conv-shapes.js';
 import { inferExtended } from './shapes-ext.js';
 
@@ -349,7 +351,12 @@ export function inferNode(node: Node, ins: (ValueMeta | undefined)[], opset: num
       return same(ins[2]?.dtype ?? 'uint8');
     case 'DequantizeLinear':
       return same('float32');
+    case 'LSTM':
+    case 'GRU':
+    case 'RNN':
+      return inferRecurrent(node, ins);
     default: {
+      if (INDEXING_OPS.has(node.op)) return inferIndexing(node, ins, opset);
       const conv = inferConvNode(node, ins);
       if (conv) return conv;
       const ext = inferExtended(node, ins, opset);
