@@ -35,6 +35,8 @@ export interface StoredPreparation {
  */
 export function storablePreparation(graph: Graph): StoredPreparation | undefined {
   const prepared = prepareGraph(graph);
+  // Subgraphs (If, Loop, Scan) are not part of the stored form: such graphs are prepared at load.
+  if (prepared.nodes.some((n) => Object.values(n.attrs).some((a) => a.type === 'graph'))) return undefined;
   const derived: Record<string, Derivation> = {};
   for (const [name, t] of prepared.initializers) {
     if (graph.initializers.get(name) === t) continue;

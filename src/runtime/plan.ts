@@ -4,6 +4,7 @@
 import { SparqError } from '../errors.js';
 import { type ConstTensor, type DType, type Graph, type Node, type TypedData, ELEMENT_BYTES, attrFloat, attrInt, attrInts, numel, toNumbers } from '../graph/ir.js';
 import { inferGraph } from '../graph/infer.js';
+import { hasControlFlow, inlineControlFlow } from '../graph/control-flow.js';
 import { type ValueMeta, sliceSpec } from '../graph/shapes.js';
 import { MAX_ELEMENTS } from '../onnx/decode.js';
 import { isPackedWeightInput } from '../graph/packed-inputs.js';
@@ -101,6 +102,8 @@ export function compilePlan(
   weightIndex: WeightIndex,
   inputValues?: ReadonlyMap<string, ConstTensor>,
 ): CompiledPlan {
+  // If, Loop and Scan are inlined for this signature: conditions and trip counts are known here.
+  if (hasControlFlow(graph)) graph = inlineControlFlow(graph, { inputDims, inputValues, foldLimit: PLAN_FOLD_LIMIT });
   const { metas, folded } = inferGraph(graph, { inputDims, inputValues, foldLimit: PLAN_FOLD_LIMIT });
   const slots: Slot[] = [];
   const slotOf = new Map<string, number>();
