@@ -9,7 +9,7 @@ import { Model, type WeightFormatSpec } from '../model.js';
 import { checkBoolean, checkInteger, checkNumber, checkObject, checkOneOf } from '../validate.js';
 import { type Calibration, type Feeds, asMatrix, calibrationBatches, observe } from './calibration.js';
 import { chooseFormat } from './formats.js';
-import { type LinearLayer, linearLayers, selected, weightOf, weightTensor } from './layers.js';
+import { type LinearLayer, selected, weightLayers, weightOf, weightTensor } from './layers.js';
 import { InputStats } from './layer-stats.js';
 import { type Pattern, type PruneMethod, type PrunePattern, DEFAULT_BLOCK, PRUNE_METHODS, applyMask, deadColumns, maskFromScores, parsePattern, pruneCount, sparsityOf, weightScores } from './masks.js';
 import { type SensitivityOptions, allocateBySensitivity } from './sensitivity.js';
@@ -110,9 +110,14 @@ export function resolvePruneOptions(model: Model, options: unknown, name = 'opti
   };
 }
 
-/** The layers a prune touches (selected, big enough) with the sparsity each gets before global/sensitivity. */
+/**
+ * The layers a prune touches (selected, big enough) with the sparsity each gets before global/sensitivity.
+ * Convs take the methods that need no calibration statistics (their inputs are images, not [M, K] rows).
+ */
 export function prunableLayers(graph: Graph, r: ResolvedPrune): LinearLayer[] {
-  return linearLayers(graph).filter((l) => {
+  const statsFree = r.method === 'magnitude' || r.method === 'random';
+  return weightLayers(graph).filter((l) => {
+    if (l.conv && !statsFree) return false;
     const named = r.overrides[l.node.name] ?? r.overrides[l.weight];
     if (named !== undefined) return true;
     return selected(l, r.include, r.exclude) && l.K * l.N >= r.minParams;
@@ -180,7 +185,7 @@ export function pruneWeight(W: Float32Array, l: LinearLayer, sparsity: number, r
 /** One-shot pruning of `model` with per-layer sparsities (weight name → sparsity). */
 export async function pruneWithSparsities(model: Model, r: ResolvedPrune, targets: ReadonlyMap<string, number>): Promise<Model> {
   let graph: Graph = model.graph;
-  const layers = linearLayers(graph).filter((l) => targets.has(l.weight));
+  const layers = weightLayers(graph).filter((l) => targets.has(l.weight));
   const formats = new Map<string, WeightFormatSpec>(model.weightFormats);
   const needStats = r.method === 'wanda' || r.method === 'sparsegpt';
   let stats: Map<string, InputStats> | null = null;
@@ -189,7 +194,7 @@ export async function pruneWithSparsities(model: Model, r: ResolvedPrune, target
   for (const l0 of layers) {
     if (r.signal?.aborted) throw new SparqError('ERR_ABORTED', 'prune() was aborted');
     // The graph changes as layers shrink (structured): look the layer up again by its weight.
-    const l = linearLayers(graph).find((x) => x.weight === l0.weight)!;
+    const l = weightLayers(graph).find((x) => x.weight === l0.weight)!;
     const sparsity = targets.get(l.weight)!;
     if (sparsity === 0 && r.pattern.kind !== 'nm') continue;
     let layerStats = stats?.get(l.input);

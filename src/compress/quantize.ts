@@ -13,7 +13,7 @@ import { Model, type WeightFormatSpec } from '../model.js';
 import { checkBoolean, checkInteger, checkNumber, checkObject, checkOneOf } from '../validate.js';
 import { type Calibration, asMatrix, calibrationBatches, observe } from './calibration.js';
 import { SPARSE_INT8_FROM, chooseFormat } from './formats.js';
-import { linearLayers, selected, weightOf, weightTensor } from './layers.js';
+import { selected, weightLayers, weightOf, weightTensor } from './layers.js';
 import { blockFill, sparsityOf } from './masks.js';
 import { RangeObserver, dequantizeWeights, quantizeWeights } from './quantize-math.js';
 
@@ -84,7 +84,8 @@ export async function quantize(model: Model, options: QuantizeOptions = {}): Pro
 
   const graph = model.graph;
   const done = quantizationOf(model);
-  const layers = linearLayers(graph).filter((l) => selected(l, o.include, o.exclude) && !done.has(l.weight));
+  // 'static' observes [M, K] layer inputs: linear layers only; convs quantize in the other modes.
+  const layers = weightLayers(graph).filter((l) => selected(l, o.include, o.exclude) && !done.has(l.weight) && !(l.conv && mode === 'static'));
   const init = new Map<string, ConstTensor>(graph.initializers);
   const formats = new Map<string, WeightFormatSpec>(model.weightFormats);
   const record = new Map(done);

@@ -82,6 +82,7 @@ using DepthwiseFn = void (*)(const float* x, const ConvGeom& g, int64_t mult, co
 struct ConvKernels {
   const char* name;
   DepthwiseFn depthwise;
+  void (*post)(float* y, int64_t count, const ConvPost& post);  // apply_conv_post
 };
 
 extern const ConvKernels kConvScalar;
