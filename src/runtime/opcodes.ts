@@ -42,6 +42,8 @@ export const OpCode = {
   ConvTranspose: 206,
   InstanceNorm: 207,
   Lrn: 208,
+  ConvNchw: 209,
+  BatchNorm: 210,
 } as const;
 
 /** Slot storage kinds: must match plan.h (enum class SlotKind). */

@@ -49,7 +49,7 @@ enum class OpCode : int32_t {
   gemm = 35,  // Gemm with a runtime B: ints {transA, transB}, floats {alpha, beta}
   // 200-229: convolutions and pooling (sparq/conv.h, native/runtime/ops_conv_plan.cpp).
   conv = 200, depthwise_conv = 201, max_pool = 202, avg_pool = 203, global_avg_pool = 204, global_max_pool = 205,
-  conv_transpose = 206, instance_norm = 207, lrn = 208,
+  conv_transpose = 206, instance_norm = 207, lrn = 208, conv_nchw = 209, batch_norm = 210,
 };
 
 enum class SlotKind : int32_t { arena = 0, input = 1, output = 2, constant = 3 };

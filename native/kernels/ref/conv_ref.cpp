@@ -248,6 +248,39 @@ void conv_transpose_nchw(const float* x, const float* w, const float* bias, cons
   }
 }
 
+void conv_nchw(const float* x, const float* w, const float* bias, const ConvGeom& g, int64_t group, float* y) {
+  const int64_t cin_g = g.C / group, oc_g = g.OC / group;
+  for (int64_t n = 0; n < g.N; ++n)
+    for (int64_t o = 0; o < g.OC; ++o) {
+      const int64_t c0 = (o / oc_g) * cin_g;
+      for (int64_t oh = 0; oh < g.OH; ++oh)
+        for (int64_t ow = 0; ow < g.OW; ++ow) {
+          double s = bias ? bias[o] : 0.0;
+          for (int64_t c = 0; c < cin_g; ++c) {
+            const float* xc = x + ((n * g.C + c0 + c) * g.H) * g.W;
+            const float* wc = w + ((o * cin_g + c) * g.kh) * g.kw;
+            for_each_tap(g, oh, ow, [&](int64_t ki, int64_t kj, int64_t ih, int64_t iw) {
+              s += static_cast<double>(xc[ih * g.W + iw]) * wc[ki * g.kw + kj];
+            });
+          }
+          y[((n * g.OC + o) * g.OH + oh) * g.OW + ow] = static_cast<float>(s);
+        }
+    }
+}
+
+void batch_norm_nchw(const float* x, int64_t N, int64_t C, int64_t S, const float* scale, const float* bias, const float* mean,
+                     const float* var, float eps, float* y) {
+  for (int64_t c = 0; c < C; ++c) {
+    const float k = static_cast<float>(scale[c] / std::sqrt(static_cast<double>(var[c]) + eps));
+    const float t = bias[c] - mean[c] * k;
+    for (int64_t n = 0; n < N; ++n) {
+      const float* px = x + (n * C + c) * S;
+      float* py = y + (n * C + c) * S;
+      for (int64_t i = 0; i < S; ++i) py[i] = px[i] * k + t;
+    }
+  }
+}
+
 void instance_norm_nchw(const float* x, int64_t N, int64_t C, int64_t S, const float* scale, const float* bias, float eps, float* y) {
   for (int64_t n = 0; n < N; ++n)
     for (int64_t c = 0; c < C; ++c) {
