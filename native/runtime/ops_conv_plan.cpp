@@ -70,6 +70,15 @@ ConvGeom nhwc_geom(const View& v, bool window) {
   return g;
 }
 
+// Geometry of an NCHW op (ConvTranspose, Conv(NCHW)): dims from the slots, window from ints[1..11).
+bool nchw_geom(const View& v, ConvGeom& g) {
+  int64_t on = 0;
+  const bool ok = nchw(v.in(0).shape, g.N, g.C, g.H, g.W) && nchw(v.out(0).shape, on, g.OC, g.OH, g.OW) &&
+                  v.in(0).shape.rank == v.out(0).shape.rank && on == g.N;
+  read_window(v.op.ints, 1, g);
+  return ok;
+}
+
 ConvPost post_of(const View& v, size_t act_at, const float* residual) {
   ConvPost p;
   p.act = static_cast<ConvAct>(v.op.ints[act_at]);
@@ -199,13 +208,10 @@ void validate_conv_op(const PlanOp& op, const std::vector<PlanSlot>& slots) {
       need(2, 3, 1, 1);
       ints(11);
       ConvGeom g;
-      int64_t on = 0;
-      if (!nchw(v.in(0).shape, g.N, g.C, g.H, g.W) || !nchw(v.out(0).shape, on, g.OC, g.OH, g.OW) || v.in(0).shape.rank != v.out(0).shape.rank)
-        throw fail("expects rank-3 or rank-4 NCHW tensors");
+      if (!nchw_geom(v, g)) throw fail("expects rank-3 or rank-4 NCHW tensors of one batch");
       const int64_t group = op.ints[0];
-      read_window(op.ints, 1, g);
       window_ok(g);
-      if (on != g.N || group < 1 || g.C % group != 0 || g.OC % group != 0) throw fail("channels do not divide into groups");
+      if (group < 1 || g.C % group != 0 || g.OC % group != 0) throw fail("channels do not divide into groups");
       if (v.in(1).shape.numel() != g.OC * (g.C / group) * g.kh * g.kw) throw fail("weights are not [OC, C/group, kh, kw]");
       if (g.OH != conv_out_size(g.H, g.kh, g.sh, g.dh, g.pt, g.pb, false) || g.OW != conv_out_size(g.W, g.kw, g.sw, g.dw, g.pl, g.pr, false))
         throw fail("output dims do not match the window");
@@ -226,14 +232,10 @@ void validate_conv_op(const PlanOp& op, const std::vector<PlanSlot>& slots) {
       need(2, 3, 1, 1);
       ints(11);
       ConvGeom g;
-      int64_t on = 0, oc = 0, oh = 0, ow = 0;
-      if (!nchw(v.in(0).shape, g.N, g.C, g.H, g.W) || !nchw(v.out(0).shape, on, oc, oh, ow) || v.in(0).shape.rank != v.out(0).shape.rank)
-        throw fail("expects rank-3 or rank-4 NCHW tensors");
-      g.OC = oc, g.OH = oh, g.OW = ow;
+      if (!nchw_geom(v, g)) throw fail("expects rank-3 or rank-4 NCHW tensors of one batch");
       const int64_t group = op.ints[0];
-      read_window(op.ints, 1, g);
       window_ok(g);
-      if (on != g.N || group < 1 || g.C % group != 0 || g.OC % group != 0) throw fail("channels do not divide into groups");
+      if (group < 1 || g.C % group != 0 || g.OC % group != 0) throw fail("channels do not divide into groups");
       if (v.in(1).shape.numel() != g.C * (g.OC / group) * g.kh * g.kw) throw fail("weights are not [Cin, Cout/group, kh, kw]");
       if (v.has_in(2) && v.in(2).shape.numel() != g.OC) throw fail("bias is not Cout floats");
       return;
@@ -291,22 +293,13 @@ void run_conv_op(const PlanOp& op, const std::vector<PlanSlot>& slots, void* con
       global_pool_nhwc(fin(0), n, h * w, c, static_cast<int32_t>(op.code) == kGlobalMaxPool, y);
       return;
     }
-    case kConvTranspose: {
+    case kConvNchw: case kConvTranspose: {
       ConvGeom g;
-      int64_t on = 0;
-      nchw(v.in(0).shape, g.N, g.C, g.H, g.W);
-      nchw(v.out(0).shape, on, g.OC, g.OH, g.OW);
-      read_window(op.ints, 1, g);
-      conv_transpose_nchw(fin(0), fin(1), fin(2), g, op.ints[0], y);
-      return;
-    }
-    case kConvNchw: {
-      ConvGeom g;
-      int64_t on = 0;
-      nchw(v.in(0).shape, g.N, g.C, g.H, g.W);
-      nchw(v.out(0).shape, on, g.OC, g.OH, g.OW);
-      read_window(op.ints, 1, g);
-      conv_nchw(fin(0), fin(1), fin(2), g, op.ints[0], y);
+      nchw_geom(v, g);
+      if (static_cast<int32_t>(op.code) == kConvNchw)
+        conv_nchw(fin(0), fin(1), fin(2), g, op.ints[0], y);
+      else
+        conv_transpose_nchw(fin(0), fin(1), fin(2), g, op.ints[0], y);
       return;
     }
     case kBatchNorm: {
