@@ -1,9 +1,13 @@
 // Conv kernel benchmark (no Node): each distinct conv shape of ResNet-18 and MobileNet-v2 at 224x224,
 // one thread, best of N: the whole conv (im2col + packed GEMM + epilogue), and for kxk convs the
 // GEMM alone on a ready im2col matrix, so the copy's share shows. GFLOP/s = 2·MACs / time.
-//   build-tests/bench_conv [format [mobilenet]]   (format: dense (default), int8, sparse, sparse-int8;
-//   'mobilenet': every layer of MobileNet-v2 instead, with totals)
+//   build-tests/bench_conv [format [set [sparsity [block]]]]   (format: dense (default), int8, sparse,
+//   sparse-int8, auto; set: shapes (default), mobilenet or resnet18 (every layer, with totals); weights
+//   pruned at `sparsity` in blocks of `block` consecutive k)
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -49,8 +53,23 @@ int main(int argc, char** argv) {
       C = b[1];
     }
   mb2.push_back({"mb2 last 1x1", 7, 320, 1280, 1, 1, false});
-  const bool whole = argc > 2 && std::string(argv[2]) == "mobilenet";
-  std::vector<Shape> list = whole ? mb2 : std::vector<Shape>(std::begin(shapes), std::end(shapes));
+  const std::string set = argc > 2 ? argv[2] : "shapes";
+  const bool whole = set == "mobilenet" || set == "resnet18";
+  const double sparsity = argc > 3 ? std::atof(argv[3]) : 0.0;
+  const int64_t block = argc > 4 ? std::atoll(argv[4]) : 1;
+  std::vector<Shape> r18 = {{"r18 conv1 7x7/2", 224, 3, 64, 7, 2, false}};
+  for (int i = 0; i < 4; ++i) r18.push_back({"r18 l1 3x3", 56, 64, 64, 3, 1, false});
+  r18.push_back({"r18 l2 3x3/2", 56, 64, 128, 3, 2, false});
+  r18.push_back({"r18 l2 1x1/2", 56, 64, 128, 1, 2, false});
+  for (int i = 0; i < 3; ++i) r18.push_back({"r18 l2 3x3", 28, 128, 128, 3, 1, false});
+  r18.push_back({"r18 l3 3x3/2", 28, 128, 256, 3, 2, false});
+  r18.push_back({"r18 l3 1x1/2", 28, 128, 256, 1, 2, false});
+  for (int i = 0; i < 3; ++i) r18.push_back({"r18 l3 3x3", 14, 256, 256, 3, 1, false});
+  r18.push_back({"r18 l4 3x3/2", 14, 256, 512, 3, 2, false});
+  r18.push_back({"r18 l4 1x1/2", 14, 256, 512, 1, 2, false});
+  for (int i = 0; i < 3; ++i) r18.push_back({"r18 l4 3x3", 7, 512, 512, 3, 1, false});
+  std::vector<Shape> list = set == "mobilenet" ? mb2 : set == "resnet18" ? r18 : std::vector<Shape>(std::begin(shapes), std::end(shapes));
+  (void)whole;
   double total = 0, total_dw = 0;
   std::printf("%-20s %10s %10s %10s\n", "shape", "ms", "GFLOP/s", "gemm-only");
   for (const Shape& s : list) {
@@ -73,6 +92,15 @@ int main(int argc, char** argv) {
       continue;
     }
     auto W = random_vector(static_cast<size_t>(g.K() * g.OC), 3);
+    if (sparsity > 0) {
+      // Pruned: whole blocks of `block` consecutive k (input channels of one tap) zeroed at random.
+      std::mt19937 rng(5);
+      std::uniform_real_distribution<double> u(0, 1);
+      for (int64_t k = 0; k < g.K(); k += block)
+        for (int64_t n = 0; n < g.OC; ++n)
+          if (u(rng) < sparsity)
+            for (int64_t j = k; j < std::min(g.K(), k + block); ++j) W[static_cast<size_t>(j * g.OC + n)] = 0.0f;
+    }
     sparq::PackOptions opts;
     auto packed = sparq::pack_weights(format, W.data(), g.K(), g.OC, opts);
     const double t = best_seconds([&] { sparq::conv2d_nhwc(x.data(), g, *packed, bias.data(), post, y.data(), 1); }, reps);
