@@ -81,7 +81,9 @@ int main(int argc, char** argv) {
     auto bias = random_vector(static_cast<size_t>(g.OC), 2);
     std::vector<float> y(static_cast<size_t>(g.rows() * g.OC));
     sparq::ConvPost post;
-    post.act = sparq::ConvAct::relu;
+    // MobileNet-v2's convs end in Relu6 (a clip: the post pass), ResNet's in Relu (the GEMM's epilogue).
+    post.act = set == "mobilenet" ? sparq::ConvAct::clip : sparq::ConvAct::relu;
+    post.lo = 0.0f, post.hi = 6.0f;
     const int reps = 15;
     if (s.depthwise) {
       auto w = random_vector(static_cast<size_t>(g.kh * g.kw * g.OC), 3);

@@ -15,6 +15,7 @@ import { type Pattern, type PruneMethod, type PrunePattern, DEFAULT_BLOCK, PRUNE
 import { type SensitivityOptions, allocateBySensitivity } from './sensitivity.js';
 import { sparsegpt } from './sparsegpt.js';
 import { shrinkLayer, structuredChain } from './structured.js';
+import { convChain, shrinkConv } from './structured-conv.js';
 
 export interface PruneOptions {
   /** Share of weights to remove, in [0, 1] (default 0.5). N:M patterns fix it at 1 − N/M. */
@@ -203,6 +204,17 @@ export async function pruneWithSparsities(model: Model, r: ResolvedPrune, target
       layerStats = (await collectStats(current, [l], r.batches!, r.method === 'sparsegpt', r)).get(l.input);
     }
     const W = weightOf(graph, l);
+    if (r.pattern.kind === 'structured' && l.conv) {
+      // Channels: the conv's outputs, its BatchNorm's, a depthwise conv's on the way, the next conv's inputs.
+      const chain = convChain(graph, l);
+      if (typeof chain === 'string') continue; // cannot shrink: left as it is
+      const pruned = pruneWeight(W, l, sparsity, r, layerStats);
+      const dead = deadColumns(pruned, l.K, l.N);
+      if (dead.every((d) => d === 1)) continue; // every channel gone: the model would lose the path
+      graph = shrinkConv(graph, chain, pruned, dead).graph;
+      shrunk.add(l.weight);
+      continue;
+    }
     if (r.pattern.kind === 'structured') {
       const chain = structuredChain(graph, l);
       if (typeof chain === 'string') continue; // cannot shrink: left as it is (the report shows it dense)
