@@ -106,6 +106,12 @@ int main(int argc, char** argv) {
     sparq::PackOptions opts;
     auto packed = sparq::pack_weights(format, W.data(), g.K(), g.OC, opts);
     const double t = best_seconds([&] { sparq::conv2d_nhwc(x.data(), g, *packed, bias.data(), post, y.data(), 1); }, reps);
+    if (std::getenv("BENCH_CONV_RELU")) {
+      sparq::ConvPost relu;
+      relu.act = sparq::ConvAct::relu;
+      const double tr = best_seconds([&] { sparq::conv2d_nhwc(x.data(), g, *packed, bias.data(), relu, y.data(), 1); }, reps);
+      std::printf("  relu instead: %.3f ms\n", tr * 1e3);
+    }
     std::vector<float> col(static_cast<size_t>(g.rows() * g.K()));
     sparq::im2col_nhwc(x.data(), g, 0, g.rows(), col.data());
     sparq::Epilogue ep;
