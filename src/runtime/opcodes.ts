@@ -59,6 +59,8 @@ export const OpCode = {
   ConvTranspose: 206,
   InstanceNorm: 207,
   Lrn: 208,
+  ConvNchw: 209,
+  BatchNorm: 210,
   // 230-259: recurrent layers and indexing ops (native: registered through sparq/plan_ops.h)
   LSTM: 230,
   GRU: 231,

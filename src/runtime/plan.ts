@@ -425,7 +425,7 @@ function lowerNode(node: Node, inputs: number[], outputs: number[], metas: Map<s
 function estimateWork(node: Node, slots: Slot[], spec: OpSpec): number {
   if (isRecurrentCode(spec.op)) return recurrentWork(spec, (s) => slots[s].dims);
   const out = spec.outputs[0] >= 0 ? numel(slots[spec.outputs[0]].dims) : 0;
-  if (spec.op >= OpCode.Conv && spec.op <= OpCode.Lrn) return convWork(spec, slots, out);
+  if (spec.op >= OpCode.Conv && spec.op <= OpCode.BatchNorm) return convWork(spec, slots, out);
   if (spec.op === OpCode.Linear || spec.op === OpCode.MatMul || spec.op === OpCode.MatMulInteger || spec.op === OpCode.Gemm) {
     const a = slots[spec.inputs[0]].dims;
     return out * (a[a.length - 1] ?? 1);

@@ -66,7 +66,7 @@ enum class OpCode : int32_t {
   nll_loss = 115,     // ints {reduction (0 none, 1 sum, 2 mean), has_ignore, ignore_index}; inputs x, target, weight?
   // 200-229: convolutions and pooling (sparq/conv.h, native/runtime/ops_conv_plan.cpp).
   conv = 200, depthwise_conv = 201, max_pool = 202, avg_pool = 203, global_avg_pool = 204, global_max_pool = 205,
-  conv_transpose = 206, instance_norm = 207, lrn = 208,
+  conv_transpose = 206, instance_norm = 207, lrn = 208, conv_nchw = 209, batch_norm = 210,
   // 230-259: recurrent layers and indexing ops, registered by their own files (sparq/plan_ops.h)
   lstm = 230, gru = 231, rnn = 232,
   gather_elements = 233, gather_nd = 234, scatter_elements = 235, scatter_nd = 236,
