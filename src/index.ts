@@ -24,3 +24,4 @@ export type { Batch, TrainData } from './train/data.js';
 export { loadMnist, type MnistSplit } from './data/mnist.js';
 export { benchmark, type BenchmarkOptions, type BenchmarkResult, type BenchmarkCase } from './bench/benchmark.js';
 export { explain, type ExplainOptions, type Explanation, type ExplainMethod, type TargetSpec } from './explain/lazy.js';
+export { generate, generateStream, type GenerateOptions, type GenerateResult, type GenerateStep, type GenerateTimings, type Tokenizer } from './generate/lazy.js';

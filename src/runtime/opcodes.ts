@@ -32,6 +32,8 @@ export const OpCode = {
   DequantizeLinear: 33,
   MatMulInteger: 34,
   Gemm: 35,
+  // 260-279: decoding (native/include/sparq/kv_cache.h)
+  KvStore: 260,
 } as const;
 
 /** Slot storage kinds: must match plan.h (enum class SlotKind). */

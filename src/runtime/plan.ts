@@ -143,6 +143,17 @@ export function compilePlan(graph: Graph, inputDims: ReadonlyMap<string, readonl
       slotOf.set(node.outputs[0], id);
       return;
     }
+    if (node.op === 'KvStore' && node.domain === 'sparq') {
+      // Writes into the cache buffer (input 0, a caller's input) in place; the output is that buffer.
+      const cache = valueSlot(node.inputs[0]);
+      const spec: OpSpec = { op: OpCode.KvStore, inputs: node.inputs.map(valueSlot), outputs: [], ints: [], floats: [], weight: -1 };
+      for (const s of spec.inputs) use(s, ops.length);
+      ops.push(spec);
+      const id = newSlot(slots[cache].dtype, outDims[0], slots[cache].kind, slots[cache].index, -1);
+      slots[id].root = slots[cache].root;
+      slotOf.set(node.outputs[0], id);
+      return;
+    }
     const at = ops.length;
     // A Linear's weight (input 1) lives in its packed handle, not in a slot.
     const isLinear = node.op === 'Linear' && node.domain === 'sparq';

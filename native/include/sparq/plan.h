@@ -47,6 +47,9 @@ enum class OpCode : int32_t {
   dequantize_linear = 33,
   matmul_integer = 34,
   gemm = 35,  // Gemm with a runtime B: ints {transA, transB}, floats {alpha, beta}
+  // 260-279: decoding (sparq/kv_cache.h). kv_store writes input 1 [B,H,S,D] into the cache input 0
+  // [B,H,T,D] at rows [pos, pos + S), pos = input 2 (int64); no outputs (later readers alias the cache).
+  kv_store = 260,
 };
 
 enum class SlotKind : int32_t { arena = 0, input = 1, output = 2, constant = 3 };
