@@ -90,8 +90,26 @@ export class InferenceSession {
   /** device 'cuda': the session's stream and staging, shared by every packed weight. */
   #context: NativeDeviceContext | undefined;
   #released = false;
+  /** A derived session (derive()) runs its base's packed weights and must not release them. */
+  #base: InferenceSession | undefined;
 
-  private constructor(model: Model, options: SessionOptions, ownedFile?: ArrayBufferLike) {
+  private constructor(model: Model, options: SessionOptions, ownedFile?: ArrayBufferLike, derived?: { base: InferenceSession; graph: Graph }) {
+    if (derived) {
+      const b = derived.base;
+      this.#base = b;
+      this.#graph = derived.graph;
+      this.#inputs = this.#graph.inputs;
+      this.inputNames = Object.freeze(this.#graph.inputs.map((i) => i.name));
+      this.outputNames = Object.freeze(this.#graph.outputs.map((o) => o.name));
+      this.#threads = options.threads ?? b.#threads;
+      this.#execution = options.execution ?? b.#execution;
+      this.#plans = new PlanCache(options.planCacheSize ?? 16);
+      this.device = b.device;
+      this.#weights = b.#weights;
+      this.#weightIndex = b.#weightIndex;
+      this.#context = b.#context;
+      return;
+    }
     // A .sparq file may carry the prepared graph (src/graph/prepare.ts): then the passes are skipped.
     this.#graph = preparedGraphOf(model) ?? prepareGraph(model.graph);
     this.#inputs = this.#graph.inputs;
@@ -172,6 +190,16 @@ export class InferenceSession {
       }
   }
 
+  /**
+   * @internal A session over `transform(graph)` of this session's prepared graph that runs this session's
+   * packed weights (nothing re-packed; they stay this session's to release). src/generate rewrites a
+   * decoder's cache concatenations with it.
+   */
+  derive(transform: (graph: Graph) => Graph, options: Pick<SessionOptions, 'threads' | 'execution' | 'planCacheSize'> = {}): InferenceSession {
+    if (this.#released) throw new SparqError('ERR_RELEASED', 'Expected a live session but received a session that was released');
+    return new InferenceSession(null as unknown as Model, options, undefined, { base: this, graph: Object.freeze(transform(this.#graph)) });
+  }
+
   /** The packed weights of every linear layer (format, bytes, density), by weight name. */
   get weights(): ReadonlyMap<string, PackedWeights> {
     return new Map([...this.#weightIndex].map(([k, i]) => [k, this.#weights[i]]));
@@ -247,7 +275,7 @@ export class InferenceSession {
    * Concurrent calls are safe.
    */
   async run(feeds: Record<string, Tensor>, fetches?: readonly string[] | Record<string, unknown>): Promise<Record<string, Tensor>> {
-    if (this.#released) throw new SparqError('ERR_RELEASED', 'Expected a live session for run() but received a session that was released');
+    if (this.#released || (this.#base && this.#base.#released)) throw new SparqError('ERR_RELEASED', 'Expected a live session for run() but received a session that was released');
     const list = this.#validateFeeds(feeds);
     let wanted: readonly string[] | undefined;
     if (Array.isArray(fetches)) {
@@ -293,6 +321,7 @@ export class InferenceSession {
     if (this.#released) return;
     this.#released = true;
     this.#plans.clear();
+    if (this.#base) return;
     for (const w of this.#weights) w.release();
     this.#weights = [];
     // The weights share the context: the stream goes with the last of them (after runs in flight).

@@ -72,6 +72,8 @@ export const OpCode = {
   Resize: 237,
   DepthToSpace: 238,
   SpaceToDepth: 239,
+  // 260-279: decoding (native/include/sparq/kv_cache.h)
+  KvStore: 260,
 } as const;
 
 /** Slot storage kinds: must match plan.h (enum class SlotKind). */
