@@ -161,7 +161,8 @@ export async function loadModel(source: string | Uint8Array, options: LoadOption
     if (verify !== undefined) throw unsignedFormat('An ONNX model');
     return loadModelSync(source, opts);
   }
-  return decodeSparqSections(await openProtected(bytes, { key, verify }));
+  // A file read here is owned here: encrypted sections decrypt in place.
+  return decodeSparqSections(await openProtected(bytes, { key, verify }, 'options', typeof source === 'string'));
 }
 
 /** loadModel without the promise (for constructors that must stay synchronous). */

@@ -51,11 +51,22 @@ function aligned(b: Buffer): Uint8Array {
   return out;
 }
 
+/** Chunks of in-place decryption: small enough that OpenSSL's output buffers are reused, not faulted in. */
+const CHUNK = 64 << 10;
+
+/** Decrypts `data` over itself (the caller owns the buffer): no second copy of the model in memory. */
+function decryptInPlace(d: ReturnType<typeof createDecipheriv>, data: Uint8Array): Uint8Array {
+  for (let at = 0; at < data.length; at += CHUNK) data.set(d.update(data.subarray(at, Math.min(data.length, at + CHUNK))), at);
+  return data;
+}
+
 /**
  * The plain sections of an encrypted container, every one decrypted and authenticated before any is
- * returned (a wrong key or a changed byte: ERR_DECRYPT, never a partly decrypted model).
+ * returned (a wrong key or a changed byte: ERR_DECRYPT, never a partly decrypted model). `inPlace`: the
+ * caller owns the file's buffer (it read the file itself), so each section decrypts over its ciphertext,
+ * where it stays 64-byte aligned.
  */
-export function unsealSections(sections: ReadonlyMap<string, SparqSection>, kek: KeyObject): Map<string, SparqSection> {
+export function unsealSections(sections: ReadonlyMap<string, SparqSection>, kek: KeyObject, inPlace = false): Map<string, SparqSection> {
   const { header, bytes: headerBytes } = readCryptoHeader(sections.get(SECTION_CRYPTO) as SparqSection);
   const dataKey = unwrapDataKey(kek, header.keyId, header.dataKey.nonce, header.dataKey.wrapped);
   if (sections.size !== header.sections.length + 1) throw failed(`it has ${sections.size - 1} sealed sections where its header lists ${header.sections.length}`);
@@ -70,7 +81,7 @@ export function unsealSections(sections: ReadonlyMap<string, SparqSection>, kek:
     try {
       const d = createDecipheriv('aes-256-gcm', dataKey, nonce).setAAD(aad(headerBytes, i));
       d.setAuthTag(data.subarray(entry.length));
-      plain = aligned(d.update(data.subarray(0, entry.length)));
+      plain = inPlace ? decryptInPlace(d, data.subarray(0, entry.length)) : aligned(d.update(data.subarray(0, entry.length)));
       d.final();
     } catch (e) {
       throw failed(`section "${entry.name}" fails authentication (the file was changed, or the key is wrong)`, e);

@@ -73,8 +73,11 @@ function openOuter(bytes: Uint8Array, options: OpenOptions): ReadonlyMap<string,
   }
 }
 
-/** The model's sections of a .sparq file: the signature checked (with verify), the sections decrypted (with key). */
-export async function openProtected(bytes: Uint8Array, options: OpenOptions, name = 'options'): Promise<ReadonlyMap<string, SparqSection>> {
+/**
+ * The model's sections of a .sparq file: the signature checked (with verify), the sections decrypted
+ * (with key). `owned`: the caller read the file itself and hands its buffer over (decrypted in place).
+ */
+export async function openProtected(bytes: Uint8Array, options: OpenOptions, name = 'options', owned = false): Promise<ReadonlyMap<string, SparqSection>> {
   if (options.key !== undefined && !isKeySpec(options.key)) throw typeError('a 32-byte Uint8Array, a secret KeyObject or an async keyProvider(keyId)', `${name}.key`, options.key);
   const trusted = options.verify === undefined ? undefined : trustedKeys(options.verify, `${name}.verify`);
   const outer = openOuter(bytes, options);
@@ -82,7 +85,7 @@ export async function openProtected(bytes: Uint8Array, options: OpenOptions, nam
   const crypto = inner.get(SECTION_CRYPTO);
   if (!crypto || options.key === undefined) return openUnkeyed(inner);
   const kek = await resolveKek(options.key, readCryptoHeader(crypto).header.keyId, `${name}.key`);
-  return unsealSections(inner, kek);
+  return unsealSections(inner, kek, owned);
 }
 
 /** A non-.sparq file (ONNX) opened with { verify }: it cannot carry a signature. */
