@@ -10,7 +10,7 @@ import { inferGraph } from './graph/infer.js';
 import type { ValueMeta } from './graph/shapes.js';
 import { decodeModel, readModelFile } from './onnx/decode.js';
 import { encodeModel } from './onnx/encode.js';
-import { exportOnnx, type OnnxExportOptions } from './io/export-onnx.js';
+import type { OnnxExportOptions } from './io/export-onnx.js';
 import { isSparq } from './io/sparq-format.js';
 import { type SparqWriteOptions, decodeSparqModel, decodeSparqSections, encodeSparqModel, sparqModelSections } from './io/sparq-model.js';
 import { defaultProtection } from './io/crypto/defaults.js';
@@ -24,9 +24,12 @@ export const SUPPORTED_OPS: ReadonlySet<string> = new Set([
   'Unsqueeze', 'Concat', 'Gather', 'Slice', 'Shape', 'Cast', 'Constant', 'ConstantOfShape', 'Range', 'Where',
   'Equal', 'Expand', 'Identity', 'Split', 'Clip', 'DynamicQuantizeLinear', 'MatMulInteger', 'QuantizeLinear',
   'DequantizeLinear',
+  // convolutions and pooling (src/graph/conv-layout.ts, src/runtime/conv-plan.ts)
+  'Conv', 'ConvTranspose', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'BatchNormalization',
+  'InstanceNormalization', 'LRN',
 ]);
 /** sparq's own fused ops (domain 'sparq'), produced by its passes. */
-export const SPARQ_OPS: ReadonlySet<string> = new Set(['Linear']);
+export const SPARQ_OPS: ReadonlySet<string> = new Set(['Linear', 'ConvNhwc', 'DepthwiseNhwc', 'MaxPoolNhwc', 'AvgPoolNhwc', 'GlobalPoolNhwc']);
 
 export const MIN_OPSET = 11;
 export const MAX_OPSET = 21;
@@ -192,8 +195,13 @@ export async function saveModel(model: Model, path: string, options: SparqWriteO
   const sparq = path.toLowerCase().endsWith('.sparq');
   const protect = opts.key !== undefined || opts.sign !== undefined;
   if (protect && !sparq) throw typeError('a .sparq path (only .sparq files are encrypted or signed)', 'path', path);
-  // Encryption and signing load node:crypto, only for the files that use them.
-  const bytes = protect ? await (await import('./io/crypto/secure.js')).writeProtected(sparqModelSections(model, opts), opts) : sparq ? encodeSparqModel(model, opts) : exportOnnx(model, opts);
+  // Encryption and signing load node:crypto, and the ONNX exporter (with the int8 rewriting it brings)
+  // loads on first save: only for the files that use them, not with `import('sparq')`.
+  const bytes = protect
+    ? await (await import('./io/crypto/secure.js')).writeProtected(sparqModelSections(model, opts), opts)
+    : sparq
+      ? encodeSparqModel(model, opts)
+      : (await import('./io/export-onnx.js')).exportOnnx(model, opts);
   try {
     writeFileSync(path, bytes);
   } catch (e) {

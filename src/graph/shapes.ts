@@ -4,6 +4,7 @@
 import { SparqError } from '../errors.js';
 import { type ConstTensor, type DType, type Dim, type Node, attrInt, attrInts, toNumbers } from './ir.js';
 import { dtypeOfCode } from '../onnx/decode.js';
+import { inferConvNode } from './conv-shapes.js';
 
 /** What inference knows about a value: its dtype, its dims, and its data when it is a constant. */
 export interface ValueMeta {
@@ -341,8 +342,11 @@ export function inferNode(node: Node, ins: (ValueMeta | undefined)[], opset: num
       return same(ins[2]?.dtype ?? 'uint8');
     case 'DequantizeLinear':
       return same('float32');
-    default:
+    default: {
+      const conv = inferConvNode(node, ins);
+      if (conv) return conv;
       throw new SparqError('ERR_UNSUPPORTED_OP', `Op ${node.op} (node "${node.name}") is not supported`);
+    }
   }
 }
 

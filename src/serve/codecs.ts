@@ -56,26 +56,23 @@ export function numelOf(shape: readonly number[]): number {
   return n;
 }
 
-/** Flattens nested `data` (V2 allows either a flat or a row-major nested array) without recursion. */
-function flatten(data: unknown[], count: number, name: string): unknown[] {
+/**
+ * `data` flat (row-major), or nested exactly as the shape (V2 allows both): a nested array must have
+ * the shape's depth and lengths, so a ragged one is refused rather than read in some order.
+ */
+function flatten(data: unknown[], shape: readonly number[], name: string): unknown[] {
   if (!data.some(Array.isArray)) return data;
   const out: unknown[] = [];
-  const stack: [unknown[], number][] = [[data, 0]];
-  while (stack.length) {
-    const top = stack[stack.length - 1];
-    if (top[1] >= top[0].length) {
-      stack.pop();
-      continue;
-    }
-    const v = top[0][top[1]++];
-    if (Array.isArray(v)) {
-      if (stack.length >= 32) throw badRequest('data nested at most 32 deep', name, v);
-      stack.push([v, 0]);
-    } else {
-      if (out.length >= count) throw badRequest(`${count} elements (the product of the shape)`, name, 'more');
+  const walk = (v: unknown, depth: number, where: string): void => {
+    if (depth === shape.length) {
+      if (Array.isArray(v)) throw badRequest(`a value (data nested as shape [${shape.join(', ')}])`, where, v);
       out.push(v);
+      return;
     }
-  }
+    if (!Array.isArray(v) || v.length !== shape[depth]) throw badRequest(`an array of ${shape[depth]} (data nested as shape [${shape.join(', ')}])`, where, v);
+    for (let i = 0; i < v.length; i++) walk(v[i], depth + 1, `${where}[${i}]`);
+  };
+  walk(data, 0, name);
   return out;
 }
 
@@ -178,7 +175,7 @@ export function decodeInferRequest(body: unknown, binary: Uint8Array | undefined
       offset += size;
     } else {
       if (!Array.isArray(input.data)) throw badRequest('an array (or parameters.binary_data_size)', `input "${name}" data`, input.data);
-      const flat = flatten(input.data, count, `input "${name}" data`);
+      const flat = flatten(input.data, shape, `input "${name}" data`);
       if (flat.length !== count) throw badRequest(`${count} elements (the product of shape [${shape.join(', ')}])`, `input "${name}" data`, flat.length);
       t = fromJson(sig.type, flat, `input "${name}" data`);
     }

@@ -47,6 +47,9 @@ enum class OpCode : int32_t {
   dequantize_linear = 33,
   matmul_integer = 34,
   gemm = 35,  // Gemm with a runtime B: ints {transA, transB}, floats {alpha, beta}
+  // 200-229: convolutions and pooling (sparq/conv.h, native/runtime/ops_conv_plan.cpp).
+  conv = 200, depthwise_conv = 201, max_pool = 202, avg_pool = 203, global_avg_pool = 204, global_max_pool = 205,
+  conv_transpose = 206, instance_norm = 207, lrn = 208,
 };
 
 enum class SlotKind : int32_t { arena = 0, input = 1, output = 2, constant = 3 };
@@ -65,7 +68,7 @@ struct PlanOp {
   std::vector<int32_t> outputs;  // slot ids
   std::vector<int64_t> ints;     // attributes (axis, perm, slice starts+steps, activation, ...)
   std::vector<float> floats;     // attributes (epsilon, clip bounds)
-  std::shared_ptr<const PackedWeights> weights;  // linear only
+  std::shared_ptr<const PackedWeights> weights;  // linear and conv only
 };
 
 struct ConstantRef {
