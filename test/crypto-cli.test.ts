@@ -10,6 +10,8 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { mlp, saveModel, Tensor } from '../src/index.js';
 import { encodeNpy } from '../src/cli/tensor-files.js';
 import { cli } from './cli-capture.js';
+import { modelHandler } from '../src/serve/index.js';
+import { setDefaultProtection } from '../src/io/crypto/defaults.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sparq-crypto-cli-'));
 const key = randomBytes(32);
@@ -85,5 +87,19 @@ describe('CLI with encrypted and signed models', () => {
     process.env.SPARQ_MODEL_VERIFY = `${join(dir, 'alice.pub.pem')},${join(dir, 'bob.pub.pem')}`;
     expect((await cli('run', signed, '--input', `input=${join(dir, 'x.npy')}`)).code).toBe(0);
     expect((await cli('sign', signed, '--key', join(dir, 'alice.pub.pem'))).err).toMatch(/private key/);
+  });
+
+  it('serves an encrypted model with the key the CLI installs (sparq serve), refuses it without', async () => {
+    setDefaultProtection({});
+    await expect(modelHandler({ models: { enc } })).rejects.toMatchObject({ code: 'ERR_KEY_REQUIRED' });
+    setDefaultProtection({ key });
+    try {
+      const h = await modelHandler({ models: { enc } });
+      const res = await h.plane.infer('enc', undefined, { inputs: [{ name: 'input', shape: [1, 16], datatype: 'FP32', data: new Array(16).fill(0.25) }] });
+      expect(JSON.stringify(res)).toMatch(/"output"/);
+      await h.close();
+    } finally {
+      setDefaultProtection({});
+    }
   });
 });
