@@ -130,6 +130,11 @@ describe('explain() arguments', () => {
     await expect(explain(model, { input: new Tensor('float32', new Float32Array(16), [2, 8]) })).rejects.toThrow(/batch 1/);
     await expect(explain(model, { input: x }, { steps: 0 })).rejects.toThrow(RangeError);
     await expect(explain({} as never, { input: x })).rejects.toThrow(TypeError);
+    await expect(explain(model, { input: x }, { method: 'occlusion', baseline: x })).rejects.toThrow(TypeError);
+    await expect(explain(model, { input: x }, { method: 'occlusion', baseline: { input: 'pad' as never } })).rejects.toThrow(/options.baseline\["input"\]/);
+    const perInput = await explain(model, { input: x }, { method: 'occlusion', baseline: { input: 0.5 }, window: [2], target: 1 });
+    // The input is 0.5 everywhere: occluding by 0.5 changes nothing.
+    expect(perInput.attributions.input.data.every((v) => v === 0)).toBe(true);
     const session = await InferenceSession.create(model);
     await expect(explain(session, { input: x })).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED_OP' });
     await session.release();
