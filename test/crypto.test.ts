@@ -100,6 +100,17 @@ describe('encrypted .sparq', () => {
     expect(await codeOf(loadModel(swapped, { key }))).toBe('ERR_DECRYPT');
   });
 
+  it('never crashes on damage: random flips and truncations are all coded errors', async () => {
+    const enc = new Uint8Array(readFileSync(encPath));
+    const rand = mulberry32(77);
+    const codes = new Set<string | undefined>();
+    for (let i = 0; i < 150; i++) {
+      const damaged = i % 3 === 2 ? enc.subarray(0, Math.floor(rand() * enc.length)) : flipped(enc, Math.floor(rand() * enc.length));
+      codes.add(await codeOf(loadModel(damaged, { key })));
+    }
+    expect([...codes].every((c) => c === 'ERR_DECRYPT' || c === 'ERR_INVALID_MODEL')).toBe(true);
+  });
+
   it('finds the key through a keyProvider by the key id stored in the file (envelope encryption)', async () => {
     const kek = new Map([['kms://keys/model-a', createSecretKey(randomBytes(32))]]);
     const asked: string[] = [];
