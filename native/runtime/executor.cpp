@@ -57,7 +57,8 @@ const char* op_name(OpCode c) {
     case OpCode::gemm: return "Gemm";
     default: break;
   }
-  return conv_op_name(static_cast<int32_t>(c));
+  if (is_conv_op(static_cast<int32_t>(c))) return conv_op_name(static_cast<int32_t>(c));
+  return detail::ext_op_name(c);
 }
 
 bool is_binary(OpCode c) { return c >= OpCode::add && c <= OpCode::equal; }
@@ -390,6 +391,8 @@ void Plan::validate_op(const PlanOp& op) const {
     if (has(2) && (in(2).dtype != DType::float32 || !broadcasts_to(in(2).shape, out(0).shape))) throw fail("C does not broadcast to the output");
   } else if (is_conv_op(static_cast<int32_t>(c))) {
     validate_conv_op(op, slots_);
+  } else if (static_cast<int32_t>(c) >= 100 && static_cast<int32_t>(c) < 200) {
+    detail::validate_ext_op(op, slots_);
   } else {
     throw bad_plan("unknown op code " + std::to_string(static_cast<int>(c)));
   }
@@ -578,7 +581,8 @@ void Plan::run_op(const PlanOp& op, void* const* ptr, const OpContext& ctx) cons
       return;
     }
     default:
-      run_conv_op(op, slots_, ptr, ctx);
+      if (is_conv_op(static_cast<int32_t>(op.code))) run_conv_op(op, slots_, ptr, ctx);
+      else detail::run_ext_op(op, slots_, ptr, ctx);
       return;
   }
 }
