@@ -5,6 +5,9 @@
 //   encrypted  'sparq.crypto' (JSON header: cipher, key id, wrapped data key, one entry per section with
 //              its nonce) and 'aes.<i>' (section i's ciphertext and GCM tag)
 // Sign-then-open order: a signature covers the encrypted bytes, so it is checked before any decryption.
+// The layer meets the container at three points only: writeSparq / openSparq (a list of named sections in,
+// a map of verified sections out), storedForm / brotliSection (compression before encryption), and the
+// model codec's sparqModelSections / decodeSparqSections; .sparq format 2.0 (branch load) keeps these.
 import { SparqError } from '../../errors.js';
 import { openSparq, type SparqSection } from '../sparq-format.js';
 
