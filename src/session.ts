@@ -18,7 +18,9 @@ import { MAX_VALUE_ELEMENTS, valueInputs } from './graph/value-inputs.js';
 import { assertCudaAvailable, cudaFormatFor } from './cuda.js';
 import { INLINE_WORK, PackedWeights, overlaps } from './kernels.js';
 
-import { Model, loadModelSync, type WeightFormatSpec } from './model.js';
+import { Model, loadModel, loadModelSync, type WeightFormatSpec } from './model.js';
+import { defaultProtection } from './io/crypto/defaults.js';
+import type { OpenOptions } from './io/crypto/secure.js';
 import { readModelFile } from './onnx/decode.js';
 import { native, type NativeDeviceContext, type NativePackOptions } from './native.js';
 import { packWithoutDense } from './io/prepacked.js';
@@ -58,6 +60,10 @@ export interface SessionOptions {
    * takes 'auto' or 'worker' (a GPU run waits on the device, never on the event loop).
    */
   execution?: Execution;
+  /** An encrypted .sparq path or bytes: its key (32 bytes, a secret KeyObject or an async keyProvider(keyId)). */
+  key?: OpenOptions['key'];
+  /** Refuse a model file not signed by one of these Ed25519 public keys (ERR_SIGNATURE). */
+  verify?: OpenOptions['verify'];
 }
 
 export type Execution = 'auto' | 'inline' | 'worker';
@@ -143,8 +149,11 @@ export class InferenceSession {
       checkOneOf(opts.execution, device === 'cuda' ? "options.execution (device 'cuda')" : 'options.execution', executionsFor(device));
     if (device === 'cuda') assertCudaAvailable();
     if (source instanceof Model) return new InferenceSession(source, opts);
+    if (typeof source !== 'string' && !(source instanceof Uint8Array)) throw typeError('a path, a Uint8Array of ONNX bytes or a Model', 'source', source);
+    // A key or a signature to check: decrypted and verified whole before the session exists.
+    if ((opts.key ?? opts.verify ?? defaultProtection().key ?? defaultProtection().verify) !== undefined)
+      return new InferenceSession(await loadModel(source, { key: opts.key, verify: opts.verify }), opts);
     if (source instanceof Uint8Array) return new InferenceSession(loadModelSync(source), opts);
-    if (typeof source !== 'string') throw typeError('a path, a Uint8Array of ONNX bytes or a Model', 'source', source);
     // The session reads the file itself: nobody else sees these bytes, so once a weight is packed its
     // file copy can be handed back to the OS.
     const path = resolve(source);

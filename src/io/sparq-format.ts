@@ -69,6 +69,17 @@ function isZero(bytes: Uint8Array, from: number, to: number): boolean {
   return true;
 }
 
+/**
+ * A section's bytes as stored: brotli-compressed where asked and where that saves an eighth or more
+ * (else the load pays a decode for nothing). The encryption layer (src/io/crypto) compresses this way
+ * before it encrypts.
+ */
+export function storedForm(s: SectionInput): { bytes: Uint8Array; brotli: boolean } {
+  const packed = s.compress ? new Uint8Array(zlib().brotliCompressSync(s.data, { params: { [zlib().constants.BROTLI_PARAM_QUALITY]: 9, [zlib().constants.BROTLI_PARAM_SIZE_HINT]: s.data.length } })) : null;
+  const brotli = packed !== null && packed.length <= s.data.length * 0.875;
+  return { bytes: brotli ? (packed as Uint8Array) : s.data, brotli };
+}
+
 /** Writes sections into one .sparq byte buffer. */
 export function writeSparq(sections: readonly SectionInput[]): Uint8Array {
   if (sections.length > MAX_SECTIONS) throw new RangeError(`Expected at most ${MAX_SECTIONS} sections but received ${sections.length}`);
@@ -78,10 +89,8 @@ export function writeSparq(sections: readonly SectionInput[]): Uint8Array {
     if (name.length === 0 || name.length > NAME) throw new RangeError(`Expected a section name of 1 to ${NAME} bytes but received ${JSON.stringify(s.name)}`);
     if (names.has(s.name)) throw new RangeError(`Expected unique section names but received ${JSON.stringify(s.name)} twice`);
     names.add(s.name);
-    const packed = s.compress ? new Uint8Array(zlib().brotliCompressSync(s.data, { params: { [zlib().constants.BROTLI_PARAM_QUALITY]: 9, [zlib().constants.BROTLI_PARAM_SIZE_HINT]: s.data.length } })) : null;
-    // Kept compressed only where it pays (saves an eighth or more): else the load pays a decode for nothing.
-    const brotli = packed !== null && packed.length <= s.data.length * 0.875;
-    return { name, bytes: brotli ? packed : s.data, flags: brotli ? FLAG_BROTLI : 0, raw: s.data.length };
+    const { bytes, brotli } = storedForm(s);
+    return { name, bytes, flags: brotli ? FLAG_BROTLI : 0, raw: s.data.length };
   });
   let offset = align(HEADER + ENTRY * stored.length);
   const offsets = stored.map((s) => {
@@ -112,7 +121,7 @@ export function writeSparq(sections: readonly SectionInput[]): Uint8Array {
   return out;
 }
 
-function brotliSection(name: string, data: Uint8Array, raw: number): Uint8Array {
+export function brotliSection(name: string, data: Uint8Array, raw: number): Uint8Array {
   let decoded: Buffer;
   try {
     decoded = zlib().brotliDecompressSync(data, { maxOutputLength: Math.max(1, raw) });

@@ -24,7 +24,8 @@ import { quantizationOf } from '../compress/quantization-record.js';
 import { quantizeWeights } from '../compress/quantize-math.js';
 import { type PackedWeights, type WeightFormat, pack } from '../kernels.js';
 import { type Prepacked, type SparseWeight, attachPrepacked, serializePacked } from './prepacked.js';
-import { openSparq, writeSparq } from './sparq-format.js';
+import { type SectionInput, type SparqSection, openSparq, writeSparq } from './sparq-format.js';
+import { openUnkeyed } from './crypto/protection.js';
 import { type SparseColumns, type WeightMeta, checkWeight, decodeWeight, denseFromColumns, encodeWeight, encodeWithPacked, scaledCodes, sparseColumns } from './sparq-weights.js';
 import { packedColumns } from './packed-columns.js';
 
@@ -107,6 +108,11 @@ const bytesOf = (d: TypedData) => new Uint8Array(d.buffer, d.byteOffset, d.byteL
 
 /** The .sparq bytes of a model. */
 export function encodeSparqModel(model: Model, options: SparqWriteOptions = {}): Uint8Array {
+  return writeSparq(sparqModelSections(model, options));
+}
+
+/** The sections of a model's .sparq file (what writeSparq, or the encryption layer, stores). */
+export function sparqModelSections(model: Model, options: SparqWriteOptions = {}): SectionInput[] {
   const compress = options.compress ?? true;
   const prepack = options.prepack ?? 'auto';
   const graph = model.graph;
@@ -168,13 +174,13 @@ export function encodeSparqModel(model: Model, options: SparqWriteOptions = {}):
   }
   const modelBytes = new TextEncoder().encode(JSON.stringify(json));
   const weightBytes = weights.bytes();
-  return writeSparq([
+  return [
     { name: 'model', data: modelBytes, compress: compress && modelBytes.length >= BROTLI_MIN_GRAPH },
     { name: 'consts', data: consts.bytes() },
     { name: 'weights', data: weightBytes, compress: compress && weightBytes.length >= BROTLI_MIN_WEIGHTS },
     // Never compressed: adopted by the kernels as they are, the load path must not pay a decode.
     { name: 'packed', data: packedSection.bytes() },
-  ]);
+  ];
 }
 
 /** Whether packed bytes hold exactly these weights [K, N] (s8 codes for int8 formats, else fp32 values). */
@@ -232,9 +238,16 @@ function readConst(ref: unknown, consts: Uint8Array, what: string): ConstTensor 
   return freezeTensor({ dtype, dims: ref.dims as number[], data });
 }
 
-/** A Model from .sparq bytes; anything damaged or inconsistent → SparqError 'ERR_INVALID_MODEL'. */
+/**
+ * A Model from .sparq bytes; anything damaged or inconsistent → SparqError 'ERR_INVALID_MODEL'. A signed
+ * file opens without its signature checked; an encrypted one needs loadModel(path, { key }).
+ */
 export function decodeSparqModel(bytes: Uint8Array): Model {
-  const sections = openSparq(bytes);
+  return decodeSparqSections(openUnkeyed(openSparq(bytes)));
+}
+
+/** A Model from the verified (or decrypted) sections of a .sparq file. */
+export function decodeSparqSections(sections: ReadonlyMap<string, SparqSection>): Model {
   const modelSection = sections.get('model');
   const constsSection = sections.get('consts');
   const weightsSection = sections.get('weights');
