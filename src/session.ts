@@ -8,8 +8,6 @@
 // (cudaFormatFor), and all of them run on one CUDA stream of the session's own, staging activations
 // through page-locked buffers that the session's layers share and reuse from run to run. Every other
 // op still runs on the CPU, between the GPU layers.
-import { dirname, resolve } from 'node:path';
-
 import { SparqError, rethrowNative, rangeError, typeError } from './errors.js';
 import type { ConstTensor, Graph, Node, TypedData, ValueInfo } from './graph/ir.js';
 import { allocData, numel } from './graph/ir.js';
@@ -17,8 +15,8 @@ import { prepareGraph, preparedGraphOf } from './graph/prepare.js';
 import { assertCudaAvailable, cudaFormatFor } from './cuda.js';
 import { INLINE_WORK, PackedWeights, overlaps } from './kernels.js';
 
-import { Model, loadModelSync, type WeightFormatSpec } from './model.js';
-import { readModelFile } from './onnx/decode.js';
+import { Model, type WeightFormatSpec } from './model.js';
+import { fileReleaser, sessionSource } from './io/session-source.js';
 import { native, type NativeDeviceContext, type NativePackOptions } from './native.js';
 import { packWithoutDense } from './io/prepacked.js';
 import { type CompiledPlan, compilePlan } from './runtime/plan.js';
@@ -87,7 +85,7 @@ export class InferenceSession {
   #context: NativeDeviceContext | undefined;
   #released = false;
 
-  private constructor(model: Model, options: SessionOptions, ownedFile?: ArrayBufferLike) {
+  private constructor(model: Model, options: SessionOptions, ownedFile?: Uint8Array) {
     // A .sparq file may carry the prepared graph (src/graph/prepare.ts): then the passes are skipped.
     this.#graph = preparedGraphOf(model) ?? prepareGraph(model.graph);
     this.#inputs = this.#graph.inputs;
@@ -118,19 +116,13 @@ export class InferenceSession {
     if (opts.execution !== undefined)
       checkOneOf(opts.execution, device === 'cuda' ? "options.execution (device 'cuda')" : 'options.execution', executionsFor(device));
     if (device === 'cuda') assertCudaAvailable();
-    if (source instanceof Model) return new InferenceSession(source, opts);
-    if (source instanceof Uint8Array) return new InferenceSession(loadModelSync(source), opts);
-    if (typeof source !== 'string') throw typeError('a path, a Uint8Array of ONNX bytes or a Model', 'source', source);
-    // The session reads the file itself: nobody else sees these bytes, so once a weight is packed its
-    // file copy can be handed back to the OS.
-    const path = resolve(source);
-    const bytes = readModelFile(path);
-    return new InferenceSession(loadModelSync(bytes, { baseDir: dirname(path) }), opts, bytes.buffer);
+    const { model, file } = sessionSource(source);
+    return new InferenceSession(model, opts, file);
   }
 
-  #packWeights(formats: ReadonlyMap<string, WeightFormatSpec>, fallback: string | undefined, model: Model, ownedFile?: ArrayBufferLike): void {
+  #packWeights(formats: ReadonlyMap<string, WeightFormatSpec>, fallback: string | undefined, model: Model, ownedFile?: Uint8Array): void {
     const addon = native();
-    const release = ownedFile ? fileReleaser(this.#graph, ownedFile) : undefined;
+    const release = ownedFile ? fileReleaser(this.#graph, model, ownedFile) : undefined;
     for (const node of this.#graph.nodes) {
       if (node.op !== 'Linear' || node.domain !== 'sparq') continue;
       const name = node.inputs[1];
@@ -159,7 +151,7 @@ export class InferenceSession {
       this.#weightIndex.set(name, this.#weights.length);
       // 'auto' resolves to a concrete format natively: only then is the handle asked at creation.
       this.#weights.push(new PackedWeights(handle, spec.format === 'auto' || spec.format === 'cuda-auto' ? undefined : { K, N, format: spec.format }));
-      release?.(w);
+      release?.(original);
     }
   }
 
@@ -302,34 +294,6 @@ function ownConstants(graph: Graph, packed: ReadonlyMap<string, number>): Graph 
     initializers.set(name, own);
   }
   return Object.freeze({ ...graph, initializers });
-}
-
-/**
- * For a session that read the model file itself: a function that hands a packed weight's pages in
- * that file back to the OS, unless a constant the graph still uses (anything but a Linear's weight
- * input) views the same bytes (a weight tied to an embedding).
- */
-function fileReleaser(graph: Graph, file: ArrayBufferLike): (t: ConstTensor) => void {
-  const range = (t: ConstTensor): [number, number] | undefined => {
-    const v = t.raw ?? t.data;
-    return v.buffer === file ? [v.byteOffset, v.byteOffset + v.byteLength] : undefined;
-  };
-  const used = new Set<string>(graph.outputs.map((o) => o.name));
-  for (const n of graph.nodes)
-    n.inputs.forEach((name, i) => {
-      if (!(n.op === 'Linear' && n.domain === 'sparq' && i === 1)) used.add(name);
-    });
-  const kept: [number, number][] = [];
-  for (const [name, t] of graph.initializers) {
-    const r = used.has(name) ? range(t) : undefined;
-    if (r) kept.push(r);
-  }
-  const discard = native().discardPages;
-  return (t) => {
-    const r = range(t);
-    if (!r || r[1] - r[0] < 1 << 16 || kept.some(([a, b]) => a < r[1] && r[0] < b)) return;
-    discard(t.raw ?? t.data);
-  };
 }
 
 /** "Expected a float32 tensor for <name> but received an int32 tensor". */

@@ -7,7 +7,7 @@
 //                  QuantizeLinear → DequantizeLinear on each layer's input (the Q/DQ form ONNX tools use).
 //   'weight-only': s8 storage, fp32 arithmetic (dense or sparse fp32 kernels).
 // Pruned weights stay exact zeros and run as 'sparse-int8'.
-import { SparqError, typeError } from '../errors.js';
+import { typeError } from '../errors.js';
 import { type ConstTensor, type Graph, type Node, freezeTensor } from '../graph/ir.js';
 import { Model, type WeightFormatSpec } from '../model.js';
 import { checkBoolean, checkInteger, checkNumber, checkObject, checkOneOf } from '../validate.js';
@@ -16,9 +16,10 @@ import { SPARSE_INT8_FROM, chooseFormat } from './formats.js';
 import { linearLayers, selected, weightOf, weightTensor } from './layers.js';
 import { blockFill, sparsityOf } from './masks.js';
 import { RangeObserver, dequantizeWeights, quantizeWeights } from './quantize-math.js';
+import { quantizationOf, withQuantization } from './quantization-record.js';
 
-export const QUANTIZE_MODES = ['dynamic', 'static', 'weight-only'] as const;
-export type QuantizeMode = (typeof QUANTIZE_MODES)[number];
+export { QUANTIZE_MODES, type QuantizeMode } from './quantization-record.js';
+import { QUANTIZE_MODES, type QuantizeMode } from './quantization-record.js';
 
 export interface QuantizeOptions {
   mode?: QuantizeMode;
@@ -38,34 +39,7 @@ export interface QuantizeOptions {
   signal?: AbortSignal;
 }
 
-/** What quantize() recorded for one weight (Model metadata 'sparq.quantization'). */
-export interface WeightQuantization {
-  mode: QuantizeMode;
-  bits: 8;
-  perChannel: boolean;
-  /** 'static': the layer input's u8 parameters. */
-  input?: { scale: number; zeroPoint: number };
-}
-
-export const QUANTIZATION_KEY = 'sparq.quantization';
-
-/** The quantization record of a model's weights (empty when none). */
-export function quantizationOf(model: Model): Map<string, WeightQuantization> {
-  const raw = model.metadata[QUANTIZATION_KEY];
-  if (!raw) return new Map();
-  try {
-    return new Map(Object.entries(JSON.parse(raw) as Record<string, WeightQuantization>));
-  } catch {
-    throw new SparqError('ERR_INVALID_MODEL', `Invalid model metadata: "${QUANTIZATION_KEY}" is not JSON`);
-  }
-}
-
-export function withQuantization(metadata: Readonly<Record<string, string>>, q: ReadonlyMap<string, WeightQuantization>): Record<string, string> {
-  const md = { ...metadata };
-  if (q.size > 0) md[QUANTIZATION_KEY] = JSON.stringify(Object.fromEntries(q));
-  else delete md[QUANTIZATION_KEY];
-  return md;
-}
+export { QUANTIZATION_KEY, type WeightQuantization, quantizationOf, withQuantization } from './quantization-record.js';
 
 export async function quantize(model: Model, options: QuantizeOptions = {}): Promise<Model> {
   if (!(model instanceof Model)) throw typeError('a Model (from loadModel)', 'model', model);

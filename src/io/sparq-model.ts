@@ -20,11 +20,11 @@ import { type Derivation, deriveTensor } from '../graph/fuse.js';
 import { PREPARED_VERSION, attachPreparedGraph, storablePreparation } from '../graph/prepare.js';
 import { removeDeadNodes } from '../graph/fold.js';
 import { linearLayers } from '../compress/layers.js';
-import { quantizationOf } from '../compress/quantize.js';
+import { quantizationOf } from '../compress/quantization-record.js';
 import { quantizeWeights } from '../compress/quantize-math.js';
 import { type PackedWeights, type WeightFormat, pack } from '../kernels.js';
 import { type Prepacked, type SparseWeight, attachPrepacked, serializePacked } from './prepacked.js';
-import { openSparq, writeSparq } from './sparq-format.js';
+import { SECTION_ALIGN, SECTION_KIND, openSparq, writeSparq } from './sparq-format.js';
 import { type SparseColumns, type WeightMeta, checkWeight, decodeWeight, denseFromColumns, encodeWeight, encodeWithPacked, scaledCodes, sparseColumns } from './sparq-weights.js';
 import { packedColumns } from './packed-columns.js';
 
@@ -84,8 +84,10 @@ const BROTLI_MIN_WEIGHTS = 1 << 10;
 class Appender {
   parts: Uint8Array[] = [];
   length = 0;
+  /** 8: every typed array can view its part in place; SECTION_ALIGN for packed weights (cache lines, vector loads). */
+  constructor(readonly alignment = 8) {}
   add(bytes: Uint8Array): number {
-    const pad = (8 - (this.length % 8)) % 8; // 8-byte aligned: every typed array can view in place
+    const pad = (this.alignment - (this.length % this.alignment)) % this.alignment;
     if (pad) this.parts.push(new Uint8Array(pad));
     const at = this.length + pad;
     this.parts.push(bytes);
@@ -112,7 +114,7 @@ export function encodeSparqModel(model: Model, options: SparqWriteOptions = {}):
   const graph = model.graph;
   const consts = new Appender();
   const weights = new Appender();
-  const packedSection = new Appender();
+  const packedSection = new Appender(SECTION_ALIGN);
   const quant = quantizationOf(model);
   const constRef = (t: ConstTensor): ConstRef => ({ dtype: t.dtype, dims: [...t.dims], offset: consts.add(bytesOf(t.data)), length: t.data.byteLength });
   const jsonNode = (n: Node): JsonNode => ({
@@ -168,11 +170,11 @@ export function encodeSparqModel(model: Model, options: SparqWriteOptions = {}):
   const modelBytes = new TextEncoder().encode(JSON.stringify(json));
   const weightBytes = weights.bytes();
   return writeSparq([
-    { name: 'model', data: modelBytes, compress: compress && modelBytes.length >= BROTLI_MIN_GRAPH },
-    { name: 'consts', data: consts.bytes() },
-    { name: 'weights', data: weightBytes, compress: compress && weightBytes.length >= BROTLI_MIN_WEIGHTS },
+    { name: 'model', kind: SECTION_KIND.graph, data: modelBytes, compress: compress && modelBytes.length >= BROTLI_MIN_GRAPH },
+    { name: 'consts', kind: SECTION_KIND.consts, data: consts.bytes() },
+    { name: 'weights', kind: SECTION_KIND.weights, data: weightBytes, compress: compress && weightBytes.length >= BROTLI_MIN_WEIGHTS },
     // Never compressed: adopted by the kernels as they are, the load path must not pay a decode.
-    { name: 'packed', data: packedSection.bytes() },
+    { name: 'packed', kind: SECTION_KIND.packed, data: packedSection.bytes() },
   ]);
 }
 
@@ -238,6 +240,11 @@ export function decodeSparqModel(bytes: Uint8Array): Model {
   const constsSection = sections.get('consts');
   const weightsSection = sections.get('weights');
   if (!modelSection || !constsSection || !weightsSection) throw invalid('it lacks the model, consts or weights section');
+  // Version 2 files say what each section holds (version 1 files: kind 0 throughout).
+  for (const [name, kind] of [['model', SECTION_KIND.graph], ['consts', SECTION_KIND.consts], ['weights', SECTION_KIND.weights], ['packed', SECTION_KIND.packed]] as const) {
+    const s = sections.get(name);
+    if (s && s.kind !== kind && s.kind !== SECTION_KIND.data) throw invalid(`its section "${name}" is of kind ${s.kind}, not ${kind}`);
+  }
   const rawModel = modelSection.bytes();
   const consts = constsSection.bytes();
   const weights = () => weightsSection.bytes();

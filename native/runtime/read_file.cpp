@@ -1,0 +1,92 @@
+// FileBytes (sparq/read_file.h): fstat, one aligned block, pread until done.
+#include "sparq/read_file.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "sparq/aligned.h"
+#include "sparq/error.h"
+
+#if defined(_WIN32)
+#include <cstdio>
+#else
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#endif
+
+namespace sparq {
+namespace {
+
+[[noreturn]] void io_error(const std::string& path, const std::string& why) {
+  throw Error("ERR_IO", "Could not read the model file \"" + path + "\": " + why);
+}
+
+}  // namespace
+
+#if defined(_WIN32)
+FileBytes::FileBytes(const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) io_error(path, std::strerror(errno));
+  std::fseek(f, 0, SEEK_END);
+  const long n = std::ftell(f);
+  std::fseek(f, 0, SEEK_SET);
+  if (n < 0) {
+    std::fclose(f);
+    io_error(path, "its size is unknown");
+  }
+  size_ = static_cast<size_t>(n);
+  allocated_ = size_ ? size_ : 1;
+  data_ = static_cast<uint8_t*>(aligned_allocate(allocated_));
+  const size_t got = size_ ? std::fread(data_, 1, size_, f) : 0;
+  std::fclose(f);
+  if (got != size_) {
+    aligned_release(data_, allocated_);
+    io_error(path, "it ended early");
+  }
+}
+#else
+FileBytes::FileBytes(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) io_error(path, std::strerror(errno));
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    const std::string why = std::strerror(errno);
+    ::close(fd);
+    io_error(path, why);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    io_error(path, S_ISDIR(st.st_mode) ? "it is a directory" : "it is not a regular file");
+  }
+  size_ = static_cast<size_t>(st.st_size);
+  allocated_ = size_ ? size_ : 1;
+  try {
+    data_ = static_cast<uint8_t*>(aligned_allocate(allocated_));
+  } catch (...) {
+    ::close(fd);
+    throw Error("ERR_OUT_OF_MEMORY", "Could not allocate " + std::to_string(size_) + " bytes for the model file \"" + path + "\"");
+  }
+  size_t done = 0;
+  while (done < size_) {
+    // 64 MiB a call: some kernels cap one read near 2 GiB.
+    const size_t want = std::min<size_t>(size_ - done, size_t(64) << 20);
+    const ssize_t n = ::pread(fd, data_ + done, want, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const std::string why = n < 0 ? std::strerror(errno) : "it was truncated while being read";
+      ::close(fd);
+      aligned_release(data_, allocated_);
+      data_ = nullptr;
+      io_error(path, why);
+    }
+    done += static_cast<size_t>(n);
+  }
+  ::close(fd);
+}
+#endif
+
+FileBytes::~FileBytes() { aligned_release(data_, allocated_); }
+
+}  // namespace sparq
