@@ -47,7 +47,7 @@ interface ModelJson {
   outputs: ValueInfo[];
   nodes: JsonNode[];
   /** The graph as sessions run it (src/graph/prepare.ts), where it is storable. */
-  prepared?: { version: number; nodes: JsonNode[]; derived: Record<string, Derivation> };
+  prepared?: { version: number; nodes: JsonNode[]; derived: Record<string, Derivation>; values?: Record<string, ConstRef> };
   metadata: Record<string, string>;
   weightFormats: Record<string, WeightFormatSpec>;
   consts: Record<string, ConstRef>;
@@ -133,7 +133,9 @@ export function encodeSparqModel(model: Model, options: SparqWriteOptions = {}):
     inputs: graph.inputs.map((v) => ({ ...v })),
     outputs: graph.outputs.map((v) => ({ ...v })),
     nodes: graph.nodes.map(jsonNode),
-    ...(preparation ? { prepared: { version: PREPARED_VERSION, nodes: preparation.nodes.map(jsonNode), derived: preparation.derived } } : {}),
+    ...(preparation
+      ? { prepared: { version: PREPARED_VERSION, nodes: preparation.nodes.map(jsonNode), derived: preparation.derived, values: Object.fromEntries(Object.entries(preparation.values).map(([k, t]) => [k, constRef(t)])) } }
+      : {}),
     metadata: { ...model.metadata },
     weightFormats: Object.fromEntries(model.weightFormats),
     consts: {},
@@ -376,6 +378,12 @@ function readPrepared(p: unknown, graph: Graph, consts: Uint8Array): Graph {
     const fits = d.transpose ? source.dims.length === 2 && dims.length === 2 && dims[0] === source.dims[1] && dims[1] === source.dims[0] : size(dims) === size(source.dims);
     if (!fits) throw invalid(`the prepared constant "${name}" does not fit its source "${d.of as string}"`);
     derived.set(name, deriveTensor(source, { of: d.of as string, transpose: d.transpose, scale: d.scale, dims }));
+  }
+  // Constants the passes folded, stored by value.
+  if (p.values !== undefined && !isObj(p.values)) throw invalid('its prepared graph has malformed values');
+  for (const [name, ref] of Object.entries(p.values ?? {})) {
+    if (graph.initializers.has(name) || derived.has(name) || graph.inputs.some((v) => v.name === name)) throw invalid(`the prepared constant "${name}" shadows a value of the model`);
+    derived.set(name, readConst(ref, consts, `prepared constant "${name}"`));
   }
   const defined = new Set<string>([...graph.inputs.map((v) => v.name), ...graph.initializers.keys(), ...derived.keys()]);
   const nodes = readNodes(p.nodes, defined, graph.outputs, consts, 'prepared ');
