@@ -61,6 +61,8 @@ export interface NativeAddon {
   crc32(bytes: Uint8Array): number;
   /** A whole file as one private, 64-byte-aligned native copy (huge pages where large); throws ERR_IO. */
   readFile(path: string): Uint8Array;
+  /** A whole file mapped privately (no copy); no view may outlive its use: a truncated file faults it. Throws ERR_IO. */
+  mapFile(path: string): Uint8Array;
   /** Returns the whole pages inside a view's bytes to the OS; the bytes read as zero afterwards. */
   discardPages(view: ArrayBufferView): number;
   [extra: string]: unknown;

@@ -16,7 +16,7 @@ import { assertCudaAvailable, cudaFormatFor } from './cuda.js';
 import { INLINE_WORK, PackedWeights, overlaps } from './kernels.js';
 
 import { Model, type WeightFormatSpec } from './model.js';
-import { fileReleaser, sessionSource } from './io/session-source.js';
+import { detachedFrom, fileReleaser, sessionSource } from './io/session-source.js';
 import { native, type NativeDeviceContext, type NativePackOptions } from './native.js';
 import { packWithoutDense } from './io/prepacked.js';
 import { type CompiledPlan, compilePlan } from './runtime/plan.js';
@@ -104,6 +104,8 @@ export class InferenceSession {
       throw e;
     }
     this.#graph = ownConstants(this.#graph, this.#weightIndex);
+    // A model file the session read (or mapped) itself: nothing it keeps may view it.
+    if (ownedFile) this.#graph = detachedFrom(this.#graph, ownedFile);
   }
 
   /** Creates a session from a path, ONNX bytes or a Model. */

@@ -7,13 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { InferenceSession, SparqError, Tensor, loadModel, prune, quantize, saveModel } from '../src/index.js';
+import { InferenceSession, SparqError, Tensor, loadModel, prune, quantize } from '../src/index.js';
 import { LazyTensor } from '../src/graph/ir.js';
 import type { Model } from '../src/model.js';
 import { SECTION_KIND, crc32, sparqLayout } from '../src/io/sparq-format.js';
 import { encodeSparqModel } from '../src/io/sparq-model.js';
 import { prepackedOf } from '../src/io/prepacked.js';
-import { mlpModel } from '../src/onnx/zoo.js';
+import { encoderModel, mlpModel } from '../src/onnx/zoo.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sparq-io-load-'));
 const x = new Tensor('float32', Float32Array.from({ length: 3 * 64 }, (_, i) => Math.sin(i * 0.37)), [3, 64]);
@@ -172,6 +172,31 @@ describe('a model file changed on disk under a running session', () => {
       expect((await s.run({ input: x })).output.data).toEqual(want);
       // And the file as it now is: refused, coded.
       expect(await codeOf(() => InferenceSession.create(path))).toBe('ERR_INVALID_MODEL');
+    } finally {
+      await s.release();
+    }
+  });
+});
+
+describe('an ONNX file (mapped while the session is created) changed on disk under a running session', () => {
+  it('truncated in place, then rewritten and replaced: the session keeps no view of the mapping and runs on unchanged', async () => {
+    const path = join(dir, 'encoder.onnx');
+    // Its embedding is most of the file: a constant a session would otherwise keep as a view.
+    writeFileSync(path, encoderModel({ hidden: 32, heads: 2, ffn: 64, layers: 1, vocab: 4000, maxPosition: 16, seed: 3 }));
+    const s = await InferenceSession.create(path, { threads: 1 });
+    try {
+      const ids = new Tensor('int64', BigInt64Array.from({ length: 8 }, (_, i) => BigInt(i * 5)), [1, 8]);
+      const mask = new Tensor('int64', new BigInt64Array(8).fill(1n), [1, 8]);
+      const runOnce = async () => Object.values(await s.run({ input_ids: ids, attention_mask: mask }))[0].data;
+      const want = await runOnce();
+      // A view into the mapping kept past create() would fault (SIGBUS) on the pages past the new end.
+      truncateSync(path, 0);
+      expect(await runOnce()).toEqual(want);
+      writeFileSync(path, new Uint8Array(1 << 16).fill(7));
+      expect(await runOnce()).toEqual(want);
+      writeFileSync(join(dir, 'next.onnx'), mlpModel({ sizes: [8, 4], seed: 1 }));
+      renameSync(join(dir, 'next.onnx'), path);
+      expect(await runOnce()).toEqual(want);
     } finally {
       await s.release();
     }

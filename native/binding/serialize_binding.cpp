@@ -5,6 +5,8 @@
 //   crc32(bytes: Uint8Array) -> number (the .sparq sections' checksum)
 //   readFile(path) -> Uint8Array over a native, 64-byte-aligned private copy of the file (sparq/read_file.h),
 //                     freed when the array is collected
+//   mapFile(path) -> Uint8Array over a private mapping of the file (sparq/read_file.h: no view may outlive
+//                    the use), unmapped when the array is collected
 #include <napi.h>
 
 #include <cstring>
@@ -72,7 +74,20 @@ Napi::Value ReadFile(const Napi::CallbackInfo& info) {
   return Napi::Uint8Array::New(env, size, buffer, 0);
 }
 
+Napi::Value MapFile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string path = arg_string(info, 0, "path");
+  std::unique_ptr<sparq::FileMapping> file;
+  rethrow_native(env, [&] { file = std::make_unique<sparq::FileMapping>(path); });
+  if (file->size() == 0) return Napi::Uint8Array::New(env, 0);
+  const size_t size = file->size();
+  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, file->data(), size, [](Napi::Env, void*, sparq::FileMapping* f) { delete f; }, file.get());
+  file.release();
+  return Napi::Uint8Array::New(env, size, buffer, 0);
+}
+
 void Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("mapFile", Napi::Function::New(env, MapFile, "mapFile"));
   exports.Set("readFile", Napi::Function::New(env, ReadFile, "readFile"));
   exports.Set("crc32", Napi::Function::New(env, Crc32, "crc32"));
   exports.Set("serializePacked", Napi::Function::New(env, SerializePacked, "serializePacked"));

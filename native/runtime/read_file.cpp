@@ -1,4 +1,4 @@
-// FileBytes (sparq/read_file.h): fstat, one aligned block, pread until done.
+// FileBytes (sparq/read_file.h): fstat, one page-aligned block, pread until done.
 #include "sparq/read_file.h"
 
 #include <algorithm>
@@ -12,6 +12,7 @@
 #include <cstdio>
 #else
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #endif
@@ -62,12 +63,13 @@ FileBytes::FileBytes(const std::string& path) {
   }
   size_ = static_cast<size_t>(st.st_size);
   allocated_ = size_ ? size_ : 1;
-  try {
-    data_ = static_cast<uint8_t*>(aligned_allocate(allocated_));
-  } catch (...) {
+  void* block = ::mmap(nullptr, allocated_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (block == MAP_FAILED) {
     ::close(fd);
     throw Error("ERR_OUT_OF_MEMORY", "Could not allocate " + std::to_string(size_) + " bytes for the model file \"" + path + "\"");
   }
+  data_ = static_cast<uint8_t*>(block);
+  mapped_ = true;
   size_t done = 0;
   while (done < size_) {
     // 64 MiB a call: some kernels cap one read near 2 GiB.
@@ -77,7 +79,7 @@ FileBytes::FileBytes(const std::string& path) {
     if (n <= 0) {
       const std::string why = n < 0 ? std::strerror(errno) : "it was truncated while being read";
       ::close(fd);
-      aligned_release(data_, allocated_);
+      ::munmap(data_, allocated_);
       data_ = nullptr;
       io_error(path, why);
     }
@@ -87,6 +89,49 @@ FileBytes::FileBytes(const std::string& path) {
 }
 #endif
 
-FileBytes::~FileBytes() { aligned_release(data_, allocated_); }
+#if defined(_WIN32)
+FileMapping::FileMapping(const std::string& path) { io_error(path, "mapping files is not supported on this platform"); }
+FileMapping::~FileMapping() = default;
+#else
+FileMapping::FileMapping(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) io_error(path, std::strerror(errno));
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    const std::string why = std::strerror(errno);
+    ::close(fd);
+    io_error(path, why);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    io_error(path, S_ISDIR(st.st_mode) ? "it is a directory" : "it is not a regular file");
+  }
+  size_ = static_cast<size_t>(st.st_size);
+  if (size_ > 0) {
+    void* p = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) {
+      const std::string why = std::strerror(errno);
+      ::close(fd);
+      io_error(path, why);
+    }
+    data_ = static_cast<uint8_t*>(p);
+  }
+  ::close(fd);  // the mapping keeps the file (this inode) alive; a file renamed over it is another
+}
+
+FileMapping::~FileMapping() {
+  if (data_) ::munmap(data_, size_);
+}
+#endif
+
+FileBytes::~FileBytes() {
+#if !defined(_WIN32)
+  if (mapped_) {
+    if (data_) ::munmap(data_, allocated_);
+    return;
+  }
+#endif
+  aligned_release(data_, allocated_);
+}
 
 }  // namespace sparq

@@ -1,14 +1,24 @@
 // What InferenceSession.create needs from files: the Model for a path, bytes or Model, and — for a
 // session that read the model file itself — a releaser that hands a weight's pages in that file back
 // to the OS once the weight is packed, so the session's weights cost about the file's bytes once.
+//
+// How a path is read. An ONNX file is mapped (native mapFile: the page cache in place, no copy, no fresh
+// memory): its weights are packed into the kernels' own memory and every other constant the session keeps
+// is copied out (detachedFrom), so no view into the mapping outlives create() and a file replaced,
+// rewritten or truncated afterwards cannot reach the session. (A truncation in the middle of create()
+// could still fault it with SIGBUS: the one window, the cost of not copying 100+ MB; onnxruntime maps
+// external data the same way.) A .sparq file is read (native readFile, a private copy): its packed weights
+// are small, and the Model a caller gets from loadModel views it for as long as the caller keeps it.
+import { closeSync, openSync, readSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 
-import { typeError } from '../errors.js';
-import { type ConstTensor, type Graph, LazyTensor } from '../graph/ir.js';
+import { SparqError, rethrowNative, typeError } from '../errors.js';
+import { type Attribute, type ConstTensor, type Graph, type Node, type TypedData, LazyTensor } from '../graph/ir.js';
 import { Model } from '../model.js';
 import { native } from '../native.js';
 import { loadModelSync, modelFromBytes, readModelFile } from './model-file.js';
 import { prepackedOf } from './prepacked.js';
+import { isSparq } from './sparq-format.js';
 
 export interface SessionSource {
   model: Model;
@@ -22,8 +32,59 @@ export function sessionSource(source: string | Uint8Array | Model): SessionSourc
   if (source instanceof Uint8Array) return { model: loadModelSync(source) };
   if (typeof source !== 'string') throw typeError('a path, a Uint8Array of ONNX bytes or a Model', 'source', source);
   const path = resolve(source);
-  const file = readModelFile(path);
+  const file = isSparq(firstBytes(path)) ? readModelFile(path) : mapModelFile(path);
   return { model: modelFromBytes(file, dirname(path)), file };
+}
+
+/** The first 8 bytes of a file (fewer if it is shorter): enough to tell a .sparq from ONNX. */
+function firstBytes(path: string): Uint8Array {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    throw new SparqError('ERR_IO', `Could not read the model file "${path}": ${(e as Error).message}`, { cause: e });
+  }
+  try {
+    const head = new Uint8Array(8);
+    return head.subarray(0, readSync(fd, head, 0, 8, 0));
+  } catch (e) {
+    throw new SparqError('ERR_IO', `Could not read the model file "${path}": ${(e as Error).message}`, { cause: e });
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function mapModelFile(path: string): Uint8Array {
+  try {
+    return native().mapFile(path);
+  } catch (e) {
+    rethrowNative(e);
+  }
+}
+
+const viewsFile = (v: ArrayBufferView | undefined, file: Uint8Array) => v !== undefined && v.buffer === file.buffer;
+
+/** A constant's own copy of its data, where it views the file. */
+function detached(t: ConstTensor, file: Uint8Array): ConstTensor {
+  if (t instanceof LazyTensor || !(viewsFile(t.raw, file) || viewsFile(t.data, file))) return t;
+  const data = viewsFile(t.data, file) ? (t.data.slice() as TypedData) : t.data; // data of raw-backed tensors is a copy
+  return Object.freeze({ dtype: t.dtype, dims: t.dims, data });
+}
+
+/**
+ * The graph with every constant that views the file — initializers and tensor attributes — copied out:
+ * what a session keeps of a mapped model file, so that no view into the mapping outlives create().
+ */
+export function detachedFrom(graph: Graph, file: Uint8Array): Graph {
+  const initializers = new Map<string, ConstTensor>();
+  for (const [name, t] of graph.initializers) initializers.set(name, detached(t, file));
+  const nodes = graph.nodes.map((n): Node => {
+    let attrs: Record<string, Attribute> | undefined;
+    for (const [k, a] of Object.entries(n.attrs))
+      if (a.type === 'tensor' && detached(a.value, file) !== a.value) (attrs ??= { ...n.attrs })[k] = { type: 'tensor', value: detached(a.value, file) };
+    return attrs ? Object.freeze({ ...n, attrs: Object.freeze(attrs) }) : n;
+  });
+  return Object.freeze({ ...graph, initializers, nodes });
 }
 
 /**
