@@ -24,6 +24,26 @@ namespace {
   throw Error("ERR_IO", "Could not read the model file \"" + path + "\": " + why);
 }
 
+#if !defined(_WIN32)
+// The file opened for reading, once it is known to be a regular file; its size.
+int open_regular(const std::string& path, size_t& size) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) io_error(path, std::strerror(errno));
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    const std::string why = std::strerror(errno);
+    ::close(fd);
+    io_error(path, why);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    io_error(path, S_ISDIR(st.st_mode) ? "it is a directory" : "it is not a regular file");
+  }
+  size = static_cast<size_t>(st.st_size);
+  return fd;
+}
+#endif
+
 }  // namespace
 
 #if defined(_WIN32)
@@ -49,19 +69,9 @@ FileBytes::FileBytes(const std::string& path) {
 }
 #else
 FileBytes::FileBytes(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) io_error(path, std::strerror(errno));
-  struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    const std::string why = std::strerror(errno);
-    ::close(fd);
-    io_error(path, why);
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    io_error(path, S_ISDIR(st.st_mode) ? "it is a directory" : "it is not a regular file");
-  }
-  size_ = static_cast<size_t>(st.st_size);
+  size_t size = 0;
+  const int fd = open_regular(path, size);
+  size_ = size;
   allocated_ = size_ ? size_ : 1;
   void* block = ::mmap(nullptr, allocated_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (block == MAP_FAILED) {
@@ -94,19 +104,9 @@ FileMapping::FileMapping(const std::string& path) { io_error(path, "mapping file
 FileMapping::~FileMapping() = default;
 #else
 FileMapping::FileMapping(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) io_error(path, std::strerror(errno));
-  struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    const std::string why = std::strerror(errno);
-    ::close(fd);
-    io_error(path, why);
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    io_error(path, S_ISDIR(st.st_mode) ? "it is a directory" : "it is not a regular file");
-  }
-  size_ = static_cast<size_t>(st.st_size);
+  size_t size = 0;
+  const int fd = open_regular(path, size);
+  size_ = size;
   if (size_ > 0) {
     void* p = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
     if (p == MAP_FAILED) {

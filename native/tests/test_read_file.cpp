@@ -1,5 +1,6 @@
 // sparq::FileBytes: a file's exact bytes in a 64-byte-aligned block (huge-page sized too), a private copy
-// that later changes to the file don't reach; a missing file or a directory is sparq::Error ERR_IO.
+// that later changes to the file don't reach; sparq::FileMapping: the exact bytes, writes kept private; a
+// missing file or a directory is sparq::Error ERR_IO.
 #include <cstdio>
 #include <cstdlib>
 #include <random>
@@ -51,6 +52,30 @@ TEST(read_file_gives_the_exact_bytes_aligned_and_private) {
     write_file(path, std::vector<uint8_t>(7, 0xee));
     CHECK(std::vector<uint8_t>(f.data(), f.data() + f.size()) == bytes);
     std::remove(path.c_str());
+  }
+}
+
+TEST(map_file_maps_the_exact_bytes_and_keeps_writes_private) {
+  std::vector<uint8_t> bytes(100000);
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>(i * 7);
+  const std::string path = temp_path("mapped");
+  write_file(path, bytes);
+  {
+    sparq::FileMapping m(path);
+    CHECK(m.size() == bytes.size());
+    CHECK(std::vector<uint8_t>(m.data(), m.data() + m.size()) == bytes);
+    m.data()[5] = 0;  // MAP_PRIVATE: the file keeps its byte
+  }
+  sparq::FileBytes f(path);
+  CHECK(f.data()[5] == bytes[5]);
+  write_file(path, {});
+  CHECK(sparq::FileMapping(path).size() == 0);
+  std::remove(path.c_str());
+  try {
+    sparq::FileMapping absent(temp_path("absent_mapping"));
+    CHECK(false);
+  } catch (const sparq::Error& e) {
+    CHECK(e.code() == "ERR_IO");
   }
 }
 
