@@ -9,14 +9,14 @@
 // through page-locked buffers that the session's layers share and reuse from run to run. Every other
 // op still runs on the CPU, between the GPU layers.
 import { SparqError, rethrowNative, rangeError, typeError } from './errors.js';
-import type { ConstTensor, Graph, Node, TypedData, ValueInfo } from './graph/ir.js';
+import type { ConstTensor, Graph, Node, ValueInfo } from './graph/ir.js';
 import { allocData, numel } from './graph/ir.js';
 import { prepareGraph, preparedGraphOf } from './graph/prepare.js';
 import { assertCudaAvailable, cudaFormatFor } from './cuda.js';
 import { INLINE_WORK, PackedWeights, overlaps } from './kernels.js';
 
 import { Model, type WeightFormatSpec } from './model.js';
-import { detachedFrom, fileReleaser, sessionSource } from './io/session-source.js';
+import { type SessionFile, fileReleaser, keptGraph, sessionSource } from './io/session-source.js';
 import { native, type NativeDeviceContext, type NativePackOptions } from './native.js';
 import { packWithoutDense } from './io/prepacked.js';
 import { type CompiledPlan, compilePlan } from './runtime/plan.js';
@@ -85,7 +85,7 @@ export class InferenceSession {
   #context: NativeDeviceContext | undefined;
   #released = false;
 
-  private constructor(model: Model, options: SessionOptions, ownedFile?: Uint8Array) {
+  private constructor(model: Model, options: SessionOptions, ownedFile?: SessionFile) {
     // A .sparq file may carry the prepared graph (src/graph/prepare.ts): then the passes are skipped.
     this.#graph = preparedGraphOf(model) ?? prepareGraph(model.graph);
     this.#inputs = this.#graph.inputs;
@@ -103,9 +103,7 @@ export class InferenceSession {
       this.#context?.release();
       throw e;
     }
-    this.#graph = ownConstants(this.#graph, this.#weightIndex);
-    // A model file the session read (or mapped) itself: nothing it keeps may view it.
-    if (ownedFile) this.#graph = detachedFrom(this.#graph, ownedFile);
+    this.#graph = keptGraph(this.#graph, this.#weightIndex, ownedFile);
   }
 
   /** Creates a session from a path, ONNX bytes or a Model. */
@@ -122,9 +120,9 @@ export class InferenceSession {
     return new InferenceSession(model, opts, file);
   }
 
-  #packWeights(formats: ReadonlyMap<string, WeightFormatSpec>, fallback: string | undefined, model: Model, ownedFile?: Uint8Array): void {
+  #packWeights(formats: ReadonlyMap<string, WeightFormatSpec>, fallback: string | undefined, model: Model, ownedFile?: SessionFile): void {
     const addon = native();
-    const release = ownedFile ? fileReleaser(this.#graph, model, ownedFile) : undefined;
+    const release = ownedFile ? fileReleaser(this.#graph, model, ownedFile.bytes) : undefined;
     for (const node of this.#graph.nodes) {
       if (node.op !== 'Linear' || node.domain !== 'sparq') continue;
       const name = node.inputs[1];
@@ -279,23 +277,6 @@ export class InferenceSession {
 /** The house message with a received-side description written here (a tensor's type or dims). */
 function feedError(kind: typeof TypeError | typeof RangeError, what: string, name: string, received: string): Error {
   return Object.assign(new kind(`Expected ${what} for ${name} but received ${received}`), { code: 'ERR_INVALID_ARGUMENT' as const });
-}
-
-/**
- * The execution graph without the packed weights' initializers (their data now lives in the packed
- * handles), and with the remaining constants copied out of any larger buffer they view (the model
- * file), so a session created from a path or bytes doesn't keep the whole file alive.
- */
-function ownConstants(graph: Graph, packed: ReadonlyMap<string, number>): Graph {
-  const initializers = new Map<string, ConstTensor>();
-  for (const [name, t] of graph.initializers) {
-    if (packed.has(name)) continue;
-    const d = t.data;
-    const ownsBuffer = d.byteLength * 2 >= d.buffer.byteLength;
-    const own = ownsBuffer && !t.raw ? t : Object.freeze({ dtype: t.dtype, dims: t.dims, data: ownsBuffer ? d : (d.slice() as TypedData) });
-    initializers.set(name, own);
-  }
-  return Object.freeze({ ...graph, initializers });
 }
 
 /** "Expected a float32 tensor for <name> but received an int32 tensor". */

@@ -33,15 +33,18 @@ export async function loadModel(source: string | Uint8Array, options: { baseDir?
 export function loadModelSync(source: string | Uint8Array, options: { baseDir?: string } = {}): Model {
   if (typeof source === 'string') {
     const path = resolve(source);
-    return modelFromBytes(readModelFile(path), options.baseDir ?? dirname(path));
+    return modelFromBytes(readModelFile(path), options.baseDir ?? dirname(path), true);
   }
   if (!(source instanceof Uint8Array)) throw typeError('a path or a Uint8Array of ONNX bytes', 'source', source);
   return modelFromBytes(source, options.baseDir);
 }
 
-/** A Model from a file's bytes: .sparq by its signature, else ONNX. */
-export function modelFromBytes(bytes: Uint8Array, baseDir?: string): Model {
-  if (isSparq(bytes)) return decodeSparqModel(bytes);
+/**
+ * A Model from a file's bytes: .sparq by its signature, else ONNX. `owned`: the bytes are a private copy
+ * nobody else writes (readModelFile's), so a .sparq model's constants may view them in place.
+ */
+export function modelFromBytes(bytes: Uint8Array, baseDir?: string, owned = false): Model {
+  if (isSparq(bytes)) return decodeSparqModel(bytes, { owned });
   const d = decodeModel(bytes, { baseDir });
   return new Model(d.graph, d.metadata);
 }

@@ -20,10 +20,16 @@ import { loadModelSync, modelFromBytes, readModelFile } from './model-file.js';
 import { prepackedOf } from './prepacked.js';
 import { isSparq } from './sparq-format.js';
 
+/** A model file the session read itself: nobody else sees these bytes. */
+export interface SessionFile {
+  bytes: Uint8Array;
+  /** Mapped (an ONNX file): nothing the session keeps may view it. Else a private copy (a .sparq file). */
+  mapped: boolean;
+}
+
 export interface SessionSource {
   model: Model;
-  /** The file's bytes where the session read them itself: nobody else sees them. */
-  file?: Uint8Array;
+  file?: SessionFile;
 }
 
 /** The Model a session is created from (a path is read once, natively; see model-file.ts). */
@@ -32,8 +38,9 @@ export function sessionSource(source: string | Uint8Array | Model): SessionSourc
   if (source instanceof Uint8Array) return { model: loadModelSync(source) };
   if (typeof source !== 'string') throw typeError('a path, a Uint8Array of ONNX bytes or a Model', 'source', source);
   const path = resolve(source);
-  const file = isSparq(firstBytes(path)) ? readModelFile(path) : mapModelFile(path);
-  return { model: modelFromBytes(file, dirname(path)), file };
+  const mapped = !isSparq(firstBytes(path));
+  const bytes = mapped ? mapModelFile(path) : readModelFile(path);
+  return { model: modelFromBytes(bytes, dirname(path), !mapped), file: { bytes, mapped } };
 }
 
 /** The first 8 bytes of a file (fewer if it is shorter): enough to tell a .sparq from ONNX. */
@@ -64,26 +71,38 @@ function mapModelFile(path: string): Uint8Array {
 
 const viewsFile = (v: ArrayBufferView | undefined, file: Uint8Array) => v !== undefined && v.buffer === file.buffer;
 
-/** A constant's own copy of its data, where it views the file. */
+/** A constant's own copy of its data, where it views the file (the data of a raw-backed tensor is a copy already). */
 function detached(t: ConstTensor, file: Uint8Array): ConstTensor {
-  if (t instanceof LazyTensor || !(viewsFile(t.raw, file) || viewsFile(t.data, file))) return t;
-  const data = viewsFile(t.data, file) ? (t.data.slice() as TypedData) : t.data; // data of raw-backed tensors is a copy
+  if (!(viewsFile(t.raw, file) || viewsFile(t.data, file))) return t;
+  const data = viewsFile(t.data, file) ? (t.data.slice() as TypedData) : t.data;
   return Object.freeze({ dtype: t.dtype, dims: t.dims, data });
 }
 
 /**
- * The graph with every constant that views the file — initializers and tensor attributes — copied out:
- * what a session keeps of a mapped model file, so that no view into the mapping outlives create().
+ * What a session keeps of its graph: no packed weight's initializer (its data lives in the packed
+ * handle); constants that view a larger buffer copied out (so a session made from bytes doesn't keep
+ * them alive), except views into a .sparq file the session read itself (its packed weights' pages are
+ * discarded as they are adopted: what stays is the constants' own bytes); and, for a mapped ONNX file,
+ * every constant and tensor attribute that views it copied, so no view into the mapping outlives create().
  */
-export function detachedFrom(graph: Graph, file: Uint8Array): Graph {
+export function keptGraph(graph: Graph, packed: ReadonlyMap<string, number>, file?: SessionFile): Graph {
+  const own = (t: ConstTensor): ConstTensor => {
+    if (file?.mapped) return detached(t, file.bytes);
+    const d = t.data;
+    if (file && !t.raw && d.buffer === file.bytes.buffer) return t;
+    const ownsBuffer = d.byteLength * 2 >= d.buffer.byteLength;
+    return ownsBuffer && !t.raw ? t : Object.freeze({ dtype: t.dtype, dims: t.dims, data: ownsBuffer ? d : (d.slice() as TypedData) });
+  };
   const initializers = new Map<string, ConstTensor>();
-  for (const [name, t] of graph.initializers) initializers.set(name, detached(t, file));
-  const nodes = graph.nodes.map((n): Node => {
-    let attrs: Record<string, Attribute> | undefined;
-    for (const [k, a] of Object.entries(n.attrs))
-      if (a.type === 'tensor' && detached(a.value, file) !== a.value) (attrs ??= { ...n.attrs })[k] = { type: 'tensor', value: detached(a.value, file) };
-    return attrs ? Object.freeze({ ...n, attrs: Object.freeze(attrs) }) : n;
-  });
+  for (const [name, t] of graph.initializers) if (!packed.has(name)) initializers.set(name, own(t));
+  const nodes = !file?.mapped
+    ? graph.nodes
+    : graph.nodes.map((n): Node => {
+        let attrs: Record<string, Attribute> | undefined;
+        for (const [k, a] of Object.entries(n.attrs))
+          if (a.type === 'tensor' && detached(a.value, file.bytes) !== a.value) (attrs ??= { ...n.attrs })[k] = { type: 'tensor', value: detached(a.value, file.bytes) };
+        return attrs ? Object.freeze({ ...n, attrs: Object.freeze(attrs) }) : n;
+      });
   return Object.freeze({ ...graph, initializers, nodes });
 }
 
