@@ -9,9 +9,11 @@
 // through page-locked buffers that the session's layers share and reuse from run to run. Every other
 // op still runs on the CPU, between the GPU layers.
 import { SparqError, rethrowNative, rangeError, typeError } from './errors.js';
-import type { ConstTensor, Graph, Node, ValueInfo } from './graph/ir.js';
+import type { ConstTensor, Graph, Node, TypedData, ValueInfo } from './graph/ir.js';
 import { allocData, numel } from './graph/ir.js';
+import { isPackedWeightInput } from './graph/conv-layout.js';
 import { prepareGraph, preparedGraphOf } from './graph/prepare.js';
+import { MAX_VALUE_ELEMENTS, valueInputs } from './graph/value-inputs.js';
 import { assertCudaAvailable, cudaFormatFor } from './cuda.js';
 import { INLINE_WORK, PackedWeights, overlaps } from './kernels.js';
 
@@ -79,6 +81,8 @@ export class InferenceSession {
   readonly #threads: number;
   readonly #execution: Execution;
   readonly #plans: PlanCache;
+  /** Indices of the inputs whose values shapes depend on: plans are keyed on their values too. */
+  #valueInputs: number[] = [];
   #weights: PackedWeights[] = [];
   readonly #weightIndex = new Map<string, number>();
   /** device 'cuda': the session's stream and staging, shared by every packed weight. */
@@ -104,6 +108,8 @@ export class InferenceSession {
       throw e;
     }
     this.#graph = keptGraph(this.#graph, this.#weightIndex, ownedFile);
+    const keyed = new Set(valueInputs(this.#graph));
+    this.#valueInputs = this.#inputs.flatMap((v, i) => (keyed.has(v.name) ? [i] : []));
   }
 
   /** Creates a session from a path, ONNX bytes or a Model. */
@@ -124,7 +130,7 @@ export class InferenceSession {
     const addon = native();
     const release = ownedFile ? fileReleaser(this.#graph, model, ownedFile.bytes) : undefined;
     for (const node of this.#graph.nodes) {
-      if (node.op !== 'Linear' || node.domain !== 'sparq') continue;
+      if (!isPackedWeightInput(node, 1)) continue;
       const name = node.inputs[1];
       if (this.#weightIndex.has(name)) continue;
       const original = node.attrs.weight_name?.type === 'string' ? node.attrs.weight_name.value : name;
@@ -142,7 +148,9 @@ export class InferenceSession {
         if (context) opts.device = context;
         // Weights a .sparq file carried packed, or as their nonzeros, skip the dense fp32 matrix
         // (src/io/prepacked.ts); not when fusion scaled them (Gemm alpha), nor for GPU formats.
-        handle = (context || node.attrs.weight_alpha ? undefined : packWithoutDense(model, original, spec, K, N)) ?? (w.raw && w.dtype === 'float32'
+        // A conv's weight is a relayout of its model weight (conv-layout.ts): always packed from it.
+        const relaid = node.attrs.weight_alpha || node.op === 'ConvNhwc';
+        handle = (context || relaid ? undefined : packWithoutDense(model, original, spec, K, N)) ?? (w.raw && w.dtype === 'float32'
           ? addon.packBytes(spec.format, w.raw, K, N, opts)
           : addon.pack(spec.format, w.data as Float32Array, K, N, opts));
       } catch (e) {
@@ -190,6 +198,16 @@ export class InferenceSession {
   #plan(feeds: Feed[]): { handle: NativePlanHandle; plan: CompiledPlan } {
     let key = '';
     for (const f of feeds) key += f.dims.join(',') + ';';
+    let values: Map<string, ConstTensor> | undefined;
+    for (const i of this.#valueInputs) {
+      const f = feeds[i];
+      const data = f.data as TypedData;
+      if (data.length > MAX_VALUE_ELEMENTS) continue;
+      key += `${i}=${Array.prototype.join.call(data, ',')};`;
+      values ??= new Map();
+      // A copy: the caller may change its tensor after this run, the plan keeps the value it was made for.
+      values.set(this.#inputs[i].name, { dtype: this.#inputs[i].dtype, dims: [...f.dims], data: data.slice() });
+    }
     const hit = this.#plans.get(key);
     if (hit) return hit;
     const dims = new Map<string, readonly number[]>();
@@ -198,7 +216,7 @@ export class InferenceSession {
       const i = this.#weightIndex.get(name);
       if (i === undefined) throw new SparqError('ERR_INVALID_MODEL', `Linear node "${node.name}" has no packed weights`);
       return i;
-    });
+    }, values);
     plan.spec.weights = this.#weights.map((w) => w.handle);
     let handle: NativePlanHandle;
     try {

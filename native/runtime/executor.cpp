@@ -10,6 +10,7 @@
 #include <string>
 
 #include "sparq/aligned.h"
+#include "sparq/conv.h"
 #include "sparq/error.h"
 #include "sparq/plan.h"
 #include "sparq/sgemm.h"
@@ -54,8 +55,10 @@ const char* op_name(OpCode c) {
     case OpCode::dequantize_linear: return "DequantizeLinear";
     case OpCode::matmul_integer: return "MatMulInteger";
     case OpCode::gemm: return "Gemm";
+    default: break;
   }
-  return "unknown";
+  if (is_conv_op(static_cast<int32_t>(c))) return conv_op_name(static_cast<int32_t>(c));
+  return detail::ext_op_name(c);
 }
 
 bool is_binary(OpCode c) { return c >= OpCode::add && c <= OpCode::equal; }
@@ -386,6 +389,10 @@ void Plan::validate_op(const PlanOp& op) const {
     const int64_t Kb = op.ints[1] ? b[1] : b[0], N = op.ints[1] ? b[0] : b[1];
     if (K != Kb || out(0).shape != Shape{M, N}) throw fail("shapes do not multiply to the output");
     if (has(2) && (in(2).dtype != DType::float32 || !broadcasts_to(in(2).shape, out(0).shape))) throw fail("C does not broadcast to the output");
+  } else if (is_conv_op(static_cast<int32_t>(c))) {
+    validate_conv_op(op, slots_);
+  } else if (static_cast<int32_t>(c) >= 100 && static_cast<int32_t>(c) < 200) {
+    detail::validate_ext_op(op, slots_);
   } else {
     throw bad_plan("unknown op code " + std::to_string(static_cast<int>(c)));
   }
@@ -573,6 +580,10 @@ void Plan::run_op(const PlanOp& op, void* const* ptr, const OpContext& ctx) cons
                      static_cast<int32_t*>(op_(0)), ctx);
       return;
     }
+    default:
+      if (is_conv_op(static_cast<int32_t>(op.code))) run_conv_op(op, slots_, ptr, ctx);
+      else detail::run_ext_op(op, slots_, ptr, ctx);
+      return;
   }
 }
 

@@ -1,17 +1,17 @@
-// The quantization record a Model carries in its metadata ('sparq.quantization'): what quantize() did to
-// each weight. Its own module, free of the passes, so the file codecs (src/io) read it without importing
-// the quantize pass (which calibrates through a session: io -> compress -> session -> io would be a circle).
+// What quantize() records in a Model's metadata, and how it is read back: in a module of its own, since
+// loading a model (.sparq, ONNX export) reads it without needing the quantize pass itself.
 import { SparqError } from '../errors.js';
 import type { Model } from '../model.js';
-
-export const QUANTIZE_MODES = ['dynamic', 'static', 'weight-only'] as const;
-export type QuantizeMode = (typeof QUANTIZE_MODES)[number];
+import type { QuantizeMode } from './quantize.js';
 
 /** What quantize() recorded for one weight (Model metadata 'sparq.quantization'). */
 export interface WeightQuantization {
   mode: QuantizeMode;
-  bits: 8;
+  bits: 4 | 8;
   perChannel: boolean;
+  /** Group-wise weight-only: k per scale, and whether the zero point is fixed. */
+  groupSize?: number;
+  symmetric?: boolean;
   /** 'static': the layer input's u8 parameters. */
   input?: { scale: number; zeroPoint: number };
 }

@@ -8,6 +8,8 @@ import { type ValueMeta, inferNode } from './shapes.js';
 export interface InferOptions {
   /** Concrete (or renamed) dims per graph input; defaults to the declared dims. */
   inputDims?: ReadonlyMap<string, readonly Dim[]>;
+  /** Values of graph inputs known when planning (the inputs shapes depend on: value-inputs.ts). */
+  inputValues?: ReadonlyMap<string, ConstTensor>;
   /** Fold nodes whose inputs are all known constants, up to this many output elements. 0: no folding. */
   foldLimit?: number;
 }
@@ -24,7 +26,8 @@ export function inferGraph(graph: Graph, options: InferOptions = {}): InferResul
   for (const input of graph.inputs) {
     const dims = options.inputDims?.get(input.name) ?? input.dims;
     if (!dims) throw new SparqError('ERR_INVALID_MODEL', `Invalid ONNX model: graph input "${input.name}" has no shape`);
-    metas.set(input.name, { dtype: input.dtype, dims: [...dims] });
+    const value = options.inputValues?.get(input.name);
+    metas.set(input.name, value ? { dtype: input.dtype, dims: [...value.dims], value } : { dtype: input.dtype, dims: [...dims] });
   }
   const folded = new Set<number>();
   const limit = options.foldLimit ?? 0;

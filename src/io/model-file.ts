@@ -10,7 +10,7 @@ import { Model } from '../model.js';
 import { native } from '../native.js';
 import { decodeModel } from '../onnx/decode.js';
 import { checkObject } from '../validate.js';
-import { exportOnnx, type OnnxExportOptions } from './export-onnx.js';
+import type { OnnxExportOptions } from './export-onnx.js';
 import { isSparq } from './sparq-format.js';
 import { type SparqWriteOptions, decodeSparqModel, encodeSparqModel } from './sparq-model.js';
 
@@ -58,7 +58,8 @@ export async function saveModel(model: Model, path: string, options: SparqWriteO
   if (!(model instanceof Model)) throw typeError('a Model', 'model', model);
   if (typeof path !== 'string' || path.length === 0) throw typeError('a file path', 'path', path);
   const opts = checkObject(options, 'options');
-  const bytes = path.toLowerCase().endsWith('.sparq') ? encodeSparqModel(model, opts) : exportOnnx(model, opts);
+  // The ONNX exporter (and the int8 rewriting it brings) loads on first save, not with `import('sparq')`.
+  const bytes = path.toLowerCase().endsWith('.sparq') ? encodeSparqModel(model, opts) : (await import('./export-onnx.js')).exportOnnx(model, opts);
   try {
     writeFileSync(path, bytes);
   } catch (e) {

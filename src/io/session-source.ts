@@ -13,6 +13,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 
 import { SparqError, rethrowNative, typeError } from '../errors.js';
+import { isPackedWeightInput } from '../graph/conv-layout.js';
 import { type Attribute, type ConstTensor, type Graph, type Node, type TypedData, LazyTensor } from '../graph/ir.js';
 import { Model } from '../model.js';
 import { native } from '../native.js';
@@ -123,7 +124,7 @@ export function fileReleaser(graph: Graph, model: Model, file: Uint8Array): (wei
   const seen = new Set<string>();
   for (const n of graph.nodes)
     n.inputs.forEach((name, i) => {
-      if (!(n.op === 'Linear' && n.domain === 'sparq' && i === 1)) return used.add(name);
+      if (!isPackedWeightInput(n, i)) return used.add(name);
       if (seen.has(name)) return;
       seen.add(name);
       const original = n.attrs.weight_name?.type === 'string' ? n.attrs.weight_name.value : name;

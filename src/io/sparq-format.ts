@@ -39,10 +39,9 @@
 //   is zero (checked: no byte of the file escapes every check).
 //
 // Version 1.0 files (a 32-byte header, 32-byte names, no kinds) still load: sparq-format-v1.ts.
-import zlib from 'node:zlib';
 import { SparqError } from '../errors.js';
 import { openSparqV1 } from './sparq-format-v1.js';
-import { type SparqLayout, type SparqSection, SECTION_ALIGN, checkPadding, crc32, isZero, section, sectionName, u64 } from './sparq-sections.js';
+import { type SparqLayout, type SparqSection, SECTION_ALIGN, checkPadding, crc32, isZero, section, sectionName, u64, zlib } from './sparq-sections.js';
 
 export { type SparqLayout, type SparqSection, SECTION_ALIGN, crc32 } from './sparq-sections.js';
 
@@ -100,7 +99,7 @@ export function writeSparq(sections: readonly SectionInput[]): Uint8Array {
     const kind = s.kind ?? SECTION_KIND.data;
     if (!Number.isInteger(kind) || kind < 0 || kind > 0xffffffff) throw new RangeError(`Expected a u32 section kind but received ${kind}`);
     names.add(s.name);
-    const packed = s.compress ? new Uint8Array(zlib.brotliCompressSync(s.data, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 9, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: s.data.length } })) : null;
+    const packed = s.compress ? new Uint8Array(zlib().brotliCompressSync(s.data, { params: { [zlib().constants.BROTLI_PARAM_QUALITY]: 9, [zlib().constants.BROTLI_PARAM_SIZE_HINT]: s.data.length } })) : null;
     // Kept compressed only where it pays (saves an eighth or more): else the load pays a decode for nothing.
     const brotli = packed !== null && packed.length <= s.data.length * 0.875;
     return { name, kind, bytes: brotli ? packed : s.data, flags: brotli ? FLAG_BROTLI : 0, raw: s.data.length };

@@ -1,8 +1,13 @@
 // What both .sparq format versions' readers share (sparq-format.ts, sparq-format-v1.ts): the checksum,
 // the section objects they return, and the checks of names and padding.
-import zlib from 'node:zlib';
+import { createRequire } from 'node:module';
+import type zlibModule from 'node:zlib';
 import { SparqError } from '../errors.js';
 import { native } from '../native.js';
+
+// node:zlib (and the streams it loads) only for files with compressed sections: not at `import('sparq')`.
+let zlibLoaded: typeof zlibModule | undefined;
+export const zlib = (): typeof zlibModule => (zlibLoaded ??= createRequire(import.meta.url)('node:zlib') as typeof zlibModule);
 
 // One decoder for every file (constructing one costs more than decoding a section name).
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
@@ -37,7 +42,7 @@ export function isZero(bytes: Uint8Array, from: number, to: number): boolean {
 export function brotliSection(name: string, data: Uint8Array, raw: number): Uint8Array {
   let decoded: Buffer;
   try {
-    decoded = zlib.brotliDecompressSync(data, { maxOutputLength: Math.max(1, raw) });
+    decoded = zlib().brotliDecompressSync(data, { maxOutputLength: Math.max(1, raw) });
   } catch {
     throw invalid(`section ${JSON.stringify(name)} does not decompress`);
   }

@@ -9,8 +9,12 @@ import { type Attribute, type ConstTensor, type DType, type Dim, type Graph, typ
 import { densifySparseInitializer } from './sparse-initializer.js';
 import { onnx, toNumber, type IAttributeProto, type IGraphProto, type IModelProto, type ITensorProto, type IValueInfoProto } from './proto.js';
 
-const DTYPE_OF_CODE: Record<number, DType> = { 1: 'float32', 2: 'uint8', 3: 'int8', 6: 'int32', 7: 'int64', 9: 'bool' };
-export const CODE_OF_DTYPE: Record<DType, number> = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9 };
+const DTYPE_OF_CODE: Record<number, DType> = {
+  1: 'float32', 2: 'uint8', 3: 'int8', 4: 'uint16', 5: 'int16', 6: 'int32', 7: 'int64', 9: 'bool', 10: 'float16', 11: 'float64', 12: 'uint32', 13: 'uint64',
+};
+export const CODE_OF_DTYPE: Record<DType, number> = {
+  float32: 1, uint8: 2, int8: 3, uint16: 4, int16: 5, int32: 6, int64: 7, bool: 9, float16: 10, float64: 11, uint32: 12, uint64: 13,
+};
 
 /** The dtype of an ONNX TensorProto.DataType code, or undefined for types sparq doesn't handle. */
 export function dtypeOfCode(code: number): DType | undefined {
@@ -232,6 +236,11 @@ function viewAs(dtype: DType, raw: Uint8Array, count: number): TypedData {
     case 'int32': return new Int32Array(buf.buffer, buf.byteOffset, count);
     case 'int64': return new BigInt64Array(buf.buffer, buf.byteOffset, count);
     case 'int8': return new Int8Array(buf.buffer, buf.byteOffset, count);
+    case 'float64': return new Float64Array(buf.buffer, buf.byteOffset, count);
+    case 'int16': return new Int16Array(buf.buffer, buf.byteOffset, count);
+    case 'uint16': case 'float16': return new Uint16Array(buf.buffer, buf.byteOffset, count);
+    case 'uint32': return new Uint32Array(buf.buffer, buf.byteOffset, count);
+    case 'uint64': return new BigUint64Array(buf.buffer, buf.byteOffset, count);
     default: return new Uint8Array(buf.buffer, buf.byteOffset, count);
   }
 }
@@ -242,6 +251,11 @@ function typedFromFields(dtype: DType, t: ITensorProto, count: number): TypedDat
     case 'int64': return BigInt64Array.from(t.int64Data ?? [], (v) => BigInt(toNumber(v)));
     case 'int32': return Int32Array.from(t.int32Data ?? []);
     case 'int8': return Int8Array.from(t.int32Data ?? []);
+    case 'float64': return Float64Array.from(t.doubleData ?? []);
+    case 'int16': return Int16Array.from(t.int32Data ?? []);
+    case 'uint16': case 'float16': return Uint16Array.from(t.int32Data ?? []);
+    case 'uint32': return Uint32Array.from(t.uint64Data ?? [], (v) => toNumber(v));
+    case 'uint64': return BigUint64Array.from(t.uint64Data ?? [], (v) => BigInt.asUintN(64, BigInt(String(v))));
     default: {
       const src = t.int32Data ?? [];
       // An empty field list for a zero-size tensor is fine; otherwise lengths are checked by the caller.
