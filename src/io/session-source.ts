@@ -39,7 +39,8 @@ export function sessionSource(source: string | Uint8Array | Model): SessionSourc
   if (source instanceof Uint8Array) return { model: loadModelSync(source) };
   if (typeof source !== 'string') throw typeError('a path, a Uint8Array of ONNX bytes or a Model', 'source', source);
   const path = resolve(source);
-  const mapped = !isSparq(firstBytes(path));
+  // (Windows: no native mapping; the file is read.)
+  const mapped = process.platform !== 'win32' && !isSparq(firstBytes(path));
   const bytes = mapped ? mapModelFile(path) : readModelFile(path);
   return { model: modelFromBytes(bytes, dirname(path), !mapped), file: { bytes, mapped } };
 }
