@@ -128,7 +128,7 @@ export class InferenceSession {
 
   #packWeights(formats: ReadonlyMap<string, WeightFormatSpec>, fallback: string | undefined, model: Model, ownedFile?: SessionFile): void {
     const addon = native();
-    const release = ownedFile ? fileReleaser(this.#graph, model, ownedFile.bytes) : undefined;
+    const release = ownedFile ? fileReleaser(this.#graph, model, ownedFile) : undefined;
     for (const node of this.#graph.nodes) {
       if (!isPackedWeightInput(node, 1)) continue;
       const name = node.inputs[1];

@@ -113,8 +113,9 @@ export async function run(opts: { short: boolean }): Promise<{ title: string; ro
     ['ORT .onnx int8', 'ort', files.int8],
   ];
   const got = new Map<string, ChildResult[]>();
+  // Each round starts one contender later: no contender always runs first (after another runtime's exit).
   for (let r = 0; r < rounds; r++)
-    for (const [key, which, path] of cases) {
+    for (const [key, which, path] of cases.map((_, i) => cases[(i + r) % cases.length])) {
       const list = got.get(key) ?? [];
       list.push(spawnChild(which, path));
       got.set(key, list);
