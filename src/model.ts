@@ -1,22 +1,13 @@
-// Model: an immutable ONNX graph in sparq's IR (src/graph/ir.ts). loadModel decodes and validates;
-// passes build new Models; toOnnx() serialises back to bytes onnxruntime reads.
-import { writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-
+// Model: an immutable ONNX graph in sparq's IR (src/graph/ir.ts). Passes build new Models; toOnnx()
+// serialises back to bytes onnxruntime reads. Files are read and written by src/io/model-file.ts
+// (loadModel, saveModel): the Model knows no container format.
 import { SparqError, typeError } from './errors.js';
 import type { ConstTensor, Graph, Node, ValueInfo } from './graph/ir.js';
 import { freezeGraph } from './graph/ir.js';
 import { inferGraph } from './graph/infer.js';
 import { EXTENDED_OPS } from './graph/shapes-ext.js';
 import type { ValueMeta } from './graph/shapes.js';
-import { decodeModel, readModelFile } from './onnx/decode.js';
 import { encodeModel } from './onnx/encode.js';
-import type { OnnxExportOptions } from './io/export-onnx.js';
-import { isSparq } from './io/sparq-format.js';
-import { type SparqWriteOptions, decodeSparqModel, decodeSparqSections, encodeSparqModel, sparqModelSections } from './io/sparq-model.js';
-import { defaultProtection } from './io/crypto/defaults.js';
-import type { OpenOptions, ProtectOptions } from './io/crypto/secure.js';
-import { checkObject } from './validate.js';
 
 /** Ops the runtime executes (default ONNX domain), opsets 1 to 21. */
 export const SUPPORTED_OPS: ReadonlySet<string> = new Set([
@@ -142,73 +133,5 @@ export class Model {
     const md: Record<string, string> = { ...this.metadata };
     if (this.weightFormats.size > 0) md[FORMATS_KEY] = JSON.stringify(Object.fromEntries(this.weightFormats));
     return encodeModel(this.graph, md);
-  }
-}
-
-export interface LoadOptions extends OpenOptions {
-  /** Where an ONNX model's external-data files are (default: the model's directory). */
-  baseDir?: string;
-}
-
-/**
- * Loads a model from a path or bytes (.onnx or .sparq). External-data files are read from the model's
- * directory. An encrypted .sparq needs { key } (ERR_KEY_REQUIRED without, ERR_DECRYPT for a wrong key or
- * a changed byte); { verify: publicKey | publicKey[] } refuses a file not signed by one of them
- * (ERR_SIGNATURE).
- */
-export async function loadModel(source: string | Uint8Array, options: LoadOptions = {}): Promise<Model> {
-  const opts = checkObject(options, 'options') as LoadOptions;
-  const key = opts.key ?? defaultProtection().key;
-  const verify = opts.verify ?? defaultProtection().verify;
-  if (key === undefined && verify === undefined) return loadModelSync(source, opts);
-  if (typeof source !== 'string' && !(source instanceof Uint8Array)) throw typeError('a path or a Uint8Array of ONNX bytes', 'source', source);
-  const bytes = typeof source === 'string' ? readModelFile(resolve(source)) : source;
-  const { openProtected, unsignedFormat } = await import('./io/crypto/secure.js');
-  if (!isSparq(bytes)) {
-    if (verify !== undefined) throw unsignedFormat('An ONNX model');
-    return loadModelSync(source, opts);
-  }
-  // A file read here is owned here: encrypted sections decrypt in place.
-  return decodeSparqSections(await openProtected(bytes, { key, verify }, 'options', typeof source === 'string'));
-}
-
-/** loadModel without the promise (for constructors that must stay synchronous). */
-export function loadModelSync(source: string | Uint8Array, options: { baseDir?: string } = {}): Model {
-  if (typeof source === 'string') {
-    const path = resolve(source);
-    const bytes = readModelFile(path);
-    if (isSparq(bytes)) return decodeSparqModel(bytes);
-    const d = decodeModel(bytes, { baseDir: options.baseDir ?? dirname(path) });
-    return new Model(d.graph, d.metadata);
-  }
-  if (!(source instanceof Uint8Array)) throw typeError('a path or a Uint8Array of ONNX bytes', 'source', source);
-  if (isSparq(source)) return decodeSparqModel(source);
-  const d = decodeModel(source, { baseDir: options.baseDir });
-  return new Model(d.graph, d.metadata);
-}
-
-/**
- * Writes a model: `.sparq` → sparq's container (compact sparse / int8 weights, checksummed); anything
- * else → standard ONNX that onnxruntime runs (int8 layers as MatMulInteger or Q/DQ, pruned weights as
- * sparse initializers where smaller). Options: { compress } for .sparq, { sparseInitializers } for ONNX.
- */
-export async function saveModel(model: Model, path: string, options: SparqWriteOptions & OnnxExportOptions & ProtectOptions = {}): Promise<void> {
-  if (!(model instanceof Model)) throw typeError('a Model', 'model', model);
-  if (typeof path !== 'string' || path.length === 0) throw typeError('a file path', 'path', path);
-  const opts = checkObject(options, 'options') as SparqWriteOptions & OnnxExportOptions & ProtectOptions;
-  const sparq = path.toLowerCase().endsWith('.sparq');
-  const protect = opts.key !== undefined || opts.sign !== undefined;
-  if (protect && !sparq) throw typeError('a .sparq path (only .sparq files are encrypted or signed)', 'path', path);
-  // Encryption and signing load node:crypto, and the ONNX exporter (with the int8 rewriting it brings)
-  // loads on first save: only for the files that use them, not with `import('sparq')`.
-  const bytes = protect
-    ? await (await import('./io/crypto/secure.js')).writeProtected(sparqModelSections(model, opts), opts)
-    : sparq
-      ? encodeSparqModel(model, opts)
-      : (await import('./io/export-onnx.js')).exportOnnx(model, opts);
-  try {
-    writeFileSync(path, bytes);
-  } catch (e) {
-    throw new SparqError('ERR_IO', `Could not write the model to "${path}": ${(e as Error).message}`, { cause: e });
   }
 }

@@ -5,7 +5,8 @@
 //   int64 token ids, CNNs) and takes a session too.
 // One example per call (batch dim 1): the attributions have the input's dims.
 import { SparqError, rangeError, typeError } from '../errors.js';
-import { Model, loadModel } from '../model.js';
+import { Model } from '../model.js';
+import { loadModel } from '../io/model-file.js';
 import { InferenceSession } from '../session.js';
 import { Tensor } from '../tensor.js';
 import { checkBoolean, checkInteger, checkObject, checkOneOf } from '../validate.js';

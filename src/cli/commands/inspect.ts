@@ -3,7 +3,8 @@
 import { readFileSync, statSync } from 'node:fs';
 
 import { SparqError } from '../../errors.js';
-import { loadModel, type Model } from '../../model.js';
+import type { Model } from '../../model.js';
+import { loadModel } from '../../io/model-file.js';
 import { decodeModel } from '../../onnx/decode.js';
 import { isSparq, openSparq } from '../../io/sparq-format.js';
 import { describeProtection } from '../../io/crypto/protection.js';

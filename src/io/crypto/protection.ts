@@ -25,7 +25,8 @@ export interface CryptoHeader {
   keyId: string | null;
   /** The per-file data key, AES-256-GCM-wrapped by the key-encryption key: base64 nonce and ciphertext+tag. */
   dataKey: { nonce: string; wrapped: string };
-  sections: { name: string; nonce: string; length: number; brotli: boolean; raw: number }[];
+  /** kind: the section's SECTION_KIND (absent in files written before kinds: data). */
+  sections: { name: string; kind?: number; nonce: string; length: number; brotli: boolean; raw: number }[];
 }
 
 export interface SignatureHeader {
@@ -67,7 +68,7 @@ export function readCryptoHeader(section: SparqSection): { header: CryptoHeader;
   const dk = h.dataKey as Record<string, unknown> | undefined;
   const okSections =
     Array.isArray(h.sections) &&
-    h.sections.every((s: Record<string, unknown>) => typeof s?.name === 'string' && isB64(s.nonce) && Number.isSafeInteger(s.length) && (s.length as number) >= 0 && typeof s.brotli === 'boolean' && Number.isSafeInteger(s.raw) && (s.raw as number) >= 0);
+    h.sections.every((s: Record<string, unknown>) => typeof s?.name === 'string' && (s.kind === undefined || (Number.isInteger(s.kind) && (s.kind as number) >= 0 && (s.kind as number) <= 0xffffffff)) && isB64(s.nonce) && Number.isSafeInteger(s.length) && (s.length as number) >= 0 && typeof s.brotli === 'boolean' && Number.isSafeInteger(s.raw) && (s.raw as number) >= 0);
   if (h.format !== 'sparq-encrypted' || h.version !== 1 || h.cipher !== 'aes-256-gcm' || !(h.keyId === null || typeof h.keyId === 'string') || !dk || !isB64(dk.nonce) || !isB64(dk.wrapped) || !okSections)
     throw malformed('encryption header');
   return { header: h as unknown as CryptoHeader, bytes: section.bytes() };

@@ -6,7 +6,7 @@
 import { createCipheriv, createDecipheriv, randomBytes, type KeyObject } from 'node:crypto';
 
 import { SparqError } from '../../errors.js';
-import { brotliSection, storedForm, type SectionInput, type SparqSection } from '../sparq-format.js';
+import { SECTION_KIND, brotliSection, storedForm, type SectionInput, type SparqSection } from '../sparq-format.js';
 import { GCM, newDataKey, unwrapDataKey } from './keys.js';
 import { readCryptoHeader, sealedName, SECTION_CRYPTO, type CryptoHeader } from './protection.js';
 
@@ -17,14 +17,14 @@ function aad(header: Uint8Array, index: number): Buffer {
 /** The sections of an encrypted container (header first) for these plain sections. */
 export function sealSections(sections: readonly SectionInput[], kek: KeyObject, keyId: string | null): SectionInput[] {
   const { dataKey, nonce, wrapped } = newDataKey(kek, keyId);
-  const stored = sections.map((s) => ({ name: s.name, nonce: randomBytes(GCM.NONCE_BYTES), raw: s.data.length, ...storedForm(s) }));
+  const stored = sections.map((s) => ({ name: s.name, kind: s.kind ?? SECTION_KIND.data, nonce: randomBytes(GCM.NONCE_BYTES), raw: s.data.length, ...storedForm(s) }));
   const header: CryptoHeader = {
     format: 'sparq-encrypted',
     version: 1,
     cipher: 'aes-256-gcm',
     keyId,
     dataKey: { nonce, wrapped },
-    sections: stored.map((s) => ({ name: s.name, nonce: s.nonce.toString('base64'), length: s.bytes.length, brotli: s.brotli, raw: s.raw })),
+    sections: stored.map((s) => ({ name: s.name, kind: s.kind, nonce: s.nonce.toString('base64'), length: s.bytes.length, brotli: s.brotli, raw: s.raw })),
   };
   const headerBytes = new TextEncoder().encode(JSON.stringify(header));
   const sealed = stored.map((s, i) => {
@@ -86,11 +86,13 @@ export function unsealSections(sections: ReadonlyMap<string, SparqSection>, kek:
     } catch (e) {
       throw failed(`section "${entry.name}" fails authentication (the file was changed, or the key is wrong)`, e);
     }
+    // Where the plain section lies: the sealed one's place in the file, its kind as written.
+    const where = { name: entry.name, kind: entry.kind ?? SECTION_KIND.data, offset: sealed.offset, stored: entry.length, length: entry.raw };
     if (entry.brotli) {
       let decoded: Uint8Array | undefined;
-      out.set(entry.name, { length: entry.raw, bytes: () => (decoded ??= brotliSection(entry.name, plain, entry.raw)) });
+      out.set(entry.name, { ...where, bytes: () => (decoded ??= brotliSection(entry.name, plain, entry.raw)) });
     } else {
-      out.set(entry.name, { length: entry.raw, bytes: () => plain });
+      out.set(entry.name, { ...where, bytes: () => plain });
     }
   });
   return out;
