@@ -19,7 +19,13 @@ export type SparqErrorCode =
   | 'ERR_INVALID_DATA'
   | 'ERR_IO'
   | 'ERR_CUDA_UNAVAILABLE'
-  | 'ERR_ABORTED';
+  | 'ERR_ABORTED'
+  /** An encrypted model was opened without a key. */
+  | 'ERR_KEY_REQUIRED'
+  /** An encrypted model does not decrypt: the wrong key, or its bytes were changed. */
+  | 'ERR_DECRYPT'
+  /** A signature was required and the model is unsigned, signed by another key, or changed since signing. */
+  | 'ERR_SIGNATURE';
 
 export class SparqError extends Error {
   readonly code: SparqErrorCode;

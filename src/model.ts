@@ -17,12 +17,14 @@ export const SUPPORTED_OPS: ReadonlySet<string> = new Set([
   'Equal', 'Expand', 'Identity', 'Split', 'Clip', 'DynamicQuantizeLinear', 'MatMulInteger', 'QuantizeLinear',
   'DequantizeLinear',
   ...EXTENDED_OPS,
+  'LSTM', 'GRU', 'RNN', 'GatherElements', 'GatherND', 'ScatterElements', 'Scatter', 'ScatterND', 'Resize', 'Upsample',
+  'DepthToSpace', 'SpaceToDepth',
   // convolutions and pooling (src/graph/conv-layout.ts, src/runtime/conv-plan.ts)
   'Conv', 'ConvTranspose', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'BatchNormalization',
   'InstanceNormalization', 'LRN',
 ]);
 /** sparq's own fused ops (domain 'sparq'), produced by its passes. */
-export const SPARQ_OPS: ReadonlySet<string> = new Set(['Linear', 'ConvNhwc', 'DepthwiseNhwc', 'MaxPoolNhwc', 'AvgPoolNhwc', 'GlobalPoolNhwc']);
+export const SPARQ_OPS: ReadonlySet<string> = new Set(['Linear', 'ConvNhwc', 'DepthwiseNhwc', 'MaxPoolNhwc', 'AvgPoolNhwc', 'GlobalPoolNhwc', 'LSTM', 'GRU', 'RNN']);
 
 export const MIN_OPSET = 1;
 export const MAX_OPSET = 21;

@@ -9,6 +9,7 @@ import { foldConstants, removeDeadNodes } from './fold.js';
 import { type Derivation, derivationOf, fuseGraph } from './fuse.js';
 import type { ConstTensor, Graph, Node } from './ir.js';
 import { normalizeOpsets } from './normalize.js';
+import { packRecurrentWeights } from './rnn.js';
 
 /**
  * What the passes produce, versioned: bump it whenever folding or fusion changes its output; files
@@ -18,7 +19,7 @@ export const PREPARED_VERSION = 3;
 
 /** Prepares a model's graph for execution: opset forms normalised, folding (BatchNorm too), fusion, the channels-last conv layout, dead-node removal. */
 export function prepareGraph(graph: Graph): Graph {
-  return removeDeadNodes(convertConvLayout(fuseGraph(foldBatchNorm(foldConstants(normalizeOpsets(graph))))));
+  return removeDeadNodes(packRecurrentWeights(convertConvLayout(fuseGraph(foldBatchNorm(foldConstants(normalizeOpsets(graph)))))));
 }
 
 /** A prepared graph as a file stores it: its nodes, the constants it derived (recipes), and those it folded (values), by name. */
@@ -39,6 +40,8 @@ const MAX_STORED_VALUE = 1 << 20;
  */
 export function storablePreparation(graph: Graph): StoredPreparation | undefined {
   const prepared = prepareGraph(graph);
+  // Subgraphs (If, Loop, Scan) are not part of the stored form: such graphs are prepared at load.
+  if (prepared.nodes.some((n) => Object.values(n.attrs).some((a) => a.type === 'graph'))) return undefined;
   const derived: Record<string, Derivation> = {};
   const values: Record<string, ConstTensor> = {};
   for (const [name, t] of prepared.initializers) {

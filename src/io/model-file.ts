@@ -11,8 +11,15 @@ import { native } from '../native.js';
 import { decodeModel } from '../onnx/decode.js';
 import { checkObject } from '../validate.js';
 import type { OnnxExportOptions } from './export-onnx.js';
+import { defaultProtection } from './crypto/defaults.js';
+import type { OpenOptions, ProtectOptions } from './crypto/secure.js';
 import { isSparq } from './sparq-format.js';
-import { type SparqWriteOptions, decodeSparqModel, encodeSparqModel } from './sparq-model.js';
+import { type SparqWriteOptions, decodeSparqModel, decodeSparqSections, encodeSparqModel, sparqModelSections } from './sparq-model.js';
+
+export interface LoadOptions extends OpenOptions {
+  /** Where an ONNX model's external-data files are (default: the model's directory). */
+  baseDir?: string;
+}
 
 /** Reads a model file (the one copy of its bytes): SparqError ERR_IO where it can't be read. */
 export function readModelFile(path: string): Uint8Array {
@@ -24,9 +31,27 @@ export function readModelFile(path: string): Uint8Array {
   }
 }
 
-/** Loads an ONNX or .sparq model from a path or bytes. External-data files are read from the model's directory. */
-export async function loadModel(source: string | Uint8Array, options: { baseDir?: string } = {}): Promise<Model> {
-  return loadModelSync(source, options);
+/**
+ * Loads a model from a path or bytes (.onnx or .sparq). External-data files are read from the model's
+ * directory. An encrypted .sparq needs { key } (ERR_KEY_REQUIRED without, ERR_DECRYPT for a wrong key or
+ * a changed byte); { verify: publicKey | publicKey[] } refuses a file not signed by one of them
+ * (ERR_SIGNATURE).
+ */
+export async function loadModel(source: string | Uint8Array, options: LoadOptions = {}): Promise<Model> {
+  const opts = checkObject(options, 'options') as LoadOptions;
+  const key = opts.key ?? defaultProtection().key;
+  const verify = opts.verify ?? defaultProtection().verify;
+  if (key === undefined && verify === undefined) return loadModelSync(source, opts);
+  if (typeof source !== 'string' && !(source instanceof Uint8Array)) throw typeError('a path or a Uint8Array of ONNX bytes', 'source', source);
+  const bytes = typeof source === 'string' ? readModelFile(resolve(source)) : source;
+  const { openProtected, unsignedFormat } = await import('./crypto/secure.js');
+  if (!isSparq(bytes)) {
+    if (verify !== undefined) throw unsignedFormat('An ONNX model');
+    return loadModelSync(source, opts);
+  }
+  // A file read here is owned here: encrypted sections decrypt in place, constants view the buffer.
+  const owned = typeof source === 'string';
+  return decodeSparqSections(await openProtected(bytes, { key, verify }, 'options', owned), owned);
 }
 
 /** loadModel without the promise (for constructors that must stay synchronous). */
@@ -54,12 +79,20 @@ export function modelFromBytes(bytes: Uint8Array, baseDir?: string, owned = fals
  * else → standard ONNX that onnxruntime runs (int8 layers as MatMulInteger or Q/DQ, pruned weights as
  * sparse initializers where smaller). Options: { compress } for .sparq, { sparseInitializers } for ONNX.
  */
-export async function saveModel(model: Model, path: string, options: SparqWriteOptions & OnnxExportOptions = {}): Promise<void> {
+export async function saveModel(model: Model, path: string, options: SparqWriteOptions & OnnxExportOptions & ProtectOptions = {}): Promise<void> {
   if (!(model instanceof Model)) throw typeError('a Model', 'model', model);
   if (typeof path !== 'string' || path.length === 0) throw typeError('a file path', 'path', path);
-  const opts = checkObject(options, 'options');
-  // The ONNX exporter (and the int8 rewriting it brings) loads on first save, not with `import('sparq')`.
-  const bytes = path.toLowerCase().endsWith('.sparq') ? encodeSparqModel(model, opts) : (await import('./export-onnx.js')).exportOnnx(model, opts);
+  const opts = checkObject(options, 'options') as SparqWriteOptions & OnnxExportOptions & ProtectOptions;
+  const sparq = path.toLowerCase().endsWith('.sparq');
+  const protect = opts.key !== undefined || opts.sign !== undefined;
+  if (protect && !sparq) throw typeError('a .sparq path (only .sparq files are encrypted or signed)', 'path', path);
+  // Encryption and signing load node:crypto, and the ONNX exporter (with the int8 rewriting it brings)
+  // loads on first save: only for the files that use them, not with `import('sparq')`.
+  const bytes = protect
+    ? await (await import('./crypto/secure.js')).writeProtected(sparqModelSections(model, opts), opts)
+    : sparq
+      ? encodeSparqModel(model, opts)
+      : (await import('./export-onnx.js')).exportOnnx(model, opts);
   try {
     writeFileSync(path, bytes);
   } catch (e) {

@@ -43,7 +43,7 @@ import { SparqError } from '../errors.js';
 import { openSparqV1 } from './sparq-format-v1.js';
 import { type SparqLayout, type SparqSection, SECTION_ALIGN, checkPadding, crc32, isZero, section, sectionName, u64, zlib } from './sparq-sections.js';
 
-export { type SparqLayout, type SparqSection, SECTION_ALIGN, crc32 } from './sparq-sections.js';
+export { type SparqLayout, type SparqSection, SECTION_ALIGN, brotliSection, crc32 } from './sparq-sections.js';
 
 export const SPARQ_MAGIC = Uint8Array.from([0x53, 0x50, 0x41, 0x52, 0x51, 0x00, 0x0d, 0x0a]);
 export const SPARQ_VERSION = { major: 2, minor: 0 } as const;
@@ -88,6 +88,17 @@ function invalid(why: string): SparqError {
 
 const align = (n: number) => Math.ceil(n / SECTION_ALIGN) * SECTION_ALIGN;
 
+/**
+ * A section's bytes as stored: brotli-compressed where asked and where that saves an eighth or more
+ * (else the load pays a decode for nothing). The encryption layer (src/io/crypto) compresses this way
+ * before it encrypts.
+ */
+export function storedForm(s: SectionInput): { bytes: Uint8Array; brotli: boolean } {
+  const packed = s.compress ? new Uint8Array(zlib().brotliCompressSync(s.data, { params: { [zlib().constants.BROTLI_PARAM_QUALITY]: 9, [zlib().constants.BROTLI_PARAM_SIZE_HINT]: s.data.length } })) : null;
+  const brotli = packed !== null && packed.length <= s.data.length * 0.875;
+  return { bytes: brotli ? (packed as Uint8Array) : s.data, brotli };
+}
+
 /** Writes sections into one .sparq byte buffer (the current version). */
 export function writeSparq(sections: readonly SectionInput[]): Uint8Array {
   if (sections.length > MAX_SECTIONS) throw new RangeError(`Expected at most ${MAX_SECTIONS} sections but received ${sections.length}`);
@@ -99,10 +110,8 @@ export function writeSparq(sections: readonly SectionInput[]): Uint8Array {
     const kind = s.kind ?? SECTION_KIND.data;
     if (!Number.isInteger(kind) || kind < 0 || kind > 0xffffffff) throw new RangeError(`Expected a u32 section kind but received ${kind}`);
     names.add(s.name);
-    const packed = s.compress ? new Uint8Array(zlib().brotliCompressSync(s.data, { params: { [zlib().constants.BROTLI_PARAM_QUALITY]: 9, [zlib().constants.BROTLI_PARAM_SIZE_HINT]: s.data.length } })) : null;
-    // Kept compressed only where it pays (saves an eighth or more): else the load pays a decode for nothing.
-    const brotli = packed !== null && packed.length <= s.data.length * 0.875;
-    return { name, kind, bytes: brotli ? packed : s.data, flags: brotli ? FLAG_BROTLI : 0, raw: s.data.length };
+    const { bytes, brotli } = storedForm(s);
+    return { name, kind, bytes, flags: brotli ? FLAG_BROTLI : 0, raw: s.data.length };
   });
   const tableEnd = HEADER_BYTES + ENTRY_BYTES * stored.length;
   let offset = align(tableEnd);

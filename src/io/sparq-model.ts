@@ -15,6 +15,7 @@
 // false` writes everything raw.
 import { SparqError } from '../errors.js';
 import { type Attribute, type ConstTensor, type DType, type Dim, type Graph, type Node, type TypedData, type ValueInfo, ELEMENT_BYTES, allocData, freezeTensor, lazyTensor, transpose } from '../graph/ir.js';
+import { arrayTypeOf } from '../tensor.js';
 import { Model, type WeightFormatSpec, checkSupported } from '../model.js';
 import { type Derivation, deriveTensor } from '../graph/fuse.js';
 import { PREPARED_VERSION, attachPreparedGraph, storablePreparation } from '../graph/prepare.js';
@@ -24,7 +25,8 @@ import { quantizationOf } from '../compress/quantization-record.js';
 import { quantizeWeights } from '../compress/quantize-math.js';
 import { type PackedWeights, type WeightFormat, pack } from '../kernels.js';
 import { type Prepacked, type SparseWeight, attachPrepacked, serializePacked } from './prepacked.js';
-import { SECTION_ALIGN, SECTION_KIND, openSparq, writeSparq } from './sparq-format.js';
+import { type SectionInput, type SparqSection, SECTION_ALIGN, SECTION_KIND, openSparq, writeSparq } from './sparq-format.js';
+import { openUnkeyed } from './crypto/protection.js';
 import { type SparseColumns, type WeightMeta, checkWeight, decodeWeight, denseFromColumns, encodeWeight, encodeWithPacked, scaledCodes, sparseColumns } from './sparq-weights.js';
 import { packedColumns } from './packed-columns.js';
 
@@ -110,6 +112,11 @@ const bytesOf = (d: TypedData) => new Uint8Array(d.buffer, d.byteOffset, d.byteL
 
 /** The .sparq bytes of a model. */
 export function encodeSparqModel(model: Model, options: SparqWriteOptions = {}): Uint8Array {
+  return writeSparq(sparqModelSections(model, options));
+}
+
+/** The sections of a model's .sparq file (what writeSparq, or the encryption layer, stores). */
+export function sparqModelSections(model: Model, options: SparqWriteOptions = {}): SectionInput[] {
   const compress = options.compress ?? true;
   const prepack = options.prepack ?? 'auto';
   const graph = model.graph;
@@ -173,13 +180,13 @@ export function encodeSparqModel(model: Model, options: SparqWriteOptions = {}):
   }
   const modelBytes = new TextEncoder().encode(JSON.stringify(json));
   const weightBytes = weights.bytes();
-  return writeSparq([
+  return [
     { name: 'model', kind: SECTION_KIND.graph, data: modelBytes, compress: compress && modelBytes.length >= BROTLI_MIN_GRAPH },
     { name: 'consts', kind: SECTION_KIND.consts, data: consts.bytes() },
     { name: 'weights', kind: SECTION_KIND.weights, data: weightBytes, compress: compress && weightBytes.length >= BROTLI_MIN_WEIGHTS },
     // Never compressed: adopted by the kernels as they are, the load path must not pay a decode.
     { name: 'packed', kind: SECTION_KIND.packed, data: packedSection.bytes() },
-  ]);
+  ];
 }
 
 /** Whether packed bytes hold exactly these weights [K, N] (s8 codes for int8 formats, else fp32 values). */
@@ -241,23 +248,22 @@ function readConst(ref: unknown, consts: Uint8Array, what: string, owned = false
 
 /** A typed array of `dtype` over `count` elements of `buffer` at `at` (aligned for the type). */
 function viewOf(dtype: DType, buffer: ArrayBufferLike, at: number, count: number): TypedData {
-  switch (dtype) {
-    case 'float32': return new Float32Array(buffer, at, count);
-    case 'int32': return new Int32Array(buffer, at, count);
-    case 'int64': return new BigInt64Array(buffer, at, count);
-    case 'int8': return new Int8Array(buffer, at, count);
-    default: return new Uint8Array(buffer, at, count);
-  }
+  const View = arrayTypeOf(dtype) as unknown as new (buffer: ArrayBufferLike, at: number, count: number) => TypedData;
+  return new View(buffer, at, count);
 }
 
 /**
- * A Model from .sparq bytes; anything damaged or inconsistent → SparqError 'ERR_INVALID_MODEL'. `owned`:
+ * A Model from .sparq bytes; anything damaged or inconsistent → SparqError 'ERR_INVALID_MODEL'. A signed
+ * file opens without its signature checked; an encrypted one needs loadModel(path, { key }). `owned`:
  * the bytes are a private copy nobody writes (a file sparq read), so constants view them in place
  * (aligned: sections are 64-byte aligned, constants 8-byte aligned in theirs); else they are copied.
  */
 export function decodeSparqModel(bytes: Uint8Array, options: { owned?: boolean } = {}): Model {
-  const owned = options.owned === true;
-  const sections = openSparq(bytes);
+  return decodeSparqSections(openUnkeyed(openSparq(bytes)), options.owned === true);
+}
+
+/** A Model from the verified (or decrypted) sections of a .sparq file (`owned`: as for decodeSparqModel). */
+export function decodeSparqSections(sections: ReadonlyMap<string, SparqSection>, owned = false): Model {
   const modelSection = sections.get('model');
   const constsSection = sections.get('consts');
   const weightsSection = sections.get('weights');
