@@ -13,7 +13,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 
 import { SparqError, rethrowNative, typeError } from '../errors.js';
-import { isPackedWeightInput } from '../graph/conv-layout.js';
+import { isPackedWeightInput } from '../graph/packed-inputs.js';
 import { type Attribute, type ConstTensor, type Graph, type Node, type TypedData, LazyTensor } from '../graph/ir.js';
 import { Model } from '../model.js';
 import { native } from '../native.js';
@@ -147,7 +147,9 @@ export function fileReleaser(graph: Graph, model: Model, source: SessionFile): (
     if (!source.mapped) return void discard(v as ArrayBufferView);
     // A mapped file is never written: its pages come back from the page cache if read again, so the
     // range is widened to whole 2 MiB blocks (the page cache holds large files in large folios, which a
-    // partial discard leaves mapped: the 118 MB encoder kept ~50 MB of its file in RSS that way).
+    // partial discard leaves mapped: the 118 MB encoder kept ~50 MB of its file in RSS that way). Not
+    // always enough: a file written moments before (its page cache still being written back) kept ~47 MB
+    // mapped even so on the 2-core VM (peak 228 MB against 186-190 MB for an older copy of the same bytes).
     const from = Math.max(file.byteOffset, Math.floor(r[0] / HUGE) * HUGE);
     const to = Math.min(file.byteOffset + file.length, Math.ceil(r[1] / HUGE) * HUGE);
     discard(new Uint8Array(buffer, from, to - from));
