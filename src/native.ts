@@ -61,6 +61,8 @@ export interface NativeAddon {
   crc32(bytes: Uint8Array): number;
   /** Returns the whole pages inside a view's bytes to the OS; the bytes read as zero afterwards. */
   discardPages(view: ArrayBufferView): number;
+  /** Live handles holding native memory (packed weights, plans) and the bytes they reported to the GC. */
+  heldNative(): { packed: number; plans: number; bytes: number };
   [extra: string]: unknown;
 }
 
