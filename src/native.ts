@@ -65,6 +65,8 @@ export interface NativeAddon {
   mapFile(path: string): Uint8Array;
   /** Returns the whole pages inside a view's bytes to the OS; the bytes read as zero afterwards. */
   discardPages(view: ArrayBufferView): number;
+  /** Live handles holding native memory (packed weights, plans) and the bytes they reported to the GC. */
+  heldNative(): { packed: number; plans: number; bytes: number };
   [extra: string]: unknown;
 }
 

@@ -14,7 +14,7 @@ import { allocData, numel } from './graph/ir.js';
 import { prepareGraph, preparedGraphOf } from './graph/prepare.js';
 import { MAX_VALUE_ELEMENTS, valueInputs } from './graph/value-inputs.js';
 import { assertCudaAvailable, cudaFormatFor } from './cuda.js';
-import { INLINE_WORK, PackedWeights, overlaps } from './kernels.js';
+import { PackedWeights, overlaps } from './kernels.js';
 
 import { Model, type WeightFormatSpec } from './model.js';
 import { type SessionFile, fileReleaser, keptGraph, sessionSource } from './io/session-source.js';
@@ -52,11 +52,18 @@ export interface SessionOptions {
   /** Compiled plans kept per session, one per input-shape signature (default 16). */
   planCacheSize?: number;
   /**
-   * Where run() computes. 'auto' (default): on the calling thread below ~4M multiply-adds (tens of
-   * microseconds, about what a worker hop costs), else on a worker thread, off the event loop.
-   * 'inline': always on the calling thread, as onnxruntime-node's run() does — no hop (20-70 µs a run on
-   * a VM), but the event loop waits for the run. 'worker': always off the event loop. Device 'cuda'
-   * takes 'auto' or 'worker' (a GPU run waits on the device, never on the event loop).
+   * Where run() computes, and so how long it blocks the event loop:
+   * - 'inline': on the calling thread, before run()'s promise is returned. The event loop is blocked for
+   *   the whole run (LeNet-300-100: ~20 µs at batch 1, ~0.8-1.5 ms at batch 256 on 2 cores), as with
+   *   onnxruntime-node's run(), which computes in a setImmediate callback. No hop.
+   * - 'worker': on sparq's run threads (a short spin between runs, no libuv work queue); the event loop
+   *   is blocked only to check the feeds, hand the run over and take its completion, about 15-25 µs a
+   *   run, whatever the run's size. The hop costs the run 15-25 µs of latency on an idle 2-core VM, but
+   *   a scheduler wake-up of the JS thread (milliseconds) on a host whose cores are all busy.
+   * - 'auto' (default): inline below 2^27 multiply-adds (about 1-2 ms of compute on one core: LeNet-300-100
+   *   up to batch 256 and more), on the run threads above. Below that size a hop gives back little loop
+   *   time for the latency it adds; above it, the loop is blocked at most ~1-2 ms by any run.
+   * Device 'cuda' takes 'auto' or 'worker' (a GPU run waits on the device, never on the event loop).
    */
   execution?: Execution;
   /** An encrypted .sparq path or bytes: its key (32 bytes, a secret KeyObject or an async keyProvider(keyId)). */
@@ -317,7 +324,7 @@ export class InferenceSession {
 
   #runsInline(work: number): boolean {
     if (this.#context || this.#execution === 'worker') return false;
-    return this.#execution === 'inline' || work < INLINE_WORK;
+    return this.#execution === 'inline' || work < INLINE_RUN_WORK;
   }
 
   /** Frees the packed weights, plans and (device 'cuda') the stream (runs in flight finish first). */
@@ -333,6 +340,14 @@ export class InferenceSession {
     this.#context = undefined;
   }
 }
+
+/**
+ * Work (multiply-adds) below which execution 'auto' runs on the calling thread. A run of 2^27 takes
+ * about 1-2 ms on one core; LeNet-300-100 at batch 256 is 2^26. The hop to a run thread costs 15-25 µs
+ * on an idle VM (bench/deploy/async-run.ts) plus the run's data moving to another core's cache (measured
+ * 3-5% at 0.8 ms), and milliseconds where the JS thread must wait for a core to take the completion.
+ */
+const INLINE_RUN_WORK = 2 ** 27;
 
 /** The house message with a received-side description written here (a tensor's type or dims). */
 function feedError(kind: typeof TypeError | typeof RangeError, what: string, name: string, received: string): Error {

@@ -21,6 +21,8 @@ struct ModuleRegistrar {
 
 // Per-environment state: constructors of the wrapped classes, by name (one env per addon instance).
 Napi::FunctionReference& constructor_ref(Napi::Env env, const std::string& name);
+// The environment's async-run dispatcher (run_dispatch.cpp), null until its first async run.
+void*& run_dispatcher_slot(Napi::Env env);
 
 // Errors with a stable `code`, as TypeScript's SparqError expects.
 Napi::Error make_error(Napi::Env env, const std::string& code, const std::string& message);

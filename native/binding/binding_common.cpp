@@ -17,6 +17,7 @@ void register_module(const char* name, ModuleInit init) { modules().emplace_back
 
 struct AddonData {
   std::map<std::string, Napi::FunctionReference> constructors;
+  void* run_dispatcher = nullptr;  // owned by run_dispatch.cpp (freed with the environment's threadsafe function)
 };
 
 void init_modules(Napi::Env env, Napi::Object exports) {
@@ -27,6 +28,8 @@ void init_modules(Napi::Env env, Napi::Object exports) {
 Napi::FunctionReference& constructor_ref(Napi::Env env, const std::string& name) {
   return env.GetInstanceData<AddonData>()->constructors[name];
 }
+
+void*& run_dispatcher_slot(Napi::Env env) { return env.GetInstanceData<AddonData>()->run_dispatcher; }
 
 Napi::Error make_error(Napi::Env env, const std::string& code, const std::string& message) {
   Napi::Error e = Napi::Error::New(env, message);

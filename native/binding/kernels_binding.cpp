@@ -4,6 +4,7 @@
 
 #include "binding.h"
 #include "device_context_handle.h"
+#include "held_memory.h"
 #include "packed_handle.h"
 #include "sparq/error.h"
 #include "sparq/packed.h"
@@ -18,8 +19,9 @@ Napi::Function PackedHandle::Define(Napi::Env env) {
 PackedHandle::PackedHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PackedHandle>(info) {}
 
 PackedHandle::~PackedHandle() {
-  // Finalizer path: the env is gone or going; the GC accounting dies with it.
-  weights_.reset();
+  // Finalizer (weights never released): free them (a run in flight holds its own reference) and give
+  // their bytes back to the GC's count.
+  Drop(Env());
 }
 
 Napi::Object PackedHandle::Wrap(Napi::Env env, std::shared_ptr<sparq::PackedWeights> weights) {
@@ -27,7 +29,7 @@ Napi::Object PackedHandle::Wrap(Napi::Env env, std::shared_ptr<sparq::PackedWeig
   PackedHandle* self = Napi::ObjectWrap<PackedHandle>::Unwrap(obj);
   self->reported_bytes_ = static_cast<int64_t>(weights->bytes());
   self->weights_ = std::move(weights);
-  Napi::MemoryManagement::AdjustExternalMemory(env, self->reported_bytes_);
+  held_add(env, Held::packed, self->reported_bytes_);
   return obj;
 }
 
@@ -45,7 +47,7 @@ std::shared_ptr<sparq::PackedWeights> PackedHandle::WeightsOfValue(Napi::Env env
 void PackedHandle::Drop(Napi::Env env) {
   if (!weights_) return;
   weights_.reset();
-  Napi::MemoryManagement::AdjustExternalMemory(env, -reported_bytes_);
+  held_remove(env, Held::packed, reported_bytes_);
   reported_bytes_ = 0;
 }
 

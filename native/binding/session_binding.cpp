@@ -1,6 +1,6 @@
 // createPlan / PlanHandle: the InferenceSession's native side. A plan is built once per input
 // signature from the spec TypeScript compiles (src/runtime/plan.ts); run() executes the whole plan
-// in one AsyncWorker (or inline, runSync, for tiny plans) on buffers the caller allocated.
+// on sparq's run queue (run_dispatch.h), or inline (runSync), on buffers the caller allocated.
 #include <cstring>
 #if defined(__linux__)
 #include <sys/mman.h>
@@ -11,7 +11,9 @@
 #include <vector>
 
 #include "binding.h"
+#include "held_memory.h"
 #include "packed_handle.h"
+#include "run_dispatch.h"
 #include "sparq/error.h"
 #include "sparq/plan.h"
 
@@ -86,13 +88,14 @@ class PlanHandle : public Napi::ObjectWrap<PlanHandle> {
                         InstanceMethod<&PlanHandle::Release>("release"), InstanceMethod<&PlanHandle::Info>("info")});
   }
   explicit PlanHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PlanHandle>(info) {}
-  ~PlanHandle() override { plan_.reset(); }
+  // Finalizer (never released): the plan goes (runs in flight hold their own reference), and its bytes.
+  ~PlanHandle() override { drop(Env()); }
 
   void Init(Napi::Env env, std::shared_ptr<const sparq::Plan> plan, Napi::Object keep) {
     plan_ = std::move(plan);
     keep_ = Napi::Persistent(keep);
     reported_ = static_cast<int64_t>(plan_->arena_bytes());
-    Napi::MemoryManagement::AdjustExternalMemory(env, reported_);
+    held_add(env, Held::plan, reported_);
   }
 
   std::shared_ptr<const sparq::Plan> plan(Napi::Env env) const {
@@ -142,63 +145,31 @@ class PlanHandle : public Napi::ObjectWrap<PlanHandle> {
     return env.Undefined();
   }
 
-  class RunWorker : public Napi::AsyncWorker {
-   public:
-    RunWorker(Napi::Env env, std::shared_ptr<const sparq::Plan> plan, Buffers b, Napi::Object keep)
-        : Napi::AsyncWorker(env, "sparq.run"), deferred_(Napi::Promise::Deferred::New(env)), plan_(std::move(plan)),
-          b_(std::move(b)) {
-      keep_ = Napi::Persistent(keep);
-    }
-    Napi::Promise Promise() { return deferred_.Promise(); }
-    void Execute() override {
-      try {
-        plan_->run(b_.inputs.data(), b_.outputs.data(), b_.threads);
-      } catch (const sparq::Error& e) {
-        code_ = e.code();
-        SetError(e.what());
-      } catch (const std::bad_alloc&) {
-        code_ = "ERR_OUT_OF_MEMORY";
-        SetError("Out of memory in the native core");
-      } catch (const std::exception& e) {
-        code_ = "ERR_NATIVE";
-        SetError(e.what());
-      }
-    }
-    void OnOK() override { deferred_.Resolve(Env().Undefined()); }
-    void OnError(const Napi::Error& e) override { deferred_.Reject(error_from_code(Env(), code_, e.Message()).Value()); }
-
-   private:
-    Napi::Promise::Deferred deferred_;
-    std::shared_ptr<const sparq::Plan> plan_;
-    Buffers b_;
-    Napi::ObjectReference keep_;
-    std::string code_ = "ERR_NATIVE";
-  };
-
   Napi::Value Run(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto plan = this->plan(env);
     Buffers b = read_buffers(info, *plan);
-    // Inputs, outputs and this handle (which keeps the constants alive) stay referenced until the run ends.
-    Napi::Object keep = Napi::Object::New(env);
-    keep.Set("inputs", info[0]);
-    keep.Set("outputs", info[1]);
-    keep.Set("plan", info.This());
-    auto* worker = new RunWorker(env, std::move(plan), std::move(b), keep);
-    Napi::Promise p = worker->Promise();
-    worker->Queue();
-    return p;
+    // Inputs, outputs and the plan's constants stay referenced until the run ends (the plan holds its
+    // packed weights itself), so release() may drop this handle's reference to the constants at once.
+    return run_async(
+        env, [plan = std::move(plan), b = std::move(b)] { plan->run(b.inputs.data(), b.outputs.data(), b.threads); },
+        {info[0], info[1], keep_.Value()});
   }
 
   Napi::Value Release(const Napi::CallbackInfo& info) {
-    // Running workers hold their own reference to the plan; it is freed when the last one ends.
-    // The constants stay referenced until this handle is collected (a worker references it too).
-    if (plan_) {
-      plan_.reset();
-      Napi::MemoryManagement::AdjustExternalMemory(info.Env(), -reported_);
-      reported_ = 0;
-    }
+    // Runs in flight hold their own references to the plan and the constants: both go when the last
+    // one ends. Nothing here waits for the GC: its finalizers run on a later turn of the event loop,
+    // which a loop of create/run/release awaiting inline runs may never reach.
+    drop(info.Env());
     return info.Env().Undefined();
+  }
+
+  void drop(Napi::Env env) {
+    if (!plan_) return;
+    plan_.reset();
+    keep_.Reset();
+    held_remove(env, Held::plan, reported_);
+    reported_ = 0;
   }
 
   Napi::Value Info(const Napi::CallbackInfo& info) {

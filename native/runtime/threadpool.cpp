@@ -18,6 +18,20 @@
 
 namespace sparq {
 
+namespace {
+// A waiting thread polls kSpinPolls times (about 100 µs) before it sleeps, so the ops of one run
+// (microseconds apart) find the workers awake. Every 16th poll yields the core: where threads outnumber
+// cores (a small VM, a run off the event loop whose JS thread must take the completion) a spinning
+// thread would otherwise hold the core that the thread it waits for, or the JS thread, needs.
+constexpr int kSpinPolls = 4000;
+inline void spin_pause(int spin) {
+  if ((spin & 15) == 15)
+    std::this_thread::yield();
+  else
+    SPARQ_PAUSE();
+}
+}  // namespace
+
 // Workers sleep on a condition variable between jobs, after a short spin: a run of many small
 // kernels (an inference) then wakes them cheaply, while an idle pool costs nothing.
 struct ThreadPool::Impl {
@@ -63,8 +77,8 @@ struct ThreadPool::Impl {
     uint64_t seen = 0;
     for (;;) {
       uint64_t gen = generation.load(std::memory_order_acquire);
-      for (int spin = 0; gen == seen && spin < 4000; ++spin) {
-        SPARQ_PAUSE();
+      for (int spin = 0; gen == seen && spin < kSpinPolls; ++spin) {
+        spin_pause(spin);
         gen = generation.load(std::memory_order_acquire);
       }
       if (gen == seen) {
@@ -172,7 +186,7 @@ void ThreadPool::parallel_for(int64_t n, int threads, int64_t grain,
   // Every chunk is taken: close the job and wait for the workers that joined it (their chunks).
   const auto joined = [&] { return (s.ticket.load(std::memory_order_acquire) & Impl::kCount) != 0; };
   s.ticket.fetch_or(Impl::kClosed, std::memory_order_acq_rel);
-  for (int spin = 0; joined() && spin < 20000; ++spin) SPARQ_PAUSE();
+  for (int spin = 0; joined() && spin < 5 * kSpinPolls; ++spin) spin_pause(spin);
   if (joined()) {
     std::unique_lock<std::mutex> lock(s.m);
     s.done.wait(lock, [&] { return !joined(); });
