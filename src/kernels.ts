@@ -5,7 +5,7 @@ import { native, type NativePackedHandle } from './native.js';
 import { checkBoolean, checkFloat32Array, checkInteger, checkObject, checkOneOf } from './validate.js';
 import { assertCudaAvailable, CUDA_FORMATS } from './cuda.js';
 
-export const WEIGHT_FORMATS = ['dense', 'int8', 'sparse', 'block', '2:4', 'sparse-int8', 'auto', ...CUDA_FORMATS] as const;
+export const WEIGHT_FORMATS = ['dense', 'int8', 'sparse', 'block', '2:4', 'sparse-int8', 'int4', 'int8-wo', 'auto', ...CUDA_FORMATS] as const;
 export type WeightFormat = (typeof WEIGHT_FORMATS)[number];
 export const ACTIVATIONS = ['none', 'relu', 'gelu'] as const;
 export type Activation = (typeof ACTIVATIONS)[number];
@@ -22,6 +22,10 @@ export interface PackOptions {
    *   prune with pattern '2:4' first, or use 'sparse'.
    * - 'sparse-int8': s8 weights (per-output scales) in 1x4 blocks along K, u8 activations quantized
    *   per row at call time; exact s32 accumulation.
+   * - 'int4' | 'int8-wo': weight-only codes for decode (M <= 8 reads the weights once): u4 (two per
+   *   byte) or u8 codes with one bf16 scale per `groupSize` consecutive k of each output, a fixed or
+   *   per-group zero point (`symmetric`); x is quantized to s8 per group and multiplied exactly in
+   *   int32 (VNNI), one fp32 fused multiply-add per group. Larger M dequantizes tiles for the fp32 GEMM.
    * - 'auto': the fastest exact fp32 format for this matrix here (dense below the crossover), chosen
    *   once at pack time; `format` reports the choice and `info.reason` why.
    * - 'cuda-f32' | 'cuda-f16' | 'cuda-int8' | 'cuda-sparse' | 'cuda-block' | 'cuda-2:4': the weights
@@ -38,6 +42,10 @@ export interface PackOptions {
    * Weights that aren't block-pruned still multiply exactly (blocks are stored with their zeros).
    */
   block?: BlockShape;
+  /** 'int4' / 'int8-wo': consecutive k per scale, a multiple of 8 (int4) or 4 up to 4096; default 64. */
+  groupSize?: number;
+  /** 'int4' / 'int8-wo': fixed zero point (8 / 128, default) or one per group. */
+  symmetric?: boolean;
   /** Pack for a given instruction set instead of the active one (tests, comparisons). */
   isa?: 'scalar' | 'avx2' | 'avx512';
 }
@@ -122,6 +130,8 @@ export function pack(W: Float32Array, K: number, N: number, options: PackOptions
   if (format.startsWith('cuda-')) assertCudaAvailable();
   const nativeOptions: Record<string, number | string | boolean> = {};
   if (opts.perChannel !== undefined) nativeOptions.perChannel = checkBoolean(opts.perChannel, 'options.perChannel');
+  if (opts.groupSize !== undefined) nativeOptions.groupSize = checkInteger(opts.groupSize, 'options.groupSize', 4, 4096);
+  if (opts.symmetric !== undefined) nativeOptions.symmetric = checkBoolean(opts.symmetric, 'options.symmetric');
   if (opts.block !== undefined) nativeOptions.block = checkOneOf(opts.block, 'options.block', BLOCK_SHAPES);
   if (opts.isa !== undefined) nativeOptions.isa = checkOneOf(opts.isa, 'options.isa', ['scalar', 'avx2', 'avx512'] as const);
   try {

@@ -13,6 +13,7 @@ import { dirname, resolve } from 'node:path';
 import { SparqError, rethrowNative, rangeError, typeError } from './errors.js';
 import type { ConstTensor, Graph, Node, TypedData, ValueInfo } from './graph/ir.js';
 import { allocData, numel } from './graph/ir.js';
+import { isPackedWeightInput } from './graph/conv-layout.js';
 import { prepareGraph, preparedGraphOf } from './graph/prepare.js';
 import { MAX_VALUE_ELEMENTS, valueInputs } from './graph/value-inputs.js';
 import { assertCudaAvailable, cudaFormatFor } from './cuda.js';
@@ -137,7 +138,7 @@ export class InferenceSession {
     const addon = native();
     const release = ownedFile ? fileReleaser(this.#graph, ownedFile) : undefined;
     for (const node of this.#graph.nodes) {
-      if (node.op !== 'Linear' || node.domain !== 'sparq') continue;
+      if (!isPackedWeightInput(node, 1)) continue;
       const name = node.inputs[1];
       if (this.#weightIndex.has(name)) continue;
       const original = node.attrs.weight_name?.type === 'string' ? node.attrs.weight_name.value : name;
@@ -155,7 +156,9 @@ export class InferenceSession {
         if (context) opts.device = context;
         // Weights a .sparq file carried packed, or as their nonzeros, skip the dense fp32 matrix
         // (src/io/prepacked.ts); not when fusion scaled them (Gemm alpha), nor for GPU formats.
-        handle = (context || node.attrs.weight_alpha ? undefined : packWithoutDense(model, original, spec, K, N)) ?? (w.raw && w.dtype === 'float32'
+        // A conv's weight is a relayout of its model weight (conv-layout.ts): always packed from it.
+        const relaid = node.attrs.weight_alpha || node.op === 'ConvNhwc';
+        handle = (context || relaid ? undefined : packWithoutDense(model, original, spec, K, N)) ?? (w.raw && w.dtype === 'float32'
           ? addon.packBytes(spec.format, w.raw, K, N, opts)
           : addon.pack(spec.format, w.data as Float32Array, K, N, opts));
       } catch (e) {
@@ -332,7 +335,7 @@ function fileReleaser(graph: Graph, file: ArrayBufferLike): (t: ConstTensor) => 
   const used = new Set<string>(graph.outputs.map((o) => o.name));
   for (const n of graph.nodes)
     n.inputs.forEach((name, i) => {
-      if (!(n.op === 'Linear' && n.domain === 'sparq' && i === 1)) used.add(name);
+      if (!isPackedWeightInput(n, i)) used.add(name);
     });
   const kept: [number, number][] = [];
   for (const [name, t] of graph.initializers) {

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "sparq/aligned.h"
+#include "sparq/conv.h"
 #include "sparq/error.h"
 #include "sparq/plan.h"
 #include "sparq/sgemm.h"
@@ -54,8 +55,10 @@ const char* op_name(OpCode c) {
     case OpCode::dequantize_linear: return "DequantizeLinear";
     case OpCode::matmul_integer: return "MatMulInteger";
     case OpCode::gemm: return "Gemm";
-    default: return detail::ext_op_name(c);
+    default: break;
   }
+  if (static_cast<int32_t>(c) >= 100 && static_cast<int32_t>(c) < 200) return detail::ext_op_name(c);
+  return conv_op_name(static_cast<int32_t>(c));
 }
 
 bool is_binary(OpCode c) { return c >= OpCode::add && c <= OpCode::equal; }
@@ -388,6 +391,8 @@ void Plan::validate_op(const PlanOp& op) const {
     if (has(2) && (in(2).dtype != DType::float32 || !broadcasts_to(in(2).shape, out(0).shape))) throw fail("C does not broadcast to the output");
   } else if (static_cast<int32_t>(c) >= 100 && static_cast<int32_t>(c) < 200) {
     detail::validate_ext_op(op, slots_);
+  } else if (is_conv_op(static_cast<int32_t>(c))) {
+    validate_conv_op(op, slots_);
   } else {
     throw bad_plan("unknown op code " + std::to_string(static_cast<int>(c)));
   }
@@ -576,7 +581,10 @@ void Plan::run_op(const PlanOp& op, void* const* ptr, const OpContext& ctx) cons
       return;
     }
     default:
-      detail::run_ext_op(op, slots_, ptr, ctx);
+      if (static_cast<int32_t>(op.code) >= 100 && static_cast<int32_t>(op.code) < 200)
+        detail::run_ext_op(op, slots_, ptr, ctx);
+      else
+        run_conv_op(op, slots_, ptr, ctx);
       return;
   }
 }

@@ -81,17 +81,8 @@ function tensorFromProto(onnx, bytes) {
   return { type, dims, data };
 }
 
-function halfToFloat(h) {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * 2 ** -14 * (f / 1024);
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * 2 ** (e - 15) * (1 + f / 1024);
-}
-
 /** '' when `actual` matches `expected`, else what differs. */
-function compare(expected, actual) {
+function compare(expected, actual, halfToFloat) {
   if (!actual) return 'no output';
   if (actual.type !== expected.type) return `dtype ${actual.type}, expected ${expected.type}`;
   const dims = [...actual.dims];
@@ -144,6 +135,8 @@ function describeError(e) {
   return { code, message };
 }
 
+let halfToNumber;
+
 async function runOne(runtime, kind, onnx, c, io) {
   let session;
   try {
@@ -156,7 +149,7 @@ async function runOne(runtime, kind, onnx, c, io) {
       });
       const out = await session.run(feeds);
       for (const [i, name] of io.outputs.entries()) {
-        const diff = compare(set.outputs[i], out[name]);
+        const diff = compare(set.outputs[i], out[name], halfToNumber);
         if (diff) return { status: 'wrong', detail: `data set ${si}, output "${name}": ${diff}` };
       }
     }
@@ -174,6 +167,7 @@ async function runOne(runtime, kind, onnx, c, io) {
 async function child() {
   const onnx = await loadProto();
   const sparq = await import(join(root, 'dist', 'index.js'));
+  halfToNumber = sparq.halfToNumber; // float16 bits to numbers, for both runtimes' outputs
   const ort = (await import('onnxruntime-node')).default;
   process.on('message', async (msg) => {
     if (msg.exit) process.exit(0);

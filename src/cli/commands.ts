@@ -4,7 +4,9 @@ import { benchCommand } from './commands/bench.js';
 import { compressCommand } from './commands/compress.js';
 import { demoCommand } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
+import { explainCommand } from './commands/explain.js';
 import { inspectCommand } from './commands/inspect.js';
 import { runCommand } from './commands/run.js';
+import { serveCommand } from './commands/serve.js';
 
-export const commands: Command[] = [demoCommand, inspectCommand, compressCommand, runCommand, benchCommand, evalCommand];
+export const commands: Command[] = [demoCommand, inspectCommand, compressCommand, runCommand, benchCommand, evalCommand, explainCommand, serveCommand];

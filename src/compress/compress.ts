@@ -19,6 +19,7 @@ import { accuracy, outputDrift } from './metrics.js';
 import { type PruneOptions, prune } from './prune.js';
 import { type QuantizeOptions, quantizationOf, quantize, withQuantization } from './quantize.js';
 import { quantizeWeights } from './quantize-math.js';
+import { quantizeGroupwise } from './quantize-weight-only.js';
 import { CompressionReport, type LayerReport, type PassReport } from './report.js';
 
 /** Fine-tuning: train()'s options plus its data; pruned weights stay zero. */
@@ -128,7 +129,8 @@ async function layerReports(model: Model, threads?: number): Promise<LayerReport
       for (let i = 0; i < W.length; i++) if (W[i] !== 0) nz++;
       const q = quant.get(l.weight);
       const pw = packed.get(l.weight) ?? [...packed].find(([k]) => k.startsWith(l.weight))?.[1];
-      const file = q ? encodeWeight({ K: l.K, N: l.N, s8: quantizeWeights(W, l.K, l.N, q.perChannel) }) : encodeWeight({ K: l.K, N: l.N, f32: W });
+      const groupwise = q?.groupSize ? quantizeGroupwise(W, l.K, l.N, { bits: q.bits, groupSize: q.groupSize, symmetric: q.symmetric ?? true }) : null;
+      const fileBytes = groupwise ? groupwise.packedBytes : (q ? encodeWeight({ K: l.K, N: l.N, s8: quantizeWeights(W, l.K, l.N, q.perChannel) }) : encodeWeight({ K: l.K, N: l.N, f32: W })).bytes.length;
       return {
         node: l.node.name,
         weight: l.weight,
@@ -137,10 +139,10 @@ async function layerReports(model: Model, threads?: number): Promise<LayerReport
         params: l.K * l.N,
         nonzeros: nz,
         sparsity: 1 - nz / (l.K * l.N),
-        dtype: q ? 'int8' : 'fp32',
+        dtype: q ? (q.bits === 4 ? 'int4' : 'int8') : 'fp32',
         format: pw?.format ?? 'unpacked',
         packedBytes: pw?.bytes ?? 0,
-        fileBytes: file.bytes.length,
+        fileBytes,
       } satisfies LayerReport;
     });
   } finally {

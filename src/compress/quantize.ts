@@ -5,9 +5,12 @@
 //   'dynamic':     s8 weights, u8 activations quantized per run (the int8 / sparse-int8 kernels).
 //   'static':      as dynamic, plus activation ranges from calibration (min-max or percentile) fixed as
 //                  QuantizeLinear → DequantizeLinear on each layer's input (the Q/DQ form ONNX tools use).
-//   'weight-only': s8 storage, fp32 arithmetic (dense or sparse fp32 kernels).
+//   'weight-only': s8 storage, fp32 arithmetic (dense or sparse fp32 kernels); with `bits` or `groupSize`
+//                  given, group-wise codes (int4 two per byte, or int8) with one scale per group of
+//                  groupSize k per output, on the decode kernels 'int4' / 'int8-wo'
+//                  (quantize-weight-only.ts), exported to ONNX as com.microsoft MatMulNBits.
 // Pruned weights stay exact zeros and run as 'sparse-int8'.
-import { SparqError, typeError } from '../errors.js';
+import { typeError } from '../errors.js';
 import { type ConstTensor, type Graph, type Node, freezeTensor } from '../graph/ir.js';
 import { Model, type WeightFormatSpec } from '../model.js';
 import { checkBoolean, checkInteger, checkNumber, checkObject, checkOneOf } from '../validate.js';
@@ -16,6 +19,8 @@ import { SPARSE_INT8_FROM, chooseFormat } from './formats.js';
 import { linearLayers, selected, weightOf, weightTensor } from './layers.js';
 import { blockFill, sparsityOf } from './masks.js';
 import { RangeObserver, dequantizeWeights, quantizeWeights } from './quantize-math.js';
+import { quantizationOf, withQuantization } from './quantization-record.js';
+import { DEFAULT_GROUP_SIZE, GROUP_SIZES, type GroupwiseSpec, quantizeGroupwise, weightOnlyFormatSpec } from './quantize-weight-only.js';
 
 export const QUANTIZE_MODES = ['dynamic', 'static', 'weight-only'] as const;
 export type QuantizeMode = (typeof QUANTIZE_MODES)[number];
@@ -34,38 +39,20 @@ export interface QuantizeOptions {
   rangeMethod?: 'minmax' | 'percentile';
   /** 'static' with 'percentile': the percentile kept at both ends (default 99.99). */
   percentile?: number;
+  /**
+   * 'weight-only': code width, 8 or 4. Giving `bits` or `groupSize` selects the group-wise decode formats
+   * ('int4', 'int8-wo'); without either, 'weight-only' keeps s8 per-channel weights on fp32 kernels.
+   */
+  bits?: 4 | 8;
+  /** 'weight-only': consecutive k per scale (16, 32, 64 (default), 128 or 256). */
+  groupSize?: number;
+  /** 'weight-only' group-wise: fixed zero point (default true) or one stored per group. */
+  symmetric?: boolean;
   threads?: number;
   signal?: AbortSignal;
 }
 
-/** What quantize() recorded for one weight (Model metadata 'sparq.quantization'). */
-export interface WeightQuantization {
-  mode: QuantizeMode;
-  bits: 8;
-  perChannel: boolean;
-  /** 'static': the layer input's u8 parameters. */
-  input?: { scale: number; zeroPoint: number };
-}
-
-export const QUANTIZATION_KEY = 'sparq.quantization';
-
-/** The quantization record of a model's weights (empty when none). */
-export function quantizationOf(model: Model): Map<string, WeightQuantization> {
-  const raw = model.metadata[QUANTIZATION_KEY];
-  if (!raw) return new Map();
-  try {
-    return new Map(Object.entries(JSON.parse(raw) as Record<string, WeightQuantization>));
-  } catch {
-    throw new SparqError('ERR_INVALID_MODEL', `Invalid model metadata: "${QUANTIZATION_KEY}" is not JSON`);
-  }
-}
-
-export function withQuantization(metadata: Readonly<Record<string, string>>, q: ReadonlyMap<string, WeightQuantization>): Record<string, string> {
-  const md = { ...metadata };
-  if (q.size > 0) md[QUANTIZATION_KEY] = JSON.stringify(Object.fromEntries(q));
-  else delete md[QUANTIZATION_KEY];
-  return md;
-}
+export { QUANTIZATION_KEY, quantizationOf, withQuantization, type WeightQuantization } from './quantization-record.js';
 
 export async function quantize(model: Model, options: QuantizeOptions = {}): Promise<Model> {
   if (!(model instanceof Model)) throw typeError('a Model (from loadModel)', 'model', model);
@@ -79,6 +66,15 @@ export async function quantize(model: Model, options: QuantizeOptions = {}): Pro
   const rangeMethod = checkOneOf(o.rangeMethod ?? 'minmax', 'options.rangeMethod', ['minmax', 'percentile'] as const);
   const percentile = checkNumber(o.percentile ?? 99.99, 'options.percentile', 50, 100);
   if (o.threads !== undefined) checkInteger(o.threads, 'options.threads', 1, 1024);
+  let groupwise: GroupwiseSpec | null = null;
+  if (o.bits !== undefined || o.groupSize !== undefined || o.symmetric !== undefined) {
+    if (mode !== 'weight-only') throw typeError("mode 'weight-only' with options.bits / groupSize / symmetric", 'options.mode', mode);
+    const bits = o.bits ?? 8;
+    if (bits !== 4 && bits !== 8) throw typeError('4 or 8', 'options.bits', o.bits);
+    const groupSize = o.groupSize ?? DEFAULT_GROUP_SIZE;
+    if (!(GROUP_SIZES as readonly unknown[]).includes(groupSize)) throw typeError(`one of ${GROUP_SIZES.join(', ')}`, 'options.groupSize', o.groupSize);
+    groupwise = { bits, groupSize, symmetric: o.symmetric === undefined ? true : checkBoolean(o.symmetric, 'options.symmetric') };
+  }
   if (mode === 'static' && o.calibration === undefined) throw typeError("calibration feeds for mode 'static'", 'options.calibration', o.calibration);
   const batches = o.calibration === undefined ? null : calibrationBatches(o.calibration, model, 'options.calibration');
 
@@ -90,6 +86,12 @@ export async function quantize(model: Model, options: QuantizeOptions = {}): Pro
   const record = new Map(done);
   for (const l of layers) {
     const W = weightOf(graph, l);
+    if (groupwise) {
+      init.set(l.weight, weightTensor(l, quantizeGroupwise(W, l.K, l.N, groupwise).dequantized));
+      formats.set(l.weight, weightOnlyFormatSpec(groupwise));
+      record.set(l.weight, { mode, bits: groupwise.bits, perChannel: true, groupSize: groupwise.groupSize, symmetric: groupwise.symmetric });
+      continue;
+    }
     const q = quantizeWeights(W, l.K, l.N, perChannel);
     init.set(l.weight, weightTensor(l, dequantizeWeights(q, l.K, l.N)));
     const sparsity = sparsityOf(W);

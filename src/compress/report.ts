@@ -10,7 +10,7 @@ export interface LayerReport {
   nonzeros: number;
   sparsity: number;
   /** 'fp32' or 'int8' (what the weights are stored as). */
-  dtype: 'fp32' | 'int8';
+  dtype: 'fp32' | 'int8' | 'int4';
   /** Kernel format the session packed this layer into (e.g. 'sparse-int8', 'dense'). */
   format: string;
   /** Bytes of the packed weights in the session. */

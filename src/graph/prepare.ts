@@ -3,6 +3,8 @@
 // creating a session from a small model costs while the process's JS is still cold (LeNet-300-100:
 // ~60 of ~250 µs). The file stores the prepared ops, and the constants fusion derived (transposed or
 // scaled weights, reshaped biases) as recipes over the model's own initializers (fuse.ts, Derivation).
+import { convertConvLayout } from './conv-layout.js';
+import { foldBatchNorm } from './fold-batchnorm.js';
 import { foldConstants, removeDeadNodes } from './fold.js';
 import { type Derivation, derivationOf, fuseGraph } from './fuse.js';
 import type { Graph, Node } from './ir.js';
@@ -12,11 +14,11 @@ import { normalizeOpsets } from './normalize.js';
  * What the passes produce, versioned: bump it whenever folding or fusion changes its output; files
  * holding a prepared graph of another version are prepared afresh at load.
  */
-export const PREPARED_VERSION = 1;
+export const PREPARED_VERSION = 2;
 
-/** Prepares a model's graph for execution: opset forms normalised, folding, fusion, dead-node removal. */
+/** Prepares a model's graph for execution: opset forms normalised, folding (BatchNorm too), fusion, the channels-last conv layout, dead-node removal. */
 export function prepareGraph(graph: Graph): Graph {
-  return removeDeadNodes(fuseGraph(foldConstants(normalizeOpsets(graph))));
+  return removeDeadNodes(convertConvLayout(fuseGraph(foldBatchNorm(foldConstants(normalizeOpsets(graph))))));
 }
 
 /** A prepared graph as a file stores it: its nodes, and the constants it derived, by name. */

@@ -5,6 +5,7 @@ import { SparqError } from '../errors.js';
 import { type ConstTensor, type DType, type Dim, type Node, attrInt, attrInts, toNumbers } from './ir.js';
 import { dtypeOfCode } from '../onnx/decode.js';
 import { inferExtended } from './shapes-ext.js';
+import { inferConvNode } from './conv-shapes.js';
 
 /** What inference knows about a value: its dtype, its dims, and its data when it is a constant. */
 export interface ValueMeta {
@@ -349,6 +350,8 @@ export function inferNode(node: Node, ins: (ValueMeta | undefined)[], opset: num
     case 'DequantizeLinear':
       return same('float32');
     default: {
+      const conv = inferConvNode(node, ins);
+      if (conv) return conv;
       const ext = inferExtended(node, ins, opset);
       if (ext) return ext;
       throw new SparqError('ERR_UNSUPPORTED_OP', `Op ${node.op} (node "${node.name}") is not supported`);

@@ -3,6 +3,8 @@
 //     (the input's quantization shared by layers reading the same value);
 //   - 'static' and 'weight-only' int8 layers → DequantizeLinear(s8 weights, scales) → MatMul/Gemm (the
 //     Q/DQ form; static layers already carry their input's QuantizeLinear → DequantizeLinear);
+//   - group-wise 'weight-only' layers (int4 / int8 codes, a scale per group) → com.microsoft MatMulNBits
+//     (codes, scales and zero points as sparq's kernels hold them; onnxruntime runs it on its n-bit GEMM);
 //   - pruned weights as sparse_initializer where that is smaller (onnxruntime densifies them at load, so
 //     this shrinks the file, not the run time); structured pruning is already smaller dense tensors.
 import { type ConstTensor, type Graph, type Node, attrFloat, freezeTensor } from '../graph/ir.js';
@@ -10,12 +12,18 @@ import type { Model } from '../model.js';
 import { encodeModel } from '../onnx/encode.js';
 import { onnx, type ITensorProto } from '../onnx/proto.js';
 import { type LinearLayer, linearLayers, transpose, weightOf } from '../compress/layers.js';
-import { QUANTIZATION_KEY, quantizationOf } from '../compress/quantize.js';
+import { QUANTIZATION_KEY, quantizationOf } from '../compress/quantization-record.js';
 import { quantizeWeights } from '../compress/quantize-math.js';
+import { matMulNBitsLayer } from './export-matmulnbits.js';
 
 export interface OnnxExportOptions {
   /** Store sparse weights as sparse_initializer where smaller (default true). */
   sparseInitializers?: boolean;
+  /**
+   * MatMulNBits' accuracy_level for group-wise weight-only layers: 4 (default) lets onnxruntime quantize
+   * the activations to int8 per block as sparq's decode kernels do; 0 computes in fp32.
+   */
+  accuracyLevel?: 0 | 1 | 2 | 3 | 4;
 }
 
 const FORMATS_KEY = 'sparq.weight_formats';
@@ -38,9 +46,13 @@ export function exportOnnx(model: Model, options: OnnxExportOptions = {}): Uint8
     const q = quant.get(l.weight);
     if (!q || usesOf(l.weight) !== 1) continue;
     const W = weightOf(graph, l);
-    const qw = quantizeWeights(W, l.K, l.N, q.perChannel);
     const gemm = l.node.op === 'Gemm';
     if (gemm && (attrFloat(l.node, 'alpha', 1) !== 1 || attrFloat(l.node, 'beta', 1) !== 1)) continue;
+    if (q.groupSize) {
+      replace.set(l.node, matMulNBitsLayer(l, W, q, options.accuracyLevel ?? 4, init, fresh));
+      continue;
+    }
+    const qw = quantizeWeights(W, l.K, l.N, q.perChannel);
     if (q.mode === 'dynamic') replace.set(l.node, dynamicLayer(l, qw.values, qw.scales, init, fresh, dql));
     else if (graph.opset >= 13 || !q.perChannel) replace.set(l.node, dequantizedLayer(l, qw.values, qw.scales, q.perChannel, init, fresh));
   }
@@ -69,7 +81,7 @@ export function exportOnnx(model: Model, options: OnnxExportOptions = {}): Uint8
   return options.sparseInitializers === false ? bytes : sparsifyInitializers(bytes);
 }
 
-type Fresh = (base: string) => string;
+export type Fresh = (base: string) => string;
 
 function dynamicLayer(l: LinearLayer, values: Int8Array, scales: Float32Array, init: Map<string, ConstTensor>, fresh: Fresh, dql: Map<string, [string, string, string, Node]>): Node[] {
   const nodes: Node[] = [];

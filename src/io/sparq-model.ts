@@ -20,7 +20,7 @@ import { type Derivation, deriveTensor } from '../graph/fuse.js';
 import { PREPARED_VERSION, attachPreparedGraph, storablePreparation } from '../graph/prepare.js';
 import { removeDeadNodes } from '../graph/fold.js';
 import { linearLayers } from '../compress/layers.js';
-import { quantizationOf } from '../compress/quantize.js';
+import { quantizationOf } from '../compress/quantization-record.js';
 import { quantizeWeights } from '../compress/quantize-math.js';
 import { type PackedWeights, type WeightFormat, pack } from '../kernels.js';
 import { type Prepacked, type SparseWeight, attachPrepacked, serializePacked } from './prepacked.js';
@@ -149,7 +149,8 @@ export function encodeSparqModel(model: Model, options: SparqWriteOptions = {}):
     const q = quant.get(name);
     const spec = model.weightFormats.get(name);
     const bk = spec?.options?.block && /^1x\d+$/.test(String(spec.options.block)) ? Number(String(spec.options.block).slice(2)) : 1;
-    const s8 = q ? quantizeWeights(W, l.K, l.N, q.perChannel) : undefined;
+    // Group-wise weight-only weights travel as their packed codes (a serialising format) beside fp32.
+    const s8 = q && !q.groupSize ? quantizeWeights(W, l.K, l.N, q.perChannel) : undefined;
     let stored = s8 ? encodeWeight({ K: l.K, N: l.N, s8, bk }) : encodeWeight({ K: l.K, N: l.N, f32: W, bk });
     let packed: PackedRef | undefined;
     const bytes = spec && prepack !== false ? packedBytes(W, l.K, l.N, spec) : null;

@@ -1,7 +1,24 @@
 // The ONNX protobuf schema (onnx.proto compiled by protobufjs, shipped by the onnx-proto package).
-import onnxProto from 'onnx-proto';
+import { createRequire } from 'node:module';
 
-export const onnx = onnxProto.onnx;
+import type onnxProto from 'onnx-proto';
+
+let schema: typeof onnxProto.onnx | undefined;
+
+/**
+ * The schema, loaded on first use: protobufjs and the compiled onnx.proto (330 KB of CommonJS) cost
+ * ~50 ms to load, which `import('sparq')` shouldn't pay before a model is decoded or encoded (a
+ * service that loads .sparq files never needs them). Loaded with require, not import: Node's ESM
+ * loader would first scan that CommonJS source for its export names (another ~75 ms).
+ */
+function loadSchema(): typeof onnxProto.onnx {
+  return (schema ??= (createRequire(import.meta.url)('onnx-proto') as typeof onnxProto).onnx);
+}
+
+export const onnx: typeof onnxProto.onnx = new Proxy({} as typeof onnxProto.onnx, {
+  get: (_, key) => Reflect.get(loadSchema(), key),
+  has: (_, key) => Reflect.has(loadSchema(), key),
+});
 export type onnx = typeof onnxProto.onnx;
 export type IModelProto = onnxProto.onnx.IModelProto;
 export type IGraphProto = onnxProto.onnx.IGraphProto;
@@ -15,9 +32,15 @@ export const DataType = {
   FLOAT: 1,
   UINT8: 2,
   INT8: 3,
+  UINT16: 4,
+  INT16: 5,
   INT32: 6,
   INT64: 7,
   BOOL: 9,
+  FLOAT16: 10,
+  DOUBLE: 11,
+  UINT32: 12,
+  UINT64: 13,
 } as const;
 
 /** protobufjs decodes int64 as Long objects or numbers depending on the build: normalise to number. */

@@ -1,6 +1,7 @@
 // The HTML report: one self-contained file (inline CSS and SVG, no network), written by `sparq demo`
 // and `sparq bench --html`. Its JSON twin is the same ReportData.
-import { escapeXml, lineChart, type ChartSpec } from './svg-chart.js';
+import { renderHeatmap, type Heatmap } from './heatmap.js';
+import { barChart, escapeXml, lineChart, type BarChartSpec, type ChartSpec } from './svg-chart.js';
 
 export interface ReportTable {
   columns: string[];
@@ -11,7 +12,13 @@ export interface ReportSection {
   title: string;
   text?: string;
   table?: ReportTable;
-  charts?: ChartSpec[];
+  charts?: (ChartSpec | BarChartSpec)[];
+  /** Attribution figures (image heat maps, token bars). */
+  heatmaps?: Heatmap[];
+}
+
+function chart(spec: ChartSpec | BarChartSpec): string {
+  return 'kind' in spec && spec.kind === 'bar' ? barChart(spec) : lineChart(spec as ChartSpec);
 }
 
 export interface ReportData {
@@ -50,6 +57,9 @@ window.addEventListener('load', () => {
     if (ok) drawn++;
   }
   document.body.setAttribute('data-charts', charts.length + '/' + drawn);
+  const maps = [...document.querySelectorAll('svg.heatmap')];
+  const mapsDrawn = maps.filter((svg) => { const c = svg.querySelector('.cell'); if (!c) return false; const b = c.getBBox(); return b.width > 0 && b.height > 0; }).length;
+  document.body.setAttribute('data-heatmaps', maps.length + '/' + mapsDrawn);
 });
 </script>`;
 
@@ -62,7 +72,8 @@ export function renderReport(report: ReportData): string {
     .map(
       (s) => `<section><h2>${escapeXml(s.title)}</h2>
 ${s.text ? `<p>${escapeXml(s.text)}</p>` : ''}
-${s.charts?.length ? `<div class="charts">${s.charts.map(lineChart).join('\n')}</div>` : ''}
+${s.charts?.length ? `<div class="charts">${s.charts.map(chart).join('\n')}</div>` : ''}
+${s.heatmaps?.length ? `<div class="charts">${s.heatmaps.map(renderHeatmap).join('\n')}</div>` : ''}
 ${s.table ? table(s.table) : ''}
 </section>`,
     )
@@ -76,7 +87,7 @@ h1 { font-size: 22px; margin-bottom: 4px; } h2 { font-size: 17px; margin-top: 28
 .meta { color: #6b7280; } .summary li { margin: 2px 0; }
 table { border-collapse: collapse; margin: 8px 0; } th, td { border: 1px solid #e5e7eb; padding: 4px 8px; text-align: left; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; } thead th { background: #f9fafb; }
-.charts { display: flex; flex-wrap: wrap; gap: 12px; } svg.chart { background: #fff; border: 1px solid #f3f4f6; }
+.charts { display: flex; flex-wrap: wrap; gap: 12px; } svg.chart, svg.heatmap { background: #fff; border: 1px solid #f3f4f6; }
 </style></head>
 <body>
 <h1>${escapeXml(report.title)}</h1>

@@ -18,6 +18,19 @@ export interface ChartSpec {
   referenceY?: number;
   /** Start a linear y axis at 0 (default true); false fits it to the data (e.g. accuracy 95-97%). */
   yFromZero?: boolean;
+  /** The axis never runs past this (100 for an accuracy in %). */
+  yMax?: number;
+}
+
+/** Horizontal bars, one per labelled value (e.g. speedup per runtime). */
+export interface BarChartSpec {
+  kind: 'bar';
+  title: string;
+  xLabel: string;
+  bars: { label: string; value: number }[];
+  /** Draw a dashed vertical reference line (e.g. speedup 1.0). */
+  referenceX?: number;
+  width?: number;
 }
 
 const PALETTE = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#4b5563', '#ca8a04'];
@@ -65,11 +78,21 @@ export function lineChart(spec: ChartSpec): string {
   let [xmin, xmax] = [Math.min(...all.map((p) => p[0])), Math.max(...all.map((p) => p[0]))];
   let [ymin, ymax] = [Math.min(...all.map((p) => p[1])), Math.max(...all.map((p) => p[1]))];
   if (spec.referenceY !== undefined) [ymin, ymax] = [Math.min(ymin, spec.referenceY), Math.max(ymax, spec.referenceY)];
-  const pad = (ymax - ymin) * 0.1 || Math.abs(ymax) * 0.01 || 1;
-  if (!spec.logY) ymin = spec.yFromZero === false ? ymin - pad : Math.min(0, ymin);
+  if (!spec.logY) {
+    if (spec.yFromZero === false) {
+      // Fitted to the data with a margin on both sides, so no point sits on the frame; at least half a
+      // percent of the value, so near-equal points don't spread over the whole height.
+      const pad = Math.max((ymax - ymin) * 0.15, Math.abs(ymax) * 0.005, 1e-9);
+      ymin -= pad;
+      ymax += pad;
+    } else {
+      ymin = Math.min(0, ymin);
+      ymax = ymax > 0 ? ymax * 1.08 : ymax;
+    }
+  }
+  if (spec.yMax !== undefined) ymax = Math.min(ymax, Math.max(spec.yMax, ...all.map((p) => p[1])));
   if (xmax === xmin) [xmin, xmax] = [xmin - 1, xmax + 1];
   if (ymax === ymin) ymax = ymin + 1;
-  if (!spec.logY) ymax *= 1.08;
   const sx = (x: number) => m.left + (spec.logX ? (Math.log(x) - Math.log(xmin)) / (Math.log(xmax) - Math.log(xmin)) : (x - xmin) / (xmax - xmin)) * plotW;
   const sy = (y: number) => m.top + plotH - (spec.logY ? (Math.log(y) - Math.log(ymin)) / (Math.log(ymax) - Math.log(ymin)) : (y - ymin) / (ymax - ymin)) * plotH;
   const xt = spec.logX ? logTicks(xmin, xmax) : niceTicks(xmin, xmax, 6);
@@ -107,6 +130,41 @@ export function lineChart(spec: ChartSpec): string {
     parts.push(`<line x1="${lx}" x2="${lx + 18}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"/>`);
     parts.push(`<text x="${lx + 24}" y="${ly}" font-size="11" dominant-baseline="middle">${escapeXml(s.name)}</text>`);
   });
+  parts.push('</svg>');
+  return parts.join('');
+}
+
+/** An SVG bar chart (horizontal bars with value labels); bars are path.series so the render probe sees them. */
+export function barChart(spec: BarChartSpec): string {
+  const bars = spec.bars.filter((b) => Number.isFinite(b.value));
+  const labelW = 230;
+  const plotW = (spec.width ?? 560) - labelW - 60;
+  const row = 26;
+  const top = 36;
+  const height = top + bars.length * row + 40;
+  const width = labelW + plotW + 60;
+  if (!bars.length) return `<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="${width}" height="80"><text x="20" y="40">${escapeXml(spec.title)}: no data</text></svg>`;
+  const xmax = Math.max(...bars.map((b) => b.value), spec.referenceX ?? 0) * 1.1 || 1;
+  const sx = (v: number) => labelW + (Math.max(0, v) / xmax) * plotW;
+  const parts = [`<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="${escapeXml(spec.title)}">`];
+  parts.push(`<text x="8" y="20" font-size="14" font-weight="600">${escapeXml(spec.title)}</text>`);
+  for (const t of niceTicks(0, xmax, 5)) {
+    const x = sx(t).toFixed(1);
+    parts.push(`<line x1="${x}" x2="${x}" y1="${top}" y2="${top + bars.length * row}" stroke="#e5e7eb"/>`);
+    parts.push(`<text x="${x}" y="${top + bars.length * row + 14}" font-size="11" text-anchor="middle">${formatTick(t)}</text>`);
+  }
+  bars.forEach((b, i) => {
+    const y = top + i * row;
+    const color = PALETTE[i % PALETTE.length];
+    parts.push(`<text x="${labelW - 8}" y="${y + row / 2}" font-size="11" text-anchor="end" dominant-baseline="middle">${escapeXml(b.label)}</text>`);
+    parts.push(`<path class="series" data-series="${escapeXml(b.label)}" d="M${labelW} ${y + 4} H${sx(b.value).toFixed(1)} V${y + row - 4} H${labelW} Z" fill="${color}"><title>${escapeXml(b.label)}: ${formatTick(b.value)}</title></path>`);
+    parts.push(`<text x="${(sx(b.value) + 6).toFixed(1)}" y="${y + row / 2}" font-size="11" dominant-baseline="middle">${formatTick(b.value)}</text>`);
+  });
+  if (spec.referenceX !== undefined) {
+    const x = sx(spec.referenceX).toFixed(1);
+    parts.push(`<line x1="${x}" x2="${x}" y1="${top - 4}" y2="${top + bars.length * row}" stroke="#6b7280" stroke-dasharray="4 3"/>`);
+  }
+  parts.push(`<text x="${labelW + plotW / 2}" y="${height - 6}" font-size="12" text-anchor="middle">${escapeXml(spec.xLabel)}</text>`);
   parts.push('</svg>');
   return parts.join('');
 }

@@ -49,6 +49,16 @@ export const OpCode = {
   EyeLike: 113,
   ClipExt: 114,
   NllLoss: 115,
+  // 200-229: convolutions and pooling (native/runtime/ops_conv_plan.cpp).
+  Conv: 200,
+  DepthwiseConv: 201,
+  MaxPool: 202,
+  AvgPool: 203,
+  GlobalAvgPool: 204,
+  GlobalMaxPool: 205,
+  ConvTranspose: 206,
+  InstanceNorm: 207,
+  Lrn: 208,
 } as const;
 
 /** Slot storage kinds: must match plan.h (enum class SlotKind). */

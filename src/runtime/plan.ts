@@ -7,6 +7,8 @@ import { inferGraph } from '../graph/infer.js';
 import { hasControlFlow, inlineControlFlow } from '../graph/control-flow.js';
 import { type ValueMeta, sliceSpec } from '../graph/shapes.js';
 import { MAX_ELEMENTS } from '../onnx/decode.js';
+import { isPackedWeightInput } from '../graph/conv-layout.js';
+import { convWork, lowerConvNode } from './conv-plan.js';
 import { DTYPE_CODE, OpCode, SlotKind } from './opcodes.js';
 import { type LowerContext, checkDtype, lowerExtended, nativeTakes } from './lower-ext.js';
 
@@ -156,9 +158,8 @@ export function compilePlan(
       return;
     }
     const at = ops.length;
-    // A Linear's weight (input 1) lives in its packed handle, not in a slot.
-    const isLinear = node.op === 'Linear' && node.domain === 'sparq';
-    const inputs = node.inputs.map((name, i) => (name && !(isLinear && i === 1) ? valueSlot(name) : -1));
+    // A Linear's or a conv's weight (input 1) lives in its packed handle, not in a slot.
+    const inputs = node.inputs.map((name, i) => (name && !isPackedWeightInput(node, i) ? valueSlot(name) : -1));
     const outputs = node.outputs.map((name, i) => {
       if (!name) return -1;
       const id = newSlot((outMetas[i] as ValueMeta).dtype, outDims[i], SlotKind.arena, 0, at);
@@ -395,6 +396,7 @@ function lowerNode(node: Node, inputs: number[], outputs: number[], metas: Map<s
     case 'Shape':
       throw new SparqError('ERR_UNSUPPORTED_OP', `${node.op} node "${node.name}" depends on runtime data; sparq needs it to be computable from shapes`);
     default: {
+      if (lowerConvNode(node, spec, slots, weightIndex)) return spec;
       const ext = lowerExtended(ctx);
       if (ext) return ext;
       throw new SparqError('ERR_UNSUPPORTED_OP', `Op ${node.op} (node "${node.name}") is not supported`);
@@ -404,6 +406,7 @@ function lowerNode(node: Node, inputs: number[], outputs: number[], metas: Map<s
 
 function estimateWork(node: Node, slots: Slot[], spec: OpSpec): number {
   const out = spec.outputs[0] >= 0 ? numel(slots[spec.outputs[0]].dims) : 0;
+  if (spec.op >= OpCode.Conv && spec.op <= OpCode.Lrn) return convWork(spec, slots, out);
   if (spec.op === OpCode.Linear || spec.op === OpCode.MatMul || spec.op === OpCode.MatMulInteger || spec.op === OpCode.Gemm) {
     const a = slots[spec.inputs[0]].dims;
     return out * (a[a.length - 1] ?? 1);

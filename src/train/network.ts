@@ -53,6 +53,13 @@ export interface ForwardOptions {
   threads?: number;
 }
 
+export interface BackwardOptions {
+  /** Also return the gradient with respect to the network's input (default false). */
+  inputGrad?: boolean;
+  /** Compute the parameters' gradients (default true). */
+  paramGrads?: boolean;
+}
+
 export class Network {
   readonly graph: TrainableGraph;
   readonly layers: Layer[];
@@ -169,10 +176,15 @@ export class Network {
 
   /**
    * Back-propagates dOut (the gradient at the output of the last forward(train) pass) and writes every
-   * parameter's gradient (overwriting, not accumulating).
+   * parameter's gradient (overwriting, not accumulating). With `inputGrad` it also carries the gradient
+   * through the first layer and returns d(out)/d(input) [M, inputSize] (explanations need it; training
+   * skips that product); with `paramGrads: false` the weight gradients are not computed (their values
+   * are then stale).
    */
-  backward(dOut: Float32Array): void {
+  backward(dOut: Float32Array, opts: BackwardOptions = {}): Float32Array | undefined {
     const M = this.rows;
+    const inputGrad = opts.inputGrad ?? false;
+    const paramGrads = opts.paramGrads ?? true;
     let d = dOut;
     for (let li = this.ranLayers - 1; li >= 0; li--) {
       const layer = this.layers[li];
@@ -181,13 +193,15 @@ export class Network {
       switch (layer.kind) {
         case 'dense': {
           const x = (cache as Cache).saved;
-          layer.W.grad.set(matmulTN(x, M, layer.K, d, layer.N, layer.alpha, this.threads));
-          if (layer.b) columnSums(d, M, layer.N, layer.b.grad, layer.beta);
-          if (!isFirst) d = matmulNT(d, M, layer.N, layer.W.value, layer.K, layer.alpha, this.threads);
+          if (paramGrads) {
+            layer.W.grad.set(matmulTN(x, M, layer.K, d, layer.N, layer.alpha, this.threads));
+            if (layer.b) columnSums(d, M, layer.N, layer.b.grad, layer.beta);
+          }
+          if (!isFirst || inputGrad) d = matmulNT(d, M, layer.N, layer.W.value, layer.K, layer.alpha, this.threads);
           break;
         }
         case 'bias':
-          columnSums(d, M, layer.N, layer.b.grad, 1);
+          if (paramGrads) columnSums(d, M, layer.N, layer.b.grad, 1);
           break;
         case 'relu': {
           const y = (cache as Cache).saved;
@@ -238,8 +252,9 @@ export class Network {
           const { N, gamma, beta } = layer;
           const { saved: xhat, rstd } = cache as Required<Cache>;
           const g = gamma.value;
-          const gg = gamma.grad.fill(0);
-          const gb = beta ? beta.grad.fill(0) : null;
+          // Without paramGrads the sums go to scratch arrays, so the parameters' gradients stay untouched.
+          const gg = paramGrads ? gamma.grad.fill(0) : new Float32Array(N);
+          const gb = beta ? (paramGrads ? beta.grad.fill(0) : new Float32Array(N)) : null;
           const dx = new Float32Array(d.length);
           for (let i = 0; i < M; i++) {
             const o = i * N;
@@ -264,6 +279,7 @@ export class Network {
       }
     }
     this.caches = [];
+    return inputGrad ? d : undefined;
   }
 
   /** Inference over many rows in chunks (bounded memory), returning [rows, outputSize]. */

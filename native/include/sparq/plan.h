@@ -64,6 +64,9 @@ enum class OpCode : int32_t {
   eye_like = 113,     // ints {k}
   clip_ext = 114,     // inputs x, min (optional), max (optional)
   nll_loss = 115,     // ints {reduction (0 none, 1 sum, 2 mean), has_ignore, ignore_index}; inputs x, target, weight?
+  // 200-229: convolutions and pooling (sparq/conv.h, native/runtime/ops_conv_plan.cpp).
+  conv = 200, depthwise_conv = 201, max_pool = 202, avg_pool = 203, global_avg_pool = 204, global_max_pool = 205,
+  conv_transpose = 206, instance_norm = 207, lrn = 208,
 };
 
 enum class SlotKind : int32_t { arena = 0, input = 1, output = 2, constant = 3 };
@@ -82,7 +85,7 @@ struct PlanOp {
   std::vector<int32_t> outputs;  // slot ids
   std::vector<int64_t> ints;     // attributes (axis, perm, slice starts+steps, activation, ...)
   std::vector<float> floats;     // attributes (epsilon, clip bounds)
-  std::shared_ptr<const PackedWeights> weights;  // linear only
+  std::shared_ptr<const PackedWeights> weights;  // linear and conv only
 };
 
 struct ConstantRef {

@@ -1,0 +1,99 @@
+// explain(): occlusion on a BERT-style encoder (int64 token ids occluded by a baseline id) and on an MLP
+// image classifier, deterministic across runs; the quadrature rules; and the argument checks.
+import { describe, expect, it } from 'vitest';
+
+import { explain, InferenceSession, loadModel, mlp, SparqError, Tensor } from '../src/index.js';
+import { encoderModel } from '../src/onnx/zoo.js';
+import { leggauss, pathRule } from '../src/explain/quadrature.js';
+import { mulberry32 } from '../src/random.js';
+
+const topK = (a: ArrayLike<number>, k: number) => Array.from(a, (v, i) => [Math.abs(v), i]).sort((p, q) => q[0] - p[0] || p[1] - q[1]).slice(0, k).map((p) => p[1]);
+
+describe('occlusion', () => {
+  it('explains an encoder by its token positions, the same way every run, batched or not', async () => {
+    const model = await loadModel(encoderModel({ hidden: 32, heads: 2, ffn: 64, layers: 2, vocab: 50, maxPosition: 16, seed: 4 }));
+    const seq = 12;
+    const r = mulberry32(9);
+    const ids = new Tensor('int64', BigInt64Array.from({ length: seq }, () => BigInt(1 + Math.floor(r() * 49))), [1, seq]);
+    const mask = new Tensor('int64', new BigInt64Array(seq).fill(1n), [1, seq]);
+    const target = { output: 'last_hidden_state', index: [0, 5] };
+    const a = await explain(model, { input_ids: ids, attention_mask: mask }, { method: 'occlusion', target, threads: 1 });
+    expect(Object.keys(a.attributions)).toEqual(['input_ids']);
+    expect(a.attributions.input_ids.dims).toEqual([1, seq]);
+    expect(a.target).toEqual({ output: 'last_hidden_state', index: 5 });
+    // Every position matters a little (attention mixes them); none is NaN.
+    expect(a.attributions.input_ids.data.every((v) => Number.isFinite(v))).toBe(true);
+    expect(a.attributions.input_ids.data.some((v) => v !== 0)).toBe(true);
+    // Deterministic, and independent of how the perturbed examples are batched (a session, one per run).
+    const session = await InferenceSession.create(model, { threads: 1 });
+    const b = await explain(session, { input_ids: ids, attention_mask: mask }, { method: 'occlusion', target, rowsPerRun: 5 });
+    const c = await explain(session, { input_ids: ids, attention_mask: mask }, { method: 'occlusion', target, rowsPerRun: 1 });
+    await session.release();
+    expect(topK(b.attributions.input_ids.data, 3)).toEqual(topK(a.attributions.input_ids.data, 3));
+    for (let i = 0; i < seq; i++) {
+      expect(b.attributions.input_ids.data[i]).toBeCloseTo(a.attributions.input_ids.data[i], 4);
+      expect(c.attributions.input_ids.data[i]).toBeCloseTo(a.attributions.input_ids.data[i], 4);
+    }
+    // Occluding position 5 by itself must be what moves its own output most among single positions.
+    const own = a.attributions.input_ids.data[5];
+    expect(Math.abs(own)).toBe(Math.max(...Array.from(a.attributions.input_ids.data, Math.abs)));
+  });
+
+  it('explains an image MLP by windows over the 28x28 view, matching a direct computation', async () => {
+    const model = mlp({ inputs: 784, hidden: [16], outputs: 10, seed: 2 });
+    const r = mulberry32(3);
+    const x = new Tensor('float32', Float32Array.from({ length: 784 }, () => r()), [1, 784]);
+    const e1 = await explain(model, { input: x }, { method: 'occlusion', target: 3, threads: 1 });
+    const e2 = await explain(model, { input: x }, { method: 'occlusion', target: 3, threads: 1 });
+    expect(topK(e1.attributions.input.data, 10)).toEqual(topK(e2.attributions.input.data, 10));
+    // A 4x4 window with stride 4 tiles the image: each pixel's attribution is its own tile's difference.
+    const tiled = await explain(model, { input: x }, { method: 'occlusion', target: 3, window: [4, 4], strides: [4, 4], baseline: 0.5 });
+    const session = await InferenceSession.create(model, { threads: 1 });
+    const f = async (d: Float32Array) => ((await session.run({ input: new Tensor('float32', d, [1, 784]) })).output.data as Float32Array)[3];
+    const fx = await f(x.data);
+    for (const [ty, tx] of [[0, 0], [3, 5], [6, 6]]) {
+      const d = Float32Array.from(x.data);
+      for (let yy = 0; yy < 4; yy++) for (let xx = 0; xx < 4; xx++) d[(ty * 4 + yy) * 28 + tx * 4 + xx] = 0.5;
+      const want = fx - (await f(d));
+      expect(tiled.attributions.input.data[(ty * 4 + 1) * 28 + tx * 4 + 2]).toBeCloseTo(want, 4);
+    }
+    await session.release();
+  });
+});
+
+describe('integration rules', () => {
+  it('has numpy leggauss nodes and weights, and weights summing to 1 on [0, 1]', () => {
+    const g = leggauss(3);
+    expect(g.nodes[0]).toBeCloseTo(-Math.sqrt(3 / 5), 12);
+    expect(g.nodes[1]).toBeCloseTo(0, 12);
+    expect(g.weights[0]).toBeCloseTo(5 / 9, 12);
+    expect(g.weights[1]).toBeCloseTo(8 / 9, 12);
+    for (const m of ['gausslegendre', 'riemann_trapezoid', 'riemann_left', 'riemann_right', 'riemann_middle'] as const) {
+      const p = pathRule(m, 50);
+      expect(p.weights.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 10);
+      // ∫0^1 t^3 dt = 1/4: Gauss-Legendre is exact, the others close.
+      const integral = p.alphas.reduce((a, t, i) => a + p.weights[i] * t ** 3, 0);
+      expect(Math.abs(integral - 0.25)).toBeLessThan(m === 'gausslegendre' ? 1e-12 : 0.011);
+    }
+  });
+});
+
+describe('explain() arguments', () => {
+  const model = mlp({ inputs: 8, hidden: [4], outputs: 3, seed: 1 });
+  const x = new Tensor('float32', new Float32Array(8).fill(0.5), [1, 8]);
+  it('refuses what it cannot do with coded errors', async () => {
+    await expect(explain(model, { input: x }, { method: 'lime' as never })).rejects.toThrow(RangeError);
+    await expect(explain(model, { input: x }, { target: 3 })).rejects.toThrow(/Expected an integer in \[0, 2\]/);
+    await expect(explain(model, { input: new Tensor('float32', new Float32Array(16), [2, 8]) })).rejects.toThrow(/batch 1/);
+    await expect(explain(model, { input: x }, { steps: 0 })).rejects.toThrow(RangeError);
+    await expect(explain({} as never, { input: x })).rejects.toThrow(TypeError);
+    const session = await InferenceSession.create(model);
+    await expect(explain(session, { input: x })).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED_OP' });
+    await session.release();
+    const enc = await loadModel(encoderModel({ hidden: 16, heads: 2, layers: 1, vocab: 20, maxPosition: 8 }));
+    const ids = new Tensor('int64', new BigInt64Array(4).fill(1n), [1, 4]);
+    const err = await explain(enc, { input_ids: ids, attention_mask: ids }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SparqError);
+    expect((err as SparqError).code).toBe('ERR_UNSUPPORTED_OP');
+  });
+});
