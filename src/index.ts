@@ -1,5 +1,5 @@
 // sparq's public API. Only exports live here.
-export { Tensor, type TensorType, type TensorData } from './tensor.js';
+export { Tensor, halfToNumber, numberToHalf, type TensorType, type TensorData } from './tensor.js';
 export { SparqError, type SparqErrorCode } from './errors.js';
 export { backend, type BackendInfo } from './backend.js';
 import * as kernels from './kernels.js';

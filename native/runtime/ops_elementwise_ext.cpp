@@ -132,6 +132,53 @@ void unary_typed(UnaryFn fn, const T* x, void* yv, int64_t n, const float* p, in
   });
 }
 
+// The vectorised float32 kernel of ops.h for a fn, if there is one.
+bool vectorised_unary(UnaryFn fn, UnaryOp& op) {
+  switch (fn) {
+    case UnaryFn::neg: op = UnaryOp::neg; return true;
+    case UnaryFn::abs: op = UnaryOp::abs; return true;
+    case UnaryFn::sqrt: op = UnaryOp::sqrt; return true;
+    case UnaryFn::exp: op = UnaryOp::exp; return true;
+    case UnaryFn::log: op = UnaryOp::log; return true;
+    case UnaryFn::erf: op = UnaryOp::erf; return true;
+    case UnaryFn::tanh: op = UnaryOp::tanh; return true;
+    case UnaryFn::relu: op = UnaryOp::relu; return true;
+    case UnaryFn::sigmoid: op = UnaryOp::sigmoid; return true;
+    case UnaryFn::gelu: op = UnaryOp::gelu; return true;
+    case UnaryFn::gelu_tanh: op = UnaryOp::gelu_tanh; return true;
+    case UnaryFn::reciprocal: op = UnaryOp::reciprocal; return true;
+    case UnaryFn::floor: op = UnaryOp::floor; return true;
+    case UnaryFn::ceil: op = UnaryOp::ceil; return true;
+    default: return false;
+  }
+}
+
+// float32 activations with parameters (CNN heads: LeakyRelu, HardSigmoid, HardSwish, ...): one loop per
+// fn in float, no per-element switch, so the compiler vectorises them.
+template <typename F>
+void map_f32(const float* x, float* y, int64_t n, int threads, F f) {
+  detail::parallel_elements(n, threads, 2.0, [&](int64_t e0, int64_t e1) {
+    for (int64_t i = e0; i < e1; ++i) y[i] = f(x[i]);
+  });
+}
+
+bool activation_f32(UnaryFn fn, const float* x, float* y, int64_t n, const float* p, int threads) {
+  const float a = p[0], b = p[1];
+  switch (fn) {
+    case UnaryFn::leaky_relu: map_f32(x, y, n, threads, [a](float v) { return v < 0 ? a * v : v; }); return true;
+    case UnaryFn::hard_sigmoid:
+      map_f32(x, y, n, threads, [a, b](float v) { return std::max(0.0f, std::min(1.0f, a * v + b)); });
+      return true;
+    case UnaryFn::hard_swish:
+      map_f32(x, y, n, threads, [](float v) { return v * std::max(0.0f, std::min(1.0f, v * (1.0f / 6) + 0.5f)); });
+      return true;
+    case UnaryFn::thresholded_relu: map_f32(x, y, n, threads, [a](float v) { return v > a ? v : 0.0f; }); return true;
+    case UnaryFn::softsign: map_f32(x, y, n, threads, [](float v) { return v / (1.0f + std::fabs(v)); }); return true;
+    case UnaryFn::identity: map_f32(x, y, n, threads, [](float v) { return v; }); return true;
+    default: return false;
+  }
+}
+
 }  // namespace
 
 bool unary_fn_integer(UnaryFn fn) {
@@ -151,6 +198,11 @@ void unary_ext(UnaryFn fn, DType dtype, const void* x, void* y, int64_t n, const
                                               : is_float ? fn != UnaryFn::logical_not && fn != UnaryFn::bitwise_not
                                                          : unary_fn_integer(fn) || (fn == UnaryFn::isnan || fn == UnaryFn::isinf));
   if (!ok) detail::unsupported_dtype("This unary op", dtype);
+  if (dtype == DType::float32) {
+    UnaryOp vop;
+    if (vectorised_unary(fn, vop)) return unary(vop, dtype, x, y, n, ctx);
+    if (activation_f32(fn, static_cast<const float*>(x), static_cast<float*>(y), n, p, ctx.threads)) return;
+  }
 #define SPARQ_UNARY(T) return unary_typed(fn, static_cast<const T*>(x), y, n, p, ctx.threads);
   SPARQ_DISPATCH_ALL(dtype, SPARQ_UNARY)
 #undef SPARQ_UNARY
@@ -304,6 +356,18 @@ void binary_ext(BinaryFn fn, DType a_type, const void* a, const Shape& a_shape, 
     SPARQ_DISPATCH_NUMERIC(a_type, SPARQ_ZERO)
 #undef SPARQ_ZERO
     if (zero) throw Error("ERR_DIVISION_BY_ZERO", "Integer division by zero");
+  }
+  if (a_type == DType::float32 && b_type == DType::float32) {
+    // The vectorised float32 kernels of ops.h where the fn has one.
+    static const BinaryOp kMap[] = {BinaryOp::add, BinaryOp::sub, BinaryOp::mul, BinaryOp::div, BinaryOp::pow};
+    if (fn <= BinaryFn::pow) return binary(kMap[static_cast<int>(fn)], a_type, a, a_shape, b, b_shape, out, ctx);
+    if (fn == BinaryFn::max) return binary(BinaryOp::max, a_type, a, a_shape, b, b_shape, out, ctx);
+    if (fn == BinaryFn::min) return binary(BinaryOp::min, a_type, a, a_shape, b, b_shape, out, ctx);
+    if (fn == BinaryFn::equal) return binary(BinaryOp::equal, a_type, a, a_shape, b, b_shape, out, ctx);
+    if (fn == BinaryFn::less) return binary(BinaryOp::less, a_type, a, a_shape, b, b_shape, out, ctx);
+    if (fn == BinaryFn::greater) return binary(BinaryOp::greater, a_type, a, a_shape, b, b_shape, out, ctx);
+    if (fn == BinaryFn::less_equal) return binary(BinaryOp::less_equal, a_type, a, a_shape, b, b_shape, out, ctx);
+    if (fn == BinaryFn::greater_equal) return binary(BinaryOp::greater_equal, a_type, a, a_shape, b, b_shape, out, ctx);
   }
   const Shape ins[2] = {a_shape, b_shape};
   const detail::Broadcast bc = detail::make_broadcast(out_shape, ins, 2);

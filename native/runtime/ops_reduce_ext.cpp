@@ -119,6 +119,21 @@ void reduce_ext(ReduceFn fn, DType dtype, const void* x, const Shape& shape, con
   int64_t out_n = 1;
   for (int d = 0; d < shape.rank; ++d)
     if (!reduced[d]) out_n *= shape[d];
+  if (dtype == DType::float32 && naxes > 0) {
+    // The vectorised float32 reductions of ops.h where the fn has one.
+    ReduceOp op;
+    bool has = true;
+    switch (fn) {
+      case ReduceFn::sum: op = ReduceOp::sum; break;
+      case ReduceFn::mean: op = ReduceOp::mean; break;
+      case ReduceFn::max: op = ReduceOp::max; break;
+      case ReduceFn::min: op = ReduceOp::min; break;
+      case ReduceFn::prod: op = ReduceOp::prod; break;
+      case ReduceFn::sum_square: op = ReduceOp::sum_square; break;
+      default: has = false; op = ReduceOp::sum; break;
+    }
+    if (has) return reduce_axes(op, static_cast<const float*>(x), shape, axes, naxes, static_cast<float*>(y), ctx);
+  }
 #define SPARQ_REDUCE(T) return reduce_typed(fn, static_cast<const T*>(x), shape, reduced, out_n, static_cast<T*>(y));
   SPARQ_DISPATCH_NUMERIC(dtype, SPARQ_REDUCE)
 #undef SPARQ_REDUCE
@@ -194,7 +209,10 @@ void softmax_typed(int kind, const T* x, T* y, int64_t outer, int64_t n, int64_t
 void softmax_ext(int kind, DType dtype, const void* x, void* y, int64_t outer, int64_t axis, int64_t inner) {
   if (kind < 0 || kind > 2) throw invalid_argument("Unknown softmax kind");
   switch (dtype) {
-    case DType::float32: return softmax_typed(kind, static_cast<const float*>(x), static_cast<float*>(y), outer, axis, inner);
+    case DType::float32:
+      // Softmax and LogSoftmax on the vectorised kernel; Hardmax here.
+      if (kind < 2) return softmax(static_cast<const float*>(x), static_cast<float*>(y), outer, axis, inner, kind == 1);
+      return softmax_typed(kind, static_cast<const float*>(x), static_cast<float*>(y), outer, axis, inner);
     case DType::float64: return softmax_typed(kind, static_cast<const double*>(x), static_cast<double*>(y), outer, axis, inner);
     case DType::float16:
       return softmax_typed(kind, static_cast<const detail::Half*>(x), static_cast<detail::Half*>(y), outer, axis, inner);

@@ -38,8 +38,20 @@ function broadcastIndex(dims: readonly number[], out: readonly number[], i: numb
   return idx;
 }
 
+/** Generalised cosine windows: w[n] = sum_k (-1)^k a_k cos(2 pi k n / N'), N' = N (periodic) or N - 1. */
+const WINDOWS: Record<string, number[]> = {
+  HannWindow: [0.5, 0.5], HammingWindow: [25 / 46, 21 / 46], BlackmanWindow: [0.42, 0.5, 0.08],
+};
+
 export function evaluateExtended(node: Node, vals: (ConstTensor | undefined)[], out: { dtype: DType; dims: number[] }[]): ConstTensor[] | undefined {
   const present = vals.filter((v): v is ConstTensor => !!v);
+  if (node.op in WINDOWS && present.length === 1) {
+    const n = out[0].dims[0];
+    const den = attrInt(node, 'periodic', 1) ? n : n - 1;
+    const a = WINDOWS[node.op];
+    const w = Array.from({ length: n }, (_, i) => a.reduce((acc, ak, k) => acc + (k % 2 ? -1 : 1) * ak * Math.cos((2 * Math.PI * k * i) / den), 0));
+    return [constFromNumbers(out[0].dtype, out[0].dims, w)];
+  }
   if (present.length === 0) return undefined;
   const floats = present.some((v) => v.dtype === 'float32' || v.dtype === 'float64');
   if (present.some((v) => !INT.has(v.dtype) && v.dtype !== 'float32' && v.dtype !== 'float64')) return undefined;

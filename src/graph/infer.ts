@@ -51,6 +51,9 @@ export function inferNodes(nodes: readonly Node[], metas: Map<string, ValueMeta>
       if (e instanceof SparqError) throw e;
       throw new SparqError('ERR_INVALID_MODEL', `Invalid ONNX model: node "${node.name}" (${node.op}) cannot be inferred: ${(e as Error).message}`, { cause: e });
     }
+    node.outputs.forEach((name, i) => {
+      if (name && !outs[i]) throw new SparqError('ERR_UNSUPPORTED_OP', `${node.op} node "${node.name}" has an output ${i} ("${name}") that sparq does not compute`);
+    });
     if (values) {
       values.forEach((v: ConstTensor, i) => (outs[i] = { dtype: v.dtype, dims: [...v.dims], value: v }));
       folded.add(index);

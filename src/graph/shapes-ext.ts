@@ -2,7 +2,7 @@
 // ops it has no rule of its own for. Shapes that depend on a value the rule does not know get fresh
 // symbolic dims (the planner knows the value: value-inputs.ts).
 import { SparqError } from '../errors.js';
-import { type DType, type Dim, type Node, attrInt, attrInts, attrString, elementAt, toNumbers } from './ir.js';
+import { type ConstTensor, type DType, type Dim, type Node, attrInt, attrInts, attrString, elementAt, toNumbers } from './ir.js';
 import { BINARY_FN, BOOL_OUTPUT, REDUCE_FN, UNARY_FN, VARIADIC } from './op-families.js';
 import { type ValueMeta, axesOf, broadcastDims, constInts, freshDim, normAxis, shapeError } from './shapes.js';
 import { dtypeOfCode } from '../onnx/decode.js';
@@ -12,6 +12,7 @@ export const EXTENDED_OPS: ReadonlySet<string> = new Set([
   ...Object.keys(UNARY_FN), ...Object.keys(BINARY_FN), ...Object.keys(REDUCE_FN), ...VARIADIC,
   'ArgMax', 'ArgMin', 'LogSoftmax', 'Hardmax', 'CastLike', 'Size', 'Tile', 'Pad', 'TopK', 'CumSum', 'Trilu', 'OneHot',
   'NonZero', 'Dropout', 'EyeLike', 'NegativeLogLikelihoodLoss', 'SoftmaxCrossEntropyLoss', 'If', 'Loop', 'Scan',
+  'HannWindow', 'HammingWindow', 'BlackmanWindow', 'Compress',
 ]);
 
 export function inferExtended(node: Node, ins: (ValueMeta | undefined)[], opset: number): ValueMeta[] | undefined {
@@ -139,6 +140,22 @@ export function inferExtended(node: Node, ins: (ValueMeta | undefined)[], opset:
         return { dtype: v.dtype, dims: scanned ? [freshDim(node, i), ...dims] : dims };
       });
     }
+    case 'HannWindow': case 'HammingWindow': case 'BlackmanWindow': {
+      const dtype = dtypeOfCode(attrInt(node, 'output_datatype', 1));
+      if (!dtype) throw new SparqError('ERR_UNSUPPORTED_DTYPE', `${op} node "${node.name}" asks for dtype ${attrInt(node, 'output_datatype', 1)}, which sparq does not support`);
+      const v = x().value;
+      const n = v ? Math.trunc(elementAt(v, 0)) : undefined;
+      if (n !== undefined && n < 0) throw shapeError(node, `size ${n} is negative`);
+      return [{ dtype, dims: [n ?? freshDim(node, 0)] }];
+    }
+    case 'Compress': {
+      const dims = x().dims;
+      const c = need(1).value;
+      const axis = node.attrs.axis ? normAxis(node, attrInt(node, 'axis', 0), dims.length) : undefined;
+      if (!c) return [{ dtype: x().dtype, dims: axis === undefined ? [freshDim(node, 0)] : dims.map((d, i) => (i === axis ? freshDim(node, i) : d)) }];
+      const picked = compressIndices(node, c, axis === undefined ? undefined : dims[axis]);
+      return [{ dtype: x().dtype, dims: axis === undefined ? [picked.length] : dims.map((d, i) => (i === axis ? picked.length : d)) }];
+    }
     case 'NegativeLogLikelihoodLoss': case 'SoftmaxCrossEntropyLoss': {
       const xd = x().dims, td = need(1).dims;
       if (xd.length < 2 || td.length !== xd.length - 1) throw shapeError(node, `input [${xd.join(', ')}] and target [${td.join(', ')}] disagree`);
@@ -175,4 +192,15 @@ export function padBegins(node: Node, rank: number, ins: (ValueMeta | undefined)
   }
   if (pads.length !== 2 * rank) throw shapeError(node, `pads has ${pads.length} values for rank ${rank}`);
   return { pads };
+}
+
+/** The positions Compress keeps: where the condition is true, within the axis (or the flattened input). */
+export function compressIndices(node: Node, cond: ConstTensor, dim: Dim | undefined): number[] {
+  const limit = typeof dim === 'number' ? Math.min(dim, cond.data.length) : cond.data.length;
+  if (typeof dim === 'number' && cond.data.length > dim) {
+    for (let i = dim; i < cond.data.length; i++) if (elementAt(cond, i)) throw shapeError(node, `the condition selects index ${i} of a dim of ${dim}`);
+  }
+  const out: number[] = [];
+  for (let i = 0; i < limit; i++) if (elementAt(cond, i)) out.push(i);
+  return out;
 }

@@ -1,10 +1,10 @@
 // A small ONNX model builder: tests, benchmarks and the demo write their models with it.
-import { DataType, onnx, type IAttributeProto, type INodeProto, type ITensorProto, type IValueInfoProto } from './proto.js';
+import { DataType, onnx, type IAttributeProto, type IGraphProto, type INodeProto, type ITensorProto, type IValueInfoProto } from './proto.js';
 
 export type ElemType = keyof typeof DataType;
 /** A dim: a fixed size or a symbolic name ('batch', 'seq'). */
 export type Dim = number | string;
-export type AttrValue = number | string | number[] | string[] | ITensorProto | { float: number } | { floats: number[] };
+export type AttrValue = number | string | number[] | string[] | ITensorProto | { float: number } | { floats: number[] } | { graph: GraphBuilder };
 
 export class GraphBuilder {
   private nodes: INodeProto[] = [];
@@ -59,6 +59,11 @@ export class GraphBuilder {
     return outs;
   }
 
+  /** The graph as a GraphProto (a subgraph attribute: If's branches, Loop's body). */
+  graphProto(graphName = 'sparq_graph'): IGraphProto {
+    return { name: graphName, node: this.nodes, initializer: this.initializers, input: this.inputs, output: this.outputs };
+  }
+
   /** Encodes the model as ONNX bytes. */
   build(graphName = 'sparq_graph'): Uint8Array {
     const model = onnx.ModelProto.create({
@@ -104,6 +109,7 @@ function attribute(name: string, v: AttrValue): IAttributeProto {
   }
   if ('float' in v) return { name, type: T.FLOAT, f: v.float };
   if ('floats' in v) return { name, type: T.FLOATS, floats: v.floats };
+  if ('graph' in v) return { name, type: T.GRAPH, g: v.graph.graphProto(name) };
   return { name, type: T.TENSOR, t: v };
 }
 

@@ -4,7 +4,7 @@
 import { SparqError } from '../errors.js';
 import { type ConstTensor, type DType, type Node, attrFloat, attrInt, attrString, constFromNumbers, elementAt, toNumbers } from '../graph/ir.js';
 import { BINARY_FN, FMOD_FN, GELU_TANH_FN, REDUCE_FN, SHIFT_RIGHT_FN, UNARY_FN, VARIADIC, dtypesOf } from '../graph/op-families.js';
-import { padBegins } from '../graph/shapes-ext.js';
+import { compressIndices, padBegins } from '../graph/shapes-ext.js';
 import type { ValueMeta } from '../graph/shapes.js';
 import { OpCode } from './opcodes.js';
 
@@ -202,6 +202,16 @@ export function lowerExtended(ctx: LowerContext): LowerSpec[] | undefined {
       }
       specs.push(spec(OpCode.NllLoss, weight >= 0 ? [logProb, inputs[1], weight] : [logProb, inputs[1]], [outputs[0]], [reduction, ...ignore]));
       return specs;
+    }
+    case 'Compress': {
+      const cond = inMeta(1)?.value;
+      if (!cond) throw new SparqError('ERR_UNSUPPORTED_OP', `Compress node "${node.name}" has a condition computed from run-time data`);
+      const axis = node.attrs.axis ? norm(attrInt(node, 'axis', 0)) : undefined;
+      const picked = compressIndices(node, cond, axis === undefined ? undefined : x?.dims[axis]);
+      const idx = ctx.constant(constFromNumbers('int64', [picked.length], picked));
+      if (axis !== undefined) return [spec(OpCode.Gather, [inputs[0], idx], [outputs[0]], [axis])];
+      const flat = ctx.temp(dtype, [x?.dims.reduce((p, q) => p * q, 1) ?? 0]);
+      return [spec(OpCode.Copy, [inputs[0]], [flat]), spec(OpCode.Gather, [flat, idx], [outputs[0]], [0])];
     }
     case 'NonZero':
       throw new SparqError('ERR_UNSUPPORTED_OP', `NonZero node "${node.name}" has an output shape that depends on run-time data (more than a plan can key on)`);
