@@ -8,7 +8,10 @@ const INT: ReadonlySet<DType> = new Set(['int8', 'int16', 'int32', 'int64', 'uin
 
 const UNARY: Record<string, (a: number) => number> = {
   Neg: (a) => -a, Abs: Math.abs, Sign: Math.sign, Not: (a) => (a ? 0 : 1), Identity: (a) => a, Relu: (a) => Math.max(a, 0),
+  Ceil: Math.ceil, Floor: Math.floor,
 };
+/** Ops whose float results are exact in JavaScript (no rounding step): foldable on float32/float64 too. */
+const FLOAT_EXACT = new Set(['Neg', 'Abs', 'Sign', 'Identity', 'Relu', 'Ceil', 'Floor', 'Max', 'Min', 'Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual']);
 const BINARY: Record<string, (a: number, b: number) => number> = {
   Add: (a, b) => a + b, Sub: (a, b) => a - b, Mul: (a, b) => a * b, Sum: (a, b) => a + b,
   Max: Math.max, Min: Math.min,
@@ -37,7 +40,10 @@ function broadcastIndex(dims: readonly number[], out: readonly number[], i: numb
 
 export function evaluateExtended(node: Node, vals: (ConstTensor | undefined)[], out: { dtype: DType; dims: number[] }[]): ConstTensor[] | undefined {
   const present = vals.filter((v): v is ConstTensor => !!v);
-  if (present.length === 0 || present.some((v) => !INT.has(v.dtype))) return undefined;
+  if (present.length === 0) return undefined;
+  const floats = present.some((v) => v.dtype === 'float32' || v.dtype === 'float64');
+  if (present.some((v) => !INT.has(v.dtype) && v.dtype !== 'float32' && v.dtype !== 'float64')) return undefined;
+  if (floats && !FLOAT_EXACT.has(node.op)) return undefined;
   const x = present[0];
   const o = out[0];
   if (node.op in UNARY) {
@@ -54,7 +60,7 @@ export function evaluateExtended(node: Node, vals: (ConstTensor | undefined)[], 
       result[i] = acc;
     }
     const dtype = BOOL_OUTPUT.has(node.op) ? 'bool' : o.dtype;
-    if (result.some((v) => !Number.isSafeInteger(v))) return undefined;
+    if (!floats && result.some((v) => !Number.isSafeInteger(v))) return undefined;
     return [constFromNumbers(dtype, o.dims, result)];
   }
   if (node.op === 'ReduceProd' || node.op === 'ReduceSum' || node.op === 'ReduceMax' || node.op === 'ReduceMin') {

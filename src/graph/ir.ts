@@ -40,7 +40,9 @@ export type Attribute =
   | { readonly type: 'floats'; readonly value: readonly number[] }
   | { readonly type: 'string'; readonly value: string }
   | { readonly type: 'strings'; readonly value: readonly string[] }
-  | { readonly type: 'tensor'; readonly value: ConstTensor };
+  | { readonly type: 'tensor'; readonly value: ConstTensor }
+  /** A subgraph (If's branches, Loop's and Scan's bodies); it may read values of the enclosing graphs. */
+  | { readonly type: 'graph'; readonly value: Graph };
 
 export interface Node {
   readonly name: string;
@@ -171,6 +173,10 @@ export class LazyTensor implements ConstTensor {
     this.dims = Object.freeze([...dims]);
     this.#compute = compute;
   }
+  /** Whether the data was asked for (and so computed). */
+  get computed(): boolean {
+    return this.#cached !== undefined;
+  }
   get data(): TypedData {
     if (!this.#cached) {
       this.#cached = (this.#compute as () => TypedData)();
@@ -200,6 +206,18 @@ export function attrInts(node: Node, name: string): readonly number[] | undefine
 export function attrString(node: Node, name: string, fallback: string): string {
   const a = node.attrs[name];
   return a && a.type === 'string' ? a.value : fallback;
+}
+
+/** Names a graph reads from its enclosing scopes (used inside, defined nowhere in it), nested ones too. */
+export function freeNames(graph: Graph): Set<string> {
+  const defined = new Set<string>([...graph.inputs.map((v) => v.name), ...graph.initializers.keys()]);
+  for (const n of graph.nodes) for (const o of n.outputs) if (o) defined.add(o);
+  const free = new Set<string>();
+  for (const n of graph.nodes) {
+    for (const i of n.inputs) if (i && !defined.has(i)) free.add(i);
+    for (const a of Object.values(n.attrs)) if (a.type === 'graph') for (const f of freeNames(a.value)) if (!defined.has(f)) free.add(f);
+  }
+  return free;
 }
 
 /** Deep-freezes a graph built by a decoder or a pass. */

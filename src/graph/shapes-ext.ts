@@ -11,7 +11,7 @@ import { dtypeOfCode } from '../onnx/decode.js';
 export const EXTENDED_OPS: ReadonlySet<string> = new Set([
   ...Object.keys(UNARY_FN), ...Object.keys(BINARY_FN), ...Object.keys(REDUCE_FN), ...VARIADIC,
   'ArgMax', 'ArgMin', 'LogSoftmax', 'Hardmax', 'CastLike', 'Size', 'Tile', 'Pad', 'TopK', 'CumSum', 'Trilu', 'OneHot',
-  'NonZero', 'Dropout', 'EyeLike', 'NegativeLogLikelihoodLoss', 'SoftmaxCrossEntropyLoss',
+  'NonZero', 'Dropout', 'EyeLike', 'NegativeLogLikelihoodLoss', 'SoftmaxCrossEntropyLoss', 'If', 'Loop', 'Scan',
 ]);
 
 export function inferExtended(node: Node, ins: (ValueMeta | undefined)[], opset: number): ValueMeta[] | undefined {
@@ -125,6 +125,19 @@ export function inferExtended(node: Node, ins: (ValueMeta | undefined)[], opset:
       const dtype: DType | undefined = code ? dtypeOfCode(code) : x().dtype;
       if (!dtype) throw new SparqError('ERR_UNSUPPORTED_DTYPE', `EyeLike node "${node.name}" asks for dtype ${code}, which sparq does not support`);
       return [{ dtype, dims: [...dims] }];
+    }
+    case 'If': case 'Loop': case 'Scan': {
+      // Declared output types; the planner inlines these nodes (control-flow.ts) with concrete shapes.
+      const a = node.attrs[op === 'If' ? 'then_branch' : 'body'];
+      if (!a || a.type !== 'graph') throw shapeError(node, 'has no subgraph');
+      const skip = op === 'Loop' ? 1 : 0;
+      return node.outputs.map((_, i) => {
+        const v = a.value.outputs[i + skip];
+        if (!v) throw shapeError(node, `has more outputs than its subgraph`);
+        const scanned = (op === 'Loop' && i >= node.inputs.length - 2) || (op === 'Scan' && i >= node.inputs.length - attrInt(node, 'num_scan_inputs', 0));
+        const dims = v.dims ? [...v.dims] : [freshDim(node, i)];
+        return { dtype: v.dtype, dims: scanned ? [freshDim(node, i), ...dims] : dims };
+      });
     }
     case 'NegativeLogLikelihoodLoss': case 'SoftmaxCrossEntropyLoss': {
       const xd = x().dims, td = need(1).dims;

@@ -17,7 +17,7 @@ const VALUE_POSITIONS: Record<string, readonly number[]> = {
   Range: [0, 1, 2], Tile: [1], Pad: [1, 2, 3], TopK: [1], Resize: [1, 2, 3], Upsample: [1], Split: [1], OneHot: [1, 2],
   ReduceSum: [1], ReduceMean: [1], ReduceMax: [1], ReduceMin: [1], ReduceProd: [1], ReduceL1: [1], ReduceL2: [1],
   ReduceLogSum: [1], ReduceLogSumExp: [1], ReduceSumSquare: [1], Clip: [1, 2], CumSum: [1], Trilu: [1],
-  NonZero: [0], If: [0], Dropout: [1, 2], CenterCropPad: [1], Compress: [1],
+  NonZero: [0], If: [0], Loop: [0, 1], Dropout: [1, 2], CenterCropPad: [1], Compress: [1],
 };
 
 /** Nodes whose outputs depend only on their inputs' shapes, never their values. */

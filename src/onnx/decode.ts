@@ -1,11 +1,11 @@
 // ONNX bytes → sparq graph IR. protobufjs does the wire decoding; this file validates what it got
 // (sizes against dims, dangling inputs, cycles, external-data paths) and turns every defect into
 // SparqError('ERR_INVALID_MODEL'). Weight bytes are viewed in place when aligned, else copied once.
-import { readFileSync, openSync, readSync, closeSync, fstatSync } from 'node:fs';
+import { openSync, readSync, closeSync, fstatSync } from 'node:fs';
 import { isAbsolute, join, normalize, sep } from 'node:path';
 
 import { SparqError } from '../errors.js';
-import { type Attribute, type ConstTensor, type DType, type Dim, type Graph, type Node, type TypedData, type ValueInfo, ELEMENT_BYTES, freezeGraph, freezeTensor } from '../graph/ir.js';
+import { type Attribute, type ConstTensor, type DType, type Dim, type Graph, type Node, type TypedData, type ValueInfo, ELEMENT_BYTES, freeNames, freezeGraph, freezeTensor } from '../graph/ir.js';
 import { densifySparseInitializer } from './sparse-initializer.js';
 import { onnx, toNumber, type IAttributeProto, type IGraphProto, type IModelProto, type ITensorProto, type IValueInfoProto } from './proto.js';
 
@@ -57,7 +57,8 @@ export function decodeModel(bytes: Uint8Array, options: DecodeOptions = {}): Dec
   return { graph, metadata, producer: proto.producerName ?? '' };
 }
 
-function decodeGraph(g: IGraphProto, opset: number, options: DecodeOptions): Graph {
+/** `subgraph`: a branch or body, whose nodes may read values of the enclosing graphs. */
+function decodeGraph(g: IGraphProto, opset: number, options: DecodeOptions, subgraph = false): Graph {
   const initializers = new Map<string, ConstTensor>();
   for (const t of g.initializer ?? []) {
     if (!t.name) throw invalid('an initializer has no name');
@@ -71,9 +72,9 @@ function decodeGraph(g: IGraphProto, opset: number, options: DecodeOptions): Gra
   for (const vi of g.input ?? []) {
     if (!vi.name) throw invalid('a graph input has no name');
     if (initializers.has(vi.name)) continue; // pre-IR-4 models list initializers as inputs too
-    inputs.push(decodeValueInfo(vi, 'graph input'));
+    inputs.push(decodeValueInfo(vi, 'graph input', subgraph));
   }
-  const outputs = (g.output ?? []).map((vi) => decodeValueInfo(vi, 'graph output'));
+  const outputs = (g.output ?? []).map((vi) => decodeValueInfo(vi, 'graph output', subgraph));
   if (outputs.length === 0) throw invalid('the graph has no outputs');
 
   const nodes: Node[] = (g.node ?? []).map((n, i) => {
@@ -82,7 +83,9 @@ function decodeGraph(g: IGraphProto, opset: number, options: DecodeOptions): Gra
     const attrs: Record<string, Attribute> = {};
     for (const a of n.attribute ?? []) {
       if (!a.name) throw invalid(`an attribute of node "${name}" has no name`);
-      attrs[a.name] = decodeAttribute(a, options, `attribute "${a.name}" of node "${name}"`);
+      attrs[a.name] = a.type === onnx.AttributeProto.AttributeType.GRAPH && a.g
+        ? { type: 'graph', value: decodeGraph(a.g, opset, options, true) }
+        : decodeAttribute(a, options, `attribute "${a.name}" of node "${name}"`);
     }
     return {
       name,
@@ -93,15 +96,19 @@ function decodeGraph(g: IGraphProto, opset: number, options: DecodeOptions): Gra
       attrs,
     };
   });
-  const sorted = topoSort(nodes, new Set([...inputs.map((v) => v.name), ...initializers.keys()]));
+  const sorted = topoSort(nodes, new Set([...inputs.map((v) => v.name), ...initializers.keys()]), subgraph);
   const produced = new Set<string>([...inputs.map((v) => v.name), ...initializers.keys()]);
   for (const n of sorted) for (const o of n.outputs) if (o) produced.add(o);
-  for (const o of outputs) if (!produced.has(o.name)) throw invalid(`graph output "${o.name}" is not produced by any node`);
+  if (!subgraph) for (const o of outputs) if (!produced.has(o.name)) throw invalid(`graph output "${o.name}" is not produced by any node`);
   return freezeGraph({ name: g.name ?? 'graph', opset, inputs, outputs, initializers, nodes: sorted });
 }
 
-/** Kahn's algorithm; a dangling input or a cycle is an invalid model. */
-function topoSort(nodes: Node[], available: Set<string>): Node[] {
+/**
+ * Kahn's algorithm; a dangling input or a cycle is an invalid model. A node's subgraphs depend on the
+ * outer values they read. In a subgraph (`outer`), names defined nowhere inside come from the enclosing
+ * graphs (checked when it is inlined).
+ */
+function topoSort(nodes: Node[], available: Set<string>, outer = false): Node[] {
   const producer = new Map<string, number>();
   nodes.forEach((n, i) =>
     n.outputs.forEach((o) => {
@@ -113,9 +120,12 @@ function topoSort(nodes: Node[], available: Set<string>): Node[] {
   const pending = new Array<number>(nodes.length).fill(0);
   const consumers = new Map<number, number[]>();
   nodes.forEach((n, i) => {
-    for (const input of n.inputs) {
+    const implicit: string[] = [];
+    for (const a of Object.values(n.attrs)) if (a.type === 'graph') implicit.push(...freeNames(a.value));
+    for (const input of new Set([...n.inputs, ...implicit])) {
       if (!input || available.has(input)) continue;
       const p = producer.get(input);
+      if (p === undefined && outer) continue;
       if (p === undefined) throw invalid(`input "${input}" of node "${n.name}" is not a graph input, an initializer or any node's output`);
       pending[i]++;
       let list = consumers.get(p);
@@ -138,10 +148,12 @@ function topoSort(nodes: Node[], available: Set<string>): Node[] {
   return order;
 }
 
-function decodeValueInfo(vi: IValueInfoProto, what: string): ValueInfo {
+/** `untyped`: a subgraph's inputs and outputs may leave their type to inference (float32, rank unknown here). */
+function decodeValueInfo(vi: IValueInfoProto, what: string, untyped = false): ValueInfo {
   const name = vi.name ?? '';
   if (!name) throw invalid(`a ${what} has no name`);
   const tt = vi.type?.tensorType;
+  if (!tt && untyped && !vi.type?.sequenceType && !vi.type?.mapType && !vi.type?.optionalType) return { name, dtype: 'float32', dims: null };
   if (!tt) throw invalid(`${what} "${name}" is not a tensor`);
   const dtype = dtypeOfCode(tt.elemType ?? 0);
   if (!dtype) throw invalid(`${what} "${name}" has element type ${tt.elemType}, which sparq does not support`);
@@ -298,14 +310,5 @@ function readExternal(t: ITensorProto, options: DecodeOptions, what: string, exp
     return out;
   } finally {
     closeSync(fd);
-  }
-}
-
-/** Reads a model file (the one copy of its bytes). */
-export function readModelFile(path: string): Uint8Array {
-  try {
-    return readFileSync(path);
-  } catch (e) {
-    throw new SparqError('ERR_IO', `Could not read the model file "${path}": ${(e as Error).message}`, { cause: e });
   }
 }

@@ -61,6 +61,19 @@ export const OpCode = {
   Lrn: 208,
   ConvNchw: 209,
   BatchNorm: 210,
+  // 230-259: recurrent layers and indexing ops (native: registered through sparq/plan_ops.h)
+  LSTM: 230,
+  GRU: 231,
+  RNN: 232,
+  GatherElements: 233,
+  GatherND: 234,
+  ScatterElements: 235,
+  ScatterND: 236,
+  Resize: 237,
+  DepthToSpace: 238,
+  SpaceToDepth: 239,
+  // 260-279: decoding (native/include/sparq/kv_cache.h)
+  KvStore: 260,
 } as const;
 
 /** Slot storage kinds: must match plan.h (enum class SlotKind). */

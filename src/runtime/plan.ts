@@ -4,12 +4,15 @@
 import { SparqError } from '../errors.js';
 import { type ConstTensor, type DType, type Graph, type Node, type TypedData, ELEMENT_BYTES, attrFloat, attrInt, attrInts, numel, toNumbers } from '../graph/ir.js';
 import { inferGraph } from '../graph/infer.js';
+import { hasControlFlow, inlineControlFlow } from '../graph/control-flow.js';
 import { type ValueMeta, sliceSpec } from '../graph/shapes.js';
 import { MAX_ELEMENTS } from '../onnx/decode.js';
-import { isPackedWeightInput } from '../graph/conv-layout.js';
+import { isPackedWeightInput } from '../graph/packed-inputs.js';
 import { convWork, lowerConvNode } from './conv-plan.js';
 import { DTYPE_CODE, OpCode, SlotKind } from './opcodes.js';
 import { type LowerContext, checkDtype, lowerExtended, nativeTakes } from './lower-ext.js';
+import { isRecurrentCode, lowerRecurrent, recurrentWork } from './plan-rnn.js';
+import { lowerIndexing } from './plan-indexing.js';
 
 /**
  * Folding cap at plan time: shape arithmetic and small constant subgraphs. Larger constant results
@@ -34,6 +37,8 @@ export interface OpSpec {
   floats: number[];
   /** Index into NativePlanSpec.weights (Linear), or -1. */
   weight: number;
+  /** Further packed matrices of the op (a recurrent layer's R per direction), by index into NativePlanSpec.weights. */
+  extraWeights?: number[];
 }
 
 /** What the binding's createPlan() takes. */
@@ -97,6 +102,8 @@ export function compilePlan(
   weightIndex: WeightIndex,
   inputValues?: ReadonlyMap<string, ConstTensor>,
 ): CompiledPlan {
+  // If, Loop and Scan are inlined for this signature: conditions and trip counts are known here.
+  if (hasControlFlow(graph)) graph = inlineControlFlow(graph, { inputDims, inputValues, foldLimit: PLAN_FOLD_LIMIT });
   const { metas, folded } = inferGraph(graph, { inputDims, inputValues, foldLimit: PLAN_FOLD_LIMIT });
   const slots: Slot[] = [];
   const slotOf = new Map<string, number>();
@@ -154,8 +161,19 @@ export function compilePlan(
       slotOf.set(node.outputs[0], id);
       return;
     }
+    if (node.op === 'KvStore' && node.domain === 'sparq') {
+      // Writes into the cache buffer (input 0, a caller's input) in place; the output is that buffer.
+      const cache = valueSlot(node.inputs[0]);
+      const spec: OpSpec = { op: OpCode.KvStore, inputs: node.inputs.map(valueSlot), outputs: [], ints: [], floats: [], weight: -1 };
+      for (const s of spec.inputs) use(s, ops.length);
+      ops.push(spec);
+      const id = newSlot(slots[cache].dtype, outDims[0], slots[cache].kind, slots[cache].index, -1);
+      slots[id].root = slots[cache].root;
+      slotOf.set(node.outputs[0], id);
+      return;
+    }
     const at = ops.length;
-    // A Linear's or a conv's weight (input 1) lives in its packed handle, not in a slot.
+    // Packed weights (a Linear's or a conv's input 1, a recurrent layer's Wᵀ and Rᵀ) live in their handles, not in slots.
     const inputs = node.inputs.map((name, i) => (name && !isPackedWeightInput(node, i) ? valueSlot(name) : -1));
     const outputs = node.outputs.map((name, i) => {
       if (!name) return -1;
@@ -390,6 +408,20 @@ function lowerNode(node: Node, inputs: number[], outputs: number[], metas: Map<s
       spec.ints = [attrInt(node, 'transA', 0), attrInt(node, 'transB', 0)];
       spec.floats = [attrFloat(node, 'alpha', 1), attrFloat(node, 'beta', 1)];
       return spec;
+    case 'LSTM':
+    case 'GRU':
+    case 'RNN':
+      return lowerRecurrent(node, spec, (s) => slots[s].dims, weightIndex);
+    case 'GatherElements':
+    case 'GatherND':
+    case 'ScatterElements':
+    case 'Scatter':
+    case 'ScatterND':
+    case 'Resize':
+    case 'Upsample':
+    case 'DepthToSpace':
+    case 'SpaceToDepth':
+      return lowerIndexing(node, spec, (s) => slots[s].dims, (i) => (node.inputs[i] ? metas.get(node.inputs[i]) : undefined), opset);
     case 'Shape':
       throw new SparqError('ERR_UNSUPPORTED_OP', `${node.op} node "${node.name}" depends on runtime data; sparq needs it to be computable from shapes`);
     default: {
@@ -402,6 +434,7 @@ function lowerNode(node: Node, inputs: number[], outputs: number[], metas: Map<s
 }
 
 function estimateWork(node: Node, slots: Slot[], spec: OpSpec): number {
+  if (isRecurrentCode(spec.op)) return recurrentWork(spec, (s) => slots[s].dims);
   const out = spec.outputs[0] >= 0 ? numel(slots[spec.outputs[0]].dims) : 0;
   if (spec.op >= OpCode.Conv && spec.op <= OpCode.BatchNorm) return convWork(spec, slots, out);
   if (spec.op === OpCode.Linear || spec.op === OpCode.MatMul || spec.op === OpCode.MatMulInteger || spec.op === OpCode.Gemm) {

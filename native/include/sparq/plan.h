@@ -67,6 +67,13 @@ enum class OpCode : int32_t {
   // 200-229: convolutions and pooling (sparq/conv.h, native/runtime/ops_conv_plan.cpp).
   conv = 200, depthwise_conv = 201, max_pool = 202, avg_pool = 203, global_avg_pool = 204, global_max_pool = 205,
   conv_transpose = 206, instance_norm = 207, lrn = 208, conv_nchw = 209, batch_norm = 210,
+  // 230-259: recurrent layers and indexing ops, registered by their own files (sparq/plan_ops.h)
+  lstm = 230, gru = 231, rnn = 232,
+  gather_elements = 233, gather_nd = 234, scatter_elements = 235, scatter_nd = 236,
+  resize = 237, depth_to_space = 238, space_to_depth = 239,
+  // 260-279: decoding (sparq/kv_cache.h). kv_store writes input 1 [B,H,S,D] into the cache input 0
+  // [B,H,T,D] at rows [pos, pos + S), pos = input 2 (int64); no outputs (later readers alias the cache).
+  kv_store = 260,
 };
 
 enum class SlotKind : int32_t { arena = 0, input = 1, output = 2, constant = 3 };
@@ -86,6 +93,8 @@ struct PlanOp {
   std::vector<int64_t> ints;     // attributes (axis, perm, slice starts+steps, activation, ...)
   std::vector<float> floats;     // attributes (epsilon, clip bounds)
   std::shared_ptr<const PackedWeights> weights;  // linear and conv only
+  // Further packed matrices of ops that multiply by several (a recurrent layer's R per direction).
+  std::vector<std::shared_ptr<const PackedWeights>> extra_weights;
 };
 
 struct ConstantRef {
