@@ -118,8 +118,8 @@ describe('Conv vs onnxruntime-node', () => {
     expect(await convError({ x: [2, 72, 6, 6], oc: 72, kernel: [5, 5], group: 72, attrs: { auto_pad: 'SAME_UPPER' }, after: 'residual-relu' })).toBeLessThan(1e-4);
   });
 
-  it('fuses BatchNorm + Relu, Relu6 and residual Add + Relu into the conv', async () => {
-    for (const after of ['bn-relu', 'relu', 'relu6', 'residual-relu'] as const)
+  it('fuses BatchNorm + Relu, Relu6, HardSwish and residual Add + Relu into the conv', async () => {
+    for (const after of ['bn-relu', 'relu', 'relu6', 'hardswish', 'residual-relu'] as const)
       expect(await convError({ x: [1, 16, 10, 10], oc: 24, kernel: [3, 3], bias: after !== 'bn-relu', attrs: { pads: [1, 1, 1, 1] }, after }), after).toBeLessThan(1e-4);
   });
 

@@ -54,13 +54,14 @@ void conv2d_nhwc(const float* x, const ConvGeom& g, const PackedWeights& w, cons
   if (w.K() != K || w.N() != OC) throw invalid_argument("conv: packed weights are not [kh*kw*C, OC]");
   if (M == 0 || OC == 0) return;
   const bool pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 && g.pb == 0 && g.pr == 0;
-  // Relu without a residual is the GEMM's own epilogue; a residual or another activation follows
-  // each block while it is still in cache.
-  const bool gemm_relu = post.act == ConvAct::relu && !post.residual;
-  const bool after = !gemm_relu && (post.act != ConvAct::none || post.residual);
+  // Relu and Relu6 without a residual are the GEMM's own epilogue; a residual or another activation
+  // follows each block while it is still in cache.
+  const bool relu6 = post.act == ConvAct::clip && post.lo == 0.0f && post.hi == 6.0f;
+  const bool in_gemm = !post.residual && (post.act == ConvAct::relu || relu6);
+  const bool after = !in_gemm && (post.act != ConvAct::none || post.residual);
   Epilogue ep;
   ep.bias = bias;
-  ep.act = gemm_relu ? Activation::relu : Activation::none;
+  ep.act = !in_gemm ? Activation::none : relu6 ? Activation::relu6 : Activation::relu;
   if (pointwise && !after) {
     w.matmul(x, M, y, ep, threads);
     return;

@@ -54,7 +54,7 @@ inline void check_format_against_reference(const std::string& format, const std:
     sparq::PackOptions opts = base;
     opts.strings["isa"] = sparq::isa_name(isa);
     auto packed = sparq::pack_weights(format, W.data(), s.K, s.N, opts);
-    for (auto act : {sparq::Activation::none, sparq::Activation::relu, sparq::Activation::gelu}) {
+    for (auto act : {sparq::Activation::none, sparq::Activation::relu, sparq::Activation::gelu, sparq::Activation::relu6}) {
       for (bool with_bias : {false, true}) {
         sparq::Epilogue ep{with_bias ? bias.data() : nullptr, act};
         std::vector<float> want(static_cast<size_t>(s.M * s.N));

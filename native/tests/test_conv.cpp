@@ -55,17 +55,18 @@ std::vector<double> scale_of(const std::vector<float>& x, const ConvGeom& g, con
 
 TEST(conv_gemm_matches_reference_every_format_and_isa) {
   uint32_t seed = 1;
+  // Clip(0, 6) is Relu6, which runs in the GEMM's epilogue; Clip(0, 0.5) runs as a pass after it.
   const ConvPost posts[] = {{nullptr, ConvAct::none, 0, 0}, {nullptr, ConvAct::relu, 0, 0}, {nullptr, ConvAct::clip, 0.0f, 0.5f},
-                            {nullptr, ConvAct::hardswish, 0, 0}};
+                            {nullptr, ConvAct::hardswish, 0, 0}, {nullptr, ConvAct::clip, 0.0f, 6.0f}};
   for (const ConvGeom& g : geometries()) {
-    auto x = random_vector(static_cast<size_t>(g.N * g.H * g.W * g.C), seed++);
+    auto x = random_vector(static_cast<size_t>(g.N * g.H * g.W * g.C), seed++, -2.0f, 2.0f);  // sums past 6 for Relu6
     auto W = random_vector(static_cast<size_t>(g.K() * g.OC), seed++);
     auto bias = random_vector(static_cast<size_t>(g.OC), seed++);
     auto residual = random_vector(static_cast<size_t>(g.rows() * g.OC), seed++);
     for (size_t i = 0; i < W.size(); i += 3) W[i] = 0.0f;  // a third pruned: the sparse formats see real zeros
-    for (int p = 0; p < 6; ++p) {
-      ConvPost post = posts[p % 4];
-      if (p >= 4) post.residual = residual.data();
+    for (int p = 0; p < 7; ++p) {
+      ConvPost post = posts[p % 5];
+      if (p >= 5) post.residual = residual.data();
       const float* b = p == 1 ? nullptr : bias.data();
       std::vector<float> want(static_cast<size_t>(g.rows() * g.OC));
       sparq::conv2d_nhwc_reference(x.data(), g, W.data(), b, post, want.data());

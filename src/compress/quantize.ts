@@ -55,12 +55,14 @@ export interface QuantizeOptions {
 export { QUANTIZATION_KEY, quantizationOf, withQuantization, type WeightQuantization } from './quantization-record.js';
 
 /**
- * Convs with short GEMM rows (K = kh·kw·C below this: 1x1 convs over few channels) run sparse int8 only
- * from the scattered threshold, whatever their blocks: on MobileNet-v2's 1x1 layers at 70% in 1x4
- * blocks, dense int8 measured 1.5-3x faster below K = 256 (the per-block work outweighs the
- * multiply-adds it skips) and on par above.
+ * Convs with short GEMM rows (K = kh·kw·C below CONV_SPARSE_INT8_MIN_K: 1x1 convs over few channels, a
+ * stem over 3 image channels) stay dense int8 below CONV_SHORT_K_SPARSE_FROM sparsity, whatever their
+ * blocks: the per-block work of sparse int8 outweighs the multiply-adds it skips there (measured with
+ * bench_conv: MobileNet-v2's 1x1 layers at 70% in 1x4 blocks 1.5-3x faster dense below K = 256, on par
+ * above; ResNet-18's 7x7 stem, K = 147, at 90%: 1.66 ms dense int8 against 2.33 ms sparse int8).
  */
 const CONV_SPARSE_INT8_MIN_K = 256;
+const CONV_SHORT_K_SPARSE_FROM = 0.95;
 
 export async function quantize(model: Model, options: QuantizeOptions = {}): Promise<Model> {
   if (!(model instanceof Model)) throw typeError('a Model (from loadModel)', 'model', model);
@@ -107,7 +109,9 @@ export async function quantize(model: Model, options: QuantizeOptions = {}): Pro
     const f =
       mode === 'weight-only'
         ? (model.weightFormats.get(l.weight) ?? null)
-        : chooseFormat(sparsity, null, true, perChannel, undefined, l.conv && l.K < CONV_SPARSE_INT8_MIN_K ? 0 : sparsity >= SPARSE_INT8_FROM ? blockFill(W, l.K, l.N) : 1);
+        : l.conv && l.K < CONV_SPARSE_INT8_MIN_K && sparsity < CONV_SHORT_K_SPARSE_FROM
+          ? chooseFormat(0, null, true, perChannel)
+          : chooseFormat(sparsity, null, true, perChannel, undefined, sparsity >= SPARSE_INT8_FROM ? blockFill(W, l.K, l.N) : 1);
     if (f) formats.set(l.weight, f);
     else formats.delete(l.weight);
     record.set(l.weight, { mode, bits: 8, perChannel });

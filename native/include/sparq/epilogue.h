@@ -5,7 +5,8 @@
 
 namespace sparq {
 
-enum class Activation : int32_t { none = 0, relu = 1, gelu = 2 };
+// relu6 = min(max(x, 0), 6): MobileNet's Relu6 (a Clip), fused by the conv ops (sparq/conv.h).
+enum class Activation : int32_t { none = 0, relu = 1, gelu = 2, relu6 = 3 };
 
 struct Epilogue {
   const float* bias = nullptr;  // N values, or null
@@ -19,6 +20,7 @@ inline float apply_activation_ref(float v, Activation act) {
   switch (act) {
     case Activation::relu: return v > 0.0f ? v : (v != v ? v : 0.0f);  // NaN propagates
     case Activation::gelu: return gelu_ref(v);
+    case Activation::relu6: return v != v ? v : (v < 0.0f ? 0.0f : (v > 6.0f ? 6.0f : v));
     default: return v;
   }
 }

@@ -41,6 +41,8 @@ inline __m256 activate(__m256 v, Activation act) {
   switch (act) {
     case Activation::relu: return relu(v);
     case Activation::gelu: return gelu(v);
+    // max/min return their second operand when either is NaN: NaN goes through, as in the reference.
+    case Activation::relu6: return _mm256_min_ps(_mm256_set1_ps(6.0f), _mm256_max_ps(_mm256_setzero_ps(), v));
     default: return v;
   }
 }

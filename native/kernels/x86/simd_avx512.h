@@ -43,6 +43,8 @@ inline __m512 activate(__m512 v, Activation act) {
   switch (act) {
     case Activation::relu: return relu(v);
     case Activation::gelu: return gelu(v);
+    // max/min return their second operand when either is NaN: NaN goes through, as in the reference.
+    case Activation::relu6: return _mm512_min_ps(_mm512_set1_ps(6.0f), _mm512_max_ps(_mm512_setzero_ps(), v));
     default: return v;
   }
 }
