@@ -23,7 +23,7 @@ export const SUPPORTED_OPS: ReadonlySet<string> = new Set([
   'Equal', 'Expand', 'Identity', 'Split', 'Clip', 'DynamicQuantizeLinear', 'MatMulInteger', 'QuantizeLinear',
   'DequantizeLinear',
   'LSTM', 'GRU', 'RNN', 'GatherElements', 'GatherND', 'ScatterElements', 'Scatter', 'ScatterND', 'Resize', 'Upsample',
-  'DepthToSpace', 'SpaceToDepth',
+  'DepthToSpace', 'SpaceToDepth', 'Einsum',
   // convolutions and pooling (src/graph/conv-layout.ts, src/runtime/conv-plan.ts)
   'Conv', 'ConvTranspose', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'BatchNormalization',
   'InstanceNormalization', 'LRN',

@@ -116,3 +116,35 @@ describe('DepthToSpace / SpaceToDepth match onnxruntime-node', () => {
   for (const mode of ['DCR', 'CRD']) it(`DepthToSpace ${mode}`, () => check({ op: 'DepthToSpace', x: [2, 8, 3, 2], attrs: { blocksize: 2, mode }, out: [2, 2, 6, 4] }));
   it('SpaceToDepth', () => check({ op: 'SpaceToDepth', x: [1, 3, 6, 4], attrs: { blocksize: 2 }, out: [1, 12, 3, 2] }));
 });
+
+describe('Einsum matches onnxruntime-node', () => {
+  const two: [string, number[], number[], number[]][] = [
+    ['ij,jk->ik', [3, 4], [4, 5], [3, 5]],
+    ['bij,bjk->bik', [2, 3, 4], [2, 4, 5], [2, 3, 5]],
+    ['bhid,bhjd->bhij', [2, 3, 4, 5], [2, 3, 6, 5], [2, 3, 4, 6]],
+    ['...ij,...jk->...ik', [2, 3, 4, 5], [2, 3, 5, 2], [2, 3, 4, 2]],
+    ['ij,kj->ik', [3, 4], [5, 4], [3, 5]],
+    ['abc,cd->abd', [2, 3, 4], [4, 5], [2, 3, 5]],
+    ['i,i', [7], [7], []],
+    ['i,j->ij', [3], [4], [3, 4]],
+    ['ij,jk', [3, 4], [4, 2], [3, 2]],
+    ['bij,bkj->bki', [2, 3, 4], [2, 5, 4], [2, 5, 3]],
+    ['ijk,j->ik', [2, 3, 4], [3], [2, 4]],
+    ['ij,kl->ik', [2, 3], [4, 5], [2, 4]],
+  ];
+  for (const [equation, a, b, out] of two)
+    it(equation, () => check({ op: 'Einsum', x: a, extra: [{ float: Array.from(floats(numel(b), 9)), dims: b }], attrs: { equation }, out }));
+  const one: [string, number[], number[]][] = [
+    ['ij->ji', [3, 4], [4, 3]],
+    ['ij->', [3, 4], []],
+    ['ijk->ki', [2, 3, 4], [4, 2]],
+    ['...ij->...ji', [2, 3, 4], [2, 4, 3]],
+  ];
+  for (const [equation, a, out] of one) it(equation, () => check({ op: 'Einsum', x: a, attrs: { equation }, out }));
+  it('a diagonal (ii->i) is ERR_UNSUPPORTED_OP', async () => {
+    const { bytes, feeds } = build({ op: 'Einsum', x: [3, 3], attrs: { equation: 'ii->i' }, out: [3] });
+    const s = await InferenceSession.create(bytes);
+    await expect(s.run({ X: new Tensor('float32', feeds.X.data as Float32Array, feeds.X.dims) })).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED_OP' });
+    await s.release();
+  });
+});

@@ -53,6 +53,7 @@ export const OpCode = {
   Resize: 237,
   DepthToSpace: 238,
   SpaceToDepth: 239,
+  Einsum: 240,
 } as const;
 
 /** Slot storage kinds: must match plan.h (enum class SlotKind). */

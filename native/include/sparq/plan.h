@@ -54,6 +54,7 @@ enum class OpCode : int32_t {
   lstm = 230, gru = 231, rnn = 232,
   gather_elements = 233, gather_nd = 234, scatter_elements = 235, scatter_nd = 236,
   resize = 237, depth_to_space = 238, space_to_depth = 239,
+  einsum = 240,
 };
 
 enum class SlotKind : int32_t { arena = 0, input = 1, output = 2, constant = 3 };
