@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { InferenceSession, Tensor } from '../src/index.js';
+import { inferNode } from '../src/graph/shapes.js';
 import { MIN_OPSET } from '../src/model.js';
 import { type AttrValue, GraphBuilder } from '../src/onnx/builder.js';
 import { DataType } from '../src/onnx/proto.js';
@@ -146,5 +147,20 @@ describe('Einsum matches onnxruntime-node', () => {
     const s = await InferenceSession.create(bytes);
     await expect(s.run({ X: new Tensor('float32', feeds.X.data as Float32Array, feeds.X.dims) })).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED_OP' });
     await s.release();
+  });
+});
+
+describe('Resize shape inference on symbolic dims', () => {
+  it('keeps the dims a scale of 1 leaves alone, and sizes given outright', () => {
+    const node = { name: 'r', op: 'Resize', domain: '', inputs: ['X', '', 's'], outputs: ['Y'], attrs: { mode: { type: 'string' as const, value: 'nearest' } } };
+    const scales = { dtype: 'float32' as const, dims: [4], data: Float32Array.of(1, 1, 2, 2) };
+    const [y] = inferNode(node, [{ dtype: 'float32', dims: ['N', 96, 'H', 'W'] }, undefined, { dtype: 'float32', dims: [4], value: scales }], 13);
+    expect(y.dims[0]).toBe('N');
+    expect(y.dims[1]).toBe(96);
+    expect(typeof y.dims[2]).toBe('string');
+    const sized = { ...node, inputs: ['X', '', '', 'z'] };
+    const sizes = { dtype: 'int64' as const, dims: [4], data: BigInt64Array.of(1n, 96n, 40n, 40n) };
+    const [z] = inferNode(sized, [{ dtype: 'float32', dims: ['N', 96, 'H', 'W'] }, undefined, undefined, { dtype: 'int64', dims: [4], value: sizes }], 13);
+    expect(z.dims).toEqual([1, 96, 40, 40]);
   });
 });
