@@ -14,6 +14,7 @@ import { SparqError, rethrowNative, rangeError, typeError } from './errors.js';
 import type { ConstTensor, Graph, Node, TypedData, ValueInfo } from './graph/ir.js';
 import { allocData, numel } from './graph/ir.js';
 import { prepareGraph, preparedGraphOf } from './graph/prepare.js';
+import { MAX_VALUE_ELEMENTS, valueInputs } from './graph/value-inputs.js';
 import { assertCudaAvailable, cudaFormatFor } from './cuda.js';
 import { INLINE_WORK, PackedWeights, overlaps } from './kernels.js';
 
@@ -82,6 +83,8 @@ export class InferenceSession {
   readonly #threads: number;
   readonly #execution: Execution;
   readonly #plans: PlanCache;
+  /** Indices of the inputs whose values shapes depend on: plans are keyed on their values too. */
+  #valueInputs: number[] = [];
   #weights: PackedWeights[] = [];
   readonly #weightIndex = new Map<string, number>();
   /** device 'cuda': the session's stream and staging, shared by every packed weight. */
@@ -107,6 +110,8 @@ export class InferenceSession {
       throw e;
     }
     this.#graph = ownConstants(this.#graph, this.#weightIndex);
+    const keyed = new Set(valueInputs(this.#graph));
+    this.#valueInputs = this.#inputs.flatMap((v, i) => (keyed.has(v.name) ? [i] : []));
   }
 
   /** Creates a session from a path, ONNX bytes or a Model. */
@@ -202,6 +207,16 @@ export class InferenceSession {
   #plan(feeds: Feed[]): { handle: NativePlanHandle; plan: CompiledPlan } {
     let key = '';
     for (const f of feeds) key += f.dims.join(',') + ';';
+    let values: Map<string, ConstTensor> | undefined;
+    for (const i of this.#valueInputs) {
+      const f = feeds[i];
+      const data = f.data as TypedData;
+      if (data.length > MAX_VALUE_ELEMENTS) continue;
+      key += `${i}=${Array.prototype.join.call(data, ',')};`;
+      values ??= new Map();
+      // A copy: the caller may change its tensor after this run, the plan keeps the value it was made for.
+      values.set(this.#inputs[i].name, { dtype: this.#inputs[i].dtype, dims: [...f.dims], data: data.slice() });
+    }
     const hit = this.#plans.get(key);
     if (hit) return hit;
     const dims = new Map<string, readonly number[]>();
@@ -210,7 +225,7 @@ export class InferenceSession {
       const i = this.#weightIndex.get(name);
       if (i === undefined) throw new SparqError('ERR_INVALID_MODEL', `Linear node "${node.name}" has no packed weights`);
       return i;
-    });
+    }, values);
     plan.spec.weights = this.#weights.map((w) => w.handle);
     let handle: NativePlanHandle;
     try {

@@ -2,6 +2,7 @@
 // TLS, metrics, queue limits, timeouts, disconnects and draining. Servers bind 127.0.0.1 on a free port.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { InferenceSession } from '../src/session.js';
 import { Tensor } from '../src/tensor.js';
-import { serve, type ModelServer } from '../src/serve/index.js';
+import { modelHandler, serve, type ModelServer } from '../src/serve/index.js';
 import { call, makeRepository, MLP_SIZES } from './serve-helpers.js';
 
 const repo = makeRepository();
@@ -165,6 +166,23 @@ describe('binary tensor data extension', () => {
   });
 });
 
+describe('mounted in an app', () => {
+  it('answers /v2 and /metrics, hands other paths to next()', async () => {
+    const mounted = await modelHandler({ models: { mlp: join(repo, 'mlp', '1', 'model.onnx') }, instances: 1 });
+    const app = createServer((req, res) => mounted.handler(req, res, () => res.end('the app')));
+    await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(app.address() as { port: number }).port}`;
+    try {
+      expect((await call(`${url}/v2/models/mlp/infer`, { json: mlpRequest([row(0)]) })).status).toBe(200);
+      expect((await call(`${url}/metrics`)).json.text).toMatch(/sparq_requests_total/);
+      expect(await (await fetch(`${url}/checkout`)).text()).toBe('the app');
+    } finally {
+      await mounted.close();
+      await new Promise((r) => app.close(r));
+    }
+  });
+});
+
 describe('operations', () => {
   it('serves Prometheus metrics: requests by model and status, queue, compute, batch, in flight, process', async () => {
     const text = (await call(`${base}/metrics`)).json.text as string;
@@ -230,15 +248,7 @@ describe('operations', () => {
   it('503 + Retry-After when the queue is full, 504 past the deadline, a disconnect frees its slot, draining turns readiness 503', async () => {
     const s = await serve({ models: { mlp: join(repo, 'mlp', '1', 'model.onnx') }, port: 0, instances: 1, maxQueue: 1, timeoutMs: 0 });
     const m = s.plane.registry.get('mlp');
-    // Hold the one instance: its run waits for a gate the test opens.
-    let open!: () => void;
-    const gate = new Promise<void>((r) => (open = r));
-    const session = m.sessions[0];
-    const run = session.run.bind(session);
-    session.run = (async (feeds: Record<string, Tensor>) => {
-      await gate;
-      return run(feeds);
-    }) as typeof session.run;
+    const open = hold(m.sessions[0]);
     try {
       const first = call(`${s.url}/v2/models/mlp/infer`, { json: mlpRequest([row(0)]) });
       await until(() => m.queue.inFlight === 1);
@@ -265,14 +275,7 @@ describe('operations', () => {
       await s.close();
     }
     const t = await serve({ models: { mlp: join(repo, 'mlp', '1', 'model.onnx') }, port: 0, instances: 1, timeoutMs: 50 });
-    const ts = t.plane.registry.get('mlp').sessions[0];
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    const tRun = ts.run.bind(ts);
-    ts.run = (async (feeds: Record<string, Tensor>) => {
-      await held;
-      return tRun(feeds);
-    }) as typeof ts.run;
+    const release = hold(t.plane.registry.get('mlp').sessions[0]);
     try {
       const r = await call(`${t.url}/v2/models/mlp/infer`, { json: mlpRequest([row(0)]) });
       expect(r.status).toBe(504);
@@ -283,6 +286,18 @@ describe('operations', () => {
     }
   });
 });
+
+/** Holds a session's runs until the returned function is called (the instance stays busy meanwhile). */
+function hold(session: InferenceSession): () => void {
+  let open!: () => void;
+  const gate = new Promise<void>((r) => (open = r));
+  const run = session.run.bind(session);
+  session.run = (async (feeds: Record<string, Tensor>) => {
+    await gate;
+    return run(feeds);
+  }) as typeof session.run;
+  return open;
+}
 
 async function until(ok: () => boolean): Promise<void> {
   for (let i = 0; i < 2000 && !ok(); i++) await new Promise((r) => setTimeout(r, 5));

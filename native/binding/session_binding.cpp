@@ -63,6 +63,11 @@ napi_typedarray_type array_type_of(sparq::DType t) {
     case sparq::DType::int8: return napi_int8_array;
     case sparq::DType::int32: return napi_int32_array;
     case sparq::DType::int64: return napi_bigint64_array;
+    case sparq::DType::float64: return napi_float64_array;
+    case sparq::DType::int16: return napi_int16_array;
+    case sparq::DType::uint16: case sparq::DType::float16: return napi_uint16_array;
+    case sparq::DType::uint32: return napi_uint32_array;
+    case sparq::DType::uint64: return napi_biguint64_array;
     default: return napi_uint8_array;
   }
 }

@@ -59,7 +59,8 @@ const char* op_name(OpCode c) {
     default: break;
   }
   if (const PlanOpHandler* h = plan_op_handler(c)) return h->name;
-  return conv_op_name(static_cast<int32_t>(c));
+  if (is_conv_op(static_cast<int32_t>(c))) return conv_op_name(static_cast<int32_t>(c));
+  return detail::ext_op_name(c);
 }
 
 bool is_binary(OpCode c) { return c >= OpCode::add && c <= OpCode::equal; }
@@ -394,6 +395,8 @@ void Plan::validate_op(const PlanOp& op) const {
     validate_conv_op(op, slots_);
   } else if (const PlanOpHandler* h = plan_op_handler(c)) {
     h->validate(op, slots_);
+  } else if (static_cast<int32_t>(c) >= 100 && static_cast<int32_t>(c) < 200) {
+    detail::validate_ext_op(op, slots_);
   } else {
     throw bad_plan("unknown op code " + std::to_string(static_cast<int>(c)));
   }
@@ -584,8 +587,10 @@ void Plan::run_op(const PlanOp& op, void* const* ptr, const OpContext& ctx) cons
     default:
       if (is_conv_op(static_cast<int32_t>(op.code)))
         run_conv_op(op, slots_, ptr, ctx);
-      else  // validate_op admitted the code, so it is a conv op or has a handler
-        plan_op_handler(op.code)->run(op, slots_, ptr, ctx);
+      else if (const PlanOpHandler* h = plan_op_handler(op.code))
+        h->run(op, slots_, ptr, ctx);
+      else  // validate_op admitted the code: one of the wider op set's
+        detail::run_ext_op(op, slots_, ptr, ctx);
       return;
   }
 }
