@@ -88,27 +88,34 @@ describe('gather and scatter match onnxruntime-node', () => {
 });
 
 describe('Resize matches onnxruntime-node', () => {
-  const x = [1, 2, 5, 7];
+  // W = 8: every scale below gives whole output lengths (align_corners is refused otherwise)
+  const x = [1, 2, 5, 8];
   const scalesUp = { float: [1, 1, 2, 1.5], dims: [4] };
   const scalesDown = { float: [1, 1, 0.6, 0.5], dims: [4] };
   const cases: [string, Case][] = [];
   for (const coordinate_transformation_mode of ['half_pixel', 'pytorch_half_pixel', 'align_corners', 'asymmetric'])
     for (const mode of ['nearest', 'linear', 'cubic'])
       for (const [dir, scales] of [['up', scalesUp], ['down', scalesDown]] as const) {
-        const out = [1, 2, Math.floor(5 * scales.float[2]), Math.floor(7 * scales.float[3])];
+        const out = [1, 2, Math.floor(5 * scales.float[2]), Math.floor(8 * scales.float[3])];
         cases.push([`${mode} ${coordinate_transformation_mode} ${dir}`, { op: 'Resize', x, extra: ['', scales], attrs: { mode, coordinate_transformation_mode }, out }]);
       }
   for (const nearest_mode of ['round_prefer_floor', 'round_prefer_ceil', 'floor', 'ceil'])
-    cases.push([`nearest ${nearest_mode}`, { op: 'Resize', x, extra: ['', { float: [1, 1, 1.7, 2.3], dims: [4] }], attrs: { mode: 'nearest', nearest_mode, coordinate_transformation_mode: 'asymmetric' }, out: [1, 2, 8, 16] }]);
+    cases.push([`nearest ${nearest_mode}`, { op: 'Resize', x, extra: ['', { float: [1, 1, 1.7, 2.3], dims: [4] }], attrs: { mode: 'nearest', nearest_mode, coordinate_transformation_mode: 'asymmetric' }, out: [1, 2, 8, 18] }]);
   cases.push(
     ['sizes, linear', { op: 'Resize', x, extra: ['', '', { int64: [1, 2, 9, 4], dims: [4] }], attrs: { mode: 'linear' }, out: [1, 2, 9, 4] }],
-    ['cubic exclude_outside, a = -0.5', { op: 'Resize', x, extra: ['', scalesUp], attrs: { mode: 'cubic', exclude_outside: 1, cubic_coeff_a: -0.5 }, out: [1, 2, 10, 10] }],
+    ['cubic exclude_outside, a = -0.5', { op: 'Resize', x, extra: ['', scalesUp], attrs: { mode: 'cubic', exclude_outside: 1, cubic_coeff_a: -0.5 }, out: [1, 2, 10, 12] }],
     ['tf_crop_and_resize with extrapolation', { op: 'Resize', x, extra: [{ float: [0, 0, 0.2, -0.1, 1, 1, 0.9, 1.2], dims: [8] }, '', { int64: [1, 2, 6, 8], dims: [4] }], attrs: { mode: 'linear', coordinate_transformation_mode: 'tf_crop_and_resize', extrapolation_value: 3.5 }, out: [1, 2, 6, 8] }],
-    ['opset 10 nearest', { op: 'Resize', x, extra: [scalesUp], attrs: { mode: 'nearest' }, opset: 10, out: [1, 2, 10, 10] }],
-    ['opset 10 linear down', { op: 'Resize', x, extra: [scalesDown], attrs: { mode: 'linear' }, opset: 10, out: [1, 2, 3, 3] }],
-    ['opset 18 axes + not_larger', { op: 'Resize', x, extra: ['', '', { int64: [8, 8], dims: [2] }], attrs: { mode: 'linear', axes: [2, 3], keep_aspect_ratio_policy: 'not_larger' }, opset: 18, out: [1, 2, 6, 8] }],
-    ['opset 19 half_pixel_symmetric', { op: 'Resize', x, extra: ['', scalesUp], attrs: { mode: 'linear', coordinate_transformation_mode: 'half_pixel_symmetric' }, opset: 19, out: [1, 2, 10, 10] }],
+    ['opset 10 nearest', { op: 'Resize', x, extra: [scalesUp], attrs: { mode: 'nearest' }, opset: 10, out: [1, 2, 10, 12] }],
+    ['opset 10 linear down', { op: 'Resize', x, extra: [scalesDown], attrs: { mode: 'linear' }, opset: 10, out: [1, 2, 3, 4] }],
+    ['opset 18 axes + not_larger', { op: 'Resize', x, extra: ['', '', { int64: [8, 8], dims: [2] }], attrs: { mode: 'linear', axes: [2, 3], keep_aspect_ratio_policy: 'not_larger' }, opset: 18, out: [1, 2, 5, 8] }],
+    ['opset 19 half_pixel_symmetric', { op: 'Resize', x, extra: ['', scalesUp], attrs: { mode: 'linear', coordinate_transformation_mode: 'half_pixel_symmetric' }, opset: 19, out: [1, 2, 10, 12] }],
   );
+  it('align_corners with scales that give a fractional length is ERR_UNSUPPORTED_OP (ONNX releases disagree)', async () => {
+    const { bytes, feeds } = build({ op: 'Resize', x: [1, 1, 2, 4], extra: ['', { float: [1, 1, 0.6, 0.6], dims: [4] }], attrs: { mode: 'linear', coordinate_transformation_mode: 'align_corners' }, out: [1, 1, 1, 2] });
+    const s = await InferenceSession.create(bytes);
+    await expect(s.run({ X: new Tensor('float32', feeds.X.data as Float32Array, feeds.X.dims) })).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED_OP' });
+    await s.release();
+  });
   // Opset 10 runs once the loader takes opsets below 11 (MIN_OPSET).
   for (const [name, c] of cases) it.skipIf((c.opset ?? 17) < MIN_OPSET)(name, () => check(c));
 });

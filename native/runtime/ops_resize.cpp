@@ -172,9 +172,10 @@ void resize(const ResizeParams& p, const float* x, const Shape& in, float* y, co
   }
   if (out.numel() == 0) return;
   // The axes that change, resampled in turn through two scratch buffers; the last pass writes y.
+  // An axis of scale 1 that keeps its length is copied, roi or not, as onnxruntime does.
   std::vector<int> axes;
   for (int a = 0; a < in.rank; ++a)
-    if (in[a] != out[a] || p.scales[a] != 1.0f || p.coordinates == ResizeCoordinates::tf_crop_and_resize) axes.push_back(a);
+    if (in[a] != out[a] || p.scales[a] != 1.0f) axes.push_back(a);
   // Shrinking axes first and growing ones last (the intermediate stays small), and among equals the
   // innermost first: the later passes along outer axes move whole rows.
   std::stable_sort(axes.begin(), axes.end(), [&](int a, int b) {
