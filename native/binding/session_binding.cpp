@@ -265,7 +265,7 @@ Napi::Value CreatePlan(const Napi::CallbackInfo& info) {
     Napi::Value ov = ops_js.Get(i);
     if (!ov.IsObject()) throw_type_error(env, "Expected an object for " + where + " but received " + describe(ov));
     Napi::Object o = ov.As<Napi::Object>();
-    ops[i].code = static_cast<sparq::OpCode>(integer(prop(o, "op", where), where + ".op", 0, 255));
+    ops[i].code = static_cast<sparq::OpCode>(integer(prop(o, "op", where), where + ".op", 0, 511));
     ops[i].inputs = integers<int32_t>(prop(o, "inputs", where), where + ".inputs", -1, 1 << 30);
     ops[i].outputs = integers<int32_t>(prop(o, "outputs", where), where + ".outputs", -1, 1 << 30);
     ops[i].ints = integers<int64_t>(prop(o, "ints", where), where + ".ints", -kMaxIndex, kMaxIndex);

@@ -156,7 +156,7 @@ const ARITY: Record<string, [number, number]> = {
   MatMulInteger: [2, 4], Linear: [2, 3], Gemm: [2, 3], Transpose: [1, 1], Reshape: [2, 2], Flatten: [1, 1],
   Squeeze: [1, 2], Unsqueeze: [1, 2], Concat: [1, 1 << 16], Gather: [2, 2], Slice: [3, 5], Shape: [1, 1],
   ConstantOfShape: [1, 1], Range: [3, 3], Expand: [2, 2], Split: [1, 2], Constant: [0, 0],
-  DynamicQuantizeLinear: [1, 1], QuantizeLinear: [2, 3], DequantizeLinear: [2, 3],
+  DynamicQuantizeLinear: [1, 1], QuantizeLinear: [2, 3], DequantizeLinear: [2, 3], KvStore: [3, 3],
 };
 
 /** Output metas of a node from its input metas (values are not computed here; see evaluate.ts). */
@@ -180,6 +180,8 @@ export function inferNode(node: Node, ins: (ValueMeta | undefined)[], opset: num
     case 'Where':
       return [{ dtype: need(1).dtype, dims: broadcastDims(node, broadcastDims(node, x().dims, need(1).dims), need(2).dims) }];
     case 'Sqrt': case 'Erf': case 'Tanh': case 'Relu': case 'Sigmoid': case 'Gelu': case 'Identity': case 'Softmax': case 'Clip':
+      return same();
+    case 'KvStore': // sparq: the cache (input 0) with input 1's rows written in (src/generate/kv-rewrite.ts)
       return same();
     case 'LayerNormalization': {
       const out: ValueMeta[] = same();

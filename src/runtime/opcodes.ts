@@ -73,6 +73,8 @@ export const OpCode = {
   DepthToSpace: 238,
   SpaceToDepth: 239,
   Einsum: 240,
+  // 260-279: decoding (native/include/sparq/kv_cache.h)
+  KvStore: 260,
 } as const;
 
 /** Slot storage kinds: must match plan.h (enum class SlotKind). */

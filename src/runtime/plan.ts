@@ -162,6 +162,17 @@ export function compilePlan(
       slotOf.set(node.outputs[0], id);
       return;
     }
+    if (node.op === 'KvStore' && node.domain === 'sparq') {
+      // Writes into the cache buffer (input 0, a caller's input) in place; the output is that buffer.
+      const cache = valueSlot(node.inputs[0]);
+      const spec: OpSpec = { op: OpCode.KvStore, inputs: node.inputs.map(valueSlot), outputs: [], ints: [], floats: [], weight: -1 };
+      for (const s of spec.inputs) use(s, ops.length);
+      ops.push(spec);
+      const id = newSlot(slots[cache].dtype, outDims[0], slots[cache].kind, slots[cache].index, -1);
+      slots[id].root = slots[cache].root;
+      slotOf.set(node.outputs[0], id);
+      return;
+    }
     const at = ops.length;
     // Packed weights (a Linear's or a conv's input 1, a recurrent layer's Wᵀ and Rᵀ) live in their handles, not in slots.
     const inputs = node.inputs.map((name, i) => (name && !isPackedWeightInput(node, i) ? valueSlot(name) : -1));
