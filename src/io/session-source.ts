@@ -13,7 +13,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 
 import { SparqError, rethrowNative, typeError } from '../errors.js';
-import { isPackedWeightInput } from '../graph/conv-layout.js';
+import { isPackedWeightInput } from '../graph/packed-inputs.js';
 import { type Attribute, type ConstTensor, type Graph, type Node, type TypedData, LazyTensor } from '../graph/ir.js';
 import { Model } from '../model.js';
 import { native } from '../native.js';
