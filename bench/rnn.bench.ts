@@ -37,5 +37,5 @@ for (const m of models) {
   await s.release();
   await o.release();
 }
-const cpu = (await import('node:fs')).readFileSync('/proc/cpuinfo', 'utf8').match(/cpu family\s*:\s*(\d+)/)?.[1] ?? '?';
+const cpu = readFileSync('/proc/cpuinfo', 'utf8').match(/cpu family\s*:\s*(\d+)/)?.[1] ?? '?';
 printTable(`Recurrent models, ${THREADS} thread(s), p50 ms (cpu family ${cpu}; speed = ORT time / sparq time)`, ['model', 'inputs', 'sparq', 'onnxruntime', 'speed vs ORT'], rows);

@@ -18,7 +18,7 @@ export const SUPPORTED_OPS: ReadonlySet<string> = new Set([
   'DequantizeLinear',
   ...EXTENDED_OPS,
   'LSTM', 'GRU', 'RNN', 'GatherElements', 'GatherND', 'ScatterElements', 'Scatter', 'ScatterND', 'Resize', 'Upsample',
-  'DepthToSpace', 'SpaceToDepth',
+  'DepthToSpace', 'SpaceToDepth', 'Einsum',
   // convolutions and pooling (src/graph/conv-layout.ts, src/runtime/conv-plan.ts)
   'Conv', 'ConvTranspose', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'BatchNormalization',
   'InstanceNormalization', 'LRN',

@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { InferenceSession, Tensor } from '../src/index.js';
+import { inferNode } from '../src/graph/shapes.js';
 import { MIN_OPSET } from '../src/model.js';
 import { type AttrValue, GraphBuilder } from '../src/onnx/builder.js';
 import { DataType } from '../src/onnx/proto.js';
@@ -87,27 +88,34 @@ describe('gather and scatter match onnxruntime-node', () => {
 });
 
 describe('Resize matches onnxruntime-node', () => {
-  const x = [1, 2, 5, 7];
+  // W = 8: every scale below gives whole output lengths (align_corners is refused otherwise)
+  const x = [1, 2, 5, 8];
   const scalesUp = { float: [1, 1, 2, 1.5], dims: [4] };
   const scalesDown = { float: [1, 1, 0.6, 0.5], dims: [4] };
   const cases: [string, Case][] = [];
   for (const coordinate_transformation_mode of ['half_pixel', 'pytorch_half_pixel', 'align_corners', 'asymmetric'])
     for (const mode of ['nearest', 'linear', 'cubic'])
       for (const [dir, scales] of [['up', scalesUp], ['down', scalesDown]] as const) {
-        const out = [1, 2, Math.floor(5 * scales.float[2]), Math.floor(7 * scales.float[3])];
+        const out = [1, 2, Math.floor(5 * scales.float[2]), Math.floor(8 * scales.float[3])];
         cases.push([`${mode} ${coordinate_transformation_mode} ${dir}`, { op: 'Resize', x, extra: ['', scales], attrs: { mode, coordinate_transformation_mode }, out }]);
       }
   for (const nearest_mode of ['round_prefer_floor', 'round_prefer_ceil', 'floor', 'ceil'])
-    cases.push([`nearest ${nearest_mode}`, { op: 'Resize', x, extra: ['', { float: [1, 1, 1.7, 2.3], dims: [4] }], attrs: { mode: 'nearest', nearest_mode, coordinate_transformation_mode: 'asymmetric' }, out: [1, 2, 8, 16] }]);
+    cases.push([`nearest ${nearest_mode}`, { op: 'Resize', x, extra: ['', { float: [1, 1, 1.7, 2.3], dims: [4] }], attrs: { mode: 'nearest', nearest_mode, coordinate_transformation_mode: 'asymmetric' }, out: [1, 2, 8, 18] }]);
   cases.push(
     ['sizes, linear', { op: 'Resize', x, extra: ['', '', { int64: [1, 2, 9, 4], dims: [4] }], attrs: { mode: 'linear' }, out: [1, 2, 9, 4] }],
-    ['cubic exclude_outside, a = -0.5', { op: 'Resize', x, extra: ['', scalesUp], attrs: { mode: 'cubic', exclude_outside: 1, cubic_coeff_a: -0.5 }, out: [1, 2, 10, 10] }],
+    ['cubic exclude_outside, a = -0.5', { op: 'Resize', x, extra: ['', scalesUp], attrs: { mode: 'cubic', exclude_outside: 1, cubic_coeff_a: -0.5 }, out: [1, 2, 10, 12] }],
     ['tf_crop_and_resize with extrapolation', { op: 'Resize', x, extra: [{ float: [0, 0, 0.2, -0.1, 1, 1, 0.9, 1.2], dims: [8] }, '', { int64: [1, 2, 6, 8], dims: [4] }], attrs: { mode: 'linear', coordinate_transformation_mode: 'tf_crop_and_resize', extrapolation_value: 3.5 }, out: [1, 2, 6, 8] }],
-    ['opset 10 nearest', { op: 'Resize', x, extra: [scalesUp], attrs: { mode: 'nearest' }, opset: 10, out: [1, 2, 10, 10] }],
-    ['opset 10 linear down', { op: 'Resize', x, extra: [scalesDown], attrs: { mode: 'linear' }, opset: 10, out: [1, 2, 3, 3] }],
-    ['opset 18 axes + not_larger', { op: 'Resize', x, extra: ['', '', { int64: [8, 8], dims: [2] }], attrs: { mode: 'linear', axes: [2, 3], keep_aspect_ratio_policy: 'not_larger' }, opset: 18, out: [1, 2, 6, 8] }],
-    ['opset 19 half_pixel_symmetric', { op: 'Resize', x, extra: ['', scalesUp], attrs: { mode: 'linear', coordinate_transformation_mode: 'half_pixel_symmetric' }, opset: 19, out: [1, 2, 10, 10] }],
+    ['opset 10 nearest', { op: 'Resize', x, extra: [scalesUp], attrs: { mode: 'nearest' }, opset: 10, out: [1, 2, 10, 12] }],
+    ['opset 10 linear down', { op: 'Resize', x, extra: [scalesDown], attrs: { mode: 'linear' }, opset: 10, out: [1, 2, 3, 4] }],
+    ['opset 18 axes + not_larger', { op: 'Resize', x, extra: ['', '', { int64: [8, 8], dims: [2] }], attrs: { mode: 'linear', axes: [2, 3], keep_aspect_ratio_policy: 'not_larger' }, opset: 18, out: [1, 2, 5, 8] }],
+    ['opset 19 half_pixel_symmetric', { op: 'Resize', x, extra: ['', scalesUp], attrs: { mode: 'linear', coordinate_transformation_mode: 'half_pixel_symmetric' }, opset: 19, out: [1, 2, 10, 12] }],
   );
+  it('align_corners with scales that give a fractional length is ERR_UNSUPPORTED_OP (ONNX releases disagree)', async () => {
+    const { bytes, feeds } = build({ op: 'Resize', x: [1, 1, 2, 4], extra: ['', { float: [1, 1, 0.6, 0.6], dims: [4] }], attrs: { mode: 'linear', coordinate_transformation_mode: 'align_corners' }, out: [1, 1, 1, 2] });
+    const s = await InferenceSession.create(bytes);
+    await expect(s.run({ X: new Tensor('float32', feeds.X.data as Float32Array, feeds.X.dims) })).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED_OP' });
+    await s.release();
+  });
   // Opset 10 runs once the loader takes opsets below 11 (MIN_OPSET).
   for (const [name, c] of cases) it.skipIf((c.opset ?? 17) < MIN_OPSET)(name, () => check(c));
 });
@@ -115,4 +123,51 @@ describe('Resize matches onnxruntime-node', () => {
 describe('DepthToSpace / SpaceToDepth match onnxruntime-node', () => {
   for (const mode of ['DCR', 'CRD']) it(`DepthToSpace ${mode}`, () => check({ op: 'DepthToSpace', x: [2, 8, 3, 2], attrs: { blocksize: 2, mode }, out: [2, 2, 6, 4] }));
   it('SpaceToDepth', () => check({ op: 'SpaceToDepth', x: [1, 3, 6, 4], attrs: { blocksize: 2 }, out: [1, 12, 3, 2] }));
+});
+
+describe('Einsum matches onnxruntime-node', () => {
+  const two: [string, number[], number[], number[]][] = [
+    ['ij,jk->ik', [3, 4], [4, 5], [3, 5]],
+    ['bij,bjk->bik', [2, 3, 4], [2, 4, 5], [2, 3, 5]],
+    ['bhid,bhjd->bhij', [2, 3, 4, 5], [2, 3, 6, 5], [2, 3, 4, 6]],
+    ['...ij,...jk->...ik', [2, 3, 4, 5], [2, 3, 5, 2], [2, 3, 4, 2]],
+    ['ij,kj->ik', [3, 4], [5, 4], [3, 5]],
+    ['abc,cd->abd', [2, 3, 4], [4, 5], [2, 3, 5]],
+    ['i,i', [7], [7], []],
+    ['i,j->ij', [3], [4], [3, 4]],
+    ['ij,jk', [3, 4], [4, 2], [3, 2]],
+    ['bij,bkj->bki', [2, 3, 4], [2, 5, 4], [2, 5, 3]],
+    ['ijk,j->ik', [2, 3, 4], [3], [2, 4]],
+    ['ij,kl->ik', [2, 3], [4, 5], [2, 4]],
+  ];
+  for (const [equation, a, b, out] of two)
+    it(equation, () => check({ op: 'Einsum', x: a, extra: [{ float: Array.from(floats(numel(b), 9)), dims: b }], attrs: { equation }, out }));
+  const one: [string, number[], number[]][] = [
+    ['ij->ji', [3, 4], [4, 3]],
+    ['ij->', [3, 4], []],
+    ['ijk->ki', [2, 3, 4], [4, 2]],
+    ['...ij->...ji', [2, 3, 4], [2, 4, 3]],
+  ];
+  for (const [equation, a, out] of one) it(equation, () => check({ op: 'Einsum', x: a, attrs: { equation }, out }));
+  it('a diagonal (ii->i) is ERR_UNSUPPORTED_OP', async () => {
+    const { bytes, feeds } = build({ op: 'Einsum', x: [3, 3], attrs: { equation: 'ii->i' }, out: [3] });
+    const s = await InferenceSession.create(bytes);
+    await expect(s.run({ X: new Tensor('float32', feeds.X.data as Float32Array, feeds.X.dims) })).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED_OP' });
+    await s.release();
+  });
+});
+
+describe('Resize shape inference on symbolic dims', () => {
+  it('keeps the dims a scale of 1 leaves alone, and sizes given outright', () => {
+    const node = { name: 'r', op: 'Resize', domain: '', inputs: ['X', '', 's'], outputs: ['Y'], attrs: { mode: { type: 'string' as const, value: 'nearest' } } };
+    const scales = { dtype: 'float32' as const, dims: [4], data: Float32Array.of(1, 1, 2, 2) };
+    const [y] = inferNode(node, [{ dtype: 'float32', dims: ['N', 96, 'H', 'W'] }, undefined, { dtype: 'float32', dims: [4], value: scales }], 13);
+    expect(y.dims[0]).toBe('N');
+    expect(y.dims[1]).toBe(96);
+    expect(typeof y.dims[2]).toBe('string');
+    const sized = { ...node, inputs: ['X', '', '', 'z'] };
+    const sizes = { dtype: 'int64' as const, dims: [4], data: BigInt64Array.of(1n, 96n, 40n, 40n) };
+    const [z] = inferNode(sized, [{ dtype: 'float32', dims: ['N', 96, 'H', 'W'] }, undefined, undefined, { dtype: 'int64', dims: [4], value: sizes }], 13);
+    expect(z.dims).toEqual([1, 96, 40, 40]);
+  });
 });

@@ -197,3 +197,25 @@ describe('recurrent nodes refuse what they cannot run, with a code', () => {
     await s.release();
   });
 });
+
+describe('malformed recurrent nodes are ERR_INVALID_MODEL', () => {
+  for (const [what, patch] of [
+    ['R of the wrong size', (g: GraphBuilder) => g.float('R', new Float32Array(4 * 5 * 4), [1, 20, 4])],
+    ['B of the wrong size', (g: GraphBuilder) => g.float('B', new Float32Array(10), [1, 10])],
+  ] as const)
+    it(what, async () => {
+      const g = new GraphBuilder();
+      g.input('X', 'FLOAT', [2, 1, 3]);
+      g.float('W', new Float32Array(16 * 3), [1, 16, 3]);
+      const inputs = ['X', 'W', 'R'];
+      if (what.startsWith('B')) {
+        g.float('R', new Float32Array(16 * 4), [1, 16, 4]);
+        inputs.push(patch(g));
+      } else patch(g);
+      g.node('LSTM', inputs, ['Y'], { hidden_size: 4 });
+      g.output('Y', 'FLOAT', [2, 1, 1, 4]);
+      const s = await InferenceSession.create(g.build('bad'));
+      await expect(s.run({ X: new Tensor('float32', new Float32Array(6), [2, 1, 3]) })).rejects.toMatchObject({ code: 'ERR_INVALID_MODEL' });
+      await s.release();
+    });
+});

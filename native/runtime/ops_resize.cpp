@@ -107,9 +107,32 @@ std::vector<Taps> axis_taps(const ResizeParams& p, int axis, int64_t in_len, int
   return taps;
 }
 
+// The innermost axis (inner == 1): per output element a gather of its taps, by tap count.
+void resample_last_axis(const ResizeParams& p, const std::vector<Taps>& taps, const float* x, float* y, int64_t outer,
+                        int64_t in_len, int64_t out_len) {
+  const int n = taps.empty() ? 1 : taps[0].n;
+  for (int64_t o = 0; o < outer; ++o) {
+    const float* xs = x + o * in_len;
+    float* ys = y + o * out_len;
+    for (int64_t j = 0; j < out_len; ++j) {
+      const Taps& t = taps[static_cast<size_t>(j)];
+      if (t.outside) {
+        ys[j] = p.extrapolation;
+      } else if (n == 1) {
+        ys[j] = xs[t.idx[0]];
+      } else if (n == 2) {
+        ys[j] = t.w[0] * xs[t.idx[0]] + t.w[1] * xs[t.idx[1]];
+      } else {
+        ys[j] = t.w[0] * xs[t.idx[0]] + t.w[1] * xs[t.idx[1]] + t.w[2] * xs[t.idx[2]] + t.w[3] * xs[t.idx[3]];
+      }
+    }
+  }
+}
+
 // y[outer, out_len, inner] from x[outer, in_len, inner] along one axis.
 void resample_axis(const ResizeParams& p, const std::vector<Taps>& taps, const float* x, float* y, int64_t outer,
                    int64_t in_len, int64_t out_len, int64_t inner) {
+  if (inner == 1) return resample_last_axis(p, taps, x, y, outer, in_len, out_len);
   for (int64_t o = 0; o < outer; ++o) {
     const float* xs = x + o * in_len * inner;
     float* ys = y + o * out_len * inner;
@@ -149,9 +172,17 @@ void resize(const ResizeParams& p, const float* x, const Shape& in, float* y, co
   }
   if (out.numel() == 0) return;
   // The axes that change, resampled in turn through two scratch buffers; the last pass writes y.
+  // An axis of scale 1 that keeps its length is copied, roi or not, as onnxruntime does.
   std::vector<int> axes;
   for (int a = 0; a < in.rank; ++a)
-    if (in[a] != out[a] || p.scales[a] != 1.0f || p.coordinates == ResizeCoordinates::tf_crop_and_resize) axes.push_back(a);
+    if (in[a] != out[a] || p.scales[a] != 1.0f) axes.push_back(a);
+  // Shrinking axes first and growing ones last (the intermediate stays small), and among equals the
+  // innermost first: the later passes along outer axes move whole rows.
+  std::stable_sort(axes.begin(), axes.end(), [&](int a, int b) {
+    const double ra = static_cast<double>(out[a]) / static_cast<double>(std::max<int64_t>(in[a], 1));
+    const double rb = static_cast<double>(out[b]) / static_cast<double>(std::max<int64_t>(in[b], 1));
+    return ra != rb ? ra < rb : a > b;
+  });
   if (axes.empty()) {
     std::memcpy(y, x, static_cast<size_t>(in.numel()) * sizeof(float));
     return;

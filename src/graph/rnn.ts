@@ -51,6 +51,24 @@ export function inferRecurrent(node: Node, ins: (ValueMeta | undefined)[]): Valu
   const [S, B] = layout === 0 ? [x.dims[0], x.dims[1]] : [x.dims[1], x.dims[0]];
   const y: Dim[] = layout === 0 ? [S, D, B, H] : [B, S, D, H];
   const state: Dim[] = layout === 0 ? [D, B, H] : [B, D, H];
+  // The optional inputs' shapes, where known, before anything runs on them.
+  const G = gateCount(node.op);
+  const GH = typeof H === 'number' ? G * H : undefined;
+  const expect: [number, string, (Dim | undefined)[], string?][] = [
+    [3, 'B', [D, GH === undefined ? undefined : 2 * GH], 'float32'],
+    [4, 'sequence_lens', [B], 'int32'],
+    [5, 'initial_h', state, 'float32'],
+    [6, 'initial_c', state, 'float32'],
+    [7, 'P', [D, typeof H === 'number' ? 3 * H : undefined], 'float32'],
+  ];
+  if (node.domain !== SPARQ_DOMAIN) expect.push([1, 'W', [D, GH, x.dims[2]], 'float32'], [2, 'R', [D, GH, H], 'float32']);
+  for (const [i, what, dims, dtype] of expect) {
+    const m = node.inputs[i] ? ins[i] : undefined;
+    if (!m) continue;
+    if (dtype && m.dtype !== dtype) throw shapeError(node, `${what} is ${m.dtype}, not ${dtype}`);
+    const bad = m.dims.length !== dims.length || dims.some((d, k) => typeof d === 'number' && typeof m.dims[k] === 'number' && m.dims[k] !== d);
+    if (bad) throw shapeError(node, `${what} has dims [${m.dims.join(', ')}], expected [${dims.map((d) => d ?? '?').join(', ')}]`);
+  }
   return node.outputs.map((_, i) => ({ dtype: 'float32' as const, dims: i === 0 ? y : state }));
 }
 

@@ -19,6 +19,8 @@ export interface ResizePlan {
   scales: number[];
   roiStart: number[];
   roiEnd: number[];
+  /** The dims came from `sizes` alone (stretch policy): they do not depend on the input's. */
+  fromSizes: boolean;
 }
 
 function floats(t: ConstTensor | undefined): number[] | undefined {
@@ -90,7 +92,7 @@ export function resizePlan(node: Node, dims: readonly number[], ins: (ValueMeta 
       roiEnd[a] = roi[n + i];
     });
   }
-  return { dims: out, scales, roiStart, roiEnd };
+  return { dims: out, scales, roiStart, roiEnd, fromSizes: !!sizesIn && attrString(node, 'keep_aspect_ratio_policy', 'stretch') === 'stretch' };
 }
 
 function attrFloatsOf(node: Node, name: string): number[] | undefined {
@@ -127,11 +129,17 @@ export function inferIndexing(node: Node, ins: (ValueMeta | undefined)[], opset:
     case 'Resize':
     case 'Upsample': {
       if (x.dtype !== 'float32') throw new SparqError('ERR_UNSUPPORTED_OP', `${node.op} node "${node.name}" resizes ${x.dtype}; sparq resizes float32`);
-      if (x.dims.every((d) => typeof d === 'number')) {
-        const p = resizePlan(node, x.dims as number[], ins, opset);
-        if (p) return [{ dtype: x.dtype, dims: p.dims }];
-      }
-      return [{ dtype: x.dtype, dims: x.dims.map((d, i): Dim => `${node.name}_resized${i}_${symbols++}`) }];
+      // Symbolic input dims stand in as 1s: an axis whose scale is 1 (or whose size is given) keeps
+      // what it had, so the channel count of an upsampled feature map stays known.
+      const p = resizePlan(node, x.dims.map((d) => (typeof d === 'number' ? d : 1)), ins, opset);
+      return [{
+        dtype: x.dtype,
+        dims: x.dims.map((d, i): Dim => {
+          if (p && (typeof d === 'number' || p.fromSizes)) return p.dims[i];
+          if (p && p.scales[i] === 1 && p.dims[i] === 1) return d;
+          return `${node.name}_resized${i}_${symbols++}`;
+        }),
+      }];
     }
     case 'DepthToSpace':
     case 'SpaceToDepth': {

@@ -5,6 +5,7 @@ import { SparqError } from '../errors.js';
 import { type ConstTensor, type DType, type Dim, type Node, attrInt, attrInts, toNumbers } from './ir.js';
 import { dtypeOfCode } from '../onnx/decode.js';
 import { inferRecurrent } from './rnn.js';
+import { inferEinsum } from './einsum.js';
 import { INDEXING_OPS, inferIndexing } from './shapes-indexing.js';
 import { inferConvNode } from './conv-shapes.js';
 import { inferExtended } from './shapes-ext.js';
@@ -357,6 +358,8 @@ export function inferNode(node: Node, ins: (ValueMeta | undefined)[], opset: num
     case 'GRU':
     case 'RNN':
       return inferRecurrent(node, ins);
+    case 'Einsum':
+      return inferEinsum(node, ins);
     default: {
       if (INDEXING_OPS.has(node.op)) return inferIndexing(node, ins, opset);
       const conv = inferConvNode(node, ins);

@@ -72,6 +72,7 @@ export const OpCode = {
   Resize: 237,
   DepthToSpace: 238,
   SpaceToDepth: 239,
+  Einsum: 240,
   // 260-279: decoding (native/include/sparq/kv_cache.h)
   KvStore: 260,
 } as const;

@@ -65,6 +65,11 @@ function lowerResize(node: Node, spec: OpSpec, dimsOf: (slot: number) => readonl
   const modeIndex = MODES.indexOf(mode);
   if (modeIndex < 0 || (legacy && modeIndex === 2)) throw unsupported(node, `uses mode "${mode}"`);
   const coordinates = legacy ? COORDINATES.indexOf('asymmetric') : choice(node, 'coordinate_transformation_mode', COORDINATES, 'half_pixel');
+  // align_corners maps through the output length; given scales that make it fractional, ONNX's own
+  // releases disagree on which length (onnx 1.12's reference: scale·length unfloored; the spec and
+  // onnxruntime: the floored output dim), so no answer is safe to give.
+  if (COORDINATES[coordinates] === 'align_corners' && !p.fromSizes && p.dims.some((d, i) => Math.abs(p.scales[i] * dims[i] - d) > 1e-4 * d))
+    throw unsupported(node, 'uses align_corners with scales that give a fractional output length (ONNX releases disagree on the result)');
   // opset 10 has no nearest_mode: onnxruntime's rule for it is native mode 4 ("simple")
   const nearest = legacy ? 4 : choice(node, 'nearest_mode', NEAREST, 'round_prefer_floor');
   return {

@@ -13,6 +13,7 @@ import { DTYPE_CODE, OpCode, SlotKind } from './opcodes.js';
 import { type LowerContext, checkDtype, lowerExtended, nativeTakes } from './lower-ext.js';
 import { isRecurrentCode, lowerRecurrent, recurrentWork } from './plan-rnn.js';
 import { lowerIndexing } from './plan-indexing.js';
+import { einsumWork, lowerEinsum } from './plan-einsum.js';
 
 /**
  * Folding cap at plan time: shape arithmetic and small constant subgraphs. Larger constant results
@@ -412,6 +413,8 @@ function lowerNode(node: Node, inputs: number[], outputs: number[], metas: Map<s
     case 'GRU':
     case 'RNN':
       return lowerRecurrent(node, spec, (s) => slots[s].dims, weightIndex);
+    case 'Einsum':
+      return lowerEinsum(node, spec, (s) => slots[s].dims);
     case 'GatherElements':
     case 'GatherND':
     case 'ScatterElements':
@@ -435,6 +438,7 @@ function lowerNode(node: Node, inputs: number[], outputs: number[], metas: Map<s
 
 function estimateWork(node: Node, slots: Slot[], spec: OpSpec): number {
   if (isRecurrentCode(spec.op)) return recurrentWork(spec, (s) => slots[s].dims);
+  if (spec.op === OpCode.Einsum) return Math.max(einsumWork(spec), spec.outputs[0] >= 0 ? numel(slots[spec.outputs[0]].dims) : 0);
   const out = spec.outputs[0] >= 0 ? numel(slots[spec.outputs[0]].dims) : 0;
   if (spec.op >= OpCode.Conv && spec.op <= OpCode.BatchNorm) return convWork(spec, slots, out);
   if (spec.op === OpCode.Linear || spec.op === OpCode.MatMul || spec.op === OpCode.MatMulInteger || spec.op === OpCode.Gemm) {

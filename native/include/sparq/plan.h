@@ -71,6 +71,7 @@ enum class OpCode : int32_t {
   lstm = 230, gru = 231, rnn = 232,
   gather_elements = 233, gather_nd = 234, scatter_elements = 235, scatter_nd = 236,
   resize = 237, depth_to_space = 238, space_to_depth = 239,
+  einsum = 240,
   // 260-279: decoding (sparq/kv_cache.h). kv_store writes input 1 [B,H,S,D] into the cache input 0
   // [B,H,T,D] at rows [pos, pos + S), pos = input 2 (int64); no outputs (later readers alias the cache).
   kv_store = 260,
