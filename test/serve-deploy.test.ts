@@ -32,6 +32,13 @@ function serveArgs(args: string[]): { port: number; grpcPort?: number; host: str
   return { port: Number(parsed.values.port ?? 8000), grpcPort: grpc === undefined ? undefined : Number(grpc), host: String(parsed.values.host ?? '127.0.0.1'), positionals: parsed.positionals };
 }
 
+/** Instances x threads fit the container's CPU limit (Node counts the node's cores, not the limit). */
+function checkCores(container: Doc): void {
+  const parsed = parse(serveCommand, container.args).values;
+  const cores = Number(container.resources.limits.cpu);
+  expect(Number(parsed.instances) * Number(parsed.threads)).toBeLessThanOrEqual(cores);
+}
+
 function checkProbes(container: Doc, port: number): void {
   const portOf = (p: number | string) => (typeof p === 'number' ? p : container.ports.find((x: Doc) => x.name === p)?.containerPort);
   expect(container.livenessProbe.httpGet.path).toBe('/v2/health/live');
@@ -65,6 +72,7 @@ describe('deploy/', () => {
     expect(host).toBe('0.0.0.0');
     expect(container.ports.map((p: Doc) => p.containerPort)).toEqual([port, grpcPort].filter((p) => p !== undefined));
     checkProbes(container, port);
+    checkCores(container);
     expect(deployment.spec.template.spec.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(10);
     expect(deployment.spec.selector.matchLabels).toEqual(deployment.spec.template.metadata.labels);
     const service = byKind('Service');
@@ -89,6 +97,7 @@ describe('deploy/', () => {
     expect(positionals).toEqual(['/mnt/models']); // where KServe's storage initializer puts the model
     expect(container.ports[0].containerPort).toBe(port);
     checkProbes(container, port);
+    checkCores(container);
     const model = service.spec.predictor.model;
     expect(model.protocolVersion).toBe('v2');
     expect(model.runtime).toBe(runtime.metadata.name);
