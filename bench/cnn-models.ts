@@ -5,7 +5,14 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+/** The repository root: the nearest directory above this file with a package.json (bench/ runs compiled from .bench-out/bench/). */
+function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+}
+
+const root = repoRoot();
 export const CNN_CACHE = join(root, '.cache', 'cnn');
 /** Debian's python, which has torch, torchvision and onnx (a pyenv `python3` may not). */
 const PYTHON = '/usr/bin/python3';

@@ -26,3 +26,4 @@ export type { Batch, TrainData } from './train/data.js';
 export { loadMnist, type MnistSplit } from './data/mnist.js';
 export type { BenchmarkOptions, BenchmarkResult, BenchmarkCase } from './bench/benchmark.js';
 export { explain, type ExplainOptions, type Explanation, type ExplainMethod, type TargetSpec } from './explain/lazy.js';
+export { generate, generateStream, type GenerateOptions, type GenerateResult, type GenerateStep, type GenerateTimings, type Tokenizer } from './generate/lazy.js';

@@ -176,6 +176,22 @@ describe('pooling vs onnxruntime-node', () => {
 });
 
 describe('NCHW ops vs onnxruntime-node', () => {
+  it('Conv and BatchNormalization whose weights and statistics are graph inputs', async () => {
+    const g = new GraphBuilder();
+    g.input('X', 'FLOAT', [2, 6, 9, 8]);
+    g.input('W', 'FLOAT', [8, 3, 3, 2]);
+    g.input('B', 'FLOAT', [8]);
+    for (const n of ['S', 'T', 'M']) g.input(n, 'FLOAT', [8]);
+    g.input('V', 'FLOAT', [8]);
+    const [c] = g.node('Conv', ['X', 'W', 'B'], 1, { group: 2, strides: [2, 1], pads: [1, 0, 1, 1], dilations: [1, 2] });
+    g.node('BatchNormalization', [c, 'S', 'T', 'M', 'V'], ['Y'], { epsilon: { float: 1e-3 } });
+    g.output('Y', 'FLOAT', [2, 8, 'h', 'w']);
+    const f = (dims: number[], lo = -1, hi = 1) => ({ data: randomFloats(prod(dims), seed++, lo, hi), dims });
+    const feeds = { X: f([2, 6, 9, 8]), W: f([8, 3, 3, 2]), B: f([8]), S: f([8]), T: f([8]), M: f([8]), V: f([8], 0.5, 1.5) };
+    expect((await errors(g.build(), feeds))[0]).toBeLessThan(1e-4);
+  });
+
+
   it('ConvTranspose: strides, pads, output_padding, dilations, groups, output_shape, auto_pad, 1-D', async () => {
     const cases: [number[], number[], Record<string, AttrValue>][] = [
       [[1, 4, 5, 5], [4, 3, 3, 3], { strides: [2, 2], pads: [1, 1, 1, 1], output_padding: [1, 1] }],

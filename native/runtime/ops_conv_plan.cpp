@@ -2,7 +2,7 @@
 // and attributes must agree on before it runs (every read and write then stays inside its slots),
 // and the call into the kernels. ConvTranspose's ints: group, then the window (pads at the end unused:
 // the output dims carry them). Layouts: codes 200-205 NHWC (rank 4, or rank 3 [N, W, C] for 1-D),
-// 206-208 ONNX's NCHW (rank 3 or 4).
+// 206-210 ONNX's NCHW (rank 3 or 4). Conv(NCHW) (209) has the same ints as ConvTranspose.
 #include <string>
 
 #include "sparq/conv.h"
@@ -15,7 +15,7 @@ namespace {
 
 enum : int32_t {
   kConv = 200, kDepthwise = 201, kMaxPool = 202, kAvgPool = 203, kGlobalAvgPool = 204, kGlobalMaxPool = 205,
-  kConvTranspose = 206, kInstanceNorm = 207, kLrn = 208,
+  kConvTranspose = 206, kInstanceNorm = 207, kLrn = 208, kConvNchw = 209, kBatchNorm = 210,
 };
 
 struct View {
@@ -70,6 +70,15 @@ ConvGeom nhwc_geom(const View& v, bool window) {
   return g;
 }
 
+// Geometry of an NCHW op (ConvTranspose, Conv(NCHW)): dims from the slots, window from ints[1..11).
+bool nchw_geom(const View& v, ConvGeom& g) {
+  int64_t on = 0;
+  const bool ok = nchw(v.in(0).shape, g.N, g.C, g.H, g.W) && nchw(v.out(0).shape, on, g.OC, g.OH, g.OW) &&
+                  v.in(0).shape.rank == v.out(0).shape.rank && on == g.N;
+  read_window(v.op.ints, 1, g);
+  return ok;
+}
+
 ConvPost post_of(const View& v, size_t act_at, const float* residual) {
   ConvPost p;
   p.act = static_cast<ConvAct>(v.op.ints[act_at]);
@@ -93,6 +102,8 @@ const char* conv_op_name(int32_t code) {
     case kConvTranspose: return "ConvTranspose";
     case kInstanceNorm: return "InstanceNormalization";
     case kLrn: return "LRN";
+    case kConvNchw: return "Conv(NCHW)";
+    case kBatchNorm: return "BatchNormalization";
     default: return "unknown";
   }
 }
@@ -193,18 +204,38 @@ void validate_conv_op(const PlanOp& op, const std::vector<PlanSlot>& slots) {
       if (v.out(0).shape.numel() != n * c) throw fail("output is not N*C values");
       return;
     }
+    case kConvNchw: {
+      need(2, 3, 1, 1);
+      ints(11);
+      ConvGeom g;
+      if (!nchw_geom(v, g)) throw fail("expects rank-3 or rank-4 NCHW tensors of one batch");
+      const int64_t group = op.ints[0];
+      window_ok(g);
+      if (group < 1 || g.C % group != 0 || g.OC % group != 0) throw fail("channels do not divide into groups");
+      if (v.in(1).shape.numel() != g.OC * (g.C / group) * g.kh * g.kw) throw fail("weights are not [OC, C/group, kh, kw]");
+      if (g.OH != conv_out_size(g.H, g.kh, g.sh, g.dh, g.pt, g.pb, false) || g.OW != conv_out_size(g.W, g.kw, g.sw, g.dw, g.pl, g.pr, false))
+        throw fail("output dims do not match the window");
+      if (v.has_in(2) && v.in(2).shape.numel() != g.OC) throw fail("bias is not OC floats");
+      return;
+    }
+    case kBatchNorm: {
+      need(5, 5, 1, 1);
+      ints(0);
+      const Shape& s = v.in(0).shape;
+      if (s.rank < 2 || s != v.out(0).shape) throw fail("expects [N, C, ...] in and out");
+      for (size_t i = 1; i < 5; ++i)
+        if (v.in(i).shape.numel() != s[1]) throw fail("scale, bias, mean and var must be C floats");
+      if (op.floats.size() != 1) throw fail("needs epsilon");
+      return;
+    }
     case kConvTranspose: {
       need(2, 3, 1, 1);
       ints(11);
       ConvGeom g;
-      int64_t on = 0, oc = 0, oh = 0, ow = 0;
-      if (!nchw(v.in(0).shape, g.N, g.C, g.H, g.W) || !nchw(v.out(0).shape, on, oc, oh, ow) || v.in(0).shape.rank != v.out(0).shape.rank)
-        throw fail("expects rank-3 or rank-4 NCHW tensors");
-      g.OC = oc, g.OH = oh, g.OW = ow;
+      if (!nchw_geom(v, g)) throw fail("expects rank-3 or rank-4 NCHW tensors of one batch");
       const int64_t group = op.ints[0];
-      read_window(op.ints, 1, g);
       window_ok(g);
-      if (on != g.N || group < 1 || g.C % group != 0 || g.OC % group != 0) throw fail("channels do not divide into groups");
+      if (group < 1 || g.C % group != 0 || g.OC % group != 0) throw fail("channels do not divide into groups");
       if (v.in(1).shape.numel() != g.C * (g.OC / group) * g.kh * g.kw) throw fail("weights are not [Cin, Cout/group, kh, kw]");
       if (v.has_in(2) && v.in(2).shape.numel() != g.OC) throw fail("bias is not Cout floats");
       return;
@@ -262,13 +293,18 @@ void run_conv_op(const PlanOp& op, const std::vector<PlanSlot>& slots, void* con
       global_pool_nhwc(fin(0), n, h * w, c, static_cast<int32_t>(op.code) == kGlobalMaxPool, y);
       return;
     }
-    case kConvTranspose: {
+    case kConvNchw: case kConvTranspose: {
       ConvGeom g;
-      int64_t on = 0;
-      nchw(v.in(0).shape, g.N, g.C, g.H, g.W);
-      nchw(v.out(0).shape, on, g.OC, g.OH, g.OW);
-      read_window(op.ints, 1, g);
-      conv_transpose_nchw(fin(0), fin(1), fin(2), g, op.ints[0], y);
+      nchw_geom(v, g);
+      if (static_cast<int32_t>(op.code) == kConvNchw)
+        conv_nchw(fin(0), fin(1), fin(2), g, op.ints[0], y);
+      else
+        conv_transpose_nchw(fin(0), fin(1), fin(2), g, op.ints[0], y);
+      return;
+    }
+    case kBatchNorm: {
+      const Shape& s = v.in(0).shape;
+      batch_norm_nchw(fin(0), s[0], s[1], s.prod(2, s.rank), fin(1), fin(2), fin(3), fin(4), op.floats[0], y);
       return;
     }
     case kInstanceNorm: {

@@ -3,6 +3,7 @@
 // and the channels-last ops the layout pass makes of them (conv-layout.ts: sparq ConvNhwc,
 // DepthwiseNhwc, MaxPoolNhwc, AvgPoolNhwc, GlobalPoolNhwc). One window resolution (auto_pad included)
 // serves shape inference and the planner, so the two never disagree.
+import { SparqError } from '../errors.js';
 import { type Dim, type Node, attrInt, attrInts, attrString } from './ir.js';
 import { type ValueMeta, shapeError } from './shapes.js';
 
@@ -91,8 +92,9 @@ function kernelOf(node: Node, w?: ValueMeta): readonly number[] | undefined {
 }
 
 function rank34(node: Node, m: ValueMeta): Dim[] {
-  if (m.dims.length !== 3 && m.dims.length !== 4) throw shapeError(node, `expects a 3-D or 4-D input, got rank ${m.dims.length}`);
-  if (m.dtype !== 'float32') throw shapeError(node, `expects float32, got ${m.dtype}`);
+  if (m.dims.length !== 3 && m.dims.length !== 4)
+    throw new SparqError('ERR_UNSUPPORTED_OP', `${node.op} node "${node.name}" has a rank-${m.dims.length} input; sparq supports 1-D and 2-D windows (rank 3 or 4)`);
+  if (m.dtype !== 'float32') throw new SparqError('ERR_UNSUPPORTED_OP', `${node.op} node "${node.name}" has a ${m.dtype} input; sparq supports float32`);
   return m.dims;
 }
 
@@ -136,6 +138,8 @@ export function inferConvNode(node: Node, ins: (ValueMeta | undefined)[]): Value
       return [{ dtype: 'float32', dims: [x[0], x[1], ...x.slice(2).map(() => 1)] }];
     }
     case 'BatchNormalization': case 'InstanceNormalization': case 'LRN': {
+      if (node.op === 'BatchNormalization' && (attrInt(node, 'training_mode', 0) !== 0 || node.outputs.slice(1).some((o) => o)))
+        throw new SparqError('ERR_UNSUPPORTED_OP', `BatchNormalization node "${node.name}" is in training mode; sparq runs inference only`);
       const x = need(0);
       if (x.dims.length < 2) throw shapeError(node, 'expects [N, C, ...]');
       return [{ dtype: x.dtype, dims: [...x.dims] }];

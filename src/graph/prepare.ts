@@ -8,16 +8,18 @@ import { foldBatchNorm } from './fold-batchnorm.js';
 import { foldConstants, removeDeadNodes } from './fold.js';
 import { type Derivation, derivationOf, fuseGraph } from './fuse.js';
 import type { Graph, Node } from './ir.js';
+import { normalizeOpsets } from './normalize.js';
+import { packRecurrentWeights } from './rnn.js';
 
 /**
  * What the passes produce, versioned: bump it whenever folding or fusion changes its output; files
  * holding a prepared graph of another version are prepared afresh at load.
  */
-export const PREPARED_VERSION = 2;
+export const PREPARED_VERSION = 3;
 
-/** Prepares a model's graph for execution: folding (BatchNorm too), fusion, the channels-last conv layout, dead-node removal. */
+/** Prepares a model's graph for execution: opset forms normalised, folding (BatchNorm too), fusion, the channels-last conv layout, dead-node removal. */
 export function prepareGraph(graph: Graph): Graph {
-  return removeDeadNodes(convertConvLayout(fuseGraph(foldBatchNorm(foldConstants(graph)))));
+  return removeDeadNodes(packRecurrentWeights(convertConvLayout(fuseGraph(foldBatchNorm(foldConstants(normalizeOpsets(graph)))))));
 }
 
 /** A prepared graph as a file stores it: its nodes, and the constants it derived, by name. */
@@ -33,6 +35,8 @@ export interface StoredPreparation {
  */
 export function storablePreparation(graph: Graph): StoredPreparation | undefined {
   const prepared = prepareGraph(graph);
+  // Subgraphs (If, Loop, Scan) are not part of the stored form: such graphs are prepared at load.
+  if (prepared.nodes.some((n) => Object.values(n.attrs).some((a) => a.type === 'graph'))) return undefined;
   const derived: Record<string, Derivation> = {};
   for (const [name, t] of prepared.initializers) {
     if (graph.initializers.get(name) === t) continue;

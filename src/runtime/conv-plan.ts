@@ -64,6 +64,20 @@ export function lowerConvNode(node: Node, spec: OpSpec, slots: SlotDims, weightI
   }
   if (node.domain !== '') return false;
   switch (node.op) {
+    case 'Conv': {
+      // Weights known only at run time (a graph input): the direct NCHW loop.
+      const w = slots[ins[1]].dims;
+      const spatial = x.slice(2);
+      const win = resolveWindow(node, spatial, attrInts(node, 'kernel_shape') ?? w.slice(2));
+      spec.op = OpCode.ConvNchw;
+      spec.inputs = [ins[0], ins[1], at(2)];
+      spec.ints = [attrInt(node, 'group', 1), ...windowInts(win)];
+      return true;
+    }
+    case 'BatchNormalization':
+      spec.op = OpCode.BatchNorm;
+      spec.floats = [attrFloat(node, 'epsilon', 1e-5)];
+      return true;
     case 'ConvTranspose': {
       const w = slots[ins[1]].dims;
       const spatial = x.slice(2);
@@ -98,5 +112,6 @@ export function convWork(spec: OpSpec, slots: SlotDims, out: number): number {
     return out * spec.ints[0] * spec.ints[1] * (x[x.length - 1] ?? 1);
   }
   if (spec.op === OpCode.DepthwiseConv) return out * spec.ints[0] * spec.ints[1];
+  if (spec.op === OpCode.ConvNchw) return out * spec.ints[1] * spec.ints[2] * (slots[spec.inputs[0]].dims[1] ?? 1) / Math.max(1, spec.ints[0]);
   return out;
 }

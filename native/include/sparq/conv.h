@@ -82,6 +82,7 @@ using DepthwiseFn = void (*)(const float* x, const ConvGeom& g, int64_t mult, co
 struct ConvKernels {
   const char* name;
   DepthwiseFn depthwise;
+  void (*post)(float* y, int64_t count, const ConvPost& post);  // apply_conv_post
 };
 
 extern const ConvKernels kConvScalar;
@@ -110,6 +111,13 @@ void global_pool_nhwc(const float* x, int64_t N, int64_t HW, int64_t C, bool max
 // ConvTranspose: x [N, Cin, H, W], w [Cin, Cout/group, kh, kw], y [N, Cout, OH, OW]:
 // y[n, o, ih*sh - pt + ki*dh, iw*sw - pl + kj*dw] += x[n, i, ih, iw] * w[i, o - g*Cout/group, ki, kj].
 void conv_transpose_nchw(const float* x, const float* w, const float* bias, const ConvGeom& g, int64_t group, float* y);
+// Conv with weights known only at run time (a graph input): x [N, C, H, W], w [OC, C/group, kh, kw],
+// y [N, OC, OH, OW], a direct loop (models with constant weights run conv2d_nhwc).
+void conv_nchw(const float* x, const float* w, const float* bias, const ConvGeom& g, int64_t group, float* y);
+// BatchNormalization (inference) with run-time statistics: y = (x - mean[c]) / sqrt(var[c] + eps) * scale[c] + bias[c]
+// over x [N, C, S] (constant ones fold into the conv before them, or into Mul/Add).
+void batch_norm_nchw(const float* x, int64_t N, int64_t C, int64_t S, const float* scale, const float* bias, const float* mean,
+                     const float* var, float eps, float* y);
 // y = scale[c] * (x - mean) / sqrt(var + eps) + bias[c], statistics over the S spatial values of each (n, c).
 void instance_norm_nchw(const float* x, int64_t N, int64_t C, int64_t S, const float* scale, const float* bias, float eps,
                         float* y);

@@ -57,14 +57,29 @@ void im2col_nhwc(const float* x, const ConvGeom& g, int64_t m0, int64_t rows, fl
   for (int64_t r = 0; r < rows; ++r) {
     float* dst = col + r * K;
     const float* img = x + n * g.H * g.W * C;
-    for (int64_t ki = 0; ki < g.kh; ++ki) {
+    const int64_t iw0 = ow * g.sw - g.pl;
+    for (int64_t ki = 0; ki < g.kh; ++ki, dst += g.kw * C) {
       const int64_t ih = oh * g.sh - g.pt + ki * g.dh;
-      for (int64_t kj = 0; kj < g.kw; ++kj, dst += C) {
-        const int64_t iw = ow * g.sw - g.pl + kj * g.dw;
-        if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W)
-          std::memset(dst, 0, run);
+      if (ih < 0 || ih >= g.H) {
+        std::memset(dst, 0, run * static_cast<size_t>(g.kw));
+        continue;
+      }
+      const float* src = img + ih * g.W * C;
+      if (g.dw == 1) {
+        // Undilated: the kernel row's taps are one run of kw·C floats in NHWC, clipped at the borders.
+        const int64_t lo = std::max<int64_t>(0, -iw0), hi = std::min<int64_t>(g.kw, g.W - iw0);
+        if (lo > 0) std::memset(dst, 0, run * static_cast<size_t>(std::min(lo, g.kw)));
+        if (hi > lo) std::memcpy(dst + lo * C, src + (iw0 + lo) * C, run * static_cast<size_t>(hi - lo));
+        const int64_t from = std::max(lo, hi);
+        if (from < g.kw) std::memset(dst + from * C, 0, run * static_cast<size_t>(g.kw - from));
+        continue;
+      }
+      for (int64_t kj = 0; kj < g.kw; ++kj) {
+        const int64_t iw = iw0 + kj * g.dw;
+        if (iw < 0 || iw >= g.W)
+          std::memset(dst + kj * C, 0, run);
         else
-          std::memcpy(dst, img + (ih * g.W + iw) * C, run);
+          std::memcpy(dst + kj * C, src + iw * C, run);
       }
     }
     if (++ow == g.OW) {
@@ -116,7 +131,7 @@ void depthwise_nhwc_ref(const float* x, const ConvGeom& g, int64_t mult, const f
   }
 }
 
-const ConvKernels kConvScalar = {"scalar", depthwise_nhwc_ref};
+const ConvKernels kConvScalar = {"scalar", depthwise_nhwc_ref, apply_conv_post};
 
 void max_pool_nhwc(const float* x, const ConvGeom& g, float* y, int64_t* indices, int storage_order, const OpContext& ctx) {
   const int64_t C = g.C;
@@ -229,6 +244,39 @@ void conv_transpose_nchw(const float* x, const float* w, const float* bias, cons
             }
           }
       }
+    }
+  }
+}
+
+void conv_nchw(const float* x, const float* w, const float* bias, const ConvGeom& g, int64_t group, float* y) {
+  const int64_t cin_g = g.C / group, oc_g = g.OC / group;
+  for (int64_t n = 0; n < g.N; ++n)
+    for (int64_t o = 0; o < g.OC; ++o) {
+      const int64_t c0 = (o / oc_g) * cin_g;
+      for (int64_t oh = 0; oh < g.OH; ++oh)
+        for (int64_t ow = 0; ow < g.OW; ++ow) {
+          double s = bias ? bias[o] : 0.0;
+          for (int64_t c = 0; c < cin_g; ++c) {
+            const float* xc = x + ((n * g.C + c0 + c) * g.H) * g.W;
+            const float* wc = w + ((o * cin_g + c) * g.kh) * g.kw;
+            for_each_tap(g, oh, ow, [&](int64_t ki, int64_t kj, int64_t ih, int64_t iw) {
+              s += static_cast<double>(xc[ih * g.W + iw]) * wc[ki * g.kw + kj];
+            });
+          }
+          y[((n * g.OC + o) * g.OH + oh) * g.OW + ow] = static_cast<float>(s);
+        }
+    }
+}
+
+void batch_norm_nchw(const float* x, int64_t N, int64_t C, int64_t S, const float* scale, const float* bias, const float* mean,
+                     const float* var, float eps, float* y) {
+  for (int64_t c = 0; c < C; ++c) {
+    const float k = static_cast<float>(scale[c] / std::sqrt(static_cast<double>(var[c]) + eps));
+    const float t = bias[c] - mean[c] * k;
+    for (int64_t n = 0; n < N; ++n) {
+      const float* px = x + (n * C + c) * S;
+      float* py = y + (n * C + c) * S;
+      for (int64_t i = 0; i < S; ++i) py[i] = px[i] * k + t;
     }
   }
 }
