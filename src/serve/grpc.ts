@@ -26,7 +26,10 @@ export interface GrpcFrontEnd {
 }
 
 /** Where each V2 datatype's values sit in InferTensorContents. */
-const CONTENTS: Readonly<Record<string, string>> = { BOOL: 'bool_contents', INT8: 'int_contents', INT32: 'int_contents', INT64: 'int64_contents', UINT8: 'uint_contents', FP32: 'fp32_contents', FP64: 'fp64_contents' };
+const CONTENTS: Readonly<Record<string, string>> = {
+  BOOL: 'bool_contents', INT8: 'int_contents', INT16: 'int_contents', INT32: 'int_contents', INT64: 'int64_contents',
+  UINT8: 'uint_contents', UINT16: 'uint_contents', UINT32: 'uint_contents', UINT64: 'uint64_contents', FP32: 'fp32_contents', FP64: 'fp64_contents',
+}; // FP16 has no typed field: raw_input_contents only
 
 const STATUS: Readonly<Record<number, grpc.status>> = {
   400: grpc.status.INVALID_ARGUMENT,
