@@ -25,10 +25,18 @@ function docs(sub: string): Doc[] {
 }
 
 /** The args as `sparq serve` parses them: throws on a flag the CLI does not have. */
-function serveArgs(args: string[]): { port: number; host: string; positionals: string[] } {
+function serveArgs(args: string[]): { port: number; grpcPort?: number; host: string; positionals: string[] } {
   const parsed = parse(serveCommand, args);
   expect(parsed.positionals.length).toBeGreaterThan(0);
-  return { port: Number(parsed.values.port ?? 8000), host: String(parsed.values.host ?? '127.0.0.1'), positionals: parsed.positionals };
+  const grpc = parsed.values['grpc-port'];
+  return { port: Number(parsed.values.port ?? 8000), grpcPort: grpc === undefined ? undefined : Number(grpc), host: String(parsed.values.host ?? '127.0.0.1'), positionals: parsed.positionals };
+}
+
+/** Instances x threads fit the container's CPU limit (Node counts the node's cores, not the limit). */
+function checkCores(container: Doc): void {
+  const parsed = parse(serveCommand, container.args).values;
+  const cores = Number(container.resources.limits.cpu);
+  expect(Number(parsed.instances) * Number(parsed.threads)).toBeLessThanOrEqual(cores);
 }
 
 function checkProbes(container: Doc, port: number): void {
@@ -60,16 +68,17 @@ describe('deploy/', () => {
     const byKind = (k: string) => all.find((d) => d.kind === k)!;
     const deployment = byKind('Deployment');
     const container = deployment.spec.template.spec.containers[0];
-    const { port, host } = serveArgs(container.args);
+    const { port, grpcPort, host } = serveArgs(container.args);
     expect(host).toBe('0.0.0.0');
-    expect(container.ports.map((p: Doc) => p.containerPort)).toContain(port);
+    expect(container.ports.map((p: Doc) => p.containerPort)).toEqual([port, grpcPort].filter((p) => p !== undefined));
     checkProbes(container, port);
+    checkCores(container);
     expect(deployment.spec.template.spec.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(10);
     expect(deployment.spec.selector.matchLabels).toEqual(deployment.spec.template.metadata.labels);
     const service = byKind('Service');
     expect(service.spec.selector).toEqual(deployment.spec.template.metadata.labels);
-    const target = service.spec.ports[0].targetPort;
-    expect(typeof target === 'number' ? target : container.ports.find((p: Doc) => p.name === target).containerPort).toBe(port);
+    const targets = service.spec.ports.map((p: Doc) => (typeof p.targetPort === 'number' ? p.targetPort : container.ports.find((c: Doc) => c.name === p.targetPort)?.containerPort));
+    expect(targets).toEqual(container.ports.map((p: Doc) => p.containerPort));
     const hpa = byKind('HorizontalPodAutoscaler');
     expect(hpa.apiVersion).toBe('autoscaling/v2');
     expect(hpa.spec.scaleTargetRef).toMatchObject({ kind: 'Deployment', name: deployment.metadata.name });
@@ -88,6 +97,7 @@ describe('deploy/', () => {
     expect(positionals).toEqual(['/mnt/models']); // where KServe's storage initializer puts the model
     expect(container.ports[0].containerPort).toBe(port);
     checkProbes(container, port);
+    checkCores(container);
     const model = service.spec.predictor.model;
     expect(model.protocolVersion).toBe('v2');
     expect(model.runtime).toBe(runtime.metadata.name);

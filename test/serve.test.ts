@@ -169,13 +169,24 @@ describe('binary tensor data extension', () => {
 describe('mounted in an app', () => {
   it('answers /v2 and /metrics, hands other paths to next()', async () => {
     const mounted = await modelHandler({ models: { mlp: join(repo, 'mlp', '1', 'model.onnx') }, instances: 1 });
-    const app = createServer((req, res) => mounted.handler(req, res, () => res.end('the app')));
+    // As express.json() would: the body read and parsed before the handler sees the request.
+    const app = createServer((req, res) => {
+      if (!req.url?.startsWith('/parsed')) return mounted.handler(req, res, () => res.end('the app'));
+      let text = '';
+      req.on('data', (d) => (text += d));
+      req.on('end', () => {
+        Object.assign(req, { body: JSON.parse(text), url: req.url!.slice('/parsed'.length) });
+        mounted.handler(req, res);
+      });
+    });
     await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(app.address() as { port: number }).port}`;
     try {
       expect((await call(`${url}/v2/models/mlp/infer`, { json: mlpRequest([row(0)]) })).status).toBe(200);
       expect((await call(`${url}/metrics`)).json.text).toMatch(/sparq_requests_total/);
       expect(await (await fetch(`${url}/checkout`)).text()).toBe('the app');
+      const parsed = await call(`${url}/parsed/v2/models/mlp/infer`, { json: mlpRequest([row(0)], { id: 'p' }) });
+      expect(parsed).toMatchObject({ status: 200, json: { id: 'p' } });
     } finally {
       await mounted.close();
       await new Promise((r) => app.close(r));

@@ -42,6 +42,8 @@ function sendError(res: ServerResponse, e: unknown): number {
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const pre = (req as { body?: unknown }).body;
   if (Buffer.isBuffer(pre)) return Promise.resolve(pre);
+  // A body parser ahead of us (express.json()) has read the stream already: splitBody takes its result.
+  if (pre !== undefined || req.readableEnded) return Promise.resolve(Buffer.alloc(0));
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > limit) return Promise.reject(new InferenceError(413, `The request body (${declared} bytes) is over the limit of ${limit} bytes`));
   return new Promise((resolve, reject) => {
@@ -60,6 +62,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     req.on('data', onData);
     req.once('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total)));
     req.once('error', (e) => reject(new InferenceError(400, `The request body could not be read: ${e.message}`)));
+    req.once('close', () => reject(new InferenceError(499, 'The client closed the request'))); // no-op once read
   });
 }
 

@@ -2,7 +2,7 @@
 // Instances are Triton's instance groups: N sessions of one model, each computing one batch at a time
 // off the event loop ('worker' execution), so N requests compute at once and the event loop stays
 // free for I/O. Intra-op threads come from sparq's native pool, which a run claims when it is free
-// (one run gets every core when it runs alone; concurrent runs use one thread each).
+// (concurrent runs that find it taken compute on their own thread).
 import { availableParallelism } from 'node:os';
 
 import { InferenceSession } from '../session.js';
@@ -16,7 +16,7 @@ import type { ModelSource } from './repository.js';
 export interface InstanceOptions {
   /** Sessions per model version (default: one per core, at most 4). */
   instances?: number;
-  /** Intra-op threads per run (default 0: the native pool, shared by the instances). */
+  /** Intra-op threads per run (default: the cores shared out among the instances; 0: the whole native pool). */
   threads?: number;
 }
 
@@ -33,6 +33,15 @@ export interface ServedModel {
 /** Instances per model by default: one per core (at most 4: beyond that intra-op threads pay more). */
 export function defaultInstances(): number {
   return Math.max(1, Math.min(4, availableParallelism()));
+}
+
+/**
+ * Threads per run by default: the cores shared out among the instances, so that N instances computing
+ * at once do not oversubscribe the machine (2 cores, 2 instances: one thread each, as 2 workers with one
+ * onnxruntime thread each would). A run takes the native pool only while no other run holds it.
+ */
+export function defaultThreads(instances: number): number {
+  return Math.max(1, Math.floor(availableParallelism() / instances));
 }
 
 function signature(model: Model, which: 'inputs' | 'outputs'): TensorSignature[] {
@@ -60,7 +69,8 @@ export class ModelRegistry {
     const count = options.instances ?? defaultInstances();
     const sessions: InferenceSession[] = [];
     try {
-      for (let i = 0; i < count; i++) sessions.push(await InferenceSession.create(model, { threads: options.threads ?? 0, execution: 'worker' }));
+      const threads = options.threads ?? defaultThreads(count);
+      for (let i = 0; i < count; i++) sessions.push(await InferenceSession.create(model, { threads, execution: 'worker' }));
     } catch (e) {
       await Promise.all(sessions.map((s) => s.release()));
       throw e;

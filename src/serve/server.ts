@@ -9,7 +9,8 @@ import { checkInteger, checkObject } from '../validate.js';
 import { typeError } from '../errors.js';
 import type { BatchingOptions } from './batching.js';
 import { DataPlane } from './dataplane.js';
-import { createHandler, type Handler, type HandlerOptions } from './http.js';
+import type { GrpcFrontEnd } from './grpc.js';
+import { DEFAULT_MAX_BODY, createHandler, type Handler, type HandlerOptions } from './http.js';
 import { ServeMetrics } from './metrics.js';
 import { ModelRegistry, type InstanceOptions } from './registry.js';
 import { checkModelName, findModels } from './repository.js';
@@ -31,8 +32,10 @@ export interface ServeOptions extends HandlerSetup {
   port?: number;
   /** Address to bind (default 127.0.0.1; 0.0.0.0 in a container). */
   host?: string;
-  /** PEM certificate and key: serve HTTPS. */
+  /** PEM certificate and key: serve HTTPS (and gRPC over TLS). */
   tls?: { cert: string | Uint8Array; key: string | Uint8Array };
+  /** Also serve inference.GRPCInferenceService (the V2 gRPC API) on this port (0: a free one). */
+  grpcPort?: number;
 }
 
 export interface ModelHandler {
@@ -46,6 +49,8 @@ export interface ModelServer extends ModelHandler {
   server: Server;
   url: string;
   port: number;
+  /** The gRPC port, when `grpcPort` was given. */
+  grpcPort?: number;
 }
 
 export const DEFAULTS = { port: 8000, host: '127.0.0.1', maxBatch: 1, maxDelayMs: 2, maxQueue: 1024, timeoutMs: 60_000, graceMs: 10_000 } as const;
@@ -150,6 +155,18 @@ export async function serve(options: ServeOptions): Promise<ModelServer> {
     await mounted.close(0);
     throw e;
   }
+  let grpc: GrpcFrontEnd | undefined;
+  if (o.grpcPort !== undefined) {
+    try {
+      const { startGrpc } = await import('./grpc.js'); // loaded only when asked for
+      const tls = o.tls ? { cert: toBuffer(o.tls.cert), key: toBuffer(o.tls.key) } : undefined;
+      grpc = await startGrpc(mounted.plane, { port: checkInteger(o.grpcPort, 'options.grpcPort', 0, 65535), host, apiKey: o.apiKey, maxMessageBytes: o.maxBodyBytes ?? DEFAULT_MAX_BODY, tls });
+    } catch (e) {
+      server.close();
+      await mounted.close(0);
+      throw e;
+    }
+  }
   const actual = (server.address() as AddressInfo).port;
   const shownHost = host.includes(':') ? `[${host}]` : host;
   let closing: Promise<void> | undefined;
@@ -158,13 +175,16 @@ export async function serve(options: ServeOptions): Promise<ModelServer> {
     server,
     port: actual,
     url: `${o.tls ? 'https' : 'http'}://${shownHost}:${actual}`,
+    grpcPort: grpc?.port,
     close(graceMs = DEFAULTS.graceMs) {
       closing ??= (async () => {
         // No new connections; requests on open ones are still answered (with Connection: close)
         // until the queues are empty, then every connection goes.
         const closed = new Promise<void>((r) => server.close(() => r()));
         server.closeIdleConnections();
+        const grpcClosed = grpc?.close(graceMs);
         await mounted.close(graceMs);
+        await grpcClosed;
         server.closeAllConnections();
         await closed;
       })();

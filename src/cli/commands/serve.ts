@@ -29,13 +29,13 @@ export const serveCommand: Command = {
   name: 'serve',
   summary: 'Serve models over the KServe V2 inference protocol (HTTP), with dynamic batching and metrics.',
   usage:
-    'sparq serve <model.onnx|model.sparq|repository-dir>... [--model-name NAME] [--port 8000] [--host 127.0.0.1] [--threads N] [--instances N] [--max-batch N] [--max-delay-ms X] [--max-queue N] [--timeout-ms X] [--api-key K] [--tls-cert F --tls-key F]',
+    'sparq serve <model.onnx|model.sparq|repository-dir>... [--model-name NAME] [--port 8000] [--host 127.0.0.1] [--threads N] [--instances N] [--max-batch N] [--max-delay-ms X] [--max-queue N] [--timeout-ms X] [--api-key K] [--grpc-port N] [--tls-cert F --tls-key F]',
   help: [
     '  a file is a model named by its base name; a directory holds name/model.sparq (or .onnx) or name/<version>/model.onnx',
     '  --model-name NAME  the name of the one model given (default: its file or folder name)',
     '  --port N           port (default 8000; 0: any free port)',
     '  --host ADDR        address to bind (default 127.0.0.1; 0.0.0.0 in a container)',
-    '  --threads N        intra-op threads per run (default: the native pool, all cores)',
+    '  --threads N        intra-op threads per run (default: cores / instances; 0: the whole native pool)',
     '  --instances N      sessions per model computing at once (default: one per core, at most 4)',
     '  --max-batch N      dynamic batching: rows per run at most (default 1: off)',
     '  --max-delay-ms X   how long a request may wait for a batch to fill (default 2)',
@@ -43,6 +43,7 @@ export const serveCommand: Command = {
     '  --timeout-ms X     answer 504 when a request takes longer (default 60000; 0: never)',
     '  --max-body-mb N    largest request body in MiB, else 413 (default 64)',
     '  --api-key K        require Authorization: Bearer K (or the SPARQ_API_KEY environment variable)',
+    '  --grpc-port N      also serve the V2 gRPC API (inference.GRPCInferenceService) on this port',
     '  --tls-cert F       PEM certificate: serve HTTPS (with --tls-key)',
     '  --tls-key F        PEM private key',
   ],
@@ -58,13 +59,16 @@ export const serveCommand: Command = {
     'timeout-ms': { type: 'string' },
     'max-body-mb': { type: 'string' },
     'api-key': { type: 'string' },
+    'grpc-port': { type: 'string' },
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
   },
   async run({ values, positionals }) {
     if (positionals.length === 0) throw new UsageError('Expected at least one model file or repository directory for <model> but received nothing');
     const port = count(values, 'port', 0);
-    if (port !== undefined && port > 65535) throw new UsageError(`Expected a port in [0, 65535] for --port but received ${port}`);
+    const grpcPort = count(values, 'grpc-port', 0);
+    for (const [flag, p] of [['--port', port], ['--grpc-port', grpcPort]] as const)
+      if (p !== undefined && p > 65535) throw new UsageError(`Expected a port in [0, 65535] for ${flag} but received ${p}`);
     const certPath = str(values, 'tls-cert');
     const keyPath = str(values, 'tls-key');
     if ((certPath === undefined) !== (keyPath === undefined)) throw new UsageError('Expected both --tls-cert and --tls-key (or neither)');
@@ -75,6 +79,7 @@ export const serveCommand: Command = {
       models: positionals,
       modelName: str(values, 'model-name'),
       port,
+      grpcPort,
       host: str(values, 'host'),
       threads: count(values, 'threads', 0),
       instances: count(values, 'instances', 1),
@@ -88,7 +93,8 @@ export const serveCommand: Command = {
     });
     const models = [...server.plane.registry].map((m) => `${m.name}@${m.version}`);
     const first = [...server.plane.registry][0];
-    process.stdout.write(`sparq serve: listening on ${server.url} (${models.join(', ')}; ${first.queue.instances} instance(s) each)\n`);
+    const grpc = server.grpcPort === undefined ? '' : `, gRPC on port ${server.grpcPort}`;
+    process.stdout.write(`sparq serve: listening on ${server.url}${grpc} (${models.join(', ')}; ${first.queue.instances} instance(s) each)\n`);
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {
         process.off('SIGTERM', onTerm);
