@@ -23,7 +23,7 @@ import { defaultProtection } from './io/crypto/defaults.js';
 import type { OpenOptions } from './io/crypto/secure.js';
 import { native, type NativeDeviceContext, type NativePackOptions } from './native.js';
 import { packWithoutDense } from './io/prepacked.js';
-import { isPackedWeightInput, packedWeightInputs } from './graph/packed-inputs.js';
+import { packedWeightInputs } from './graph/packed-inputs.js';
 import { type CompiledPlan, compilePlan } from './runtime/plan.js';
 import { PlanCache, type NativePlanHandle } from './runtime/plan-cache.js';
 import { Tensor, arrayTypeOf, type TensorType } from './tensor.js';
