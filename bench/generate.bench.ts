@@ -17,6 +17,7 @@ import { InferenceSession, type Model, generate, loadModel, prune, quantize } fr
 import { exportOnnx } from '../src/io/export-onnx.js';
 import { flag, printTable } from './harness.js';
 import { ortSessionOptions } from './ort.js';
+import { ortGreedy } from './ort-generate.js';
 
 const PROMPT = Number(flag('prompt') ?? 16);
 const NEW = Number(flag('new') ?? 32);
@@ -53,41 +54,12 @@ function sparqRunner(session: InferenceSession): Runner {
   };
 }
 
-/** The greedy loop a user writes over onnxruntime-node: present outputs fed back as the next past. */
-async function ortRunner(bytes: Uint8Array, threads: number): Promise<Runner> {
+/** onnxruntime-node's greedy loop (bench/ort-generate.ts) over an export. */
+async function ortRunner(bytes: Uint8Array, threads: number, heads: number, headDim: number): Promise<Runner> {
   const s = await ort.InferenceSession.create(bytes, ortSessionOptions(threads));
-  const pasts = s.inputNames.filter((n) => n.startsWith('past_key_values.'));
-  const meta = new Map<string, number[]>();
-  for (const m of s.inputMetadata as unknown as { name: string; shape: (number | string)[] }[]) if (m.shape) meta.set(m.name, m.shape.map((d) => (typeof d === 'number' ? d : 0)));
   return async (prompt) => {
-    const t0 = performance.now();
-    const feeds: Record<string, ort.Tensor> = {};
-    for (const p of pasts) {
-      const d = meta.get(p) ?? [1, 12, 0, 64];
-      feeds[p] = new ort.Tensor('float32', new Float32Array(0), [1, d[1] || 12, 0, d[3] || 64]);
-    }
-    let ids = prompt;
-    let past = 0;
-    const tokens: number[] = [];
-    let t1 = t0;
-    for (let step = 0; step < NEW; step++) {
-      feeds.input_ids = new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]);
-      feeds.position_ids = new ort.Tensor('int64', BigInt64Array.from(ids, (_, j) => BigInt(past + j)), [1, ids.length]);
-      feeds.attention_mask = new ort.Tensor('int64', new BigInt64Array(past + ids.length).fill(1n), [1, past + ids.length]);
-      const r = await s.run(feeds);
-      const logits = r.logits.data as Float32Array;
-      const V = r.logits.dims[2];
-      const at = (ids.length - 1) * V;
-      let best = 0;
-      for (let v = 1; v < V; v++) if (logits[at + v] > logits[at + best]) best = v;
-      tokens.push(best);
-      for (const p of pasts) feeds[p] = r[p.replace('past_key_values', 'present')];
-      past += ids.length;
-      ids = [best];
-      if (step === 0) t1 = performance.now();
-    }
-    const t2 = performance.now();
-    return { totalMs: t2 - t0, prefillMs: t1 - t0, decodeMs: (t2 - t1) / (NEW - 1), tokens };
+    const r = await ortGreedy(s, prompt, NEW, heads, headDim);
+    return { totalMs: r.totalMs, prefillMs: r.prefillMs, decodeMs: (r.totalMs - r.prefillMs) / (NEW - 1), tokens: r.tokens };
   };
 }
 
@@ -113,7 +85,9 @@ async function main(): Promise<void> {
       sessions.push(s);
       runners.set(`sparq ${name}`, sparqRunner(s));
     }
-    for (const [name, bytes] of ortModels) runners.set(`ORT ${name}`, await ortRunner(bytes, threads));
+    const past = fp32.inputs.find((i) => i.name === 'past_key_values.0.key')?.dims ?? [];
+    const [heads, headDim] = [Number(past[1] ?? 12), Number(past[3] ?? 64)];
+    for (const [name, bytes] of ortModels) runners.set(`ORT ${name}`, await ortRunner(bytes, threads, heads, headDim));
     const runs = new Map<string, Run[]>([...runners.keys()].map((k) => [k, []]));
     // Alternating rounds after one unmeasured warm-up each (plans compiled, pages touched).
     for (const r of runners.values()) await r(prompt);
