@@ -7,26 +7,33 @@ import { SparqError, typeError } from './errors.js';
 import type { ConstTensor, Graph, Node, ValueInfo } from './graph/ir.js';
 import { freezeGraph } from './graph/ir.js';
 import { inferGraph } from './graph/infer.js';
+import { EXTENDED_OPS } from './graph/shapes-ext.js';
 import type { ValueMeta } from './graph/shapes.js';
 import { decodeModel, readModelFile } from './onnx/decode.js';
 import { encodeModel } from './onnx/encode.js';
-import { exportOnnx, type OnnxExportOptions } from './io/export-onnx.js';
+import type { OnnxExportOptions } from './io/export-onnx.js';
 import { isSparq } from './io/sparq-format.js';
 import { type SparqWriteOptions, decodeSparqModel, encodeSparqModel } from './io/sparq-model.js';
 import { checkObject } from './validate.js';
 
-/** Ops the runtime executes (default ONNX domain), opsets 11 to 21. */
+/** Ops the runtime executes (default ONNX domain), opsets 1 to 21. */
 export const SUPPORTED_OPS: ReadonlySet<string> = new Set([
   'Add', 'Sub', 'Mul', 'Div', 'Pow', 'Sqrt', 'Erf', 'Tanh', 'Relu', 'Sigmoid', 'Gelu', 'Softmax',
   'LayerNormalization', 'ReduceMean', 'MatMul', 'Gemm', 'Transpose', 'Reshape', 'Flatten', 'Squeeze',
   'Unsqueeze', 'Concat', 'Gather', 'Slice', 'Shape', 'Cast', 'Constant', 'ConstantOfShape', 'Range', 'Where',
   'Equal', 'Expand', 'Identity', 'Split', 'Clip', 'DynamicQuantizeLinear', 'MatMulInteger', 'QuantizeLinear',
   'DequantizeLinear',
+  ...EXTENDED_OPS,
+  'LSTM', 'GRU', 'RNN', 'GatherElements', 'GatherND', 'ScatterElements', 'Scatter', 'ScatterND', 'Resize', 'Upsample',
+  'DepthToSpace', 'SpaceToDepth',
+  // convolutions and pooling (src/graph/conv-layout.ts, src/runtime/conv-plan.ts)
+  'Conv', 'ConvTranspose', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'BatchNormalization',
+  'InstanceNormalization', 'LRN',
 ]);
 /** sparq's own fused ops (domain 'sparq'), produced by its passes. */
-export const SPARQ_OPS: ReadonlySet<string> = new Set(['Linear']);
+export const SPARQ_OPS: ReadonlySet<string> = new Set(['Linear', 'ConvNhwc', 'DepthwiseNhwc', 'MaxPoolNhwc', 'AvgPoolNhwc', 'GlobalPoolNhwc', 'LSTM', 'GRU', 'RNN']);
 
-export const MIN_OPSET = 11;
+export const MIN_OPSET = 1;
 export const MAX_OPSET = 21;
 
 /** Per-weight kernel choice, carried by a Model (compression passes set it; sessions pack with it). */
@@ -165,7 +172,8 @@ export async function saveModel(model: Model, path: string, options: SparqWriteO
   if (!(model instanceof Model)) throw typeError('a Model', 'model', model);
   if (typeof path !== 'string' || path.length === 0) throw typeError('a file path', 'path', path);
   const opts = checkObject(options, 'options');
-  const bytes = path.toLowerCase().endsWith('.sparq') ? encodeSparqModel(model, opts) : exportOnnx(model, opts);
+  // The ONNX exporter (and the int8 rewriting it brings) loads on first save, not with `import('sparq')`.
+  const bytes = path.toLowerCase().endsWith('.sparq') ? encodeSparqModel(model, opts) : (await import('./io/export-onnx.js')).exportOnnx(model, opts);
   try {
     writeFileSync(path, bytes);
   } catch (e) {

@@ -14,6 +14,7 @@ import { SparqError, rethrowNative, rangeError, typeError } from './errors.js';
 import type { ConstTensor, Graph, Node, TypedData, ValueInfo } from './graph/ir.js';
 import { allocData, numel } from './graph/ir.js';
 import { prepareGraph, preparedGraphOf } from './graph/prepare.js';
+import { MAX_VALUE_ELEMENTS, valueInputs } from './graph/value-inputs.js';
 import { assertCudaAvailable, cudaFormatFor } from './cuda.js';
 import { INLINE_WORK, PackedWeights, overlaps } from './kernels.js';
 
@@ -21,6 +22,7 @@ import { Model, loadModelSync, type WeightFormatSpec } from './model.js';
 import { readModelFile } from './onnx/decode.js';
 import { native, type NativeDeviceContext, type NativePackOptions } from './native.js';
 import { packWithoutDense } from './io/prepacked.js';
+import { isPackedWeightInput, packedWeightInputs } from './graph/packed-inputs.js';
 import { type CompiledPlan, compilePlan } from './runtime/plan.js';
 import { PlanCache, type NativePlanHandle } from './runtime/plan-cache.js';
 import { Tensor, arrayTypeOf, type TensorType } from './tensor.js';
@@ -81,6 +83,8 @@ export class InferenceSession {
   readonly #threads: number;
   readonly #execution: Execution;
   readonly #plans: PlanCache;
+  /** Indices of the inputs whose values shapes depend on: plans are keyed on their values too. */
+  #valueInputs: number[] = [];
   #weights: PackedWeights[] = [];
   readonly #weightIndex = new Map<string, number>();
   /** device 'cuda': the session's stream and staging, shared by every packed weight. */
@@ -124,6 +128,8 @@ export class InferenceSession {
       throw e;
     }
     this.#graph = ownConstants(this.#graph, this.#weightIndex);
+    const keyed = new Set(valueInputs(this.#graph));
+    this.#valueInputs = this.#inputs.flatMap((v, i) => (keyed.has(v.name) ? [i] : []));
   }
 
   /** Creates a session from a path, ONNX bytes or a Model. */
@@ -149,36 +155,39 @@ export class InferenceSession {
   #packWeights(formats: ReadonlyMap<string, WeightFormatSpec>, fallback: string | undefined, model: Model, ownedFile?: ArrayBufferLike): void {
     const addon = native();
     const release = ownedFile ? fileReleaser(this.#graph, ownedFile) : undefined;
-    for (const node of this.#graph.nodes) {
-      if (node.op !== 'Linear' || node.domain !== 'sparq') continue;
-      const name = node.inputs[1];
-      if (this.#weightIndex.has(name)) continue;
-      const original = node.attrs.weight_name?.type === 'string' ? node.attrs.weight_name.value : name;
-      const w = this.#graph.initializers.get(name);
-      if (!w || w.dims.length !== 2) throw new SparqError('ERR_INVALID_MODEL', `Invalid ONNX model: linear weight "${name}" is missing`);
-      const assigned = formats.get(original) ?? formats.get(name);
-      const context = this.#context;
-      const spec = context
-        ? cudaFormatFor(assigned ?? (fallback ? { format: fallback } : undefined))
-        : (assigned ?? { format: fallback ?? (isMostlyZero(w) ? 'auto' : 'dense') });
-      const [K, N] = w.dims;
-      let handle;
-      try {
-        const opts: NativePackOptions = { ...(spec.options ?? {}) };
-        if (context) opts.device = context;
-        // Weights a .sparq file carried packed, or as their nonzeros, skip the dense fp32 matrix
-        // (src/io/prepacked.ts); not when fusion scaled them (Gemm alpha), nor for GPU formats.
-        handle = (context || node.attrs.weight_alpha ? undefined : packWithoutDense(model, original, spec, K, N)) ?? (w.raw && w.dtype === 'float32'
-          ? addon.packBytes(spec.format, w.raw, K, N, opts)
-          : addon.pack(spec.format, w.data as Float32Array, K, N, opts));
-      } catch (e) {
-        rethrowNative(e);
+    for (const node of this.#graph.nodes)
+      for (const input of packedWeightInputs(node)) {
+        const name = node.inputs[input];
+        if (this.#weightIndex.has(name)) continue;
+        const original = node.attrs.weight_name?.type === 'string' ? node.attrs.weight_name.value : name;
+        const w = this.#graph.initializers.get(name);
+        if (!w || w.dims.length !== 2) throw new SparqError('ERR_INVALID_MODEL', `Invalid ONNX model: linear weight "${name}" is missing`);
+        const assigned = formats.get(original) ?? formats.get(name);
+        const context = this.#context;
+        const spec = context
+          ? cudaFormatFor(assigned ?? (fallback ? { format: fallback } : undefined))
+          : (assigned ?? { format: fallback ?? (isMostlyZero(w) ? 'auto' : 'dense') });
+        const [K, N] = w.dims;
+        let handle;
+        try {
+          const opts: NativePackOptions = { ...(spec.options ?? {}) };
+          if (context) opts.device = context;
+          // Weights a .sparq file carried packed, or as their nonzeros, skip the dense fp32 matrix
+          // (src/io/prepacked.ts); not when fusion scaled them (Gemm alpha), nor for GPU formats.
+          // A conv's weight is a relayout of its model weight (conv-layout.ts), a recurrent layer's a
+          // transpose (rnn.ts): always packed from it.
+          const relaid = node.attrs.weight_alpha || node.op !== 'Linear';
+          handle = (context || relaid ? undefined : packWithoutDense(model, original, spec, K, N)) ?? (w.raw && w.dtype === 'float32'
+            ? addon.packBytes(spec.format, w.raw, K, N, opts)
+            : addon.pack(spec.format, w.data as Float32Array, K, N, opts));
+        } catch (e) {
+          rethrowNative(e);
+        }
+        this.#weightIndex.set(name, this.#weights.length);
+        // 'auto' resolves to a concrete format natively: only then is the handle asked at creation.
+        this.#weights.push(new PackedWeights(handle, spec.format === 'auto' || spec.format === 'cuda-auto' ? undefined : { K, N, format: spec.format }));
+        release?.(w);
       }
-      this.#weightIndex.set(name, this.#weights.length);
-      // 'auto' resolves to a concrete format natively: only then is the handle asked at creation.
-      this.#weights.push(new PackedWeights(handle, spec.format === 'auto' || spec.format === 'cuda-auto' ? undefined : { K, N, format: spec.format }));
-      release?.(w);
-    }
   }
 
   /**
@@ -226,6 +235,16 @@ export class InferenceSession {
   #plan(feeds: Feed[]): { handle: NativePlanHandle; plan: CompiledPlan } {
     let key = '';
     for (const f of feeds) key += f.dims.join(',') + ';';
+    let values: Map<string, ConstTensor> | undefined;
+    for (const i of this.#valueInputs) {
+      const f = feeds[i];
+      const data = f.data as TypedData;
+      if (data.length > MAX_VALUE_ELEMENTS) continue;
+      key += `${i}=${Array.prototype.join.call(data, ',')};`;
+      values ??= new Map();
+      // A copy: the caller may change its tensor after this run, the plan keeps the value it was made for.
+      values.set(this.#inputs[i].name, { dtype: this.#inputs[i].dtype, dims: [...f.dims], data: data.slice() });
+    }
     const hit = this.#plans.get(key);
     if (hit) return hit;
     const dims = new Map<string, readonly number[]>();
@@ -234,7 +253,7 @@ export class InferenceSession {
       const i = this.#weightIndex.get(name);
       if (i === undefined) throw new SparqError('ERR_INVALID_MODEL', `Linear node "${node.name}" has no packed weights`);
       return i;
-    });
+    }, values);
     plan.spec.weights = this.#weights.map((w) => w.handle);
     let handle: NativePlanHandle;
     try {
@@ -346,7 +365,7 @@ function fileReleaser(graph: Graph, file: ArrayBufferLike): (t: ConstTensor) => 
   const used = new Set<string>(graph.outputs.map((o) => o.name));
   for (const n of graph.nodes)
     n.inputs.forEach((name, i) => {
-      if (!(n.op === 'Linear' && n.domain === 'sparq' && i === 1)) used.add(name);
+      if (!isPackedWeightInput(n, i)) used.add(name);
     });
   const kept: [number, number][] = [];
   for (const [name, t] of graph.initializers) {

@@ -1,7 +1,9 @@
 // Tensor: typed data plus dims, shaped like onnxruntime-node's so switching is a one-line change.
 import { rangeError, typeError } from './errors.js';
 
-export type TensorType = 'float32' | 'int8' | 'uint8' | 'int32' | 'int64' | 'bool';
+export type TensorType =
+  | 'float32' | 'int8' | 'uint8' | 'int32' | 'int64' | 'bool'
+  | 'float64' | 'float16' | 'int16' | 'uint16' | 'uint32' | 'uint64';
 
 export interface TensorDataMap {
   float32: Float32Array;
@@ -10,6 +12,13 @@ export interface TensorDataMap {
   int32: Int32Array;
   int64: BigInt64Array;
   bool: Uint8Array;
+  float64: Float64Array;
+  /** IEEE half floats as their 16-bit patterns (as onnxruntime-node holds them). */
+  float16: Uint16Array;
+  int16: Int16Array;
+  uint16: Uint16Array;
+  uint32: Uint32Array;
+  uint64: BigUint64Array;
 }
 export type TensorData = TensorDataMap[TensorType];
 
@@ -20,6 +29,12 @@ const ARRAY_OF: Record<TensorType, { ctor: new (n: number | ArrayLike<number> | 
   int32: { ctor: Int32Array as never, name: 'Int32Array' },
   int64: { ctor: BigInt64Array as never, name: 'BigInt64Array' },
   bool: { ctor: Uint8Array as never, name: 'Uint8Array' },
+  float64: { ctor: Float64Array as never, name: 'Float64Array' },
+  float16: { ctor: Uint16Array as never, name: 'Uint16Array' },
+  int16: { ctor: Int16Array as never, name: 'Int16Array' },
+  uint16: { ctor: Uint16Array as never, name: 'Uint16Array' },
+  uint32: { ctor: Uint32Array as never, name: 'Uint32Array' },
+  uint64: { ctor: BigUint64Array as never, name: 'BigUint64Array' },
 };
 
 export const TENSOR_TYPES = Object.keys(ARRAY_OF) as TensorType[];
@@ -61,9 +76,10 @@ export class Tensor<T extends TensorType = TensorType> {
     const spec = ARRAY_OF[type];
     let typed: TensorData;
     if (Array.isArray(data)) {
-      if (type === 'int64') {
+      if (type === 'int64' || type === 'uint64') {
         if (!data.every((v) => typeof v === 'bigint' || Number.isInteger(v))) throw typeError('an array of integers or bigints', 'data', data);
-        typed = BigInt64Array.from(data as ArrayLike<number | bigint>, (v) => BigInt(v));
+        const big = (data as readonly (number | bigint)[]).map((v) => BigInt(v));
+        typed = type === 'int64' ? BigInt64Array.from(big) : BigUint64Array.from(big);
       } else {
         if (!data.every((v) => typeof v === 'number')) throw typeError('an array of numbers', 'data', data);
         typed = new spec.ctor(data as number[]);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { backend } from '../src/backend.js';
-import { main } from '../src/cli/main.js';
+import { cli } from './cli-capture.js';
 import { encodeNpy } from '../src/cli/tensor-files.js';
 import { mlpModel } from '../src/onnx/zoo.js';
 import { Tensor } from '../src/tensor.js';
@@ -17,21 +17,6 @@ const modelPath = join(dir, 'mlp.onnx');
 const notAModel = join(dir, 'not-a-model.onnx');
 let inputName = 'input';
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = process.stdout.write.bind(process.stdout);
-  const e = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((s: string | Uint8Array) => ((out += String(s)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string | Uint8Array) => ((err += String(s)), true)) as typeof process.stderr.write;
-  try {
-    const code = await main(argv);
-    return { code, out, err };
-  } finally {
-    process.stdout.write = o;
-    process.stderr.write = e;
-  }
-}
 
 function expectOneLineError(r: { code: number; err: string }, code: number, pattern: RegExp): void {
   expect(r.code).toBe(code);

@@ -78,3 +78,16 @@ export function maxScaledError(got: ArrayLike<number>, want: ArrayLike<number>, 
 
 /** The ISA the test process runs (SPARQ_ISA), for test names. */
 export const isaLabel = process.env.SPARQ_ISA ?? 'default';
+
+/** Largest |a - b| / (|b| + 1e-2·max|b|): relative per element, with a floor for values near zero. */
+export function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let maxAbs = 0;
+  for (let i = 0; i < b.length; i++) maxAbs = Math.max(maxAbs, Math.abs(b[i]));
+  const floor = 1e-2 * maxAbs + 1e-30;
+  let err = 0;
+  for (let i = 0; i < b.length; i++) {
+    const e = Math.abs(a[i] - b[i]) / (Math.abs(b[i]) + floor);
+    if (!(e <= err)) err = Number.isNaN(e) ? Infinity : e;
+  }
+  return err;
+}

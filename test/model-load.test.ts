@@ -123,18 +123,18 @@ describe('loadModel', () => {
     g.input('X', 'FLOAT', [2, 2]);
     g.node('LSTM', ['X'], ['a'], {});
     g.node('Relu', ['a'], ['b']);
-    g.node('NonZero', ['b'], ['c']);
+    g.node('Unique', ['b'], ['c']);
     g.node('LSTM', ['c'], ['Y']);
     g.output('Y', 'FLOAT', [2, 2]);
     const e = await expectCode(loadModel(g.build()), 'ERR_UNSUPPORTED_OP');
     expect(e.message).toMatch(/LSTM \(nodes: "LSTM_node_\d+", "LSTM_node_\d+"\)/);
-    expect(e.message).toMatch(/NonZero \(nodes: "NonZero_node_\d+"\)/);
+    expect(e.message).toMatch(/Unique \(nodes: "Unique_node_\d+"\)/);
     expect(e.message).not.toMatch(/Relu/);
   });
 
-  it('refuses opsets outside 11 to 21', async () => {
+  it('refuses opsets outside 1 to 21', async () => {
     const g = new GraphBuilder();
-    g.opset = 9;
+    g.opset = 22;
     g.input('X', 'FLOAT', [2]);
     g.node('Relu', ['X'], ['Y']);
     g.output('Y', 'FLOAT', [2]);

@@ -4,22 +4,9 @@ import { describe, expect, it } from 'vitest';
 
 import { InferenceSession, Tensor, loadModel } from '../src/index.js';
 import { encoderModel, mlpModel, quantizedMlpModel } from '../src/onnx/zoo.js';
-import { rng } from './helpers.js';
+import { relError, rng } from './helpers.js';
 
 const TOL = 1e-4;
-
-/** Largest |a - b| / (|b| + 1e-2·max|b|): relative per element, with a floor for values near zero. */
-function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let maxAbs = 0;
-  for (let i = 0; i < b.length; i++) maxAbs = Math.max(maxAbs, Math.abs(b[i]));
-  const floor = 1e-2 * maxAbs + 1e-30;
-  let err = 0;
-  for (let i = 0; i < b.length; i++) {
-    const e = Math.abs(a[i] - b[i]) / (Math.abs(b[i]) + floor);
-    if (!(e <= err)) err = Number.isNaN(e) ? Infinity : e;
-  }
-  return err;
-}
 
 type Feeds = Record<string, { type: 'float32' | 'int64'; data: Float32Array | BigInt64Array; dims: number[] }>;
 

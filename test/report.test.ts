@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { renderReport, type ReportData } from '../src/report/html-report.js';
-import { lineChart } from '../src/report/svg-chart.js';
+import { barChart, lineChart } from '../src/report/svg-chart.js';
 
 const sample: ReportData = {
   title: 'sparq test report <&>',
@@ -42,6 +42,23 @@ describe('HTML report', () => {
     expect(html).toContain('1235');
   });
 
+  it('fits an accuracy axis to the data, never past 100%, with no point on the frame', () => {
+    const svg = lineChart({ title: 'acc', xLabel: 'x', yLabel: 'acc %', yFromZero: false, yMax: 100, series: [{ name: 'a', points: [[1, 99.4], [5, 99.9], [9, 99.9]] }] });
+    const ticks = [...svg.matchAll(/text-anchor="end" dominant-baseline="middle">([\d.]+)</g)].map((m) => Number(m[1]));
+    expect(Math.max(...ticks)).toBeLessThanOrEqual(100);
+    expect(Math.min(...ticks)).toBeGreaterThan(98);
+    // The plot spans y 36 (top) to 272 (bottom): every point strictly inside.
+    for (const m of svg.matchAll(/<circle cx="[\d.]+" cy="([\d.]+)"/g)) {
+      expect(Number(m[1])).toBeGreaterThan(36);
+      expect(Number(m[1])).toBeLessThan(272);
+    }
+  });
+
+  it('draws bar charts with one series path per bar', () => {
+    const svg = barChart({ kind: 'bar', title: 'speedup', xLabel: 'x', referenceX: 1, bars: [{ label: 'a', value: 1 }, { label: 'b', value: 5.5 }] });
+    expect(svg.match(/<path class="series"/g)).toHaveLength(2);
+  });
+
   it('draws a chart with no data as a message, not a crash', () => {
     expect(lineChart({ title: 't', xLabel: 'x', yLabel: 'y', series: [] })).toContain('no data');
   });
@@ -74,6 +91,9 @@ describe.skipIf(!demoReport || !chromium)('the demo report', () => {
     );
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain(`data-charts="${charts}/${charts}"`);
+    // The digit attributions panel: every heat map drawn.
+    const maps = html.match(/<svg class="heatmap"/g)?.length ?? 0;
+    expect(r.stdout).toContain(`data-heatmaps="${maps}/${maps}"`);
   });
 });
 

@@ -63,6 +63,11 @@ napi_typedarray_type array_type_of(sparq::DType t) {
     case sparq::DType::int8: return napi_int8_array;
     case sparq::DType::int32: return napi_int32_array;
     case sparq::DType::int64: return napi_bigint64_array;
+    case sparq::DType::float64: return napi_float64_array;
+    case sparq::DType::int16: return napi_int16_array;
+    case sparq::DType::uint16: case sparq::DType::float16: return napi_uint16_array;
+    case sparq::DType::uint32: return napi_uint32_array;
+    case sparq::DType::uint64: return napi_biguint64_array;
     default: return napi_uint8_array;
   }
 }
@@ -267,6 +272,10 @@ Napi::Value CreatePlan(const Napi::CallbackInfo& info) {
     ops[i].floats = floats(prop(o, "floats", where), where + ".floats");
     const int64_t w = integer(prop(o, "weight", where), where + ".weight", -1, static_cast<int64_t>(weights.size()) - 1);
     if (w >= 0) ops[i].weights = weights[static_cast<size_t>(w)];
+    Napi::Value extra = o.Get("extraWeights");
+    if (!extra.IsUndefined())
+      for (int64_t e : integers<int64_t>(extra, where + ".extraWeights", 0, static_cast<int64_t>(weights.size()) - 1))
+        ops[i].extra_weights.push_back(weights[static_cast<size_t>(e)]);
   }
 
   std::shared_ptr<const sparq::Plan> plan;

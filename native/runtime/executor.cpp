@@ -10,9 +10,10 @@
 #include <string>
 
 #include "sparq/aligned.h"
+#include "sparq/conv.h"
 #include "sparq/error.h"
-#include "sparq/kv_cache.h"
 #include "sparq/plan.h"
+#include "sparq/plan_ops.h"
 #include "sparq/sgemm.h"
 
 namespace sparq {
@@ -55,9 +56,11 @@ const char* op_name(OpCode c) {
     case OpCode::dequantize_linear: return "DequantizeLinear";
     case OpCode::matmul_integer: return "MatMulInteger";
     case OpCode::gemm: return "Gemm";
-    case OpCode::kv_store: return "KvStore";
+    default: break;
   }
-  return "unknown";
+  if (const PlanOpHandler* h = plan_op_handler(c)) return h->name;
+  if (is_conv_op(static_cast<int32_t>(c))) return conv_op_name(static_cast<int32_t>(c));
+  return detail::ext_op_name(c);
 }
 
 bool is_binary(OpCode c) { return c >= OpCode::add && c <= OpCode::equal; }
@@ -388,13 +391,12 @@ void Plan::validate_op(const PlanOp& op) const {
     const int64_t Kb = op.ints[1] ? b[1] : b[0], N = op.ints[1] ? b[0] : b[1];
     if (K != Kb || out(0).shape != Shape{M, N}) throw fail("shapes do not multiply to the output");
     if (has(2) && (in(2).dtype != DType::float32 || !broadcasts_to(in(2).shape, out(0).shape))) throw fail("C does not broadcast to the output");
-  } else if (c == OpCode::kv_store) {
-    need(3, 3, 0);
-    if (in(0).kind != SlotKind::input) throw fail("the cache must be a caller's input buffer");
-    f32(in(0));
-    f32(in(1));
-    if (!kv_store_shapes_ok(in(0).shape, in(1).shape)) throw fail("the new rows do not fit the cache");
-    if (in(2).dtype != DType::int64 || in(2).shape.numel() != 1) throw fail("the position must be one int64");
+  } else if (is_conv_op(static_cast<int32_t>(c))) {
+    validate_conv_op(op, slots_);
+  } else if (const PlanOpHandler* h = plan_op_handler(c)) {
+    h->validate(op, slots_);
+  } else if (static_cast<int32_t>(c) >= 100 && static_cast<int32_t>(c) < 200) {
+    detail::validate_ext_op(op, slots_);
   } else {
     throw bad_plan("unknown op code " + std::to_string(static_cast<int>(c)));
   }
@@ -576,16 +578,20 @@ void Plan::run_op(const PlanOp& op, void* const* ptr, const OpContext& ctx) cons
             static_cast<float*>(op_(0)), N, ctx.threads, nullptr, ctx.isa);
       return;
     }
-    case OpCode::kv_store:
-      kv_store(static_cast<float*>(ptr[op.inputs[0]]), in(0).shape, static_cast<const float*>(ip(1)), in(1).shape,
-               *static_cast<const int64_t*>(ip(2)));
-      return;
     case OpCode::matmul_integer: {
       const int64_t azc = ip(2) ? in(2).shape.numel() : 0, bzc = ip(3) ? in(3).shape.numel() : 0;
       matmul_integer(in(0).dtype, ip(0), in(0).shape, in(1).dtype, ip(1), in(1).shape, ip(2), azc, ip(3), bzc,
                      static_cast<int32_t*>(op_(0)), ctx);
       return;
     }
+    default:
+      if (is_conv_op(static_cast<int32_t>(op.code)))
+        run_conv_op(op, slots_, ptr, ctx);
+      else if (const PlanOpHandler* h = plan_op_handler(op.code))
+        h->run(op, slots_, ptr, ctx);
+      else  // validate_op admitted the code: one of the wider op set's
+        detail::run_ext_op(op, slots_, ptr, ctx);
+      return;
   }
 }
 

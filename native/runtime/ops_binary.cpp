@@ -139,6 +139,8 @@ void binary(BinaryOp op, DType dtype, const void* a, const Shape& a_shape, const
     case DType::boolean:
       if (op == BinaryOp::equal) return compare<uint8_t>(op, bc, total, a, b, out, ctx.threads);
       unsupported("This binary op", dtype);
+    default:
+      break;  // other dtypes: binary_ext (ops_ext.h)
   }
   unsupported("Binary ops", dtype);
 }
@@ -157,6 +159,9 @@ void where(DType dtype, const uint8_t* cond, const Shape& c_shape, const void* x
     case 1:
       return where_typed(bc, total, cond, static_cast<const uint8_t*>(x), static_cast<const uint8_t*>(y),
                          static_cast<uint8_t*>(out), ctx.threads);
+    case 2:
+      return where_typed(bc, total, cond, static_cast<const uint16_t*>(x), static_cast<const uint16_t*>(y),
+                         static_cast<uint16_t*>(out), ctx.threads);
     case 4:
       return where_typed(bc, total, cond, static_cast<const uint32_t*>(x), static_cast<const uint32_t*>(y),
                          static_cast<uint32_t*>(out), ctx.threads);

@@ -15,6 +15,9 @@ size_t dtype_size(DType t) {
     case DType::int32: return 4;
     case DType::int64: return 8;
     case DType::boolean: return 1;
+    case DType::uint16: case DType::int16: case DType::float16: return 2;
+    case DType::uint32: return 4;
+    case DType::float64: case DType::uint64: return 8;
   }
   throw Error("ERR_UNSUPPORTED_DTYPE", "Unsupported tensor element type code " + std::to_string(static_cast<int>(t)));
 }
@@ -27,11 +30,17 @@ const char* dtype_name(DType t) {
     case DType::int32: return "int32";
     case DType::int64: return "int64";
     case DType::boolean: return "bool";
+    case DType::uint16: return "uint16";
+    case DType::int16: return "int16";
+    case DType::float16: return "float16";
+    case DType::float64: return "float64";
+    case DType::uint32: return "uint32";
+    case DType::uint64: return "uint64";
   }
   return "unknown dtype";
 }
 
-bool dtype_valid(int32_t code) { return code == 1 || code == 2 || code == 3 || code == 6 || code == 7 || code == 9; }
+bool dtype_valid(int32_t code) { return (code >= 1 && code <= 7) || (code >= 9 && code <= 13); }
 
 Shape::Shape(std::initializer_list<int64_t> d) {
   if (d.size() > static_cast<size_t>(kMaxRank)) throw invalid_argument("Expected a rank of at most 8 for a shape");

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 
 import { SparqError } from '../errors.js';
-import { Tensor, type TensorType } from '../tensor.js';
+import { Tensor, arrayTypeOf, type TensorType } from '../tensor.js';
 
 const NPY_TYPES: Record<string, TensorType> = { '<f4': 'float32', '|i1': 'int8', '|u1': 'uint8', '<i4': 'int32', '<i8': 'int64', '|b1': 'bool' };
 
@@ -27,11 +27,12 @@ export function parseNpy(bytes: Uint8Array, name: string): Tensor {
   if (dims.some((d) => !Number.isInteger(d) || d < 0)) throw bad(`its shape (${shapeText}) is not valid`);
   const count = dims.reduce((a, b) => a * b, 1);
   const dataStart = start + headerLen;
-  const itemSize = { float32: 4, int8: 1, uint8: 1, int32: 4, int64: 8, bool: 1 }[type];
+  const Ctor = arrayTypeOf(type) as unknown as { new (b: ArrayBuffer): Tensor['data']; BYTES_PER_ELEMENT: number };
+  const itemSize = Ctor.BYTES_PER_ELEMENT;
   if (bytes.length - dataStart < count * itemSize) throw bad(`it holds fewer than the ${count} elements its shape needs`);
   // A copy into a fresh buffer: a Node Buffer's slice() is a view into a shared pool, so .buffer would be the pool.
   const raw = new Uint8Array(bytes.subarray(dataStart, dataStart + count * itemSize)).buffer;
-  const data = { float32: () => new Float32Array(raw), int8: () => new Int8Array(raw), uint8: () => new Uint8Array(raw), int32: () => new Int32Array(raw), int64: () => new BigInt64Array(raw), bool: () => new Uint8Array(raw) }[type]();
+  const data = new Ctor(raw);
   return new Tensor(type, data as never, dims);
 }
 

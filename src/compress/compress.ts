@@ -14,7 +14,7 @@ import { train } from '../train/train.js';
 import type { TrainOptions } from '../train/options.js';
 import type { TrainData } from '../train/data.js';
 import { type Calibration, type Feeds, calibrationBatches, outputsOf } from './calibration.js';
-import { linearLayers, weightOf } from './layers.js';
+import { weightLayers, weightOf } from './layers.js';
 import { accuracy, outputDrift } from './metrics.js';
 import { type PruneOptions, prune } from './prune.js';
 import { type QuantizeOptions, quantizationOf, quantize, withQuantization } from './quantize.js';
@@ -123,7 +123,7 @@ async function layerReports(model: Model, threads?: number): Promise<LayerReport
   const session = await InferenceSession.create(model, { threads });
   try {
     const packed = session.weights;
-    return linearLayers(model.graph).map((l) => {
+    return weightLayers(model.graph).map((l) => {
       const W = weightOf(model.graph, l);
       let nz = 0;
       for (let i = 0; i < W.length; i++) if (W[i] !== 0) nz++;

@@ -9,12 +9,13 @@ import { Model, type WeightFormatSpec } from '../model.js';
 import { checkBoolean, checkInteger, checkNumber, checkObject, checkOneOf } from '../validate.js';
 import { type Calibration, type Feeds, asMatrix, calibrationBatches, observe } from './calibration.js';
 import { chooseFormat } from './formats.js';
-import { type LinearLayer, linearLayers, selected, weightOf, weightTensor } from './layers.js';
+import { type LinearLayer, selected, weightLayers, weightOf, weightTensor } from './layers.js';
 import { InputStats } from './layer-stats.js';
 import { type Pattern, type PruneMethod, type PrunePattern, DEFAULT_BLOCK, PRUNE_METHODS, applyMask, deadColumns, maskFromScores, parsePattern, pruneCount, sparsityOf, weightScores } from './masks.js';
 import { type SensitivityOptions, allocateBySensitivity } from './sensitivity.js';
 import { sparsegpt } from './sparsegpt.js';
 import { shrinkLayer, structuredChain } from './structured.js';
+import { convChain, shrinkConv } from './structured-conv.js';
 
 export interface PruneOptions {
   /** Share of weights to remove, in [0, 1] (default 0.5). N:M patterns fix it at 1 − N/M. */
@@ -110,9 +111,14 @@ export function resolvePruneOptions(model: Model, options: unknown, name = 'opti
   };
 }
 
-/** The layers a prune touches (selected, big enough) with the sparsity each gets before global/sensitivity. */
+/**
+ * The layers a prune touches (selected, big enough) with the sparsity each gets before global/sensitivity.
+ * Convs take the methods that need no calibration statistics (their inputs are images, not [M, K] rows).
+ */
 export function prunableLayers(graph: Graph, r: ResolvedPrune): LinearLayer[] {
-  return linearLayers(graph).filter((l) => {
+  const statsFree = r.method === 'magnitude' || r.method === 'random';
+  return weightLayers(graph).filter((l) => {
+    if (l.conv && !statsFree) return false;
     const named = r.overrides[l.node.name] ?? r.overrides[l.weight];
     if (named !== undefined) return true;
     return selected(l, r.include, r.exclude) && l.K * l.N >= r.minParams;
@@ -180,7 +186,7 @@ export function pruneWeight(W: Float32Array, l: LinearLayer, sparsity: number, r
 /** One-shot pruning of `model` with per-layer sparsities (weight name → sparsity). */
 export async function pruneWithSparsities(model: Model, r: ResolvedPrune, targets: ReadonlyMap<string, number>): Promise<Model> {
   let graph: Graph = model.graph;
-  const layers = linearLayers(graph).filter((l) => targets.has(l.weight));
+  const layers = weightLayers(graph).filter((l) => targets.has(l.weight));
   const formats = new Map<string, WeightFormatSpec>(model.weightFormats);
   const needStats = r.method === 'wanda' || r.method === 'sparsegpt';
   let stats: Map<string, InputStats> | null = null;
@@ -189,7 +195,7 @@ export async function pruneWithSparsities(model: Model, r: ResolvedPrune, target
   for (const l0 of layers) {
     if (r.signal?.aborted) throw new SparqError('ERR_ABORTED', 'prune() was aborted');
     // The graph changes as layers shrink (structured): look the layer up again by its weight.
-    const l = linearLayers(graph).find((x) => x.weight === l0.weight)!;
+    const l = weightLayers(graph).find((x) => x.weight === l0.weight)!;
     const sparsity = targets.get(l.weight)!;
     if (sparsity === 0 && r.pattern.kind !== 'nm') continue;
     let layerStats = stats?.get(l.input);
@@ -198,6 +204,17 @@ export async function pruneWithSparsities(model: Model, r: ResolvedPrune, target
       layerStats = (await collectStats(current, [l], r.batches!, r.method === 'sparsegpt', r)).get(l.input);
     }
     const W = weightOf(graph, l);
+    if (r.pattern.kind === 'structured' && l.conv) {
+      // Channels: the conv's outputs, its BatchNorm's, a depthwise conv's on the way, the next conv's inputs.
+      const chain = convChain(graph, l);
+      if (typeof chain === 'string') continue; // cannot shrink: left as it is
+      const pruned = pruneWeight(W, l, sparsity, r, layerStats);
+      const dead = deadColumns(pruned, l.K, l.N);
+      if (dead.every((d) => d === 1)) continue; // every channel gone: the model would lose the path
+      graph = shrinkConv(graph, chain, pruned, dead).graph;
+      shrunk.add(l.weight);
+      continue;
+    }
     if (r.pattern.kind === 'structured') {
       const chain = structuredChain(graph, l);
       if (typeof chain === 'string') continue; // cannot shrink: left as it is (the report shows it dense)

@@ -4,6 +4,7 @@
 // does not fold (the node then stays in the graph).
 import { type ConstTensor, type DType, type Node, allocData, attrFloat, attrInt, attrInts, elementAt, freezeTensor, numel, toNumbers } from './ir.js';
 import { type ValueMeta, constantAttr, sliceSpec, splitSizes } from './shapes.js';
+import { evaluateExtended } from './evaluate-ext.js';
 
 function stridesOf(dims: readonly number[]): number[] {
   const s = new Array<number>(dims.length);
@@ -46,6 +47,7 @@ function make(dtype: DType, dims: readonly number[], fill: (data: ReturnType<typ
 
 function setNum(data: ReturnType<typeof allocData>, i: number, v: number): void {
   if (data instanceof BigInt64Array) data[i] = BigInt(Math.trunc(v));
+  else if (data instanceof BigUint64Array) data[i] = BigInt.asUintN(64, BigInt(Math.trunc(v)));
   else data[i] = v;
 }
 
@@ -76,12 +78,14 @@ export function evaluateNode(node: Node, ins: (ValueMeta | undefined)[], outMeta
   if (node.domain !== '') return undefined;
   if (node.op === 'Constant') return [constantAttr(node)];
   const vals: (ConstTensor | undefined)[] = node.inputs.map((name, i) => (name ? ins[i]?.value : undefined));
-  const shapeOnly = node.op === 'Shape';
+  const shapeOnly = node.op === 'Shape' || node.op === 'Size';
   if (!shapeOnly && node.inputs.some((name, i) => name && !vals[i])) return undefined;
   for (const m of outMeta) if (m.dims.some((d) => typeof d !== 'number') || numel(m.dims as number[]) > maxElements) return undefined;
   const outDims = outMeta.map((m) => m.dims as number[]);
   const x = vals[0] as ConstTensor;
-  const isInt = (t: ConstTensor) => t.dtype !== 'float32';
+  const isInt = (t: ConstTensor) => t.dtype !== 'float32' && t.dtype !== 'float64';
+  // float16 values are bit patterns: folding leaves them to the kernels (shape-only ops excepted).
+  if (!shapeOnly && [...vals, ...outMeta].some((t) => t && t.dtype === 'float16')) return undefined;
   switch (node.op) {
     case 'Shape': {
       const dims = ins[0]?.dims;
@@ -94,6 +98,23 @@ export function evaluateNode(node: Node, ins: (ValueMeta | undefined)[], outMeta
       end = Math.min(Math.max(end, start), rank);
       const v = (dims as number[]).slice(start, end);
       return [make('int64', [v.length], (d) => v.forEach((n, i) => setNum(d, i, n)))];
+    }
+    case 'Size': {
+      const dims = ins[0]?.dims;
+      if (!dims || dims.some((d) => typeof d !== 'number')) return undefined;
+      return [make('int64', [], (d) => setNum(d, 0, numel(dims as number[])))];
+    }
+    case 'NonZero': {
+      // Only where the input is known (a constant or a keyed graph input): the output shape is its count.
+      const rank = x.dims.length;
+      const strides = stridesOf(x.dims);
+      const hits: number[] = [];
+      for (let i = 0; i < x.data.length; i++) if (elementAt(x, i) !== 0) hits.push(i);
+      return [make('int64', [rank, hits.length], (d) => {
+        hits.forEach((flat, j) => {
+          for (let a = 0; a < rank; a++) setNum(d, a * hits.length + j, Math.floor(flat / strides[a]) % x.dims[a]);
+        });
+      })];
     }
     case 'Add': case 'Sub': case 'Mul': case 'Div': case 'Pow': case 'Equal': {
       const b = vals[1] as ConstTensor;
@@ -134,8 +155,9 @@ export function evaluateNode(node: Node, ins: (ValueMeta | undefined)[], outMeta
         for (let i = 0; i < d.length; i++) {
           const v = elementAt(x, i);
           if (to === 'bool') d[i] = v !== 0 ? 1 : 0;
-          else if (to === 'float32') d[i] = v;
+          else if (to === 'float32' || to === 'float64') d[i] = v;
           else if (to === 'int64') (d as BigInt64Array)[i] = x.dtype === 'int64' ? (x.data as BigInt64Array)[i] : BigInt(Math.trunc(v));
+          else if (to === 'uint64') setNum(d, i, v);
           else d[i] = Math.trunc(v); // typed-array wraparound matches C casts for in-range values
         }
       })];
@@ -237,7 +259,7 @@ export function evaluateNode(node: Node, ins: (ValueMeta | undefined)[], outMeta
     case 'Split': {
       let axis = attrInt(node, 'axis', 0);
       if (axis < 0) axis += x.dims.length;
-      const sizes = splitSizes(node, x.dims[axis], ins, opset);
+      const sizes = splitSizes(node, x.dims[axis], ins);
       if (!sizes) return undefined;
       const outer = numel(x.dims.slice(0, axis)), inner = numel(x.dims.slice(axis + 1));
       let at = 0;
@@ -252,11 +274,11 @@ export function evaluateNode(node: Node, ins: (ValueMeta | undefined)[], outMeta
       });
     }
     default:
-      return undefined;
+      return evaluateExtended(node, vals, outMeta.map((m, i) => ({ dtype: m.dtype, dims: outDims[i] })));
   }
 }
 
 function setNumFrom(d: ReturnType<typeof allocData>, i: number, src: ConstTensor, j: number): void {
-  if (d instanceof BigInt64Array && src.data instanceof BigInt64Array) d[i] = src.data[j];
+  if ((d instanceof BigInt64Array && src.data instanceof BigInt64Array) || (d instanceof BigUint64Array && src.data instanceof BigUint64Array)) d[i] = src.data[j];
   else setNum(d, i, elementAt(src, j));
 }

@@ -1,5 +1,5 @@
 // Constant folding and dead-node removal. Both return new graphs; the input graph is untouched.
-import { type ConstTensor, type Graph, type Node, freezeGraph } from './ir.js';
+import { type ConstTensor, type Graph, type Node, freeNames, freezeGraph } from './ir.js';
 import { inferGraph } from './infer.js';
 
 /** Default element cap for folding at model level (a Transpose of a 768x3072 weight fits). */
@@ -39,6 +39,8 @@ export function removeDeadNodes(graph: Graph): Graph {
     if (!n.outputs.some((o) => o && live.has(o))) continue;
     keep.push(n);
     for (const input of n.inputs) if (input) live.add(input);
+    // Values a branch or loop body reads from this scope.
+    for (const a of Object.values(n.attrs)) if (a.type === 'graph') for (const f of freeNames(a.value)) live.add(f);
   }
   keep.reverse();
   const initializers = new Map<string, ConstTensor>();

@@ -3,19 +3,23 @@
 // creating a session from a small model costs while the process's JS is still cold (LeNet-300-100:
 // ~60 of ~250 µs). The file stores the prepared ops, and the constants fusion derived (transposed or
 // scaled weights, reshaped biases) as recipes over the model's own initializers (fuse.ts, Derivation).
+import { convertConvLayout } from './conv-layout.js';
+import { foldBatchNorm } from './fold-batchnorm.js';
 import { foldConstants, removeDeadNodes } from './fold.js';
 import { type Derivation, derivationOf, fuseGraph } from './fuse.js';
 import type { Graph, Node } from './ir.js';
+import { normalizeOpsets } from './normalize.js';
+import { packRecurrentWeights } from './rnn.js';
 
 /**
  * What the passes produce, versioned: bump it whenever folding or fusion changes its output; files
  * holding a prepared graph of another version are prepared afresh at load.
  */
-export const PREPARED_VERSION = 1;
+export const PREPARED_VERSION = 3;
 
-/** Prepares a model's graph for execution: folding, fusion, dead-node removal. */
+/** Prepares a model's graph for execution: opset forms normalised, folding (BatchNorm too), fusion, the channels-last conv layout, dead-node removal. */
 export function prepareGraph(graph: Graph): Graph {
-  return removeDeadNodes(fuseGraph(foldConstants(graph)));
+  return removeDeadNodes(packRecurrentWeights(convertConvLayout(fuseGraph(foldBatchNorm(foldConstants(normalizeOpsets(graph)))))));
 }
 
 /** A prepared graph as a file stores it: its nodes, and the constants it derived, by name. */
@@ -31,6 +35,8 @@ export interface StoredPreparation {
  */
 export function storablePreparation(graph: Graph): StoredPreparation | undefined {
   const prepared = prepareGraph(graph);
+  // Subgraphs (If, Loop, Scan) are not part of the stored form: such graphs are prepared at load.
+  if (prepared.nodes.some((n) => Object.values(n.attrs).some((a) => a.type === 'graph'))) return undefined;
   const derived: Record<string, Derivation> = {};
   for (const [name, t] of prepared.initializers) {
     if (graph.initializers.get(name) === t) continue;

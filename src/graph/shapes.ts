@@ -4,6 +4,10 @@
 import { SparqError } from '../errors.js';
 import { type ConstTensor, type DType, type Dim, type Node, attrInt, attrInts, toNumbers } from './ir.js';
 import { dtypeOfCode } from '../onnx/decode.js';
+import { inferRecurrent } from './rnn.js';
+import { INDEXING_OPS, inferIndexing } from './shapes-indexing.js';
+import { inferConvNode } from './conv-shapes.js';
+import { inferExtended } from './shapes-ext.js';
 
 /** What inference knows about a value: its dtype, its dims, and its data when it is a constant. */
 export interface ValueMeta {
@@ -17,7 +21,7 @@ export function shapeError(node: Node, message: string): SparqError {
 }
 
 let symbolCounter = 0;
-function freshDim(node: Node, i: number): string {
+export function freshDim(node: Node, i: number): string {
   return `${node.name}_d${i}_${symbolCounter++}`;
 }
 
@@ -35,13 +39,13 @@ export function broadcastDims(node: Node, a: readonly Dim[], b: readonly Dim[]):
   return out;
 }
 
-function normAxis(node: Node, axis: number, rank: number): number {
+export function normAxis(node: Node, axis: number, rank: number): number {
   const a = axis < 0 ? axis + rank : axis;
   if (!Number.isInteger(a) || a < 0 || a >= rank) throw shapeError(node, `axis ${axis} is out of range for rank ${rank}`);
   return a;
 }
 
-function constInts(node: Node, m: ValueMeta | undefined, what: string): number[] | undefined {
+export function constInts(node: Node, m: ValueMeta | undefined, what: string): number[] | undefined {
   if (!m) return undefined;
   if (!m.value) return undefined;
   if (m.value.dtype !== 'int64' && m.value.dtype !== 'int32') throw shapeError(node, `${what} must be int64`);
@@ -49,7 +53,7 @@ function constInts(node: Node, m: ValueMeta | undefined, what: string): number[]
 }
 
 /** Axes from the attribute (older opsets) or the second input (newer ones). */
-function axesOf(node: Node, ins: (ValueMeta | undefined)[], inputIndex: number): number[] | undefined | null {
+export function axesOf(node: Node, ins: (ValueMeta | undefined)[], inputIndex: number): number[] | undefined | null {
   const attr = attrInts(node, 'axes');
   if (attr) return [...attr];
   if (node.inputs[inputIndex]) {
@@ -125,10 +129,16 @@ export function sliceSpec(node: Node, dims: readonly number[], ins: (ValueMeta |
 }
 
 /** Split sizes along the axis (numbers only). */
-export function splitSizes(node: Node, dim: number, ins: (ValueMeta | undefined)[], opset: number): number[] | undefined {
+export function splitSizes(node: Node, dim: number, ins: (ValueMeta | undefined)[]): number[] | undefined {
   const outs = node.outputs.length;
   let split: number[] | undefined = attrInts(node, 'split') ? [...(attrInts(node, 'split') as number[])] : undefined;
-  if (!split && opset >= 13 && node.inputs[1]) split = constInts(node, ins[1], 'split');
+  if (!split && node.inputs[1]) {
+    // A split input whose values are unknown here: the sizes are not the even split (see value-inputs.ts).
+    split = constInts(node, ins[1], 'split');
+    if (!split) return undefined;
+  }
+  const numOutputs = attrInt(node, 'num_outputs', 0);
+  if (!split && numOutputs > 0 && numOutputs !== outs) throw shapeError(node, `num_outputs ${numOutputs} differs from its ${outs} outputs`);
   if (split) {
     if (split.length !== outs || split.reduce((a, b) => a + b, 0) !== dim) throw shapeError(node, `split sizes [${split.join(', ')}] do not cover dim ${dim}`);
     return split;
@@ -186,7 +196,7 @@ export function inferNode(node: Node, ins: (ValueMeta | undefined)[], opset: num
     }
     case 'ReduceMean': {
       const dims = x().dims;
-      const axes = opset >= 18 ? axesOf(node, ins, 1) : (attrInts(node, 'axes') as number[] | undefined);
+      const axes = axesOf(node, ins, 1);
       if (axes === null) throw shapeError(node, 'axes must be constant');
       const keep = attrInt(node, 'keepdims', 1) !== 0;
       const all = !axes || axes.length === 0;
@@ -237,7 +247,7 @@ export function inferNode(node: Node, ins: (ValueMeta | undefined)[], opset: num
     }
     case 'Squeeze': {
       const dims = x().dims;
-      const axes = opset >= 13 ? axesOf(node, ins, 1) : (attrInts(node, 'axes') as number[] | undefined);
+      const axes = axesOf(node, ins, 1);
       if (axes === null) throw shapeError(node, 'axes must be constant');
       if (!axes) {
         if (dims.some((d) => typeof d !== 'number')) throw shapeError(node, 'Squeeze without axes needs known dims');
@@ -249,7 +259,7 @@ export function inferNode(node: Node, ins: (ValueMeta | undefined)[], opset: num
     }
     case 'Unsqueeze': {
       const dims = x().dims;
-      const axes = opset >= 13 ? axesOf(node, ins, 1) : (attrInts(node, 'axes') as number[] | undefined);
+      const axes = axesOf(node, ins, 1);
       if (!axes) throw shapeError(node, 'axes must be constant');
       const rank = dims.length + axes.length;
       const set = new Set(axes.map((a) => normAxis(node, a, rank)));
@@ -329,8 +339,8 @@ export function inferNode(node: Node, ins: (ValueMeta | undefined)[], opset: num
       const axis = normAxis(node, attrInt(node, 'axis', 0), dims.length);
       const d = dims[axis];
       if (typeof d !== 'number') return node.outputs.map((_, i) => ({ dtype: x().dtype, dims: dims.map((v, j) => (j === axis ? freshDim(node, i) : v)) }));
-      const sizes = splitSizes(node, d, ins, opset);
-      if (!sizes) throw shapeError(node, 'split sizes must be constant');
+      const sizes = splitSizes(node, d, ins);
+      if (!sizes) return node.outputs.map((_, i) => ({ dtype: x().dtype, dims: dims.map((v, j) => (j === axis ? freshDim(node, i) : v)) }));
       return sizes.map((s) => ({ dtype: x().dtype, dims: dims.map((v, j) => (j === axis ? s : v)) }));
     }
     case 'Constant': {
@@ -343,8 +353,18 @@ export function inferNode(node: Node, ins: (ValueMeta | undefined)[], opset: num
       return same(ins[2]?.dtype ?? 'uint8');
     case 'DequantizeLinear':
       return same('float32');
-    default:
+    case 'LSTM':
+    case 'GRU':
+    case 'RNN':
+      return inferRecurrent(node, ins);
+    default: {
+      if (INDEXING_OPS.has(node.op)) return inferIndexing(node, ins, opset);
+      const conv = inferConvNode(node, ins);
+      if (conv) return conv;
+      const ext = inferExtended(node, ins, opset);
+      if (ext) return ext;
       throw new SparqError('ERR_UNSUPPORTED_OP', `Op ${node.op} (node "${node.name}") is not supported`);
+    }
   }
 }
 

@@ -12,7 +12,7 @@ import type { Model } from '../model.js';
 import { encodeModel } from '../onnx/encode.js';
 import { onnx, type ITensorProto } from '../onnx/proto.js';
 import { type LinearLayer, linearLayers, transpose, weightOf } from '../compress/layers.js';
-import { QUANTIZATION_KEY, quantizationOf } from '../compress/quantize.js';
+import { QUANTIZATION_KEY, quantizationOf } from '../compress/quantization-record.js';
 import { quantizeWeights } from '../compress/quantize-math.js';
 import { matMulNBitsLayer } from './export-matmulnbits.js';
 

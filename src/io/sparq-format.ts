@@ -15,9 +15,14 @@
 //         name (32 bytes UTF-8, zero padded) · u32 flags (bit 0: brotli) · u32 CRC32 of the stored bytes ·
 //         u64 offset · u64 stored length · u64 length once decoded
 //   ... sections, each at a multiple of 64; the padding between them is zero (checked).
-import zlib from 'node:zlib';
+import { createRequire } from 'node:module';
+import type zlibModule from 'node:zlib';
 import { SparqError } from '../errors.js';
 import { native } from '../native.js';
+
+// node:zlib (and the streams it loads) only for files with compressed sections: not at `import('sparq')`.
+let zlibLoaded: typeof zlibModule | undefined;
+const zlib = (): typeof zlibModule => (zlibLoaded ??= createRequire(import.meta.url)('node:zlib') as typeof zlibModule);
 
 // One decoder for every file (constructing one costs more than decoding a section name).
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
@@ -73,7 +78,7 @@ export function writeSparq(sections: readonly SectionInput[]): Uint8Array {
     if (name.length === 0 || name.length > NAME) throw new RangeError(`Expected a section name of 1 to ${NAME} bytes but received ${JSON.stringify(s.name)}`);
     if (names.has(s.name)) throw new RangeError(`Expected unique section names but received ${JSON.stringify(s.name)} twice`);
     names.add(s.name);
-    const packed = s.compress ? new Uint8Array(zlib.brotliCompressSync(s.data, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 9, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: s.data.length } })) : null;
+    const packed = s.compress ? new Uint8Array(zlib().brotliCompressSync(s.data, { params: { [zlib().constants.BROTLI_PARAM_QUALITY]: 9, [zlib().constants.BROTLI_PARAM_SIZE_HINT]: s.data.length } })) : null;
     // Kept compressed only where it pays (saves an eighth or more): else the load pays a decode for nothing.
     const brotli = packed !== null && packed.length <= s.data.length * 0.875;
     return { name, bytes: brotli ? packed : s.data, flags: brotli ? FLAG_BROTLI : 0, raw: s.data.length };
@@ -110,7 +115,7 @@ export function writeSparq(sections: readonly SectionInput[]): Uint8Array {
 function brotliSection(name: string, data: Uint8Array, raw: number): Uint8Array {
   let decoded: Buffer;
   try {
-    decoded = zlib.brotliDecompressSync(data, { maxOutputLength: Math.max(1, raw) });
+    decoded = zlib().brotliDecompressSync(data, { maxOutputLength: Math.max(1, raw) });
   } catch {
     throw invalid(`section ${JSON.stringify(name)} does not decompress`);
   }

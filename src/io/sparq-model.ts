@@ -20,7 +20,7 @@ import { type Derivation, deriveTensor } from '../graph/fuse.js';
 import { PREPARED_VERSION, attachPreparedGraph, storablePreparation } from '../graph/prepare.js';
 import { removeDeadNodes } from '../graph/fold.js';
 import { linearLayers } from '../compress/layers.js';
-import { quantizationOf } from '../compress/quantize.js';
+import { quantizationOf } from '../compress/quantization-record.js';
 import { quantizeWeights } from '../compress/quantize-math.js';
 import { type PackedWeights, type WeightFormat, pack } from '../kernels.js';
 import { type Prepacked, type SparseWeight, attachPrepacked, serializePacked } from './prepacked.js';

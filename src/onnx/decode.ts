@@ -5,12 +5,16 @@ import { readFileSync, openSync, readSync, closeSync, fstatSync } from 'node:fs'
 import { isAbsolute, join, normalize, sep } from 'node:path';
 
 import { SparqError } from '../errors.js';
-import { type Attribute, type ConstTensor, type DType, type Dim, type Graph, type Node, type TypedData, type ValueInfo, ELEMENT_BYTES, freezeGraph, freezeTensor } from '../graph/ir.js';
+import { type Attribute, type ConstTensor, type DType, type Dim, type Graph, type Node, type TypedData, type ValueInfo, ELEMENT_BYTES, freeNames, freezeGraph, freezeTensor } from '../graph/ir.js';
 import { densifySparseInitializer } from './sparse-initializer.js';
 import { onnx, toNumber, type IAttributeProto, type IGraphProto, type IModelProto, type ITensorProto, type IValueInfoProto } from './proto.js';
 
-const DTYPE_OF_CODE: Record<number, DType> = { 1: 'float32', 2: 'uint8', 3: 'int8', 6: 'int32', 7: 'int64', 9: 'bool' };
-export const CODE_OF_DTYPE: Record<DType, number> = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9 };
+const DTYPE_OF_CODE: Record<number, DType> = {
+  1: 'float32', 2: 'uint8', 3: 'int8', 4: 'uint16', 5: 'int16', 6: 'int32', 7: 'int64', 9: 'bool', 10: 'float16', 11: 'float64', 12: 'uint32', 13: 'uint64',
+};
+export const CODE_OF_DTYPE: Record<DType, number> = {
+  float32: 1, uint8: 2, int8: 3, uint16: 4, int16: 5, int32: 6, int64: 7, bool: 9, float16: 10, float64: 11, uint32: 12, uint64: 13,
+};
 
 /** The dtype of an ONNX TensorProto.DataType code, or undefined for types sparq doesn't handle. */
 export function dtypeOfCode(code: number): DType | undefined {
@@ -53,7 +57,8 @@ export function decodeModel(bytes: Uint8Array, options: DecodeOptions = {}): Dec
   return { graph, metadata, producer: proto.producerName ?? '' };
 }
 
-function decodeGraph(g: IGraphProto, opset: number, options: DecodeOptions): Graph {
+/** `subgraph`: a branch or body, whose nodes may read values of the enclosing graphs. */
+function decodeGraph(g: IGraphProto, opset: number, options: DecodeOptions, subgraph = false): Graph {
   const initializers = new Map<string, ConstTensor>();
   for (const t of g.initializer ?? []) {
     if (!t.name) throw invalid('an initializer has no name');
@@ -67,9 +72,9 @@ function decodeGraph(g: IGraphProto, opset: number, options: DecodeOptions): Gra
   for (const vi of g.input ?? []) {
     if (!vi.name) throw invalid('a graph input has no name');
     if (initializers.has(vi.name)) continue; // pre-IR-4 models list initializers as inputs too
-    inputs.push(decodeValueInfo(vi, 'graph input'));
+    inputs.push(decodeValueInfo(vi, 'graph input', subgraph));
   }
-  const outputs = (g.output ?? []).map((vi) => decodeValueInfo(vi, 'graph output'));
+  const outputs = (g.output ?? []).map((vi) => decodeValueInfo(vi, 'graph output', subgraph));
   if (outputs.length === 0) throw invalid('the graph has no outputs');
 
   const nodes: Node[] = (g.node ?? []).map((n, i) => {
@@ -78,7 +83,9 @@ function decodeGraph(g: IGraphProto, opset: number, options: DecodeOptions): Gra
     const attrs: Record<string, Attribute> = {};
     for (const a of n.attribute ?? []) {
       if (!a.name) throw invalid(`an attribute of node "${name}" has no name`);
-      attrs[a.name] = decodeAttribute(a, options, `attribute "${a.name}" of node "${name}"`);
+      attrs[a.name] = a.type === onnx.AttributeProto.AttributeType.GRAPH && a.g
+        ? { type: 'graph', value: decodeGraph(a.g, opset, options, true) }
+        : decodeAttribute(a, options, `attribute "${a.name}" of node "${name}"`);
     }
     return {
       name,
@@ -89,15 +96,19 @@ function decodeGraph(g: IGraphProto, opset: number, options: DecodeOptions): Gra
       attrs,
     };
   });
-  const sorted = topoSort(nodes, new Set([...inputs.map((v) => v.name), ...initializers.keys()]));
+  const sorted = topoSort(nodes, new Set([...inputs.map((v) => v.name), ...initializers.keys()]), subgraph);
   const produced = new Set<string>([...inputs.map((v) => v.name), ...initializers.keys()]);
   for (const n of sorted) for (const o of n.outputs) if (o) produced.add(o);
-  for (const o of outputs) if (!produced.has(o.name)) throw invalid(`graph output "${o.name}" is not produced by any node`);
+  if (!subgraph) for (const o of outputs) if (!produced.has(o.name)) throw invalid(`graph output "${o.name}" is not produced by any node`);
   return freezeGraph({ name: g.name ?? 'graph', opset, inputs, outputs, initializers, nodes: sorted });
 }
 
-/** Kahn's algorithm; a dangling input or a cycle is an invalid model. */
-function topoSort(nodes: Node[], available: Set<string>): Node[] {
+/**
+ * Kahn's algorithm; a dangling input or a cycle is an invalid model. A node's subgraphs depend on the
+ * outer values they read. In a subgraph (`outer`), names defined nowhere inside come from the enclosing
+ * graphs (checked when it is inlined).
+ */
+function topoSort(nodes: Node[], available: Set<string>, outer = false): Node[] {
   const producer = new Map<string, number>();
   nodes.forEach((n, i) =>
     n.outputs.forEach((o) => {
@@ -109,9 +120,12 @@ function topoSort(nodes: Node[], available: Set<string>): Node[] {
   const pending = new Array<number>(nodes.length).fill(0);
   const consumers = new Map<number, number[]>();
   nodes.forEach((n, i) => {
-    for (const input of n.inputs) {
+    const implicit: string[] = [];
+    for (const a of Object.values(n.attrs)) if (a.type === 'graph') implicit.push(...freeNames(a.value));
+    for (const input of new Set([...n.inputs, ...implicit])) {
       if (!input || available.has(input)) continue;
       const p = producer.get(input);
+      if (p === undefined && outer) continue;
       if (p === undefined) throw invalid(`input "${input}" of node "${n.name}" is not a graph input, an initializer or any node's output`);
       pending[i]++;
       let list = consumers.get(p);
@@ -134,10 +148,12 @@ function topoSort(nodes: Node[], available: Set<string>): Node[] {
   return order;
 }
 
-function decodeValueInfo(vi: IValueInfoProto, what: string): ValueInfo {
+/** `untyped`: a subgraph's inputs and outputs may leave their type to inference (float32, rank unknown here). */
+function decodeValueInfo(vi: IValueInfoProto, what: string, untyped = false): ValueInfo {
   const name = vi.name ?? '';
   if (!name) throw invalid(`a ${what} has no name`);
   const tt = vi.type?.tensorType;
+  if (!tt && untyped && !vi.type?.sequenceType && !vi.type?.mapType && !vi.type?.optionalType) return { name, dtype: 'float32', dims: null };
   if (!tt) throw invalid(`${what} "${name}" is not a tensor`);
   const dtype = dtypeOfCode(tt.elemType ?? 0);
   if (!dtype) throw invalid(`${what} "${name}" has element type ${tt.elemType}, which sparq does not support`);
@@ -232,6 +248,11 @@ function viewAs(dtype: DType, raw: Uint8Array, count: number): TypedData {
     case 'int32': return new Int32Array(buf.buffer, buf.byteOffset, count);
     case 'int64': return new BigInt64Array(buf.buffer, buf.byteOffset, count);
     case 'int8': return new Int8Array(buf.buffer, buf.byteOffset, count);
+    case 'float64': return new Float64Array(buf.buffer, buf.byteOffset, count);
+    case 'int16': return new Int16Array(buf.buffer, buf.byteOffset, count);
+    case 'uint16': case 'float16': return new Uint16Array(buf.buffer, buf.byteOffset, count);
+    case 'uint32': return new Uint32Array(buf.buffer, buf.byteOffset, count);
+    case 'uint64': return new BigUint64Array(buf.buffer, buf.byteOffset, count);
     default: return new Uint8Array(buf.buffer, buf.byteOffset, count);
   }
 }
@@ -242,6 +263,11 @@ function typedFromFields(dtype: DType, t: ITensorProto, count: number): TypedDat
     case 'int64': return BigInt64Array.from(t.int64Data ?? [], (v) => BigInt(toNumber(v)));
     case 'int32': return Int32Array.from(t.int32Data ?? []);
     case 'int8': return Int8Array.from(t.int32Data ?? []);
+    case 'float64': return Float64Array.from(t.doubleData ?? []);
+    case 'int16': return Int16Array.from(t.int32Data ?? []);
+    case 'uint16': case 'float16': return Uint16Array.from(t.int32Data ?? []);
+    case 'uint32': return Uint32Array.from(t.uint64Data ?? [], (v) => toNumber(v));
+    case 'uint64': return BigUint64Array.from(t.uint64Data ?? [], (v) => BigInt.asUintN(64, BigInt(String(v))));
     default: {
       const src = t.int32Data ?? [];
       // An empty field list for a zero-size tensor is fine; otherwise lengths are checked by the caller.

@@ -32,6 +32,46 @@ export const OpCode = {
   DequantizeLinear: 33,
   MatMulInteger: 34,
   Gemm: 35,
+  // 100-199: the wider op set (native/include/sparq/ops_ext.h, executor_ext.cpp).
+  UnaryExt: 100,
+  BinaryExt: 101,
+  ReduceExt: 102,
+  ArgReduce: 103,
+  SoftmaxExt: 104,
+  Tile: 105,
+  Pad: 106,
+  TopK: 107,
+  CumSum: 108,
+  Trilu: 109,
+  OneHot: 110,
+  Range: 111,
+  Fill: 112,
+  EyeLike: 113,
+  ClipExt: 114,
+  NllLoss: 115,
+  // 200-229: convolutions and pooling (native/runtime/ops_conv_plan.cpp).
+  Conv: 200,
+  DepthwiseConv: 201,
+  MaxPool: 202,
+  AvgPool: 203,
+  GlobalAvgPool: 204,
+  GlobalMaxPool: 205,
+  ConvTranspose: 206,
+  InstanceNorm: 207,
+  Lrn: 208,
+  ConvNchw: 209,
+  BatchNorm: 210,
+  // 230-259: recurrent layers and indexing ops (native: registered through sparq/plan_ops.h)
+  LSTM: 230,
+  GRU: 231,
+  RNN: 232,
+  GatherElements: 233,
+  GatherND: 234,
+  ScatterElements: 235,
+  ScatterND: 236,
+  Resize: 237,
+  DepthToSpace: 238,
+  SpaceToDepth: 239,
   // 260-279: decoding (native/include/sparq/kv_cache.h)
   KvStore: 260,
 } as const;
@@ -40,4 +80,6 @@ export const OpCode = {
 export const SlotKind = { arena: 0, input: 1, output: 2, constant: 3 } as const;
 
 /** ONNX DataType codes (the native DType enum uses them). */
-export const DTYPE_CODE = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9 } as const;
+export const DTYPE_CODE = {
+  float32: 1, uint8: 2, int8: 3, uint16: 4, int16: 5, int32: 6, int64: 7, bool: 9, float16: 10, float64: 11, uint32: 12, uint64: 13,
+} as const;

@@ -4,9 +4,15 @@
 import { SparqError } from '../errors.js';
 import { type ConstTensor, type DType, type Graph, type Node, type TypedData, ELEMENT_BYTES, attrFloat, attrInt, attrInts, numel, toNumbers } from '../graph/ir.js';
 import { inferGraph } from '../graph/infer.js';
+import { hasControlFlow, inlineControlFlow } from '../graph/control-flow.js';
 import { type ValueMeta, sliceSpec } from '../graph/shapes.js';
 import { MAX_ELEMENTS } from '../onnx/decode.js';
+import { isPackedWeightInput } from '../graph/packed-inputs.js';
+import { convWork, lowerConvNode } from './conv-plan.js';
 import { DTYPE_CODE, OpCode, SlotKind } from './opcodes.js';
+import { type LowerContext, checkDtype, lowerExtended, nativeTakes } from './lower-ext.js';
+import { isRecurrentCode, lowerRecurrent, recurrentWork } from './plan-rnn.js';
+import { lowerIndexing } from './plan-indexing.js';
 
 /**
  * Folding cap at plan time: shape arithmetic and small constant subgraphs. Larger constant results
@@ -31,6 +37,8 @@ export interface OpSpec {
   floats: number[];
   /** Index into NativePlanSpec.weights (Linear), or -1. */
   weight: number;
+  /** Further packed matrices of the op (a recurrent layer's R per direction), by index into NativePlanSpec.weights. */
+  extraWeights?: number[];
 }
 
 /** What the binding's createPlan() takes. */
@@ -73,6 +81,9 @@ interface Slot {
   lastUse: number;
 }
 
+/** Encoder ops whose kernels take float32 only. */
+const FLOAT32_ONLY = new Set(['MatMul', 'Gemm', 'LayerNormalization', 'Gelu', 'DynamicQuantizeLinear']);
+
 const ALIAS_OPS = new Set(['Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Identity']);
 const SIMPLE: Record<string, number> = {
   Add: OpCode.Add, Sub: OpCode.Sub, Mul: OpCode.Mul, Div: OpCode.Div, Pow: OpCode.Pow, Equal: OpCode.Equal,
@@ -85,8 +96,15 @@ function tooLarge(what: string, dims: readonly number[]): SparqError {
   return new SparqError('ERR_INVALID_MODEL', `Invalid ONNX model: ${what} has dims [${dims.join(', ')}], too large to allocate`);
 }
 
-export function compilePlan(graph: Graph, inputDims: ReadonlyMap<string, readonly number[]>, weightIndex: WeightIndex): CompiledPlan {
-  const { metas, folded } = inferGraph(graph, { inputDims, foldLimit: PLAN_FOLD_LIMIT });
+export function compilePlan(
+  graph: Graph,
+  inputDims: ReadonlyMap<string, readonly number[]>,
+  weightIndex: WeightIndex,
+  inputValues?: ReadonlyMap<string, ConstTensor>,
+): CompiledPlan {
+  // If, Loop and Scan are inlined for this signature: conditions and trip counts are known here.
+  if (hasControlFlow(graph)) graph = inlineControlFlow(graph, { inputDims, inputValues, foldLimit: PLAN_FOLD_LIMIT });
+  const { metas, folded } = inferGraph(graph, { inputDims, inputValues, foldLimit: PLAN_FOLD_LIMIT });
   const slots: Slot[] = [];
   const slotOf = new Map<string, number>();
   const constants: TypedData[] = [];
@@ -155,19 +173,35 @@ export function compilePlan(graph: Graph, inputDims: ReadonlyMap<string, readonl
       return;
     }
     const at = ops.length;
-    // A Linear's weight (input 1) lives in its packed handle, not in a slot.
-    const isLinear = node.op === 'Linear' && node.domain === 'sparq';
-    const inputs = node.inputs.map((name, i) => (name && !(isLinear && i === 1) ? valueSlot(name) : -1));
+    // Packed weights (a Linear's or a conv's input 1, a recurrent layer's Wᵀ and Rᵀ) live in their handles, not in slots.
+    const inputs = node.inputs.map((name, i) => (name && !isPackedWeightInput(node, i) ? valueSlot(name) : -1));
     const outputs = node.outputs.map((name, i) => {
       if (!name) return -1;
       const id = newSlot((outMetas[i] as ValueMeta).dtype, outDims[i], SlotKind.arena, 0, at);
       slotOf.set(name, id);
       return id;
     });
-    const spec = lowerNode(node, inputs, outputs, metas, slots, graph.opset, weightIndex);
-    for (const s of spec.inputs) if (s >= 0) use(s, at);
-    work += estimateWork(node, slots, spec);
-    ops.push(spec);
+    const temps: number[] = [];
+    const ctx: LowerContext = {
+      node, inputs, outputs, opset: graph.opset,
+      slot: (id) => slots[id],
+      meta: (name) => metas.get(name),
+      constant: (t) => constantSlot(t),
+      temp: (dtype, dims) => {
+        const id = newSlot(dtype, dims, SlotKind.arena, 0, at);
+        temps.push(id);
+        return id;
+      },
+    };
+    const lowered = lowerNode(node, inputs, outputs, metas, slots, graph.opset, weightIndex, ctx);
+    for (const spec of Array.isArray(lowered) ? lowered : [lowered]) {
+      const k = ops.length;
+      // A temporary lives from the op that writes it (its def) to its last reader.
+      for (const o of spec.outputs) if (temps.includes(o)) slots[o].def = k;
+      for (const s of spec.inputs) if (s >= 0) use(s, k);
+      work += estimateWork(node, slots, spec);
+      ops.push(spec);
+    }
   });
 
   // Graph outputs live in caller-visible buffers: an op's result is written there directly, anything
@@ -267,9 +301,17 @@ function normAxis(axis: number, rank: number): number {
   return axis < 0 ? axis + rank : axis;
 }
 
-function lowerNode(node: Node, inputs: number[], outputs: number[], metas: Map<string, ValueMeta>, slots: Slot[], opset: number, weightIndex: WeightIndex): OpSpec {
+function lowerNode(node: Node, inputs: number[], outputs: number[], metas: Map<string, ValueMeta>, slots: Slot[], opset: number, weightIndex: WeightIndex, ctx: LowerContext): OpSpec | OpSpec[] {
   const spec: OpSpec = { op: -1, inputs, outputs, ints: [], floats: [], weight: -1 };
   const rank0 = inputs[0] >= 0 ? slots[inputs[0]].dims.length : 0;
+  const dtype0 = inputs[0] >= 0 ? slots[inputs[0]].dtype : 'float32';
+  // Dtypes the vectorised encoder kernels lack (and mixed-dtype Pow) lower to the wider op set.
+  const mixed = node.op === 'Pow' && inputs[1] >= 0 && slots[inputs[1]].dtype !== dtype0;
+  if (node.domain === '' && (!nativeTakes(node.op, dtype0) || mixed)) {
+    const ext = lowerExtended(ctx);
+    if (ext) return ext;
+  }
+  if (node.domain === '' && FLOAT32_ONLY.has(node.op)) checkDtype(node, dtype0, ['float32']);
   if (node.domain === 'sparq' && node.op === 'Linear') {
     spec.op = OpCode.Linear;
     const weightName = node.inputs[1];
@@ -289,6 +331,9 @@ function lowerNode(node: Node, inputs: number[], outputs: number[], metas: Map<s
         throw new SparqError('ERR_UNSUPPORTED_OP', `Gelu node "${node.name}" uses approximate="tanh", which sparq does not support`);
       return spec;
     case 'Clip': {
+      // Run-time bounds, or dtypes the float32/int kernel lacks: the general Clip.
+      if (!['float32', 'int32', 'int64'].includes(dtype0) || [1, 2].some((i) => opset >= 11 && node.inputs[i] && !metas.get(node.inputs[i])?.value))
+        return lowerExtended(ctx) as OpSpec[];
       spec.op = OpCode.Clip;
       const bound = (i: number, attr: string, fallback: number) => {
         if (opset < 11 || !node.inputs[i]) return attrFloat(node, attr, fallback);
@@ -317,7 +362,11 @@ function lowerNode(node: Node, inputs: number[], outputs: number[], metas: Map<s
     case 'ReduceMean': {
       spec.op = OpCode.ReduceMean;
       let axes = attrInts(node, 'axes') ? [...(attrInts(node, 'axes') as number[])] : undefined;
-      if (!axes && opset >= 18 && node.inputs[1]) axes = toNumbers(metas.get(node.inputs[1])?.value as ConstTensor);
+      if (!axes && node.inputs[1]) {
+        const v = metas.get(node.inputs[1])?.value;
+        if (!v) throw new SparqError('ERR_UNSUPPORTED_OP', `ReduceMean node "${node.name}" has data-dependent axes`);
+        axes = toNumbers(v);
+      }
       if (!axes || axes.length === 0) axes = attrInt(node, 'noop_with_empty_axes', 0) ? [] : slots[inputs[0]].dims.map((_, i) => i);
       spec.ints = [...new Set(axes.map((a) => normAxis(a, rank0)))].sort((a, b) => a - b);
       spec.inputs = [inputs[0]];
@@ -359,17 +408,35 @@ function lowerNode(node: Node, inputs: number[], outputs: number[], metas: Map<s
       spec.ints = [attrInt(node, 'transA', 0), attrInt(node, 'transB', 0)];
       spec.floats = [attrFloat(node, 'alpha', 1), attrFloat(node, 'beta', 1)];
       return spec;
-    case 'Range':
-    case 'ConstantOfShape':
+    case 'LSTM':
+    case 'GRU':
+    case 'RNN':
+      return lowerRecurrent(node, spec, (s) => slots[s].dims, weightIndex);
+    case 'GatherElements':
+    case 'GatherND':
+    case 'ScatterElements':
+    case 'Scatter':
+    case 'ScatterND':
+    case 'Resize':
+    case 'Upsample':
+    case 'DepthToSpace':
+    case 'SpaceToDepth':
+      return lowerIndexing(node, spec, (s) => slots[s].dims, (i) => (node.inputs[i] ? metas.get(node.inputs[i]) : undefined), opset);
     case 'Shape':
       throw new SparqError('ERR_UNSUPPORTED_OP', `${node.op} node "${node.name}" depends on runtime data; sparq needs it to be computable from shapes`);
-    default:
+    default: {
+      if (lowerConvNode(node, spec, slots, weightIndex)) return spec;
+      const ext = lowerExtended(ctx);
+      if (ext) return ext;
       throw new SparqError('ERR_UNSUPPORTED_OP', `Op ${node.op} (node "${node.name}") is not supported`);
+    }
   }
 }
 
 function estimateWork(node: Node, slots: Slot[], spec: OpSpec): number {
+  if (isRecurrentCode(spec.op)) return recurrentWork(spec, (s) => slots[s].dims);
   const out = spec.outputs[0] >= 0 ? numel(slots[spec.outputs[0]].dims) : 0;
+  if (spec.op >= OpCode.Conv && spec.op <= OpCode.BatchNorm) return convWork(spec, slots, out);
   if (spec.op === OpCode.Linear || spec.op === OpCode.MatMul || spec.op === OpCode.MatMulInteger || spec.op === OpCode.Gemm) {
     const a = slots[spec.inputs[0]].dims;
     return out * (a[a.length - 1] ?? 1);

@@ -72,7 +72,8 @@ export class BatchQueue {
   /** Runs `feeds` (validated against the model) once an instance is free, batched with others when it can. */
   submit(feeds: Feeds, signal?: AbortSignal): Promise<Record<string, Tensor>> {
     if (signal?.aborted) return Promise.reject(new InferenceError(499, 'The client closed the request'));
-    if (this.#queue.length >= this.#options.maxQueue)
+    // A request that finds an instance free does not wait: only the waiting count against the limit.
+    if (this.#queue.length >= this.#options.maxQueue + this.#free.length)
       return Promise.reject(new InferenceError(503, `The model's queue is full (${this.#options.maxQueue} requests waiting); retry later`, { retryAfter: 1 }));
     return new Promise((resolve, reject) => {
       const names = Object.keys(feeds).sort();

@@ -2,20 +2,34 @@
 // Decoding checks everything a request could get wrong against the model's signature (unknown or missing
 // input, datatype, rank, fixed dims, element count against the shape, element values) and answers 400
 // with the house message; nothing in a request reaches the session unchecked.
-import { Tensor, type TensorType } from '../tensor.js';
+import { halfToNumber, numberToHalf } from '../graph/ir.js';
+import { Tensor, arrayTypeOf, type TensorType } from '../tensor.js';
 import { InferenceError, badRequest } from './errors.js';
 
 /** V2 datatype names of the tensor types a session takes. */
 export const V2_DATATYPE: Readonly<Record<TensorType, string>> = {
   float32: 'FP32',
+  float64: 'FP64',
+  float16: 'FP16',
   int8: 'INT8',
   uint8: 'UINT8',
+  int16: 'INT16',
+  uint16: 'UINT16',
   int32: 'INT32',
+  uint32: 'UINT32',
   int64: 'INT64',
+  uint64: 'UINT64',
   bool: 'BOOL',
 };
 const TENSOR_TYPE = new Map(Object.entries(V2_DATATYPE).map(([t, v]) => [v, t as TensorType]));
-const BYTES_PER: Readonly<Record<TensorType, number>> = { float32: 4, int8: 1, uint8: 1, int32: 4, int64: 8, bool: 1 };
+const BYTES_PER: Readonly<Record<TensorType, number>> = {
+  float32: 4, float64: 8, float16: 2, int8: 1, uint8: 1, int16: 2, uint16: 2, int32: 4, uint32: 4, int64: 8, uint64: 8, bool: 1,
+};
+/** The JSON value range of each integer type (64-bit ones: what a JSON number holds exactly). */
+const INT_RANGE: Readonly<Partial<Record<TensorType, [number, number]>>> = {
+  int8: [-128, 127], uint8: [0, 255], int16: [-32768, 32767], uint16: [0, 65535], int32: [-(2 ** 31), 2 ** 31 - 1],
+  uint32: [0, 2 ** 32 - 1], int64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER], uint64: [0, Number.MAX_SAFE_INTEGER],
+};
 
 /** A model input or output as the protocol describes it: -1 for a dim the request chooses. */
 export interface TensorSignature {
@@ -56,40 +70,28 @@ export function numelOf(shape: readonly number[]): number {
   return n;
 }
 
-/** Flattens nested `data` (V2 allows either a flat or a row-major nested array) without recursion. */
-function flatten(data: unknown[], count: number, name: string): unknown[] {
+/**
+ * `data` flat (row-major), or nested exactly as the shape (V2 allows both): a nested array must have
+ * the shape's depth and lengths, so a ragged one is refused rather than read in some order.
+ */
+function flatten(data: unknown[], shape: readonly number[], name: string): unknown[] {
   if (!data.some(Array.isArray)) return data;
   const out: unknown[] = [];
-  const stack: [unknown[], number][] = [[data, 0]];
-  while (stack.length) {
-    const top = stack[stack.length - 1];
-    if (top[1] >= top[0].length) {
-      stack.pop();
-      continue;
-    }
-    const v = top[0][top[1]++];
-    if (Array.isArray(v)) {
-      if (stack.length >= 32) throw badRequest('data nested at most 32 deep', name, v);
-      stack.push([v, 0]);
-    } else {
-      if (out.length >= count) throw badRequest(`${count} elements (the product of the shape)`, name, 'more');
+  const walk = (v: unknown, depth: number, where: string): void => {
+    if (depth === shape.length) {
+      if (Array.isArray(v)) throw badRequest(`a value (data nested as shape [${shape.join(', ')}])`, where, v);
       out.push(v);
+      return;
     }
-  }
+    if (!Array.isArray(v) || v.length !== shape[depth]) throw badRequest(`an array of ${shape[depth]} (data nested as shape [${shape.join(', ')}])`, where, v);
+    for (let i = 0; i < v.length; i++) walk(v[i], depth + 1, `${where}[${i}]`);
+  };
+  walk(data, 0, name);
   return out;
 }
 
 function fromJson(type: TensorType, values: unknown[], name: string): Tensor {
   const n = values.length;
-  if (type === 'int64') {
-    const a = new BigInt64Array(n);
-    for (let i = 0; i < n; i++) {
-      const v = values[i];
-      if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw badRequest('an integer', `${name}[${i}]`, v);
-      a[i] = BigInt(v);
-    }
-    return new Tensor('int64', a, [n]);
-  }
   if (type === 'bool') {
     const a = new Uint8Array(n);
     for (let i = 0; i < n; i++) {
@@ -99,25 +101,16 @@ function fromJson(type: TensorType, values: unknown[], name: string): Tensor {
     }
     return new Tensor('bool', a, [n]);
   }
-  const a = new (typeArray(type))(n);
-  const [lo, hi] = type === 'float32' ? [-Infinity, Infinity] : type === 'int32' ? [-(2 ** 31), 2 ** 31 - 1] : type === 'int8' ? [-128, 127] : [0, 255];
+  const a = new (arrayTypeOf(type))(n);
+  const range = INT_RANGE[type];
+  const big = type === 'int64' || type === 'uint64';
   for (let i = 0; i < n; i++) {
     const v = values[i];
-    if (typeof v !== 'number' || (type !== 'float32' && (!Number.isInteger(v) || v < lo || v > hi)))
-      throw badRequest(type === 'float32' ? 'a number' : `an integer in [${lo}, ${hi}]`, `${name}[${i}]`, v);
-    a[i] = v;
+    if (typeof v !== 'number' || (range && (!Number.isInteger(v) || v < range[0] || v > range[1])))
+      throw badRequest(range ? `an integer in [${range[0]}, ${range[1]}]` : 'a number', `${name}[${i}]`, v);
+    a[i] = big ? (BigInt(v) as never) : type === 'float16' ? numberToHalf(v) : v;
   }
   return new Tensor(type, a as never, [n]);
-}
-
-type NumberArray = Float32Array | Int32Array | Int8Array | Uint8Array;
-interface NumberArrayClass {
-  new (n: number): NumberArray;
-  new (buffer: ArrayBufferLike, offset: number, length: number): NumberArray;
-}
-
-function typeArray(type: TensorType): NumberArrayClass {
-  return ({ float32: Float32Array, int32: Int32Array, int8: Int8Array, uint8: Uint8Array } as Record<string, NumberArrayClass>)[type];
 }
 
 /** Copies `bytes` into a fresh, aligned array of the type (bit for bit). */
@@ -129,8 +122,8 @@ function fromBytes(type: TensorType, bytes: Uint8Array, name: string): Tensor {
     for (let i = 0; i < n; i++) if (copy[i] > 1) throw badRequest('a boolean byte (0 or 1)', `${name}[${i}]`, copy[i]);
     return new Tensor('bool', copy, [n]);
   }
-  const data = type === 'int64' ? new BigInt64Array(copy.buffer, 0, n) : new (typeArray(type))(copy.buffer, 0, n);
-  return new Tensor(type, data as never, [n]);
+  const Ctor = arrayTypeOf(type) as unknown as new (buffer: ArrayBufferLike, offset: number, length: number) => never;
+  return new Tensor(type, new Ctor(copy.buffer, 0, n), [n]);
 }
 
 function matchesSignature(shape: readonly number[], sig: TensorSignature): boolean {
@@ -178,7 +171,7 @@ export function decodeInferRequest(body: unknown, binary: Uint8Array | undefined
       offset += size;
     } else {
       if (!Array.isArray(input.data)) throw badRequest('an array (or parameters.binary_data_size)', `input "${name}" data`, input.data);
-      const flat = flatten(input.data, count, `input "${name}" data`);
+      const flat = flatten(input.data, shape, `input "${name}" data`);
       if (flat.length !== count) throw badRequest(`${count} elements (the product of shape [${shape.join(', ')}])`, `input "${name}" data`, flat.length);
       t = fromJson(sig.type, flat, `input "${name}" data`);
     }
@@ -222,7 +215,8 @@ export interface EncodedResponse {
 
 function jsonData(t: Tensor): (number | boolean)[] {
   if (t.type === 'bool') return Array.from(t.data as Uint8Array, (v) => v !== 0);
-  if (t.type === 'int64') return Array.from(t.data as BigInt64Array, Number);
+  if (t.type === 'int64' || t.type === 'uint64') return Array.from(t.data as BigInt64Array, Number);
+  if (t.type === 'float16') return Array.from(t.data as Uint16Array, halfToNumber);
   return Array.from(t.data as Float32Array);
 }
 

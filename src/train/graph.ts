@@ -4,9 +4,9 @@
 import { SparqError } from '../errors.js';
 import { DataType, onnx, toNumber, type IAttributeProto, type IModelProto, type INodeProto, type ITensorProto } from '../onnx/proto.js';
 import { transpose } from './linalg.js';
+import { TRAINABLE_OPS } from './trainable-ops.js';
 
-/** The ops train() and distill() can differentiate (documented in the API). */
-export const TRAINABLE_OPS = ['MatMul', 'Gemm', 'Add', 'Relu', 'Gelu', 'Sigmoid', 'Tanh', 'LayerNormalization', 'Softmax'] as const;
+export { TRAINABLE_OPS };
 
 /** A trainable tensor, its gradient, and where it lives in the ONNX model. */
 export interface Param {

@@ -131,7 +131,7 @@ void concat(DType dtype, const void* const* inputs, const Shape* shapes, int n, 
 void split(DType dtype, const void* x, const Shape& shape, int64_t axis, const int64_t* sizes, int n,
            void* const* outputs, const OpContext& ctx = {});
 
-// Cast n elements between float32, uint8, int8, int32, int64 and bool.
+// Cast n elements between any two dtypes of shape.h (float16 through float32).
 // float -> integer: truncation toward zero, saturating at the target's range, NaN -> 0.
 // integer -> narrower integer: two's complement wrap (as C++ and ONNX Runtime do).
 // anything -> bool: value != 0 (NaN -> true). bool -> number: 0 or 1.

@@ -47,6 +47,30 @@ enum class OpCode : int32_t {
   dequantize_linear = 33,
   matmul_integer = 34,
   gemm = 35,  // Gemm with a runtime B: ints {transA, transB}, floats {alpha, beta}
+  // 100-199: the wider op set of ops_ext.h, validated and run by executor_ext.cpp.
+  unary_ext = 100,    // ints {UnaryFn}, floats: its params; output bool for isnan/isinf
+  binary_ext = 101,   // ints {BinaryFn}
+  reduce_ext = 102,   // ints {ReduceFn, axes...} (sorted, distinct)
+  arg_reduce = 103,   // ints {is_min, axis, select_last}
+  softmax_ext = 104,  // ints {kind (0 softmax, 1 log, 2 hardmax), axis, coerce to 2-D (opset < 13)}
+  tile = 105,
+  pad = 106,          // ints {mode, begin[rank]}; inputs x, value (optional)
+  topk = 107,         // ints {axis, largest, sorted}; outputs values, indices; k = values' dim
+  cumsum = 108,       // ints {axis, exclusive, reverse}
+  trilu = 109,        // ints {upper, k}
+  one_hot = 110,      // ints {axis}; inputs indices, values (off, on); depth = the output's dim
+  range = 111,        // inputs start, delta; n = the output's numel
+  fill = 112,         // input value (one element): ConstantOfShape at run time
+  eye_like = 113,     // ints {k}
+  clip_ext = 114,     // inputs x, min (optional), max (optional)
+  nll_loss = 115,     // ints {reduction (0 none, 1 sum, 2 mean), has_ignore, ignore_index}; inputs x, target, weight?
+  // 200-229: convolutions and pooling (sparq/conv.h, native/runtime/ops_conv_plan.cpp).
+  conv = 200, depthwise_conv = 201, max_pool = 202, avg_pool = 203, global_avg_pool = 204, global_max_pool = 205,
+  conv_transpose = 206, instance_norm = 207, lrn = 208, conv_nchw = 209, batch_norm = 210,
+  // 230-259: recurrent layers and indexing ops, registered by their own files (sparq/plan_ops.h)
+  lstm = 230, gru = 231, rnn = 232,
+  gather_elements = 233, gather_nd = 234, scatter_elements = 235, scatter_nd = 236,
+  resize = 237, depth_to_space = 238, space_to_depth = 239,
   // 260-279: decoding (sparq/kv_cache.h). kv_store writes input 1 [B,H,S,D] into the cache input 0
   // [B,H,T,D] at rows [pos, pos + S), pos = input 2 (int64); no outputs (later readers alias the cache).
   kv_store = 260,
@@ -68,13 +92,22 @@ struct PlanOp {
   std::vector<int32_t> outputs;  // slot ids
   std::vector<int64_t> ints;     // attributes (axis, perm, slice starts+steps, activation, ...)
   std::vector<float> floats;     // attributes (epsilon, clip bounds)
-  std::shared_ptr<const PackedWeights> weights;  // linear only
+  std::shared_ptr<const PackedWeights> weights;  // linear and conv only
+  // Further packed matrices of ops that multiply by several (a recurrent layer's R per direction).
+  std::vector<std::shared_ptr<const PackedWeights>> extra_weights;
 };
 
 struct ConstantRef {
   const void* data = nullptr;
   size_t bytes = 0;
 };
+
+namespace detail {
+// executor_ext.cpp: the op codes 100-199.
+const char* ext_op_name(OpCode c);
+void validate_ext_op(const PlanOp& op, const std::vector<PlanSlot>& slots);
+void run_ext_op(const PlanOp& op, const std::vector<PlanSlot>& slots, void* const* ptr, const OpContext& ctx);
+}  // namespace detail
 
 class Plan {
  public:

@@ -8,12 +8,16 @@
 
 namespace sparq {
 
-enum class DType : int32_t { float32 = 1, uint8 = 2, int8 = 3, int32 = 6, int64 = 7, boolean = 9 };
+enum class DType : int32_t {
+  float32 = 1, uint8 = 2, int8 = 3, uint16 = 4, int16 = 5, int32 = 6, int64 = 7, boolean = 9,
+  float16 = 10,  // storage only: IEEE half bits; ops convert to float32 to compute
+  float64 = 11, uint32 = 12, uint64 = 13
+};
 
 // Bytes per element (bool is one byte holding 0 or 1); throws ERR_UNSUPPORTED_DTYPE for other codes.
 size_t dtype_size(DType t);
 const char* dtype_name(DType t);  // "float32", "uint8", ... or "dtype(<code>)"
-bool dtype_valid(int32_t code);   // one of the six codes above
+bool dtype_valid(int32_t code);   // one of the codes above
 
 constexpr int kMaxRank = 8;
 

@@ -1,6 +1,7 @@
 // sparq bench <model>: sparq and onnxruntime-node side by side in one process (tinybench with warm-up):
 // p50/p90/p99 latency, throughput, load time, size, peak RSS and speedups; JSON and HTML reports.
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { cpus } from 'node:os';
 
 import { backend } from '../../backend.js';
 import { benchmark, type BenchmarkResult } from '../../bench/benchmark.js';
@@ -39,9 +40,22 @@ export function benchReport(title: string, result: BenchmarkResult): ReportData 
   };
 }
 
+/** The CPU model, with its family and model numbers where the name is generic (cloud VMs: "AMD EPYC"). */
+function cpuName(): string {
+  const name = cpus()[0]?.model.trim() || 'unknown';
+  try {
+    const info = readFileSync('/proc/cpuinfo', 'utf8');
+    const family = /^cpu family\s*:\s*(\d+)/m.exec(info)?.[1];
+    const model = /^model\s*:\s*(\d+)/m.exec(info)?.[1];
+    return family ? `${name} (family ${family}, model ${model ?? '?'})` : name;
+  } catch {
+    return name;
+  }
+}
+
 export function environment(): Record<string, string | number> {
   const b = backend();
-  return { isa: b.isa, threads: b.threads, sparq: b.version, node: process.version, cuda: b.cuda.available ? String(b.cuda.device ?? 'yes') : `no (${b.cuda.reason ?? 'unavailable'})` };
+  return { cpu: cpuName(), isa: b.isa, threads: b.threads, sparq: b.version, node: process.version, cuda: b.cuda.available ? String(b.cuda.device ?? 'yes') : `no (${b.cuda.reason ?? 'unavailable'})` };
 }
 
 export const benchCommand: Command = {

@@ -20,6 +20,7 @@ import { textTable, writeJson, writeText } from '../output.js';
 import { progress } from '../progress.js';
 import { environment } from './bench.js';
 import { denseLenet, prunedLenet } from '../demo/lenet.js';
+import { digitAttributions } from '../demo/attributions.js';
 
 interface Step {
   name: string;
@@ -30,6 +31,9 @@ interface Step {
   format: string;
   bench: BenchmarkResult;
 }
+
+/** The batches the latency chart shows (the table reads 1 and 64). */
+const LATENCY_BATCHES = [1, 4, 16, 64, 256];
 
 function p50(b: BenchmarkResult, runtime: string, batch: number): number {
   return b.cases.find((c) => c.runtime === runtime && c.batch === batch)?.p50 ?? NaN;
@@ -79,7 +83,7 @@ export const demoCommand: Command = {
     bar = progress('evaluate and benchmark', variants.length, { quiet });
     for (const [i, v] of variants.entries()) {
       const acc = (await evaluate(v.model, test)).accuracy ?? NaN;
-      const bench = await benchmark(v.model, { batch: [1, 64], threads: [threads], time: 150, rounds: 3, ortInt8: v.ortInt8 });
+      const bench = await benchmark(v.model, { batch: LATENCY_BATCHES, threads: [threads], time: 150, rounds: 3, ortInt8: v.ortInt8 });
       steps.push({ name: v.name, short: v.short, accuracy: acc, bytes: v.bytes, format: v.format, bench });
       bar.update(i + 1, v.name);
     }
@@ -111,8 +115,8 @@ export const demoCommand: Command = {
         title: 'LeNet-300-100 on MNIST, step by step',
         text: `Dense model ${dense.cached ? 'read from the cache' : `trained in ${dense.seconds.toFixed(1)} s`}; pruning to 90% with gradual magnitude pruning and fine-tuning ${pruned.cached ? '(cached)' : `took ${pruned.seconds.toFixed(1)} s`}. Accuracy on the 2,000 held-out digits; sizes are the files sparq writes; speed against onnxruntime-node running the same weights (fp32, and int8 for the int8 step), both computing on the calling thread (sparq's execution 'inline', as onnxruntime-node's run() does).`,
         charts: [
-          { title: 'accuracy vs compression ratio', xLabel: 'compression ratio (x)', yLabel: 'test accuracy %', yFromZero: false, series: [{ name: 'LeNet-300-100', points: steps.map((s) => [base.bytes / s.bytes, 100 * s.accuracy]) }] },
-          { title: 'latency vs batch', xLabel: 'batch', yLabel: 'p50 ms', logX: true, logY: true, series: [...steps.map((s) => ({ name: `sparq ${s.short}`, points: s.bench.cases.filter((c) => c.runtime === 'sparq').map((c) => [c.batch, c.p50] as [number, number]) })), { name: 'ORT fp32', points: base.bench.cases.filter((c) => c.runtime === 'onnxruntime').map((c) => [c.batch, c.p50] as [number, number]) }] },
+          { title: 'accuracy vs compression ratio', xLabel: 'compression ratio (x)', yLabel: 'test accuracy %', yFromZero: false, yMax: 100, series: [{ name: 'LeNet-300-100', points: steps.map((s) => [base.bytes / s.bytes, 100 * s.accuracy]) }] },
+          { title: 'latency vs batch', xLabel: 'batch', yLabel: 'p50 ms', logX: true, logY: true, series: [...steps.map((s) => ({ name: `sparq ${s.short}`, points: s.bench.cases.filter((c) => c.runtime === 'sparq').map((c) => [c.batch, c.p50] as [number, number]) })), { name: 'ORT fp32', points: base.bench.cases.filter((c) => c.runtime === 'onnxruntime').map((c) => [c.batch, c.p50] as [number, number]) }, { name: 'ORT int8', points: steps[2].bench.cases.filter((c) => c.runtime === 'onnxruntime-int8').map((c) => [c.batch, c.p50] as [number, number]) }] },
           { title: 'speedup vs sparsity (one-shot, batch 64)', xLabel: 'sparsity %', yLabel: 'x vs onnxruntime fp32', referenceY: 1, series: [{ name: 'sparq pruned fp32', points: sweep }] },
         ],
         table: {
@@ -150,9 +154,16 @@ export const demoCommand: Command = {
         title: 'BERT-base-shaped encoder, dense vs compressed',
         text: 'Hidden 768, 12 heads, FFN 3072, 4 layers, sequence 128, batch 1, seeded random weights (speed only: a random encoder has no accuracy to keep). The compressed model is pruned to 90% in 1x4 blocks along K and quantized to int8; onnxruntime-node runs the dense fp32 model and its dynamically quantized int8 version.',
         table: { columns: ['runtime', 'p50 ms', 'speedup vs ORT fp32'], rows },
+        charts: [{ kind: 'bar', title: 'encoder speed vs onnxruntime-node fp32 (batch 1, seq 128)', xLabel: 'speedup (x, higher is faster)', referenceX: 1, bars: rows.map((r) => ({ label: String(r[0]), value: Number(r[2]) })) }],
       });
       summary.push(`BERT-base-shaped encoder (4 layers, seq 128, batch 1): sparq 90% block + int8 runs ${(ortFp32 / p50(compBench, 'sparq', 1)).toFixed(2)}x onnxruntime-node fp32 and ${(ortI8 / p50(compBench, 'sparq', 1)).toFixed(2)}x its int8`);
     }
+
+    // Which pixels made the dense model call each digit what it did: integrated gradients on a few test digits.
+    bar = progress('explain digits (integrated gradients)', 1, { quiet });
+    const explained = await digitAttributions(denseModel, data.test, 6);
+    bar.done();
+    sections.push(explained.section);
 
     const seconds = (performance.now() - started) / 1000;
     summary.push(`demo took ${seconds.toFixed(0)} s`);

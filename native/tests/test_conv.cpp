@@ -1,0 +1,182 @@
+// Convolutions (sparq/conv.h) against the double-accumulation reference on odd shapes, outputs
+// pre-filled with NaN: the im2col + packed-GEMM conv on the dense, sparse and int8 formats, the
+// depthwise kernel of every ISA, the pools, and the epilogues (bias, Relu, Clip, HardSwish, residual).
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "check.h"
+#include "sparq/conv.h"
+#include "sparq/cpu.h"
+
+using namespace sparq_test;
+using sparq::ConvAct;
+using sparq::ConvGeom;
+using sparq::ConvPost;
+
+namespace {
+
+ConvGeom geom(int64_t N, int64_t H, int64_t W, int64_t C, int64_t OC, int64_t kh, int64_t kw, int64_t s, int64_t d,
+              int64_t pt, int64_t pl, int64_t pb, int64_t pr) {
+  ConvGeom g;
+  g.N = N, g.H = H, g.W = W, g.C = C, g.OC = OC, g.kh = kh, g.kw = kw, g.sh = s, g.sw = s, g.dh = d, g.dw = d;
+  g.pt = pt, g.pl = pl, g.pb = pb, g.pr = pr;
+  g.OH = sparq::conv_out_size(H, kh, s, d, pt, pb, false);
+  g.OW = sparq::conv_out_size(W, kw, s, d, pl, pr, false);
+  return g;
+}
+
+std::vector<ConvGeom> geometries() {
+  return {
+      geom(1, 7, 9, 3, 5, 3, 3, 1, 1, 1, 1, 1, 1),    geom(2, 11, 6, 8, 16, 3, 3, 2, 1, 1, 1, 1, 1),
+      geom(1, 9, 9, 17, 33, 1, 1, 1, 1, 0, 0, 0, 0),   geom(1, 10, 13, 5, 7, 1, 1, 2, 1, 0, 0, 0, 0),
+      geom(1, 12, 12, 4, 12, 5, 5, 1, 2, 0, 1, 2, 3),  geom(3, 5, 4, 1, 1, 2, 3, 1, 1, 0, 0, 1, 1),
+      geom(1, 1, 31, 6, 10, 1, 5, 1, 1, 0, 2, 0, 2),   geom(1, 15, 15, 32, 37, 3, 3, 2, 1, 0, 0, 1, 1),
+      geom(1, 28, 28, 24, 40, 3, 3, 1, 1, 1, 1, 1, 1),
+  };
+}
+
+std::vector<double> scale_of(const std::vector<float>& x, const ConvGeom& g, const std::vector<float>& W, const float* bias,
+                             const ConvPost& post) {
+  // Per-output magnitude bound: sum over the window of |x||w| + |bias| + |residual| + 1.
+  std::vector<float> ax(x.size()), aw(W.size());
+  for (size_t i = 0; i < x.size(); ++i) ax[i] = std::fabs(x[i]);
+  for (size_t i = 0; i < W.size(); ++i) aw[i] = std::fabs(W[i]);
+  std::vector<float> out(static_cast<size_t>(g.rows() * g.OC));
+  ConvPost none;
+  sparq::conv2d_nhwc_reference(ax.data(), g, aw.data(), nullptr, none, out.data());
+  std::vector<double> s(out.size());
+  for (size_t i = 0; i < s.size(); ++i)
+    s[i] = 1.0 + out[i] + (bias ? std::fabs(bias[i % static_cast<size_t>(g.OC)]) : 0.0) + (post.residual ? std::fabs(post.residual[i]) : 0.0);
+  return s;
+}
+
+}  // namespace
+
+TEST(conv_gemm_matches_reference_every_format_and_isa) {
+  uint32_t seed = 1;
+  const ConvPost posts[] = {{nullptr, ConvAct::none, 0, 0}, {nullptr, ConvAct::relu, 0, 0}, {nullptr, ConvAct::clip, 0.0f, 0.5f},
+                            {nullptr, ConvAct::hardswish, 0, 0}};
+  for (const ConvGeom& g : geometries()) {
+    auto x = random_vector(static_cast<size_t>(g.N * g.H * g.W * g.C), seed++);
+    auto W = random_vector(static_cast<size_t>(g.K() * g.OC), seed++);
+    auto bias = random_vector(static_cast<size_t>(g.OC), seed++);
+    auto residual = random_vector(static_cast<size_t>(g.rows() * g.OC), seed++);
+    for (size_t i = 0; i < W.size(); i += 3) W[i] = 0.0f;  // a third pruned: the sparse formats see real zeros
+    for (int p = 0; p < 6; ++p) {
+      ConvPost post = posts[p % 4];
+      if (p >= 4) post.residual = residual.data();
+      const float* b = p == 1 ? nullptr : bias.data();
+      std::vector<float> want(static_cast<size_t>(g.rows() * g.OC));
+      sparq::conv2d_nhwc_reference(x.data(), g, W.data(), b, post, want.data());
+      const auto scale = scale_of(x, g, W, b, post);
+      for (sparq::Isa isa : sparq::available_isas())
+        for (const char* format : {"dense", "sparse", "int8"}) {
+          sparq::PackOptions opts;
+          opts.strings["isa"] = sparq::isa_name(isa);
+          auto packed = sparq::pack_weights(format, W.data(), g.K(), g.OC, opts);
+          for (int threads : {1, 2}) {
+            auto y = nan_filled(want.size());
+            sparq::conv2d_nhwc(x.data(), g, *packed, b, post, y.data(), threads);
+            const double err = max_scaled_error(y, want, scale);
+            // int8 weights and activations: ~1% of the magnitude; fp32 formats: rounding only.
+            const double tol = std::string(format) == "int8" ? 2e-2 : 1e-5;
+            CHECK_MSG(err < tol, "%s %s %lldx%lldx%lldx%lld oc %lld k %lldx%lld post %d threads %d: error %g", sparq::isa_name(isa),
+                      format, (long long)g.N, (long long)g.H, (long long)g.W, (long long)g.C, (long long)g.OC, (long long)g.kh,
+                      (long long)g.kw, p, threads, err);
+          }
+        }
+    }
+  }
+}
+
+TEST(depthwise_matches_reference_every_isa) {
+  uint32_t seed = 100;
+  for (int64_t C : {1, 7, 16, 19, 64, 67, 96})
+    for (int64_t mult : {1, 2})
+      for (const ConvGeom& base : {geom(1, 9, 8, 1, 1, 3, 3, 1, 1, 1, 1, 1, 1), geom(2, 12, 11, 1, 1, 3, 3, 2, 1, 0, 1, 1, 0),
+                                   geom(1, 7, 7, 1, 1, 5, 5, 1, 2, 4, 4, 4, 4), geom(1, 1, 20, 1, 1, 1, 3, 1, 1, 0, 1, 0, 1)}) {
+        ConvGeom g = base;
+        g.C = C, g.OC = C * mult;
+        auto x = random_vector(static_cast<size_t>(g.N * g.H * g.W * g.C), seed++);
+        auto w = random_vector(static_cast<size_t>(g.kh * g.kw * g.OC), seed++);
+        auto bias = random_vector(static_cast<size_t>(g.OC), seed++);
+        auto residual = random_vector(static_cast<size_t>(g.rows() * g.OC), seed++);
+        for (int p = 0; p < 3; ++p) {
+          ConvPost post;
+          post.act = p == 1 ? ConvAct::clip : p == 2 ? ConvAct::relu : ConvAct::none;
+          post.lo = 0.0f, post.hi = 0.6f;
+          if (p == 2) post.residual = residual.data();
+          std::vector<float> want(static_cast<size_t>(g.rows() * g.OC));
+          sparq::depthwise_nhwc_ref(x.data(), g, mult, w.data(), bias.data(), post, want.data(), 0, g.N * g.OH);
+          for (sparq::Isa isa : sparq::available_isas())
+            for (int threads : {1, 2}) {
+              auto y = nan_filled(want.size());
+              sparq::OpContext ctx;
+              ctx.isa = isa, ctx.threads = threads;
+              sparq::depthwise_nhwc(x.data(), g, mult, w.data(), bias.data(), post, y.data(), ctx);
+              int bad = 0;
+              for (size_t i = 0; i < y.size(); ++i) bad += !(std::fabs(y[i] - want[i]) <= 1e-5f * (1.0f + std::fabs(want[i])));
+              CHECK_MSG(bad == 0, "%s depthwise C %lld mult %lld k %lld post %d: %d wrong", sparq::isa_name(isa), (long long)C,
+                        (long long)mult, (long long)g.kh, p, bad);
+            }
+        }
+      }
+}
+
+TEST(pools_match_direct_loops) {
+  const ConvGeom g0 = geom(2, 9, 8, 5, 5, 3, 3, 2, 1, 1, 1, 1, 1);
+  ConvGeom g = g0;
+  g.OH = sparq::conv_out_size(g.H, 3, 2, 1, 1, 1, true);
+  g.OW = sparq::conv_out_size(g.W, 3, 2, 1, 1, 1, true);
+  auto x = random_vector(static_cast<size_t>(g.N * g.H * g.W * g.C), 7);
+  const size_t n = static_cast<size_t>(g.rows() * g.C);
+  auto mx = nan_filled(n), avg = nan_filled(n), avg_pad = nan_filled(n);
+  std::vector<int64_t> idx(n, -7);
+  sparq::OpContext ctx;
+  sparq::max_pool_nhwc(x.data(), g, mx.data(), idx.data(), 0, ctx);
+  sparq::avg_pool_nhwc(x.data(), g, false, avg.data(), ctx);
+  sparq::avg_pool_nhwc(x.data(), g, true, avg_pad.data(), ctx);
+  int bad = 0;
+  for (int64_t nn = 0; nn < g.N; ++nn)
+    for (int64_t oh = 0; oh < g.OH; ++oh)
+      for (int64_t ow = 0; ow < g.OW; ++ow)
+        for (int64_t c = 0; c < g.C; ++c) {
+          double m = -INFINITY, s = 0;
+          int64_t in = 0, padded = 0, arg = -1;
+          for (int64_t ki = 0; ki < 3; ++ki)
+            for (int64_t kj = 0; kj < 3; ++kj) {
+              const int64_t ih = oh * 2 - 1 + ki, iw = ow * 2 - 1 + kj;
+              if (ih < g.H + 1 && iw < g.W + 1) ++padded;
+              if (ih < 0 || iw < 0 || ih >= g.H || iw >= g.W) continue;
+              const float v = x[static_cast<size_t>(((nn * g.H + ih) * g.W + iw) * g.C + c)];
+              if (v > m) m = v, arg = ((nn * g.C + c) * g.H + ih) * g.W + iw;
+              s += v, ++in;
+            }
+          const size_t o = static_cast<size_t>(((nn * g.OH + oh) * g.OW + ow) * g.C + c);
+          bad += mx[o] != static_cast<float>(m) || idx[o] != arg;
+          bad += std::fabs(avg[o] - s / in) > 1e-6 || std::fabs(avg_pad[o] - s / padded) > 1e-6;
+        }
+  CHECK_MSG(bad == 0, "%d wrong pooled values", bad);
+  std::vector<float> gp(static_cast<size_t>(g.N * g.C));
+  sparq::global_pool_nhwc(x.data(), g.N, g.H * g.W, g.C, false, gp.data());
+  double s = 0;
+  for (int64_t p = 0; p < g.H * g.W; ++p) s += x[static_cast<size_t>(p * g.C + 3)];
+  CHECK(std::fabs(gp[3] - s / static_cast<double>(g.H * g.W)) < 1e-5);
+}
+
+TEST(conv_rejects_mismatched_weights) {
+  const ConvGeom g = geom(1, 5, 5, 3, 4, 3, 3, 1, 1, 1, 1, 1, 1);
+  std::vector<float> W(static_cast<size_t>((g.K() + 1) * g.OC)), x(75), y(100);
+  sparq::PackOptions opts;
+  auto packed = sparq::pack_weights("dense", W.data(), g.K() + 1, g.OC, opts);
+  bool threw = false;
+  try {
+    sparq::conv2d_nhwc(x.data(), g, *packed, nullptr, ConvPost{}, y.data(), 1);
+  } catch (const std::exception&) {
+    threw = true;
+  }
+  CHECK(threw);
+}
+
+TEST_MAIN()
