@@ -10,6 +10,7 @@ export type SparqErrorCode =
   | 'ERR_NATIVE'
   | 'ERR_ADDON_MISSING'
   | 'ERR_INVALID_MODEL'
+  | 'ERR_UNSUPPORTED_VERSION'
   | 'ERR_UNSUPPORTED_OP'
   | 'ERR_SHAPE_MISMATCH'
   | 'ERR_UNSUPPORTED_DTYPE'
@@ -18,7 +19,13 @@ export type SparqErrorCode =
   | 'ERR_INVALID_DATA'
   | 'ERR_IO'
   | 'ERR_CUDA_UNAVAILABLE'
-  | 'ERR_ABORTED';
+  | 'ERR_ABORTED'
+  /** An encrypted model was opened without a key. */
+  | 'ERR_KEY_REQUIRED'
+  /** An encrypted model does not decrypt: the wrong key, or its bytes were changed. */
+  | 'ERR_DECRYPT'
+  /** A signature was required and the model is unsigned, signed by another key, or changed since signing. */
+  | 'ERR_SIGNATURE';
 
 export class SparqError extends Error {
   readonly code: SparqErrorCode;

@@ -5,7 +5,11 @@ export { backend, type BackendInfo } from './backend.js';
 import * as kernels from './kernels.js';
 export { kernels };
 export type { PackedWeights, PackOptions, MatmulOptions, WeightFormat, Activation } from './kernels.js';
-export { Model, loadModel, saveModel, type WeightFormatSpec } from './model.js';
+export { Model, type WeightFormatSpec } from './model.js';
+export { loadModel, saveModel, type LoadOptions } from './io/model-file.js';
+export type { KeyProvider, KeySpec } from './io/crypto/keys.js';
+export type { OpenOptions, ProtectOptions } from './io/crypto/secure.js';
+export type { PublicKeyInput, PrivateKeyInput } from './io/crypto/signature.js';
 export { InferenceSession, type SessionOptions } from './session.js';
 // Compression, training and the benchmark load on first call (src/lazy.ts).
 export { prune, quantize, compress, train, distill, benchmark } from './lazy.js';

@@ -59,6 +59,10 @@ export interface NativeAddon {
   packCsc(format: string, colPtr: Int32Array, rows: Int32Array, values: Float32Array, K: number, N: number, options: NativePackOptions): NativePackedHandle;
   /** zlib's CRC-32 of bytes, folded with carry-less multiplies where the CPU has them. */
   crc32(bytes: Uint8Array): number;
+  /** A whole file as one private, 64-byte-aligned native copy (huge pages where large); throws ERR_IO. */
+  readFile(path: string): Uint8Array;
+  /** A whole file mapped privately (no copy); no view may outlive its use: a truncated file faults it. Throws ERR_IO. */
+  mapFile(path: string): Uint8Array;
   /** Returns the whole pages inside a view's bytes to the OS; the bytes read as zero afterwards. */
   discardPages(view: ArrayBufferView): number;
   [extra: string]: unknown;

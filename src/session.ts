@@ -8,8 +8,6 @@
 // (cudaFormatFor), and all of them run on one CUDA stream of the session's own, staging activations
 // through page-locked buffers that the session's layers share and reuse from run to run. Every other
 // op still runs on the CPU, between the GPU layers.
-import { dirname, resolve } from 'node:path';
-
 import { SparqError, rethrowNative, rangeError, typeError } from './errors.js';
 import type { ConstTensor, Graph, Node, TypedData, ValueInfo } from './graph/ir.js';
 import { allocData, numel } from './graph/ir.js';
@@ -18,8 +16,11 @@ import { MAX_VALUE_ELEMENTS, valueInputs } from './graph/value-inputs.js';
 import { assertCudaAvailable, cudaFormatFor } from './cuda.js';
 import { INLINE_WORK, PackedWeights, overlaps } from './kernels.js';
 
-import { Model, loadModelSync, type WeightFormatSpec } from './model.js';
-import { readModelFile } from './onnx/decode.js';
+import { Model, type WeightFormatSpec } from './model.js';
+import { type SessionFile, fileReleaser, keptGraph, sessionSource } from './io/session-source.js';
+import { loadModel } from './io/model-file.js';
+import { defaultProtection } from './io/crypto/defaults.js';
+import type { OpenOptions } from './io/crypto/secure.js';
 import { native, type NativeDeviceContext, type NativePackOptions } from './native.js';
 import { packWithoutDense } from './io/prepacked.js';
 import { isPackedWeightInput, packedWeightInputs } from './graph/packed-inputs.js';
@@ -58,6 +59,10 @@ export interface SessionOptions {
    * takes 'auto' or 'worker' (a GPU run waits on the device, never on the event loop).
    */
   execution?: Execution;
+  /** An encrypted .sparq path or bytes: its key (32 bytes, a secret KeyObject or an async keyProvider(keyId)). */
+  key?: OpenOptions['key'];
+  /** Refuse a model file not signed by one of these Ed25519 public keys (ERR_SIGNATURE). */
+  verify?: OpenOptions['verify'];
 }
 
 export type Execution = 'auto' | 'inline' | 'worker';
@@ -93,7 +98,7 @@ export class InferenceSession {
   /** A derived session (derive()) runs its base's packed weights and must not release them. */
   #base: InferenceSession | undefined;
 
-  private constructor(model: Model, options: SessionOptions, ownedFile?: ArrayBufferLike, derived?: { base: InferenceSession; graph: Graph }) {
+  private constructor(model: Model, options: SessionOptions, ownedFile?: SessionFile, derived?: { base: InferenceSession; graph: Graph }) {
     if (derived) {
       const b = derived.base;
       this.#base = b;
@@ -127,7 +132,7 @@ export class InferenceSession {
       this.#context?.release();
       throw e;
     }
-    this.#graph = ownConstants(this.#graph, this.#weightIndex);
+    this.#graph = keptGraph(this.#graph, this.#weightIndex, ownedFile);
     const keyed = new Set(valueInputs(this.#graph));
     this.#valueInputs = this.#inputs.flatMap((v, i) => (keyed.has(v.name) ? [i] : []));
   }
@@ -143,18 +148,17 @@ export class InferenceSession {
       checkOneOf(opts.execution, device === 'cuda' ? "options.execution (device 'cuda')" : 'options.execution', executionsFor(device));
     if (device === 'cuda') assertCudaAvailable();
     if (source instanceof Model) return new InferenceSession(source, opts);
-    if (source instanceof Uint8Array) return new InferenceSession(loadModelSync(source), opts);
-    if (typeof source !== 'string') throw typeError('a path, a Uint8Array of ONNX bytes or a Model', 'source', source);
-    // The session reads the file itself: nobody else sees these bytes, so once a weight is packed its
-    // file copy can be handed back to the OS.
-    const path = resolve(source);
-    const bytes = readModelFile(path);
-    return new InferenceSession(loadModelSync(bytes, { baseDir: dirname(path) }), opts, bytes.buffer);
+    if (typeof source !== 'string' && !(source instanceof Uint8Array)) throw typeError('a path, a Uint8Array of ONNX bytes or a Model', 'source', source);
+    // A key or a signature to check: decrypted and verified whole before the session exists.
+    if ((opts.key ?? opts.verify ?? defaultProtection().key ?? defaultProtection().verify) !== undefined)
+      return new InferenceSession(await loadModel(source, { key: opts.key, verify: opts.verify }), opts);
+    const { model, file } = sessionSource(source);
+    return new InferenceSession(model, opts, file);
   }
 
-  #packWeights(formats: ReadonlyMap<string, WeightFormatSpec>, fallback: string | undefined, model: Model, ownedFile?: ArrayBufferLike): void {
+  #packWeights(formats: ReadonlyMap<string, WeightFormatSpec>, fallback: string | undefined, model: Model, ownedFile?: SessionFile): void {
     const addon = native();
-    const release = ownedFile ? fileReleaser(this.#graph, ownedFile) : undefined;
+    const release = ownedFile ? fileReleaser(this.#graph, model, ownedFile) : undefined;
     for (const node of this.#graph.nodes)
       for (const input of packedWeightInputs(node)) {
         const name = node.inputs[input];
@@ -186,7 +190,7 @@ export class InferenceSession {
         this.#weightIndex.set(name, this.#weights.length);
         // 'auto' resolves to a concrete format natively: only then is the handle asked at creation.
         this.#weights.push(new PackedWeights(handle, spec.format === 'auto' || spec.format === 'cuda-auto' ? undefined : { K, N, format: spec.format }));
-        release?.(w);
+        release?.(original);
       }
   }
 
@@ -333,51 +337,6 @@ export class InferenceSession {
 /** The house message with a received-side description written here (a tensor's type or dims). */
 function feedError(kind: typeof TypeError | typeof RangeError, what: string, name: string, received: string): Error {
   return Object.assign(new kind(`Expected ${what} for ${name} but received ${received}`), { code: 'ERR_INVALID_ARGUMENT' as const });
-}
-
-/**
- * The execution graph without the packed weights' initializers (their data now lives in the packed
- * handles), and with the remaining constants copied out of any larger buffer they view (the model
- * file), so a session created from a path or bytes doesn't keep the whole file alive.
- */
-function ownConstants(graph: Graph, packed: ReadonlyMap<string, number>): Graph {
-  const initializers = new Map<string, ConstTensor>();
-  for (const [name, t] of graph.initializers) {
-    if (packed.has(name)) continue;
-    const d = t.data;
-    const ownsBuffer = d.byteLength * 2 >= d.buffer.byteLength;
-    const own = ownsBuffer && !t.raw ? t : Object.freeze({ dtype: t.dtype, dims: t.dims, data: ownsBuffer ? d : (d.slice() as TypedData) });
-    initializers.set(name, own);
-  }
-  return Object.freeze({ ...graph, initializers });
-}
-
-/**
- * For a session that read the model file itself: a function that hands a packed weight's pages in
- * that file back to the OS, unless a constant the graph still uses (anything but a Linear's weight
- * input) views the same bytes (a weight tied to an embedding).
- */
-function fileReleaser(graph: Graph, file: ArrayBufferLike): (t: ConstTensor) => void {
-  const range = (t: ConstTensor): [number, number] | undefined => {
-    const v = t.raw ?? t.data;
-    return v.buffer === file ? [v.byteOffset, v.byteOffset + v.byteLength] : undefined;
-  };
-  const used = new Set<string>(graph.outputs.map((o) => o.name));
-  for (const n of graph.nodes)
-    n.inputs.forEach((name, i) => {
-      if (!isPackedWeightInput(n, i)) used.add(name);
-    });
-  const kept: [number, number][] = [];
-  for (const [name, t] of graph.initializers) {
-    const r = used.has(name) ? range(t) : undefined;
-    if (r) kept.push(r);
-  }
-  const discard = native().discardPages;
-  return (t) => {
-    const r = range(t);
-    if (!r || r[1] - r[0] < 1 << 16 || kept.some(([a, b]) => a < r[1] && r[0] < b)) return;
-    discard(t.raw ?? t.data);
-  };
 }
 
 /** "Expected a float32 tensor for <name> but received an int32 tensor". */

@@ -28,7 +28,7 @@ function expectOneLineError(r: { code: number; err: string }, code: number, patt
 beforeAll(async () => {
   writeFileSync(modelPath, mlpModel({ sizes: [20, 16, 4], seed: 3 }));
   writeFileSync(notAModel, 'this is not an ONNX model, just text');
-  const { loadModel } = await import('../src/model.js');
+  const { loadModel } = await import('../src/io/model-file.js');
   inputName = (await loadModel(modelPath)).inputs[0].name;
 });
 

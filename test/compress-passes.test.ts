@@ -302,7 +302,7 @@ describe('compress', () => {
     expect(report.layers[0].sparsity).toBeCloseTo(0.8, 1);
     expect(report.layers[0].format).toMatch(/int8|dense/);
     // ~5x: on this 11k-parameter toy the graph's JSON and the container are a third of the file (sections
-    // under 64 KiB are stored raw: a brotli start-up would cost more load time than the KiB it saves).
+    // under 1 MiB are stored raw: a brotli start-up would cost more load time than the KiB it saves).
     expect(report.model.compressionRatio).toBeGreaterThan(4.5);
     expect(report.model.drift!.cosine).toBeGreaterThan(0.5);
     expect(report.model.accuracyBefore).toBeGreaterThanOrEqual(0);

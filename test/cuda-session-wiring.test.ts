@@ -49,7 +49,7 @@ vi.mock('../src/native.js', async (importOriginal) => {
   return { ...mod, native: () => (fake ??= wrap(mod.native())) };
 });
 
-const { loadModel } = await import('../src/model.js');
+const { loadModel } = await import('../src/io/model-file.js');
 const { mlpModel } = await import('../src/onnx/zoo.js');
 const { prune } = await import('../src/compress/prune.js');
 const { quantize } = await import('../src/compress/quantize.js');

@@ -9,7 +9,7 @@ import { benchmark } from '../src/bench/benchmark.js';
 import { loadOnnxruntime, ortCudaProvider } from '../src/bench/onnxruntime.js';
 import { cudaFormatFor } from '../src/cuda.js';
 import { SparqError } from '../src/errors.js';
-import { loadModel } from '../src/model.js';
+import { loadModel } from '../src/io/model-file.js';
 import { mlpModel } from '../src/onnx/zoo.js';
 import { prune } from '../src/compress/prune.js';
 import { quantize } from '../src/compress/quantize.js';

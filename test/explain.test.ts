@@ -4,6 +4,8 @@ import { describe, expect, it } from 'vitest';
 
 import { explain, InferenceSession, loadModel, mlp, SparqError, Tensor } from '../src/index.js';
 import { encoderModel } from '../src/onnx/zoo.js';
+import { GraphBuilder } from '../src/onnx/builder.js';
+import { randomFloats } from './helpers.js';
 import { leggauss, pathRule } from '../src/explain/quadrature.js';
 import { mulberry32 } from '../src/random.js';
 
@@ -61,6 +63,47 @@ describe('occlusion', () => {
   });
 });
 
+/** A small CNN: [batch, 1, 12, 12] → Conv 3x3 (4 channels) → Relu → MaxPool 2x2 → Flatten → Gemm → 3 classes. */
+function cnn(): Uint8Array {
+  const g = new GraphBuilder();
+  g.input('image', 'FLOAT', ['batch', 1, 12, 12]);
+  const w = g.float('conv.weight', randomFloats(4 * 9, 11, -0.6, 0.6), [4, 1, 3, 3]);
+  const b = g.float('conv.bias', randomFloats(4, 12, -0.1, 0.1), [4]);
+  const [c] = g.node('Conv', ['image', w, b], 1, { kernel_shape: [3, 3], pads: [1, 1, 1, 1] });
+  const [r] = g.node('Relu', [c]);
+  const [p] = g.node('MaxPool', [r], 1, { kernel_shape: [2, 2], strides: [2, 2] });
+  const [f] = g.node('Flatten', [p], 1, { axis: 1 });
+  const fw = g.float('fc.weight', randomFloats(3 * 144, 13, -0.2, 0.2), [3, 144]);
+  const fb = g.float('fc.bias', new Float32Array(3), [3]);
+  g.node('Gemm', [f, fw, fb], ['logits'], { transB: 1 });
+  g.output('logits', 'FLOAT', ['batch', 3]);
+  return g.build('cnn');
+}
+
+describe('occlusion on a CNN', () => {
+  it('slides over the image plane, deterministic, and matches a direct computation', async () => {
+    const model = await loadModel(cnn());
+    const x = new Tensor('float32', randomFloats(144, 21, 0, 1), [1, 1, 12, 12]);
+    const a = await explain(model, { image: x }, { method: 'occlusion', target: 1, threads: 1 });
+    const b = await explain(model, { image: x }, { method: 'occlusion', target: 1, threads: 1, rowsPerRun: 7 });
+    expect(a.attributions.image.dims).toEqual([1, 1, 12, 12]);
+    expect(topK(a.attributions.image.data, 8)).toEqual(topK(b.attributions.image.data, 8));
+    // 3x3 tiles with stride 3: each pixel's attribution is its tile's f(x) - f(occluded).
+    const tiled = await explain(model, { image: x }, { method: 'occlusion', target: 1, window: [1, 3, 3], strides: [1, 3, 3] });
+    const session = await InferenceSession.create(model, { threads: 1 });
+    const f = async (d: Float32Array) => ((await session.run({ image: new Tensor('float32', d, [1, 1, 12, 12]) })).logits.data as Float32Array)[1];
+    const fx = await f(x.data);
+    for (const [ty, tx] of [[0, 0], [2, 1], [3, 3]]) {
+      const d = Float32Array.from(x.data);
+      for (let yy = 0; yy < 3; yy++) for (let xx = 0; xx < 3; xx++) d[(ty * 3 + yy) * 12 + tx * 3 + xx] = 0;
+      expect(tiled.attributions.image.data[(ty * 3 + 1) * 12 + tx * 3 + 1]).toBeCloseTo(fx - (await f(d)), 4);
+    }
+    await session.release();
+    // Gradients need a graph the training autograd covers: a CNN is refused with a pointer to occlusion.
+    await expect(explain(model, { image: x })).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED_OP', message: expect.stringMatching(/occlusion/) });
+  });
+});
+
 describe('integration rules', () => {
   it('has numpy leggauss nodes and weights, and weights summing to 1 on [0, 1]', () => {
     const g = leggauss(3);
@@ -87,6 +130,11 @@ describe('explain() arguments', () => {
     await expect(explain(model, { input: new Tensor('float32', new Float32Array(16), [2, 8]) })).rejects.toThrow(/batch 1/);
     await expect(explain(model, { input: x }, { steps: 0 })).rejects.toThrow(RangeError);
     await expect(explain({} as never, { input: x })).rejects.toThrow(TypeError);
+    await expect(explain(model, { input: x }, { method: 'occlusion', baseline: x })).rejects.toThrow(TypeError);
+    await expect(explain(model, { input: x }, { method: 'occlusion', baseline: { input: 'pad' as never } })).rejects.toThrow(/options.baseline\["input"\]/);
+    const perInput = await explain(model, { input: x }, { method: 'occlusion', baseline: { input: 0.5 }, window: [2], target: 1 });
+    // The input is 0.5 everywhere: occluding by 0.5 changes nothing.
+    expect(perInput.attributions.input.data.every((v) => v === 0)).toBe(true);
     const session = await InferenceSession.create(model);
     await expect(explain(session, { input: x })).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED_OP' });
     await session.release();

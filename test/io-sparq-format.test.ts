@@ -62,13 +62,13 @@ describe('.sparq container', () => {
 
   it('refuses bad names and duplicates on write', () => {
     expect(() => writeSparq([{ name: '', data: text }])).toThrow(RangeError);
-    expect(() => writeSparq([{ name: 'x'.repeat(33), data: text }])).toThrow(RangeError);
+    expect(() => writeSparq([{ name: 'x'.repeat(25), data: text }])).toThrow(RangeError);
     expect(() => writeSparq([{ name: 'a', data: text }, { name: 'a', data: text }])).toThrow(RangeError);
   });
 
   it('every truncation is refused', () => {
     const file = sample();
-    for (const n of [0, 5, 31, 32, 100, file.length >> 1, file.length - 1]) expectInvalid(file.subarray(0, n));
+    for (const n of [0, 5, 31, 32, 63, 64, 100, file.length >> 1, file.length - 1]) expectInvalid(file.subarray(0, n));
   });
 
   it('every single flipped byte is refused (header, table, sections, padding)', () => {
@@ -84,9 +84,19 @@ describe('.sparq container', () => {
     const r = rng(9);
     expectInvalid(Uint8Array.from({ length: 4096 }, () => Math.floor(r() * 256)));
     expectInvalid(new TextEncoder().encode('this is not a model at all, but it is long enough to have a header'));
+    // A future major version, with a valid header checksum: refused with a code naming the version.
     const future = sample();
-    future[8] = 2;
-    new DataView(future.buffer).setUint32(28, crc32(future.subarray(0, 28)), true);
-    expect(() => readSparq(future)).toThrow(/format version 2\.0/);
+    future[8] = 3;
+    new DataView(future.buffer).setUint32(60, crc32(future.subarray(0, 60)), true);
+    expect(() => readSparq(future)).toThrow(expect.objectContaining({ code: 'ERR_UNSUPPORTED_VERSION', message: expect.stringMatching(/version 3\.0/) }));
+    // A later minor version of the same major reads; file flags this reader does not know are refused.
+    const minor = sample();
+    minor[10] = 7;
+    new DataView(minor.buffer).setUint32(60, crc32(minor.subarray(0, 60)), true);
+    expect(readSparq(minor).get('weights/0')).toEqual(payload);
+    const flagged = sample();
+    flagged[12] = 1;
+    new DataView(flagged.buffer).setUint32(60, crc32(flagged.subarray(0, 60)), true);
+    expect(() => readSparq(flagged)).toThrow(expect.objectContaining({ code: 'ERR_UNSUPPORTED_VERSION' }));
   });
 });

@@ -1,6 +1,6 @@
 // The prepared graph a .sparq file carries (src/graph/prepare.ts): a session made from the file runs
 // exactly what prepareGraph would have built, with the same outputs; a file whose preparation made
-// constants that are not recipes over its own initializers stores none; one of another version is
+// constants that are not recipes over its own initializers stores them by value; one of another version is
 // prepared afresh; a hostile one behind valid checksums is refused with SparqError.
 import { describe, expect, it } from 'vitest';
 import { InferenceSession, SparqError, Tensor, loadModel, prune, quantize } from '../src/index.js';
@@ -92,12 +92,14 @@ describe('.sparq prepared graph', () => {
     }
   });
 
-  it('is not stored where folding made new constants; such a file loads and runs as before', async () => {
+  it('stores constants that folding made by value; such a file loads the prepared graph and runs as before', async () => {
     const model = await loadModel(foldedModel());
     const bytes = encodeSparqModel(model);
-    expect(JSON.parse(new TextDecoder().decode(readSparq(bytes).get('model')!)).prepared).toBeUndefined();
+    const prepared = JSON.parse(new TextDecoder().decode(readSparq(bytes).get('model')!)).prepared as { values: Record<string, unknown> };
+    expect(Object.keys(prepared.values).length).toBeGreaterThan(0);
     const back = decodeSparqModel(bytes);
-    expect(preparedGraphOf(back)).toBeUndefined();
+    expect(preparedGraphOf(back)).toBeDefined();
+    expect(new Set(preparedGraphOf(back)!.initializers.keys())).toEqual(new Set(prepareGraph(model.graph).initializers.keys()));
     const x = new Tensor('float32', Float32Array.from({ length: 12 }, (_, i) => i / 7), [2, 6]);
     expect(await outputs(back, x)).toEqual(await outputs(model, x));
   });

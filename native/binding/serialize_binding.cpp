@@ -3,6 +3,10 @@
 //   serializePacked(handle) -> Uint8Array | null (null: the format has no serialiser)
 //   unpackWeights(format, bytes: Uint8Array, K, N) -> PackedHandle
 //   crc32(bytes: Uint8Array) -> number (the .sparq sections' checksum)
+//   readFile(path) -> Uint8Array over a native, 64-byte-aligned private copy of the file (sparq/read_file.h),
+//                     freed when the array is collected
+//   mapFile(path) -> Uint8Array over a private mapping of the file (sparq/read_file.h: no view may outlive
+//                    the use), unmapped when the array is collected
 #include <napi.h>
 
 #include <cstring>
@@ -13,6 +17,7 @@
 #include "packed_handle.h"
 #include "sparq/crc32.h"
 #include "sparq/packed_serialize.h"
+#include "sparq/read_file.h"
 
 namespace sparq_binding {
 namespace {
@@ -51,7 +56,39 @@ Napi::Value Crc32(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, sparq::crc32(0, bytes.Data(), bytes.ByteLength()));
 }
 
+// readFile(path): the whole file in one aligned block the GC accounts for; sections of a .sparq
+// (64-byte aligned in the file) are then 64-byte aligned in memory too.
+Napi::Value ReadFile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string path = arg_string(info, 0, "path");
+  std::unique_ptr<sparq::FileBytes> file;
+  rethrow_native(env, [&] { file = std::make_unique<sparq::FileBytes>(path); });
+  const size_t size = file->size();
+  uint8_t* data = file->data();
+  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, data, size, [](Napi::Env e, void*, sparq::FileBytes* f) {
+    Napi::MemoryManagement::AdjustExternalMemory(e, -static_cast<int64_t>(f->size()));
+    delete f;
+  }, file.get());
+  file.release();
+  Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(size));
+  return Napi::Uint8Array::New(env, size, buffer, 0);
+}
+
+Napi::Value MapFile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string path = arg_string(info, 0, "path");
+  std::unique_ptr<sparq::FileMapping> file;
+  rethrow_native(env, [&] { file = std::make_unique<sparq::FileMapping>(path); });
+  if (file->size() == 0) return Napi::Uint8Array::New(env, 0);
+  const size_t size = file->size();
+  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, file->data(), size, [](Napi::Env, void*, sparq::FileMapping* f) { delete f; }, file.get());
+  file.release();
+  return Napi::Uint8Array::New(env, size, buffer, 0);
+}
+
 void Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("mapFile", Napi::Function::New(env, MapFile, "mapFile"));
+  exports.Set("readFile", Napi::Function::New(env, ReadFile, "readFile"));
   exports.Set("crc32", Napi::Function::New(env, Crc32, "crc32"));
   exports.Set("serializePacked", Napi::Function::New(env, SerializePacked, "serializePacked"));
   exports.Set("unpackWeights", Napi::Function::New(env, UnpackWeights, "unpackWeights"));

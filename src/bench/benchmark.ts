@@ -6,7 +6,8 @@
 import { performance } from 'node:perf_hooks';
 
 import { assertCudaAvailable } from '../cuda.js';
-import { loadModel, Model } from '../model.js';
+import { Model } from '../model.js';
+import { loadModel } from '../io/model-file.js';
 import { type Execution, InferenceSession, executionsFor } from '../session.js';
 import type { Tensor } from '../tensor.js';
 import { checkObject, checkOneOf } from '../validate.js';

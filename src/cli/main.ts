@@ -2,6 +2,7 @@
 // Errors print as one line on stderr (the stack only with --verbose).
 import { helpText, parse, UsageError, type Command } from './args.js';
 import { commands } from './commands.js';
+import { setDefaultProtection } from '../io/crypto/defaults.js';
 
 const TOP_HELP = (): string =>
   [
@@ -31,6 +32,8 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (!command) throw new UsageError(`unknown command ${JSON.stringify(name)} (commands: ${commands.map((c) => c.name).join(', ')})`);
     const args = parse(command, rest);
+    // SPARQ_MODEL_KEY / SPARQ_MODEL_VERIFY: every model this command (or sparq serve) loads is decrypted / verified.
+    setDefaultProtection(process.env.SPARQ_MODEL_KEY || process.env.SPARQ_MODEL_VERIFY ? (await import('../io/crypto/env.js')).protectionFromEnv(process.env) : {});
     if (args.values.help) {
       process.stdout.write(helpText(command) + '\n');
       return 0;

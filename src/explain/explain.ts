@@ -5,7 +5,8 @@
 //   int64 token ids, CNNs) and takes a session too.
 // One example per call (batch dim 1): the attributions have the input's dims.
 import { SparqError, rangeError, typeError } from '../errors.js';
-import { Model, loadModel } from '../model.js';
+import { Model } from '../model.js';
+import { loadModel } from '../io/model-file.js';
 import { InferenceSession } from '../session.js';
 import { Tensor } from '../tensor.js';
 import { checkBoolean, checkInteger, checkObject, checkOneOf } from '../validate.js';
@@ -168,10 +169,14 @@ function occlusionInputs(names: readonly string[], feeds: Feeds, opts: ExplainOp
     const window = opts.window !== undefined ? checkDims(opts.window, 'options.window', shape.length) : defaultWindow(shape, integer);
     const strides = opts.strides !== undefined ? checkDims(opts.strides, 'options.strides', shape.length) : window.map((w) => Math.max(1, Math.ceil(w / 2)));
     const b = opts.baseline;
-    let baseline = 0;
+    let baseline: unknown = 0;
     if (typeof b === 'number') baseline = b;
-    else if (b !== undefined && b !== 'zeros' && !(b instanceof Tensor) && typeof b === 'object' && typeof (b as Record<string, unknown>)[name] === 'number') baseline = (b as Record<string, number>)[name];
-    else if (b !== undefined && b !== 'zeros' && !(typeof b === 'object' && !(b instanceof Tensor))) throw typeError('a number (or a record of numbers per input) for occlusion', 'options.baseline', b);
+    else if (b !== undefined && b !== 'zeros') {
+      if (b instanceof Tensor || typeof b !== 'object' || b === null) throw typeError('a number (or a record of numbers per input) for occlusion', 'options.baseline', b);
+      baseline = (b as Record<string, unknown>)[name] ?? 0;
+      if (typeof baseline !== 'number') throw typeError('a number', `options.baseline["${name}"]`, baseline);
+    }
+    if (typeof baseline !== 'number') throw typeError('a number', 'options.baseline', baseline);
     if (!Number.isFinite(baseline) || (integer && !Number.isInteger(baseline))) throw rangeError(integer ? 'an integer token id' : 'a finite number', 'options.baseline', baseline);
     return { name, shape, window: window.map((w, i) => Math.min(w, shape[i])), strides, baseline };
   });

@@ -173,6 +173,10 @@ export class LazyTensor implements ConstTensor {
     this.dims = Object.freeze([...dims]);
     this.#compute = compute;
   }
+  /** Whether the data was asked for (and so computed). */
+  get computed(): boolean {
+    return this.#cached !== undefined;
+  }
   get data(): TypedData {
     if (!this.#cached) {
       this.#cached = (this.#compute as () => TypedData)();

@@ -7,7 +7,7 @@ import { convertConvLayout } from './conv-layout.js';
 import { foldBatchNorm } from './fold-batchnorm.js';
 import { foldConstants, removeDeadNodes } from './fold.js';
 import { type Derivation, derivationOf, fuseGraph } from './fuse.js';
-import type { Graph, Node } from './ir.js';
+import type { ConstTensor, Graph, Node } from './ir.js';
 import { normalizeOpsets } from './normalize.js';
 import { packRecurrentWeights } from './rnn.js';
 
@@ -22,29 +22,37 @@ export function prepareGraph(graph: Graph): Graph {
   return removeDeadNodes(packRecurrentWeights(convertConvLayout(fuseGraph(foldBatchNorm(foldConstants(normalizeOpsets(graph)))))));
 }
 
-/** A prepared graph as a file stores it: its nodes, and the constants it derived, by name. */
+/** A prepared graph as a file stores it: its nodes, the constants it derived (recipes), and those it folded (values), by name. */
 export interface StoredPreparation {
   nodes: readonly Node[];
   derived: Record<string, Derivation>;
+  values: Record<string, ConstTensor>;
 }
 
+/** Folded constants above this many bytes are not stored by value (the file then stores no prepared graph). */
+const MAX_STORED_VALUE = 1 << 20;
+
 /**
- * The prepared graph of `graph` in storable form, or undefined where the passes made constants that
- * are not recipes over `graph`'s own initializers (folded values, synthesised LayerNorm scales): a
- * file then stores none, and its sessions prepare the graph at load.
+ * The prepared graph of `graph` in storable form: constants the passes derived from `graph`'s own
+ * initializers as recipes, those they folded or synthesised (shapes, LayerNorm scales) by value; or
+ * undefined where a folded constant is large (a file then stores none, and its sessions prepare the
+ * graph at load).
  */
 export function storablePreparation(graph: Graph): StoredPreparation | undefined {
   const prepared = prepareGraph(graph);
   // Subgraphs (If, Loop, Scan) are not part of the stored form: such graphs are prepared at load.
   if (prepared.nodes.some((n) => Object.values(n.attrs).some((a) => a.type === 'graph'))) return undefined;
   const derived: Record<string, Derivation> = {};
+  const values: Record<string, ConstTensor> = {};
   for (const [name, t] of prepared.initializers) {
     if (graph.initializers.get(name) === t) continue;
+    if (graph.initializers.has(name) || graph.inputs.some((v) => v.name === name)) return undefined;
     const d = derivationOf(t);
-    if (!d || graph.initializers.get(d.derivation.of) !== d.source || graph.initializers.has(name) || graph.inputs.some((v) => v.name === name)) return undefined;
-    derived[name] = d.derivation;
+    if (d && graph.initializers.get(d.derivation.of) === d.source) derived[name] = d.derivation;
+    else if (t.data.byteLength <= MAX_STORED_VALUE) values[name] = t;
+    else return undefined;
   }
-  return { nodes: prepared.nodes, derived };
+  return { nodes: prepared.nodes, derived, values };
 }
 
 const preparedGraphs = new WeakMap<object, Graph>();

@@ -15,6 +15,7 @@
 // false` writes everything raw.
 import { SparqError } from '../errors.js';
 import { type Attribute, type ConstTensor, type DType, type Dim, type Graph, type Node, type TypedData, type ValueInfo, ELEMENT_BYTES, allocData, freezeTensor, lazyTensor, transpose } from '../graph/ir.js';
+import { arrayTypeOf } from '../tensor.js';
 import { Model, type WeightFormatSpec, checkSupported } from '../model.js';
 import { type Derivation, deriveTensor } from '../graph/fuse.js';
 import { PREPARED_VERSION, attachPreparedGraph, storablePreparation } from '../graph/prepare.js';
@@ -24,7 +25,8 @@ import { quantizationOf } from '../compress/quantization-record.js';
 import { quantizeWeights } from '../compress/quantize-math.js';
 import { type PackedWeights, type WeightFormat, pack } from '../kernels.js';
 import { type Prepacked, type SparseWeight, attachPrepacked, serializePacked } from './prepacked.js';
-import { openSparq, writeSparq } from './sparq-format.js';
+import { type SectionInput, type SparqSection, SECTION_ALIGN, SECTION_KIND, openSparq, writeSparq } from './sparq-format.js';
+import { openUnkeyed } from './crypto/protection.js';
 import { type SparseColumns, type WeightMeta, checkWeight, decodeWeight, denseFromColumns, encodeWeight, encodeWithPacked, scaledCodes, sparseColumns } from './sparq-weights.js';
 import { packedColumns } from './packed-columns.js';
 
@@ -47,7 +49,7 @@ interface ModelJson {
   outputs: ValueInfo[];
   nodes: JsonNode[];
   /** The graph as sessions run it (src/graph/prepare.ts), where it is storable. */
-  prepared?: { version: number; nodes: JsonNode[]; derived: Record<string, Derivation> };
+  prepared?: { version: number; nodes: JsonNode[]; derived: Record<string, Derivation>; values?: Record<string, ConstRef> };
   metadata: Record<string, string>;
   weightFormats: Record<string, WeightFormatSpec>;
   consts: Record<string, ConstRef>;
@@ -74,18 +76,21 @@ export interface SparqWriteOptions {
 
 /**
  * A graph section smaller than this stays raw even with `compress`: Node's brotli decoder costs ~40 µs
- * to start, a sixth of loading LeNet-300-100, to save a KiB or two. Compact weights are brotli'd from
+ * to start, a sixth of loading LeNet-300-100, to save a KiB or two; the 4-layer encoder's 115 KiB graph
+ * cost ~2 ms to decode in a fresh process (a tenth of its load) to save 107 KiB of an 8.7 MB file. Compact weights are brotli'd from
  * 1 KiB (where that saves an eighth: sparq-format.ts); a model whose weights are all packed keeps only
  * scales there, which brotli doesn't shrink, so its load pays no decode at all.
  */
-const BROTLI_MIN_GRAPH = 64 << 10;
+const BROTLI_MIN_GRAPH = 1 << 20;
 const BROTLI_MIN_WEIGHTS = 1 << 10;
 
 class Appender {
   parts: Uint8Array[] = [];
   length = 0;
+  /** 8: every typed array can view its part in place; SECTION_ALIGN for packed weights (cache lines, vector loads). */
+  constructor(readonly alignment = 8) {}
   add(bytes: Uint8Array): number {
-    const pad = (8 - (this.length % 8)) % 8; // 8-byte aligned: every typed array can view in place
+    const pad = (this.alignment - (this.length % this.alignment)) % this.alignment;
     if (pad) this.parts.push(new Uint8Array(pad));
     const at = this.length + pad;
     this.parts.push(bytes);
@@ -107,12 +112,17 @@ const bytesOf = (d: TypedData) => new Uint8Array(d.buffer, d.byteOffset, d.byteL
 
 /** The .sparq bytes of a model. */
 export function encodeSparqModel(model: Model, options: SparqWriteOptions = {}): Uint8Array {
+  return writeSparq(sparqModelSections(model, options));
+}
+
+/** The sections of a model's .sparq file (what writeSparq, or the encryption layer, stores). */
+export function sparqModelSections(model: Model, options: SparqWriteOptions = {}): SectionInput[] {
   const compress = options.compress ?? true;
   const prepack = options.prepack ?? 'auto';
   const graph = model.graph;
   const consts = new Appender();
   const weights = new Appender();
-  const packedSection = new Appender();
+  const packedSection = new Appender(SECTION_ALIGN);
   const quant = quantizationOf(model);
   const constRef = (t: ConstTensor): ConstRef => ({ dtype: t.dtype, dims: [...t.dims], offset: consts.add(bytesOf(t.data)), length: t.data.byteLength });
   const jsonNode = (n: Node): JsonNode => ({
@@ -131,7 +141,9 @@ export function encodeSparqModel(model: Model, options: SparqWriteOptions = {}):
     inputs: graph.inputs.map((v) => ({ ...v })),
     outputs: graph.outputs.map((v) => ({ ...v })),
     nodes: graph.nodes.map(jsonNode),
-    ...(preparation ? { prepared: { version: PREPARED_VERSION, nodes: preparation.nodes.map(jsonNode), derived: preparation.derived } } : {}),
+    ...(preparation
+      ? { prepared: { version: PREPARED_VERSION, nodes: preparation.nodes.map(jsonNode), derived: preparation.derived, values: Object.fromEntries(Object.entries(preparation.values).map(([k, t]) => [k, constRef(t)])) } }
+      : {}),
     metadata: { ...model.metadata },
     weightFormats: Object.fromEntries(model.weightFormats),
     consts: {},
@@ -168,13 +180,13 @@ export function encodeSparqModel(model: Model, options: SparqWriteOptions = {}):
   }
   const modelBytes = new TextEncoder().encode(JSON.stringify(json));
   const weightBytes = weights.bytes();
-  return writeSparq([
-    { name: 'model', data: modelBytes, compress: compress && modelBytes.length >= BROTLI_MIN_GRAPH },
-    { name: 'consts', data: consts.bytes() },
-    { name: 'weights', data: weightBytes, compress: compress && weightBytes.length >= BROTLI_MIN_WEIGHTS },
+  return [
+    { name: 'model', kind: SECTION_KIND.graph, data: modelBytes, compress: compress && modelBytes.length >= BROTLI_MIN_GRAPH },
+    { name: 'consts', kind: SECTION_KIND.consts, data: consts.bytes() },
+    { name: 'weights', kind: SECTION_KIND.weights, data: weightBytes, compress: compress && weightBytes.length >= BROTLI_MIN_WEIGHTS },
     // Never compressed: adopted by the kernels as they are, the load path must not pay a decode.
-    { name: 'packed', data: packedSection.bytes() },
-  ]);
+    { name: 'packed', kind: SECTION_KIND.packed, data: packedSection.bytes() },
+  ];
 }
 
 /** Whether packed bytes hold exactly these weights [K, N] (s8 codes for int8 formats, else fp32 values). */
@@ -220,25 +232,47 @@ function checkValueInfo(v: unknown, what: string): ValueInfo {
   return { name: v.name, dtype: v.dtype as DType, dims: v.dims as Dim[] | null };
 }
 
-function readConst(ref: unknown, consts: Uint8Array, what: string): ConstTensor {
+function readConst(ref: unknown, consts: Uint8Array, what: string, owned = false): ConstTensor {
   if (!isObj(ref) || !DTYPES.includes(ref.dtype as DType) || !isDims(ref.dims) || !Number.isSafeInteger(ref.offset) || !Number.isSafeInteger(ref.length)) throw invalid(`${what} is malformed`);
   const dtype = ref.dtype as DType;
   const count = (ref.dims as number[]).reduce((a, b) => a * b, 1);
   const offset = ref.offset as number;
   const length = ref.length as number;
   if (count * ELEMENT_BYTES[dtype] !== length || offset < 0 || offset + length > consts.length || count > 2 ** 31 - 1) throw invalid(`${what} does not fit its dims or the file`);
+  const at = consts.byteOffset + offset;
+  if (owned && at % ELEMENT_BYTES[dtype] === 0) return freezeTensor({ dtype, dims: ref.dims as number[], data: viewOf(dtype, consts.buffer, at, count) });
   const data = allocData(dtype, count);
   bytesOf(data).set(consts.subarray(offset, offset + length));
   return freezeTensor({ dtype, dims: ref.dims as number[], data });
 }
 
-/** A Model from .sparq bytes; anything damaged or inconsistent → SparqError 'ERR_INVALID_MODEL'. */
-export function decodeSparqModel(bytes: Uint8Array): Model {
-  const sections = openSparq(bytes);
+/** A typed array of `dtype` over `count` elements of `buffer` at `at` (aligned for the type). */
+function viewOf(dtype: DType, buffer: ArrayBufferLike, at: number, count: number): TypedData {
+  const View = arrayTypeOf(dtype) as unknown as new (buffer: ArrayBufferLike, at: number, count: number) => TypedData;
+  return new View(buffer, at, count);
+}
+
+/**
+ * A Model from .sparq bytes; anything damaged or inconsistent → SparqError 'ERR_INVALID_MODEL'. A signed
+ * file opens without its signature checked; an encrypted one needs loadModel(path, { key }). `owned`:
+ * the bytes are a private copy nobody writes (a file sparq read), so constants view them in place
+ * (aligned: sections are 64-byte aligned, constants 8-byte aligned in theirs); else they are copied.
+ */
+export function decodeSparqModel(bytes: Uint8Array, options: { owned?: boolean } = {}): Model {
+  return decodeSparqSections(openUnkeyed(openSparq(bytes)), options.owned === true);
+}
+
+/** A Model from the verified (or decrypted) sections of a .sparq file (`owned`: as for decodeSparqModel). */
+export function decodeSparqSections(sections: ReadonlyMap<string, SparqSection>, owned = false): Model {
   const modelSection = sections.get('model');
   const constsSection = sections.get('consts');
   const weightsSection = sections.get('weights');
   if (!modelSection || !constsSection || !weightsSection) throw invalid('it lacks the model, consts or weights section');
+  // Version 2 files say what each section holds (version 1 files: kind 0 throughout).
+  for (const [name, kind] of [['model', SECTION_KIND.graph], ['consts', SECTION_KIND.consts], ['weights', SECTION_KIND.weights], ['packed', SECTION_KIND.packed]] as const) {
+    const s = sections.get(name);
+    if (s && s.kind !== kind && s.kind !== SECTION_KIND.data) throw invalid(`its section "${name}" is of kind ${s.kind}, not ${kind}`);
+  }
   const rawModel = modelSection.bytes();
   const consts = constsSection.bytes();
   const weights = () => weightsSection.bytes();
@@ -254,7 +288,7 @@ export function decodeSparqModel(bytes: Uint8Array): Model {
   if (!isObj(j) || j.format !== 'sparq-model' || typeof j.name !== 'string' || !Number.isSafeInteger(j.opset)) throw invalid('its model section is not a sparq model');
   if (!Array.isArray(j.inputs) || !Array.isArray(j.outputs) || !Array.isArray(j.nodes) || !isObj(j.consts) || !isObj(j.weights) || !isObj(j.metadata) || !isObj(j.weightFormats)) throw invalid('its model section lacks fields');
   const initializers = new Map<string, ConstTensor>();
-  for (const [name, ref] of Object.entries(j.consts)) initializers.set(name, readConst(ref, consts, `constant "${name}"`));
+  for (const [name, ref] of Object.entries(j.consts)) initializers.set(name, readConst(ref, consts, `constant "${name}"`, owned));
   for (const [name, ref] of Object.entries(j.weights)) {
     if (!isObj(ref) || !isDims(ref.dims) || ref.dims.length !== 2 || typeof ref.transposed !== 'boolean' || !Number.isSafeInteger(ref.offset) || !isObj(ref.meta)) throw invalid(`weight "${name}" is malformed`);
     const meta = ref.meta as unknown as WeightMeta;
@@ -370,6 +404,12 @@ function readPrepared(p: unknown, graph: Graph, consts: Uint8Array): Graph {
     const fits = d.transpose ? source.dims.length === 2 && dims.length === 2 && dims[0] === source.dims[1] && dims[1] === source.dims[0] : size(dims) === size(source.dims);
     if (!fits) throw invalid(`the prepared constant "${name}" does not fit its source "${d.of as string}"`);
     derived.set(name, deriveTensor(source, { of: d.of as string, transpose: d.transpose, scale: d.scale, dims }));
+  }
+  // Constants the passes folded, stored by value.
+  if (p.values !== undefined && !isObj(p.values)) throw invalid('its prepared graph has malformed values');
+  for (const [name, ref] of Object.entries(p.values ?? {})) {
+    if (graph.initializers.has(name) || derived.has(name) || graph.inputs.some((v) => v.name === name)) throw invalid(`the prepared constant "${name}" shadows a value of the model`);
+    derived.set(name, readConst(ref, consts, `prepared constant "${name}"`));
   }
   const defined = new Set<string>([...graph.inputs.map((v) => v.name), ...graph.initializers.keys(), ...derived.keys()]);
   const nodes = readNodes(p.nodes, defined, graph.outputs, consts, 'prepared ');

@@ -1,7 +1,7 @@
 // ONNX bytes → sparq graph IR. protobufjs does the wire decoding; this file validates what it got
 // (sizes against dims, dangling inputs, cycles, external-data paths) and turns every defect into
 // SparqError('ERR_INVALID_MODEL'). Weight bytes are viewed in place when aligned, else copied once.
-import { readFileSync, openSync, readSync, closeSync, fstatSync } from 'node:fs';
+import { openSync, readSync, closeSync, fstatSync } from 'node:fs';
 import { isAbsolute, join, normalize, sep } from 'node:path';
 
 import { SparqError } from '../errors.js';
@@ -310,14 +310,5 @@ function readExternal(t: ITensorProto, options: DecodeOptions, what: string, exp
     return out;
   } finally {
     closeSync(fd);
-  }
-}
-
-/** Reads a model file (the one copy of its bytes). */
-export function readModelFile(path: string): Uint8Array {
-  try {
-    return readFileSync(path);
-  } catch (e) {
-    throw new SparqError('ERR_IO', `Could not read the model file "${path}": ${(e as Error).message}`, { cause: e });
   }
 }

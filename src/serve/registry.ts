@@ -6,7 +6,8 @@
 import { availableParallelism } from 'node:os';
 
 import { InferenceSession } from '../session.js';
-import { Model, loadModel } from '../model.js';
+import { Model } from '../model.js';
+import { loadModel } from '../io/model-file.js';
 import { BatchQueue, type BatchObserver, type BatchingOptions } from './batching.js';
 import type { TensorSignature } from './codecs.js';
 import { notFound } from './errors.js';

@@ -13,7 +13,7 @@ import { createHandler, type Handler, type HandlerOptions } from './http.js';
 import { ServeMetrics } from './metrics.js';
 import { ModelRegistry, type InstanceOptions } from './registry.js';
 import { checkModelName, findModels } from './repository.js';
-import { loadModel } from '../model.js';
+import { loadModel } from '../io/model-file.js';
 
 /** Model files and repository directories, or models by name (a path, ONNX/.sparq bytes or a Model). */
 export type ModelsOption = string | readonly string[] | Readonly<Record<string, string | Uint8Array | Model>>;

@@ -1,7 +1,8 @@
 // Multilayer perceptrons as ONNX (MatMul + Add + activation per layer) with seeded initialisation:
 // the models train() starts from and distill() builds students from. Same seed, same weights, bit for bit.
 import { typeError } from '../errors.js';
-import { loadModelSync, type Model } from '../model.js';
+import type { Model } from '../model.js';
+import { loadModelSync } from '../io/model-file.js';
 import { GraphBuilder } from '../onnx/builder.js';
 import { checkInteger, checkObject, checkOneOf } from '../validate.js';
 import { deriveSeed, fillUniform, mulberry32 } from './random.js';

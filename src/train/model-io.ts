@@ -2,7 +2,8 @@
 // new Model out. Training works on the ONNX form (graph.ts), so any Model that serialises to a
 // trainable chain can be trained; the input model is never modified.
 import { typeError } from '../errors.js';
-import { loadModelSync, Model } from '../model.js';
+import { Model } from '../model.js';
+import { loadModelSync } from '../io/model-file.js';
 
 /** A Model, or ONNX bytes. */
 export type ModelInput = Model | Uint8Array;

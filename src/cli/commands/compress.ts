@@ -4,7 +4,7 @@ import { extname } from 'node:path';
 import { compress, type CompressPass } from '../../compress/compress.js';
 import { PRUNE_METHODS } from '../../compress/masks.js';
 import { loadMnist } from '../../data/mnist.js';
-import { loadModel, saveModel } from '../../model.js';
+import { loadModel, saveModel } from '../../io/model-file.js';
 import { Tensor } from '../../tensor.js';
 import { existingFile, fraction, oneOf, str, UsageError, type Command } from '../args.js';
 import { writeJson } from '../output.js';

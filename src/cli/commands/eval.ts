@@ -57,7 +57,7 @@ export const evalCommand: Command = {
     const threads = values.threads === undefined ? undefined : positiveInt(str(values, 'threads'), '--threads');
     const data = loadData(dataSpec);
     if (dataSpec === 'mnist') {
-      const { loadModel } = await import('../../model.js');
+      const { loadModel } = await import('../../io/model-file.js');
       const model = await loadModel(path);
       const name = str(values, 'input-name') ?? model.inputs[0]?.name;
       data.inputs = { [name]: data.inputs.input };

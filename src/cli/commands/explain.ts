@@ -2,7 +2,7 @@
 // (default), saliency or occlusion — printed as the strongest features and written as a heat map in the
 // report's style (an image for 28x28 / HxW inputs, bars per token for sequences).
 import type { ExplainMethod, ExplainOptions } from '../../explain/explain.js';
-import { loadModel } from '../../model.js';
+import { loadModel } from '../../io/model-file.js';
 import { renderReport } from '../../report/html-report.js';
 import { heatmapFor } from '../../report/heatmap.js';
 import type { Tensor } from '../../tensor.js';

@@ -3,8 +3,12 @@
 import { readFileSync, statSync } from 'node:fs';
 
 import { SparqError } from '../../errors.js';
-import { loadModel, type Model } from '../../model.js';
+import type { Model } from '../../model.js';
+import { loadModel } from '../../io/model-file.js';
 import { decodeModel } from '../../onnx/decode.js';
+import { isSparq, openSparq } from '../../io/sparq-format.js';
+import { describeProtection } from '../../io/crypto/protection.js';
+import { defaultProtection } from '../../io/crypto/defaults.js';
 import { existingFile, str, type Command } from '../args.js';
 import { summarizeGraph } from '../model-summary.js';
 import { textTable, writeJson } from '../output.js';
@@ -18,6 +22,20 @@ export const inspectCommand: Command = {
   async run({ values, positionals }) {
     const path = existingFile(positionals[0], '<model>');
     const size = statSync(path).size;
+    const out = process.stdout;
+    // Encryption and signer are readable without a key; the contents of an encrypted file need one.
+    const bytes = new Uint8Array(readFileSync(path));
+    const protection = isSparq(bytes) ? describeProtection(openSparq(bytes)) : { signer: null, encrypted: null };
+    const protectionLines = [
+      `encryption: ${protection.encrypted ? `${protection.encrypted.cipher}${protection.encrypted.keyId ? `, key id "${protection.encrypted.keyId}"` : ', key given directly'}` : 'none'}`,
+      `signature: ${protection.signer ? `ed25519 by ${protection.signer}` : 'none'}`,
+    ];
+    if (protection.encrypted && defaultProtection().key === undefined) {
+      out.write(`${path}: ${(size / 1024).toFixed(1)} KiB\n${protectionLines.join('\n')}\n\nthe contents are encrypted: set SPARQ_MODEL_KEY to inspect them\n`);
+      const json = str(values, 'json');
+      if (json) writeJson(json, { path, bytes: size, ...protection });
+      return 0;
+    }
     let unsupported: string | undefined;
     let summary;
     try {
@@ -28,9 +46,8 @@ export const inspectCommand: Command = {
       unsupported = e.message;
       summary = summarizeGraph(decodeModel(readFileSync(path)).graph);
     }
-    const out = process.stdout;
     const dims = (d: (number | string)[] | null) => (d ? `[${d.join(', ')}]` : '[?]');
-    out.write(`${path}: ${(size / 1024).toFixed(1)} KiB, opset ${summary.opset}\n\n`);
+    out.write(`${path}: ${(size / 1024).toFixed(1)} KiB, opset ${summary.opset}\n${protectionLines.join('\n')}\n\n`);
     out.write(textTable(['input', 'type', 'dims'], summary.inputs.map((i) => [i.name, i.dtype, dims(i.dims)])) + '\n\n');
     out.write(textTable(['output', 'type', 'dims'], summary.outputs.map((i) => [i.name, i.dtype, dims(i.dims)])) + '\n\n');
     const ops = Object.entries(summary.ops).sort((a, b) => b[1] - a[1]);
@@ -45,7 +62,7 @@ export const inspectCommand: Command = {
       );
     out.write(unsupported ? `\nunsupported: ${unsupported}\n` : '\nunsupported ops: none\n');
     const json = str(values, 'json');
-    if (json) writeJson(json, { path, bytes: size, ...summary, unsupported: unsupported ?? null });
+    if (json) writeJson(json, { path, bytes: size, ...summary, ...protection, unsupported: unsupported ?? null });
     return 0;
   },
 };

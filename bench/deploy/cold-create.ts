@@ -1,0 +1,138 @@
+// Cold start, as an autoscaled replica pays it: a fresh process per measurement, sparq against
+// onnxruntime-node, median of 3 processes (alternating, so machine drift hits every contender alike).
+//   - InferenceSession.create(path) of a BERT-base-shaped encoder (768/12/3072, 4 layers) pruned 90% in
+//     1x4 blocks + int8, saved as .sparq, against ORT's create of the fp32 ONNX (target <= 0.1x) and of
+//     its own int8 ONNX (DynamicQuantizeLinear -> MatMulInteger, sparq's export of the dynamic-int8 model,
+//     as bench/compress-model.bench.ts builds it; target <= 0.3x);
+//   - peak RSS (VmHWM) of each after create + 5 runs at 1x128 (target: sparq <= 110 MB);
+//   - loadModel(path) + create(model) against create(path) (target: the same);
+//   - create(path) of the dense fp32 .onnx against ORT's (target <= 0.6x the time, RSS <= ORT's).
+// The package is imported before the clock starts (import cost is another row of the deploy bench). The
+// model files are built once with sparq's own prune / quantize / saveModel and cached in the OS temp
+// directory, keyed by the .sparq format version and the layer count.
+// short: a 1-layer encoder, one process per contender.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+// sparq and onnxruntime-node are imported only where they run: each child carries one runtime.
+const sparqModule = () => import('../../src/index.js');
+
+const SEQ = 128;
+const VOCAB = 1000;
+const RUNS = 5;
+const ROUNDS = 3;
+
+type Contender = 'sparq' | 'sparq-load' | 'ort';
+interface ChildResult {
+  createMs: number;
+  peakMB: number;
+}
+
+/** This process's peak RSS in MB (VmHWM: getrusage's maxRSS survives exec, so would report the parent's). */
+function peakMB(): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+  return m ? Number(m[1]) / 1024 : process.resourceUsage().maxRSS / 1024;
+}
+
+function feeds(): { ids: BigInt64Array; mask: BigInt64Array; dims: number[] } {
+  return { ids: BigInt64Array.from({ length: SEQ }, (_, i) => BigInt((i * 7919) % VOCAB)), mask: new BigInt64Array(SEQ).fill(1n), dims: [1, SEQ] };
+}
+
+/** Child process: create a session one way, run it RUNS times, print the create time and peak RSS. */
+async function child(which: Contender, path: string): Promise<void> {
+  const f = feeds();
+  let createMs: number;
+  if (which === 'ort') {
+    const ort = await import('onnxruntime-node');
+    const options = { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential' } as const;
+    const t0 = performance.now();
+    const s = await ort.InferenceSession.create(path, options);
+    createMs = performance.now() - t0;
+    const x = { input_ids: new ort.Tensor('int64', f.ids, f.dims), attention_mask: new ort.Tensor('int64', f.mask, f.dims) };
+    for (let i = 0; i < RUNS; i++) await s.run(x);
+  } else {
+    const { InferenceSession, Tensor, loadModel } = await sparqModule();
+    const t0 = performance.now();
+    const s = await InferenceSession.create(which === 'sparq-load' ? await loadModel(path) : path, { threads: 1 });
+    createMs = performance.now() - t0;
+    const x = { input_ids: new Tensor('int64', f.ids, f.dims), attention_mask: new Tensor('int64', f.mask, f.dims) };
+    for (let i = 0; i < RUNS; i++) await s.run(x);
+  }
+  console.log(JSON.stringify({ createMs, peakMB: peakMB() } satisfies ChildResult));
+}
+
+function spawnChild(which: Contender, path: string): ChildResult {
+  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--cold-create-child', which, path], { encoding: 'utf8' });
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  try {
+    return JSON.parse(line) as ChildResult;
+  } catch {
+    throw new Error(`cold-create child (${which} ${path}) failed: ${r.stderr || r.stdout}`);
+  }
+}
+
+/** The three model files, built once per (format version, layers) and cached. */
+async function modelFiles(layers: number): Promise<{ onnx: string; int8: string; sparq: string }> {
+  const { loadModel, prune, quantize, saveModel } = await sparqModule();
+  const { exportOnnx } = await import('../../src/io/export-onnx.js');
+  const { SPARQ_VERSION } = await import('../../src/io/sparq-format.js');
+  const { encoderModel } = await import('../../src/onnx/zoo.js');
+  const dir = join(tmpdir(), `sparq-deploy-cache-v${SPARQ_VERSION.major}.${SPARQ_VERSION.minor}-L${layers}`);
+  const files = { onnx: join(dir, 'encoder.onnx'), int8: join(dir, 'encoder-int8.onnx'), sparq: join(dir, 'encoder-block90-int8.sparq') };
+  if (Object.values(files).every((p) => existsSync(p))) return files;
+  mkdirSync(dir, { recursive: true });
+  const bytes = encoderModel({ hidden: 768, heads: 12, ffn: 3072, layers, vocab: VOCAB, maxPosition: 512, seed: 1 });
+  const dense = await loadModel(bytes);
+  // Written under a temporary name and renamed: a cache entry is whole or absent.
+  const put = (path: string, data: Uint8Array) => {
+    writeFileSync(`${path}.tmp`, data);
+    renameSync(`${path}.tmp`, path);
+  };
+  put(files.onnx, bytes);
+  put(files.int8, exportOnnx(await quantize(dense, { mode: 'dynamic' })));
+  const block = await quantize(await prune(dense, { sparsity: 0.9, pattern: 'block' }), { mode: 'dynamic' });
+  await saveModel(block, `${files.sparq}.tmp.sparq`);
+  renameSync(`${files.sparq}.tmp.sparq`, files.sparq);
+  return files;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+export async function run(opts: { short: boolean }): Promise<{ title: string; rows: Record<string, string | number>[] }> {
+  const layers = opts.short ? 1 : 4;
+  const rounds = opts.short ? 1 : ROUNDS;
+  const files = await modelFiles(layers);
+  const cases: [string, Contender, string][] = [
+    ['sparq .sparq', 'sparq', files.sparq],
+    ['sparq loadModel+create .sparq', 'sparq-load', files.sparq],
+    ['sparq .onnx fp32', 'sparq', files.onnx],
+    ['ORT .onnx fp32', 'ort', files.onnx],
+    ['ORT .onnx int8', 'ort', files.int8],
+  ];
+  const got = new Map<string, ChildResult[]>();
+  // Each round starts one contender later: no contender always runs first (after another runtime's exit).
+  for (let r = 0; r < rounds; r++)
+    for (const [key, which, path] of cases.map((_, i) => cases[(i + r) % cases.length])) {
+      const list = got.get(key) ?? [];
+      list.push(spawnChild(which, path));
+      got.set(key, list);
+    }
+  const ms = (key: string) => median((got.get(key) as ChildResult[]).map((c) => c.createMs));
+  const mb = (key: string) => median((got.get(key) as ChildResult[]).map((c) => c.peakMB));
+  const r2 = (v: number) => Math.round(v * 100) / 100;
+  const ortFp32 = ms('ORT .onnx fp32'), ortInt8 = ms('ORT .onnx int8');
+  const sparq = ms('sparq .sparq');
+  const rows: Record<string, string | number>[] = [
+    { what: 'create(path) .sparq 90% 1x4 + int8, ms', sparq: sparq, 'ORT fp32': ortFp32, 'ORT int8': ortInt8, 'vs ORT fp32': r2(sparq / ortFp32), 'vs ORT int8': r2(sparq / ortInt8), target: '<= 0.1x fp32, <= 0.3x int8' },
+    { what: 'peak RSS after create + 5 runs, MB', sparq: mb('sparq .sparq'), 'ORT fp32': mb('ORT .onnx fp32'), 'ORT int8': mb('ORT .onnx int8'), 'vs ORT fp32': r2(mb('sparq .sparq') / mb('ORT .onnx fp32')), 'vs ORT int8': r2(mb('sparq .sparq') / mb('ORT .onnx int8')), target: '<= 110 MB' },
+    { what: 'loadModel(path) + create(model) .sparq, ms', sparq: ms('sparq loadModel+create .sparq'), 'ORT fp32': '', 'ORT int8': '', 'vs ORT fp32': '', 'vs ORT int8': '', target: `~ create(path): ${r2(ms('sparq loadModel+create .sparq') / sparq)}x` },
+    { what: 'create(path) dense fp32 .onnx, ms', sparq: ms('sparq .onnx fp32'), 'ORT fp32': ortFp32, 'ORT int8': '', 'vs ORT fp32': r2(ms('sparq .onnx fp32') / ortFp32), 'vs ORT int8': '', target: '<= 0.6x' },
+    { what: 'peak RSS dense fp32 .onnx after create + 5 runs, MB', sparq: mb('sparq .onnx fp32'), 'ORT fp32': mb('ORT .onnx fp32'), 'ORT int8': '', 'vs ORT fp32': r2(mb('sparq .onnx fp32') / mb('ORT .onnx fp32')), 'vs ORT int8': '', target: '<= 1x' },
+  ];
+  return { title: `Cold create, fresh processes, median of ${rounds} (encoder 768/12/3072, ${layers} layer${layers > 1 ? 's' : ''}, 1 thread, batch 1x${SEQ})`, rows };
+}
+
+if (process.argv[2] === '--cold-create-child') await child(process.argv[3] as Contender, process.argv[4]);

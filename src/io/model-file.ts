@@ -1,0 +1,101 @@
+// Models from and to files: loadModel / saveModel. The Model (src/model.ts) knows no file format; this
+// module picks the codec by content (.sparq signature, else ONNX) when reading and by extension when
+// writing. A path is read by the native reader (native/runtime/read_file.cpp: one private copy in
+// 64-byte-aligned, huge-page memory), so .sparq sections lie aligned and can be adopted in place.
+import { writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+
+import { SparqError, rethrowNative, typeError } from '../errors.js';
+import { Model } from '../model.js';
+import { native } from '../native.js';
+import { decodeModel } from '../onnx/decode.js';
+import { checkObject } from '../validate.js';
+import type { OnnxExportOptions } from './export-onnx.js';
+import { defaultProtection } from './crypto/defaults.js';
+import type { OpenOptions, ProtectOptions } from './crypto/secure.js';
+import { isSparq } from './sparq-format.js';
+import { type SparqWriteOptions, decodeSparqModel, decodeSparqSections, encodeSparqModel, sparqModelSections } from './sparq-model.js';
+
+export interface LoadOptions extends OpenOptions {
+  /** Where an ONNX model's external-data files are (default: the model's directory). */
+  baseDir?: string;
+}
+
+/** Reads a model file (the one copy of its bytes): SparqError ERR_IO where it can't be read. */
+export function readModelFile(path: string): Uint8Array {
+  if (typeof path !== 'string' || path.length === 0) throw typeError('a file path', 'path', path);
+  try {
+    return native().readFile(path);
+  } catch (e) {
+    rethrowNative(e);
+  }
+}
+
+/**
+ * Loads a model from a path or bytes (.onnx or .sparq). External-data files are read from the model's
+ * directory. An encrypted .sparq needs { key } (ERR_KEY_REQUIRED without, ERR_DECRYPT for a wrong key or
+ * a changed byte); { verify: publicKey | publicKey[] } refuses a file not signed by one of them
+ * (ERR_SIGNATURE).
+ */
+export async function loadModel(source: string | Uint8Array, options: LoadOptions = {}): Promise<Model> {
+  const opts = checkObject(options, 'options') as LoadOptions;
+  const key = opts.key ?? defaultProtection().key;
+  const verify = opts.verify ?? defaultProtection().verify;
+  if (key === undefined && verify === undefined) return loadModelSync(source, opts);
+  if (typeof source !== 'string' && !(source instanceof Uint8Array)) throw typeError('a path or a Uint8Array of ONNX bytes', 'source', source);
+  const bytes = typeof source === 'string' ? readModelFile(resolve(source)) : source;
+  const { openProtected, unsignedFormat } = await import('./crypto/secure.js');
+  if (!isSparq(bytes)) {
+    if (verify !== undefined) throw unsignedFormat('An ONNX model');
+    return loadModelSync(source, opts);
+  }
+  // A file read here is owned here: encrypted sections decrypt in place, constants view the buffer.
+  const owned = typeof source === 'string';
+  return decodeSparqSections(await openProtected(bytes, { key, verify }, 'options', owned), owned);
+}
+
+/** loadModel without the promise (for constructors that must stay synchronous). */
+export function loadModelSync(source: string | Uint8Array, options: { baseDir?: string } = {}): Model {
+  if (typeof source === 'string') {
+    const path = resolve(source);
+    return modelFromBytes(readModelFile(path), options.baseDir ?? dirname(path), true);
+  }
+  if (!(source instanceof Uint8Array)) throw typeError('a path or a Uint8Array of ONNX bytes', 'source', source);
+  return modelFromBytes(source, options.baseDir);
+}
+
+/**
+ * A Model from a file's bytes: .sparq by its signature, else ONNX. `owned`: the bytes are a private copy
+ * nobody else writes (readModelFile's), so a .sparq model's constants may view them in place.
+ */
+export function modelFromBytes(bytes: Uint8Array, baseDir?: string, owned = false): Model {
+  if (isSparq(bytes)) return decodeSparqModel(bytes, { owned });
+  const d = decodeModel(bytes, { baseDir });
+  return new Model(d.graph, d.metadata);
+}
+
+/**
+ * Writes a model: `.sparq` → sparq's container (compact sparse / int8 weights, checksummed); anything
+ * else → standard ONNX that onnxruntime runs (int8 layers as MatMulInteger or Q/DQ, pruned weights as
+ * sparse initializers where smaller). Options: { compress } for .sparq, { sparseInitializers } for ONNX.
+ */
+export async function saveModel(model: Model, path: string, options: SparqWriteOptions & OnnxExportOptions & ProtectOptions = {}): Promise<void> {
+  if (!(model instanceof Model)) throw typeError('a Model', 'model', model);
+  if (typeof path !== 'string' || path.length === 0) throw typeError('a file path', 'path', path);
+  const opts = checkObject(options, 'options') as SparqWriteOptions & OnnxExportOptions & ProtectOptions;
+  const sparq = path.toLowerCase().endsWith('.sparq');
+  const protect = opts.key !== undefined || opts.sign !== undefined;
+  if (protect && !sparq) throw typeError('a .sparq path (only .sparq files are encrypted or signed)', 'path', path);
+  // Encryption and signing load node:crypto, and the ONNX exporter (with the int8 rewriting it brings)
+  // loads on first save: only for the files that use them, not with `import('sparq')`.
+  const bytes = protect
+    ? await (await import('./crypto/secure.js')).writeProtected(sparqModelSections(model, opts), opts)
+    : sparq
+      ? encodeSparqModel(model, opts)
+      : (await import('./export-onnx.js')).exportOnnx(model, opts);
+  try {
+    writeFileSync(path, bytes);
+  } catch (e) {
+    throw new SparqError('ERR_IO', `Could not write the model to "${path}": ${(e as Error).message}`, { cause: e });
+  }
+}

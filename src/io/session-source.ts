@@ -1,0 +1,162 @@
+// What InferenceSession.create needs from files: the Model for a path, bytes or Model, and — for a
+// session that read the model file itself — a releaser that hands a weight's pages in that file back
+// to the OS once the weight is packed, so the session's weights cost about the file's bytes once.
+//
+// How a path is read. An ONNX file is mapped (native mapFile: the page cache in place, no copy, no fresh
+// memory): its weights are packed into the kernels' own memory and every other constant the session keeps
+// is copied out (detachedFrom), so no view into the mapping outlives create() and a file replaced,
+// rewritten or truncated afterwards cannot reach the session. (A truncation in the middle of create()
+// could still fault it with SIGBUS: the one window, the cost of not copying 100+ MB; onnxruntime maps
+// external data the same way.) A .sparq file is read (native readFile, a private copy): its packed weights
+// are small, and the Model a caller gets from loadModel views it for as long as the caller keeps it.
+import { closeSync, openSync, readSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+
+import { SparqError, rethrowNative, typeError } from '../errors.js';
+import { isPackedWeightInput } from '../graph/conv-layout.js';
+import { type Attribute, type ConstTensor, type Graph, type Node, type TypedData, LazyTensor } from '../graph/ir.js';
+import { Model } from '../model.js';
+import { native } from '../native.js';
+import { loadModelSync, modelFromBytes, readModelFile } from './model-file.js';
+import { prepackedOf } from './prepacked.js';
+import { isSparq } from './sparq-format.js';
+
+/** A model file the session read itself: nobody else sees these bytes. */
+export interface SessionFile {
+  bytes: Uint8Array;
+  /** Mapped (an ONNX file): nothing the session keeps may view it. Else a private copy (a .sparq file). */
+  mapped: boolean;
+}
+
+export interface SessionSource {
+  model: Model;
+  file?: SessionFile;
+}
+
+/** The Model a session is created from (a path is read once, natively; see model-file.ts). */
+export function sessionSource(source: string | Uint8Array | Model): SessionSource {
+  if (source instanceof Model) return { model: source };
+  if (source instanceof Uint8Array) return { model: loadModelSync(source) };
+  if (typeof source !== 'string') throw typeError('a path, a Uint8Array of ONNX bytes or a Model', 'source', source);
+  const path = resolve(source);
+  // (Windows: no native mapping; the file is read.)
+  const mapped = process.platform !== 'win32' && !isSparq(firstBytes(path));
+  const bytes = mapped ? mapModelFile(path) : readModelFile(path);
+  return { model: modelFromBytes(bytes, dirname(path), !mapped), file: { bytes, mapped } };
+}
+
+/** The first 8 bytes of a file (fewer if it is shorter): enough to tell a .sparq from ONNX. */
+function firstBytes(path: string): Uint8Array {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    throw new SparqError('ERR_IO', `Could not read the model file "${path}": ${(e as Error).message}`, { cause: e });
+  }
+  try {
+    const head = new Uint8Array(8);
+    return head.subarray(0, readSync(fd, head, 0, 8, 0));
+  } catch (e) {
+    throw new SparqError('ERR_IO', `Could not read the model file "${path}": ${(e as Error).message}`, { cause: e });
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function mapModelFile(path: string): Uint8Array {
+  try {
+    return native().mapFile(path);
+  } catch (e) {
+    rethrowNative(e);
+  }
+}
+
+const HUGE = 2 << 20;
+
+const viewsFile = (v: ArrayBufferView | undefined, file: Uint8Array) => v !== undefined && v.buffer === file.buffer;
+
+/** A constant's own copy of its data, where it views the file (the data of a raw-backed tensor is a copy already). */
+function detached(t: ConstTensor, file: Uint8Array): ConstTensor {
+  if (!(viewsFile(t.raw, file) || viewsFile(t.data, file))) return t;
+  const data = viewsFile(t.data, file) ? (t.data.slice() as TypedData) : t.data;
+  return Object.freeze({ dtype: t.dtype, dims: t.dims, data });
+}
+
+/**
+ * What a session keeps of its graph: no packed weight's initializer (its data lives in the packed
+ * handle); constants that view a larger buffer copied out (so a session made from bytes doesn't keep
+ * them alive), except views into a .sparq file the session read itself (its packed weights' pages are
+ * discarded as they are adopted: what stays is the constants' own bytes); and, for a mapped ONNX file,
+ * every constant and tensor attribute that views it copied, so no view into the mapping outlives create().
+ */
+export function keptGraph(graph: Graph, packed: ReadonlyMap<string, number>, file?: SessionFile): Graph {
+  const own = (t: ConstTensor): ConstTensor => {
+    if (file?.mapped) return detached(t, file.bytes);
+    const d = t.data;
+    if (file && !t.raw && d.buffer === file.bytes.buffer) return t;
+    const ownsBuffer = d.byteLength * 2 >= d.buffer.byteLength;
+    return ownsBuffer && !t.raw ? t : Object.freeze({ dtype: t.dtype, dims: t.dims, data: ownsBuffer ? d : (d.slice() as TypedData) });
+  };
+  const initializers = new Map<string, ConstTensor>();
+  for (const [name, t] of graph.initializers) if (!packed.has(name)) initializers.set(name, own(t));
+  const nodes = !file?.mapped
+    ? graph.nodes
+    : graph.nodes.map((n): Node => {
+        let attrs: Record<string, Attribute> | undefined;
+        for (const [k, a] of Object.entries(n.attrs))
+          if (a.type === 'tensor' && detached(a.value, file.bytes) !== a.value) (attrs ??= { ...n.attrs })[k] = { type: 'tensor', value: detached(a.value, file.bytes) };
+        return attrs ? Object.freeze({ ...n, attrs: Object.freeze(attrs) }) : n;
+      });
+  return Object.freeze({ ...graph, initializers, nodes });
+}
+
+/**
+ * For a session that read the model file itself: a function, called once a Linear's weight is packed
+ * (`weight`: the model's name for it), that hands the weight's pages in that file back to the OS — its
+ * fp32 bytes (ONNX) or its packed bytes (.sparq) — once every Linear reading the weight (a weight may
+ * feed two, one of them through a transpose) is packed, and unless a constant the graph still uses views
+ * the same bytes (a weight tied to an embedding). Lazy tensors (a .sparq's weights, decoded on request)
+ * are never read here: that would decode them.
+ */
+export function fileReleaser(graph: Graph, model: Model, source: SessionFile): (weight: string) => void {
+  const file = source.bytes;
+  const buffer = file.buffer;
+  const range = (v: ArrayBufferView | undefined): [number, number] | undefined => (v && v.buffer === buffer ? [v.byteOffset, v.byteOffset + v.byteLength] : undefined);
+  const bytesOf = (t: ConstTensor | undefined) => (t === undefined || t instanceof LazyTensor ? undefined : (t.raw ?? t.data));
+  const used = new Set<string>(graph.outputs.map((o) => o.name));
+  const pending = new Map<string, number>();
+  const seen = new Set<string>();
+  for (const n of graph.nodes)
+    n.inputs.forEach((name, i) => {
+      if (!isPackedWeightInput(n, i)) return used.add(name);
+      if (seen.has(name)) return;
+      seen.add(name);
+      const original = n.attrs.weight_name?.type === 'string' ? n.attrs.weight_name.value : name;
+      pending.set(original, (pending.get(original) ?? 0) + 1);
+    });
+  const kept: [number, number][] = [];
+  for (const [name, t] of graph.initializers) {
+    const r = used.has(name) ? range(bytesOf(t)) : undefined;
+    if (r) kept.push(r);
+  }
+  const packed = prepackedOf(model);
+  const discard = native().discardPages;
+  const release = (v: ArrayBufferView | undefined) => {
+    const r = range(v);
+    if (!r || r[1] - r[0] < 1 << 16 || kept.some(([a, b]) => a < r[1] && r[0] < b)) return;
+    if (!source.mapped) return void discard(v as ArrayBufferView);
+    // A mapped file is never written: its pages come back from the page cache if read again, so the
+    // range is widened to whole 2 MiB blocks (the page cache holds large files in large folios, which a
+    // partial discard leaves mapped: the 118 MB encoder kept ~50 MB of its file in RSS that way).
+    const from = Math.max(file.byteOffset, Math.floor(r[0] / HUGE) * HUGE);
+    const to = Math.min(file.byteOffset + file.length, Math.ceil(r[1] / HUGE) * HUGE);
+    discard(new Uint8Array(buffer, from, to - from));
+  };
+  return (weight) => {
+    const left = (pending.get(weight) ?? 1) - 1;
+    pending.set(weight, left);
+    if (left > 0) return;
+    release(bytesOf(model.graph.initializers.get(weight) ?? graph.initializers.get(weight)));
+    release(packed?.get(weight)?.bytes);
+  };
+}
