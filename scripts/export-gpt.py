@@ -112,8 +112,8 @@ def corpus_chains(vocab, seed, length=1 << 20, used=1024, jump=0.1):
     return torch.tensor(out, dtype=torch.long)
 
 
-def corpus(kind, vocab, seed):
-    return corpus_chains(vocab, seed) if kind == "chains" else corpus_bytes()
+def corpus(kind, vocab, seed, chain_tokens=1024):
+    return corpus_chains(vocab, seed, used=chain_tokens) if kind == "chains" else corpus_bytes()
 
 
 def train(model, steps, data, seq=64, batch=8, lr=3e-4, seed=0):
@@ -174,6 +174,10 @@ def main():
     ap.add_argument("--steps", type=int, default=0)
     ap.add_argument("--corpus", choices=["text", "chains"], default="text",
                     help="text: bytes of Python's sources; chains: a fixed successor per token with random jumps")
+    ap.add_argument("--chain-tokens", type=int, default=1024, help="chains: how many token ids the chains visit")
+    ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument("--train-batch", type=int, default=8)
+    ap.add_argument("--train-seq", type=int, default=64)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--prompt-len", type=int, default=16)
     ap.add_argument("--new", type=int, default=32)
@@ -184,8 +188,8 @@ def main():
     torch.manual_seed(a.seed)
     torch.set_num_threads(a.threads)
     model = GPT(a.layers, a.d, a.heads, a.vocab, a.max_pos)
-    data = corpus(a.corpus, a.vocab, a.seed)
-    train(model, a.steps, data, seed=a.seed)
+    data = corpus(a.corpus, a.vocab, a.seed, a.chain_tokens)
+    train(model, a.steps, data, seq=a.train_seq, batch=a.train_batch, lr=a.lr, seed=a.seed)
     model.eval()
 
     L, H, Dh = a.layers, a.heads, a.d // a.heads

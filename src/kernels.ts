@@ -22,10 +22,10 @@ export interface PackOptions {
    *   prune with pattern '2:4' first, or use 'sparse'.
    * - 'sparse-int8': s8 weights (per-output scales) in 1x4 blocks along K, u8 activations quantized
    *   per row at call time; exact s32 accumulation.
-   * - 'int4' | 'int8-wo': weight-only codes for decode (M <= 8 reads the weights once): u4 (two per
+   * - 'int4' | 'int8-wo': weight-only codes for decode (M <= 64 streams the weights once): u4 (two per
    *   byte) or u8 codes with one bf16 scale per `groupSize` consecutive k of each output, a fixed or
    *   per-group zero point (`symmetric`); x is quantized to s8 per group and multiplied exactly in
-   *   int32 (VNNI), one fp32 fused multiply-add per group. Larger M dequantizes tiles for the fp32 GEMM.
+   *   int32 (VNNI), one fp32 fused multiply-add per group. M > 64 dequantizes tiles for the fp32 GEMM.
    * - 'auto': the fastest exact fp32 format for this matrix here (dense below the crossover), chosen
    *   once at pack time; `format` reports the choice and `info.reason` why.
    * - 'cuda-f32' | 'cuda-f16' | 'cuda-int8' | 'cuda-sparse' | 'cuda-block' | 'cuda-2:4': the weights

@@ -10,6 +10,7 @@ import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { InferenceSession, Tensor, generate, generateStream, loadModel, quantize } from '../src/index.js';
 import { mlpOnnx } from '../src/train/mlp.js';
+import { ortGreedy } from '../bench/ort-generate.js';
 
 const PYTHON = '/usr/bin/python3';
 const torchMissing = spawnSync(PYTHON, ['-c', 'import torch, onnx'], { encoding: 'utf8' }).status !== 0;
@@ -55,7 +56,7 @@ describe.skipIf(torchMissing)('generate on a PyTorch GPT-2 export', () => {
     const ids = new Tensor('int64', BigInt64Array.from(ref.input_ids.flat(), BigInt), [2, ref.input_ids[0].length]);
     const mask = new Tensor('int64', BigInt64Array.from(ref.attention_mask.flat(), BigInt), [2, ref.input_ids[0].length]);
     expect((await generate(s, { inputIds: ids, attentionMask: mask, maxNewTokens: NEW })).tokens).toEqual(ref.tokens);
-    expect(await ortGreedy(rows()[0], NEW)).toEqual(ref.tokens[0]);
+    expect(await ortTokens(rows()[0], NEW)).toEqual(ref.tokens[0]);
     await s.release();
   });
 
@@ -104,30 +105,10 @@ describe.skipIf(torchMissing)('generate on a PyTorch GPT-2 export', () => {
   });
 });
 
-/** The loop a user writes over onnxruntime-node: the cache copied through JS every step. */
-async function ortGreedy(prompt: number[], count: number): Promise<number[]> {
+/** onnxruntime-node's greedy loop over the export (bench/ort-generate.ts: the cache through JS). */
+async function ortTokens(prompt: number[], count: number): Promise<number[]> {
   const s = await ort.InferenceSession.create(modelPath, { intraOpNumThreads: 1 });
-  const H = ref.heads;
-  const D = ref.d / ref.heads;
-  const feeds: Record<string, ort.Tensor> = {};
-  for (let i = 0; i < ref.layers; i++) for (const kv of ['key', 'value']) feeds[`past_key_values.${i}.${kv}`] = new ort.Tensor('float32', new Float32Array(0), [1, H, 0, D]);
-  let ids = prompt;
-  let past = 0;
-  const out: number[] = [];
-  for (let step = 0; step < count; step++) {
-    feeds.input_ids = new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]);
-    feeds.position_ids = new ort.Tensor('int64', BigInt64Array.from(ids, (_, j) => BigInt(past + j)), [1, ids.length]);
-    feeds.attention_mask = new ort.Tensor('int64', new BigInt64Array(past + ids.length).fill(1n), [1, past + ids.length]);
-    const r = await s.run(feeds);
-    const logits = r.logits.data as Float32Array;
-    const V = r.logits.dims[2];
-    let best = 0;
-    for (let v = 1; v < V; v++) if (logits[(ids.length - 1) * V + v] > logits[(ids.length - 1) * V + best]) best = v;
-    out.push(best);
-    for (let i = 0; i < ref.layers; i++) for (const kv of ['key', 'value']) feeds[`past_key_values.${i}.${kv}`] = r[`present.${i}.${kv}`];
-    past += ids.length;
-    ids = [best];
-  }
+  const r = await ortGreedy(s, prompt, count, ref.heads, ref.d / ref.heads);
   await s.release();
-  return out;
+  return r.tokens;
 }

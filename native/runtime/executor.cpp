@@ -12,7 +12,6 @@
 #include "sparq/aligned.h"
 #include "sparq/conv.h"
 #include "sparq/error.h"
-#include "sparq/kv_cache.h"
 #include "sparq/plan.h"
 #include "sparq/plan_ops.h"
 #include "sparq/sgemm.h"
@@ -57,7 +56,6 @@ const char* op_name(OpCode c) {
     case OpCode::dequantize_linear: return "DequantizeLinear";
     case OpCode::matmul_integer: return "MatMulInteger";
     case OpCode::gemm: return "Gemm";
-    case OpCode::kv_store: return "KvStore";
     default: break;
   }
   if (const PlanOpHandler* h = plan_op_handler(c)) return h->name;
@@ -399,13 +397,6 @@ void Plan::validate_op(const PlanOp& op) const {
     h->validate(op, slots_);
   } else if (static_cast<int32_t>(c) >= 100 && static_cast<int32_t>(c) < 200) {
     detail::validate_ext_op(op, slots_);
-  } else if (c == OpCode::kv_store) {
-    need(3, 3, 0);
-    if (in(0).kind != SlotKind::input) throw fail("the cache must be a caller's input buffer");
-    f32(in(0));
-    f32(in(1));
-    if (!kv_store_shapes_ok(in(0).shape, in(1).shape)) throw fail("the new rows do not fit the cache");
-    if (in(2).dtype != DType::int64 || in(2).shape.numel() != 1) throw fail("the position must be one int64");
   } else {
     throw bad_plan("unknown op code " + std::to_string(static_cast<int>(c)));
   }
@@ -587,10 +578,6 @@ void Plan::run_op(const PlanOp& op, void* const* ptr, const OpContext& ctx) cons
             static_cast<float*>(op_(0)), N, ctx.threads, nullptr, ctx.isa);
       return;
     }
-    case OpCode::kv_store:
-      kv_store(static_cast<float*>(ptr[op.inputs[0]]), in(0).shape, static_cast<const float*>(ip(1)), in(1).shape,
-               *static_cast<const int64_t*>(ip(2)));
-      return;
     case OpCode::matmul_integer: {
       const int64_t azc = ip(2) ? in(2).shape.numel() : 0, bzc = ip(3) ? in(3).shape.numel() : 0;
       matmul_integer(in(0).dtype, ip(0), in(0).shape, in(1).dtype, ip(1), in(1).shape, ip(2), azc, ip(3), bzc,

@@ -1,6 +1,6 @@
 // The "int4" and "int8-wo" formats (sparq/weight_only.h): quantization and packing, the decode driver
 // (activations quantized per group, output panels split over threads, weights streamed once for all
-// M <= 8 rows), the prefill path (M > 8: panels dequantized to fp32 tiles for sgemm), and the
+// M <= 64 rows, 8 at a time), the large-M path (panels dequantized to fp32 tiles for sgemm), and the
 // serialiser a .sparq file stores.
 #include <algorithm>
 #include <cmath>
@@ -194,26 +194,33 @@ class WeightOnly final : public PackedWeights {
     info.push_back({"weightMaxAbsError", b_.max_abs_error, "", false});
     info.push_back({"weightRelRmsError", b_.rel_rms_error, "", false});
     info.push_back({"nonFiniteGroups", static_cast<double>(b_.non_finite_groups), "", false});
-    info.push_back({"activations", 0, "s8 symmetric per group (M <= 8), fp32 (M > 8)", true});
+    info.push_back({"activations", 0, "s8 symmetric per group (M <= 64), fp32 (M > 64)", true});
   }
 
   void matmul(const float* x, int64_t M, float* y, const Epilogue& ep, int threads) const override {
     const int64_t K = this->K(), N = this->N();
     const int t = threads_for_work(static_cast<double>(M) * K * N, threads);
-    if (M > kWoMaxRows) return matmul_tiles(x, M, y, ep, t);
+    if (M > kWoStreamMaxRows) return matmul_tiles(x, M, y, ep, t);
     const int64_t ldq = b_.groups * b_.group;
     thread_local AlignedBuffer<int8_t> q_buffer;
     thread_local AlignedBuffer<float> scale_buffer;
-    thread_local AlignedBuffer<int32_t> sum_buffer;
+    thread_local AlignedBuffer<float> sum_buffer;
     int8_t* q = q_buffer.reserve(static_cast<size_t>(M * ldq));
     float* scale = scale_buffer.reserve(static_cast<size_t>(M * b_.groups));
-    int32_t* sum = sum_buffer.reserve(static_cast<size_t>(M * b_.groups));
+    float* sum = sum_buffer.reserve(static_cast<size_t>(M * b_.groups));
     quantize_wo_activations(x, M, K, b_.group, b_.groups, q, scale, sum);
     const WoActivations a{q, ldq, scale, sum, b_.groups};
-    const int rows = static_cast<int>(M);
     // Several chunks per thread so a thread slowed by the other tenant of its core doesn't hold all.
     const int64_t grain = std::max<int64_t>(1, b_.panels / (4 * t));
-    ThreadPool::global().parallel_for(b_.panels, t, grain, [&](int64_t p0, int64_t p1) { kernels_->gemv(b_, a, rows, p0, p1, y, N, ep); });
+    ThreadPool::global().parallel_for(b_.panels, t, grain, [&](int64_t p0, int64_t p1) {
+      if (M <= kWoMaxRows) return kernels_->gemv(b_, a, static_cast<int>(M), p0, p1, y, N, ep);
+      // Up to kWoStreamMaxRows rows (a prompt): 8 at a time over one panel while it sits in L1.
+      for (int64_t p = p0; p < p1; ++p)
+        for (int64_t m0 = 0; m0 < M; m0 += kWoMaxRows) {
+          const WoActivations part{q + m0 * ldq, ldq, scale + m0 * b_.groups, sum + m0 * b_.groups, b_.groups};
+          kernels_->gemv(b_, part, static_cast<int>(std::min<int64_t>(kWoMaxRows, M - m0)), p, p + 1, y + m0 * N, N, ep);
+        }
+    });
   }
 
   bool serialize(std::vector<uint8_t>& out) const override {

@@ -29,7 +29,7 @@ std::vector<const sparq::WoKernels*> runnable_kernels() {
 struct Acts {
   std::vector<int8_t> q;
   std::vector<float> scale;
-  std::vector<int32_t> sum;
+  std::vector<float> sum;
   sparq::WoActivations view;
 };
 
@@ -38,7 +38,7 @@ Acts quantize_acts(const std::vector<float>& x, int64_t M, int64_t K, const spar
   const int64_t ldq = b.groups * b.group;
   a.q.assign(static_cast<size_t>(M * ldq), 99);
   a.scale.assign(static_cast<size_t>(M * b.groups), -1.0f);
-  a.sum.assign(static_cast<size_t>(M * b.groups), -1);
+  a.sum.assign(static_cast<size_t>(M * b.groups), -1.0f);
   sparq::quantize_wo_activations(x.data(), M, K, b.group, b.groups, a.q.data(), a.scale.data(), a.sum.data());
   a.view = {a.q.data(), ldq, a.scale.data(), a.sum.data(), b.groups};
   return a;
@@ -163,9 +163,9 @@ TEST(quantization_bounds_and_idempotence) {
   }
 }
 
-TEST(prefill_tiles_match_fp32_with_the_dequantized_weights) {
+TEST(large_m_tiles_match_fp32_with_the_dequantized_weights) {
   for (int bits : {4, 8})
-    for (int64_t M : {9, 16, 37}) {
+    for (int64_t M : {65, 100}) {
       const int64_t K = 100, N = 300;
       auto W = random_vector(static_cast<size_t>(K * N), 31);
       auto x = random_vector(static_cast<size_t>(M * K), 32);
@@ -196,10 +196,18 @@ TEST(decode_through_the_format_matches_the_reference_with_threads) {
     auto packed = sparq::pack_weights(format, W.data(), K, N, opts);
     sparq::WoPackedB b;
     sparq::pack_wo_weights(W.data(), K, N, std::strcmp(format, "int4") == 0 ? 4 : 8, 64, true, b);
-    for (int M : {1, 3, 8}) {
+    for (int M : {1, 3, 8, 9, 16, 37, 64}) {
       auto x = random_vector(static_cast<size_t>(M * K), 42 + M);
       const Acts a = quantize_acts(x, M, K, b);
-      const auto want = run_kernel(sparq::kWoScalar, b, a, M, {});
+      // The reference, 8 rows at a time (prompts of up to 64 rows stream each panel once for all rows).
+      auto want = nan_filled(static_cast<size_t>(M * N));
+      for (int m0 = 0; m0 < M; m0 += sparq::kWoMaxRows) {
+        sparq::WoActivations part = a.view;
+        part.q += m0 * a.view.ldq;
+        part.scale += m0 * b.groups;
+        part.sum += m0 * b.groups;
+        sparq::kWoScalar.gemv(b, part, std::min(sparq::kWoMaxRows, M - m0), 0, b.panels, want.data() + m0 * N, N, {});
+      }
       for (int threads : {1, 2}) {
         auto got = nan_filled(static_cast<size_t>(M * N));
         packed->matmul(x.data(), M, got.data(), {}, threads);

@@ -33,7 +33,8 @@
 // The integer part is exact and converts to fp32 exactly (|·| < 2^24), so every kernel computes the same
 // bits as the scalar reference (before the epilogue). The only error beyond the weights' own is the
 // activations' rounding: |Δy[m][n]| <= Σ_g scale_x[m][g]/2 · Σ_{k in g} |w[k][n]|.
-// M > 8 (prefill): panels dequantized to fp32 tiles, multiplied by sgemm with fp32 activations.
+// M <= 64: the same, 8 rows at a time per panel. M > 64: panels dequantized to fp32 tiles, multiplied by
+// sgemm with fp32 activations.
 #pragma once
 #include <cstdint>
 #include <cstring>
@@ -46,7 +47,10 @@
 namespace sparq {
 
 constexpr int kWoPanel = 16;
-constexpr int kWoMaxRows = 8;  // rows one kernel call multiplies (decode); more rows take the tile path
+constexpr int kWoMaxRows = 8;  // rows one kernel call multiplies (decode)
+// Up to this many rows (a prompt), the kernels run 8 rows at a time over each panel while it is in L1:
+// the weights still stream once, and prefill computes as decode does. More rows take the tile path.
+constexpr int64_t kWoStreamMaxRows = 64;
 
 inline uint16_t bf16_from_float(float f) {
   uint32_t x;
@@ -108,18 +112,18 @@ struct WoPackedB {
 // (int8: of 4); bits 4 or 8. Throws invalid_argument otherwise.
 void pack_wo_weights(const float* W, int64_t K, int64_t N, int bits, int64_t group, bool symmetric, WoPackedB& out);
 
-// Activations of M <= 8 rows quantized per group (see above): codes [M][groups·group] (zero past K),
+// Activations of M rows quantized per group (see above): codes [M][groups·group] (zero past K),
 // scale and Σ codes per (row, group).
 struct WoActivations {
   const int8_t* q = nullptr;
   int64_t ldq = 0;
   const float* scale = nullptr;  // [m · groups + g]; NaN where the group holds NaN/Inf
-  const int32_t* sum = nullptr;  // [m · groups + g]
+  const float* sum = nullptr;    // [m · groups + g]: Σ codes, an integer held exactly (|·| < 2^24)
   int64_t groups = 0;
 };
 
 void quantize_wo_activations(const float* x, int64_t M, int64_t K, int64_t group, int64_t groups, int8_t* q,
-                             float* scale, int32_t* sum);
+                             float* scale, float* sum);
 
 // y[m][n] for panels [p0, p1) and rows [0, M) (M <= 8): writes columns [16·p0, min(16·p1, N)), ldy apart,
 // with the epilogue (bias indexed by the absolute column).

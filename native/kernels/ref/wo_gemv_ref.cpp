@@ -10,7 +10,7 @@
 namespace sparq {
 
 void quantize_wo_activations(const float* x, int64_t M, int64_t K, int64_t group, int64_t groups, int8_t* q,
-                             float* scale, int32_t* sum) {
+                             float* scale, float* sum) {
   const int64_t ldq = groups * group;
   for (int64_t m = 0; m < M; ++m) {
     const float* row = x + m * K;
@@ -38,7 +38,7 @@ void quantize_wo_activations(const float* x, int64_t M, int64_t K, int64_t group
         for (int64_t k = k1; k < k0 + group; ++k) qrow[k] = 0;
         scale[m * groups + g] = maxabs / 127.0f;
       }
-      sum[m * groups + g] = s;
+      sum[m * groups + g] = static_cast<float>(s);
     }
   }
 }
@@ -57,7 +57,7 @@ void wo_gemv_scalar(const WoPackedB& b, const WoActivations& a, int M, int64_t p
       for (int m = 0; m < M; ++m) {
         const int8_t* xq = a.q + m * a.ldq + g * G;
         const float sx = a.scale[m * a.groups + g];
-        const float sumx = static_cast<float>(a.sum[m * a.groups + g]);
+        const float sumx = a.sum[m * a.groups + g];
         for (int n = 0; n < kWoPanel; ++n) {
           int32_t dot = 0;
           for (int64_t k = 0; k < G; ++k) {

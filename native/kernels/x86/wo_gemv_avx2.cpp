@@ -69,7 +69,7 @@ void half_panel(const WoPackedB& b, const WoActivations& a, int row0, int64_t p,
     SPARQ_WO_UNROLL
     for (int m = 0; m < M; ++m) {
       const int64_t at = (row0 + m) * a.groups + g;
-      const __m256 t = _mm256_fnmadd_ps(z, _mm256_set1_ps(static_cast<float>(a.sum[at])), _mm256_cvtepi32_ps(dot[m]));
+      const __m256 t = _mm256_fnmadd_ps(z, _mm256_set1_ps(a.sum[at]), _mm256_cvtepi32_ps(dot[m]));
       acc[m] = _mm256_fmadd_ps(t, _mm256_mul_ps(sw, _mm256_set1_ps(a.scale[at])), acc[m]);
     }
   }

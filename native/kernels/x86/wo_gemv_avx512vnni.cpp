@@ -53,7 +53,7 @@ void panel(const WoPackedB& b, const WoActivations& a, int64_t p, float* y, int6
     SPARQ_WO_UNROLL
     for (int m = 0; m < M; ++m) {
       const int64_t at = m * a.groups + g;
-      const __m512 t = _mm512_fnmadd_ps(z, _mm512_set1_ps(static_cast<float>(a.sum[at])), _mm512_cvtepi32_ps(dot[m]));
+      const __m512 t = _mm512_fnmadd_ps(z, _mm512_set1_ps(a.sum[at]), _mm512_cvtepi32_ps(dot[m]));
       acc[m] = _mm512_fmadd_ps(t, _mm512_mul_ps(sw, _mm512_set1_ps(a.scale[at])), acc[m]);
     }
   }
