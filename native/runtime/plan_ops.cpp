@@ -5,18 +5,36 @@
 
 namespace sparq {
 
+// Every handler defined with SPARQ_REGISTER_PLAN_OP, by the file that defines it.
+std::pair<OpCode, PlanOpHandler> plan_op_lstm();              // ops_rnn_plan.cpp
+std::pair<OpCode, PlanOpHandler> plan_op_gru();
+std::pair<OpCode, PlanOpHandler> plan_op_rnn();
+std::pair<OpCode, PlanOpHandler> plan_op_gather_elements();   // ops_gather.cpp
+std::pair<OpCode, PlanOpHandler> plan_op_gather_nd();
+std::pair<OpCode, PlanOpHandler> plan_op_scatter_elements();  // ops_scatter.cpp
+std::pair<OpCode, PlanOpHandler> plan_op_scatter_nd();
+std::pair<OpCode, PlanOpHandler> plan_op_resize();            // ops_resize.cpp
+std::pair<OpCode, PlanOpHandler> plan_op_depth_to_space();    // ops_resize_space_depth.cpp
+std::pair<OpCode, PlanOpHandler> plan_op_space_to_depth();
+std::pair<OpCode, PlanOpHandler> plan_op_einsum();            // ops_einsum.cpp
+std::pair<OpCode, PlanOpHandler> plan_op_kv_store();          // kv_cache.cpp
+
 namespace {
-// Function-local: registrars run during static initialisation, in any order across files.
-std::map<int32_t, PlanOpHandler>& table() {
-  static std::map<int32_t, PlanOpHandler> t;
+const std::map<int32_t, PlanOpHandler>& table() {
+  static const std::map<int32_t, PlanOpHandler> t = [] {
+    std::map<int32_t, PlanOpHandler> m;
+    for (auto entry : {plan_op_lstm(), plan_op_gru(), plan_op_rnn(), plan_op_gather_elements(), plan_op_gather_nd(),
+                       plan_op_scatter_elements(), plan_op_scatter_nd(), plan_op_resize(), plan_op_depth_to_space(),
+                       plan_op_space_to_depth(), plan_op_einsum(), plan_op_kv_store()})
+      m[static_cast<int32_t>(entry.first)] = entry.second;
+    return m;
+  }();
   return t;
 }
 }  // namespace
 
-void register_plan_op(OpCode code, const PlanOpHandler& handler) { table()[static_cast<int32_t>(code)] = handler; }
-
 const PlanOpHandler* plan_op_handler(OpCode code) {
-  auto& t = table();
+  const auto& t = table();
   auto it = t.find(static_cast<int32_t>(code));
   return it == t.end() ? nullptr : &it->second;
 }

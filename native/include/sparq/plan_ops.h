@@ -1,9 +1,12 @@
 // Op families that live outside the executor's own switch (recurrent layers, indexing, resize, ...)
-// register a validator and a runner for their op codes here, so adding one is adding a file: the
-// executor (executor.cpp) asks this table for any code it does not handle itself.
+// define a validator and a runner for their op codes with SPARQ_REGISTER_PLAN_OP, and plan_ops.cpp lists
+// them: the executor (executor.cpp) asks that table for any code it does not handle itself. The list is
+// explicit because static registrars in a static library are dropped by the linker when nothing else in
+// their object file is referenced (Einsum's was).
 #pragma once
 #include <cstddef>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sparq/error.h"
@@ -19,14 +22,12 @@ struct PlanOpHandler {
   void (*run)(const PlanOp& op, const std::vector<PlanSlot>& slots, void* const* ptr, const OpContext& ctx) = nullptr;
 };
 
-void register_plan_op(OpCode code, const PlanOpHandler& handler);
 // The handler registered for `code`, or null.
 const PlanOpHandler* plan_op_handler(OpCode code);
 
-struct PlanOpRegistrar {
-  PlanOpRegistrar(OpCode code, const PlanOpHandler& handler) { register_plan_op(code, handler); }
-};
-#define SPARQ_REGISTER_PLAN_OP(ident, code, handler) static ::sparq::PlanOpRegistrar sparq_plan_op_registrar_##ident(code, handler)
+// Defines sparq::plan_op_<ident>(), which plan_ops.cpp calls to fill its table (use inside namespace sparq).
+#define SPARQ_REGISTER_PLAN_OP(ident, code, handler) \
+  std::pair<OpCode, PlanOpHandler> plan_op_##ident() { return {code, handler}; }
 
 // What validators share: slot access by op position with the plan's error message.
 class PlanOpCheck {
