@@ -6,23 +6,138 @@
 //     |y − x·W| <= a/2 · Σ_k |W[k][n]| + b/2 · Σ_k |x[m][k]| + K · a · b / 4   (+ fp32 rounding)
 // which the tests check. Non-finite values: a row of x holding NaN/Inf gives a NaN output row; a column
 // of W holding NaN/Inf gives a NaN output column (with perChannel: false, every output is NaN).
+//
+// Serialised (Int8F32::serialize, sparq/packed_serialize.h): the kernel's packed layout as it is, so a
+// .sparq file's bytes are adopted with a copy and a check, no quantizing:
+//   header 64 bytes: "SQI8" u32 version u32 isa i32 weightMax i32 group u32 perChannel i64 K i64 N
+//                    i64 nonFiniteColumns f64 maxAbsError f64 relRmsError
+//   s8 codes [groups · kq · group · 64] (Int8PackedB's layout, sparq/int8_gemm.h), f32 scales [N].
+// Column sums are recomputed, not stored. The layout depends on the kernel's code range and panel group
+// (7-bit AVX2 vs 8-bit VNNI, 1 or 2 panels per group): bytes for another kernel are refused (the caller
+// re-packs from the weights).
 #include <cmath>
+#include <cstring>
 #include <memory>
+#include <string>
 
 #include "sparq/aligned.h"
+#include "sparq/error.h"
 #include "sparq/int8_gemm.h"
 #include "sparq/packed.h"
+#include "sparq/packed_serialize.h"
 #include "sparq/quantize.h"
 #include "sparq/threadpool.h"
 
 namespace sparq {
 namespace {
 
+constexpr uint32_t kSerialMagic = 0x38495153;  // "SQI8"
+constexpr uint32_t kSerialVersion = 1;
+
 class Int8F32 final : public PackedWeights {
  public:
   Int8F32(const float* W, int64_t K, int64_t N, bool per_channel, Isa isa)
       : PackedWeights(K, N, isa), kernels_(int8_gemm_kernels(isa)) {
     pack_int8_weights(W, K, N, per_channel, kernels_->nr / kInt8PanelCols, kernels_->weight_max, b_);
+  }
+
+  // From serialize()'s bytes: every code in the kernel's range, padding zero, scales finite and positive
+  // (NaN only for a column of zero codes: a column that held NaN/Inf), else ERR_INVALID_MODEL.
+  struct FromBytes {};
+  Int8F32(FromBytes, const uint8_t* bytes, size_t size, int64_t K, int64_t N, Isa isa)
+      : PackedWeights(K, N, isa), kernels_(int8_gemm_kernels(isa)) {
+    const char* fmt = "int8";
+    ByteReader r(bytes, size);
+    if (r.get<uint32_t>() != kSerialMagic) invalid_packed(fmt, "its bytes do not start with the format's signature");
+    const uint32_t version = r.get<uint32_t>();
+    if (version != kSerialVersion) invalid_packed(fmt, "they are of version " + std::to_string(version) + ", not " + std::to_string(kSerialVersion));
+    (void)r.get<uint32_t>();  // the ISA packed for: informational, the kernel's code range and group decide
+    const int32_t weight_max = r.get<int32_t>();
+    const int32_t group = r.get<int32_t>();
+    const uint32_t per_channel = r.get<uint32_t>();
+    if (weight_max != kernels_->weight_max || group != kernels_->nr / kInt8PanelCols)
+      invalid_packed(fmt, "they were packed for another kernel (codes up to " + std::to_string(weight_max) + ", " + std::to_string(group) +
+                              " panels per group) than this CPU's " + kernels_->name + " (re-pack from the weights)");
+    if (r.get<int64_t>() != K || r.get<int64_t>() != N) invalid_packed(fmt, "their K, N differ from the weight's");
+    if (K > kInt8MaxK) invalid_packed(fmt, "their K is over the format's limit");
+    if (per_channel > 1) invalid_packed(fmt, "their header is damaged");
+    const int64_t non_finite = r.get<int64_t>();
+    b_.max_abs_error = r.get<double>();
+    b_.rel_rms_error = r.get<double>();
+    if (!(b_.max_abs_error >= 0 && b_.rel_rms_error >= 0) || !std::isfinite(b_.max_abs_error) || !std::isfinite(b_.rel_rms_error))
+      invalid_packed(fmt, "their error figures are not finite non-negative numbers");
+    b_.K = K;
+    b_.N = N;
+    b_.kq = (K + 3) / 4;
+    b_.group = group;
+    b_.weight_max = weight_max;
+    b_.per_channel = per_channel == 1;
+    const int64_t panels = (N + kInt8PanelCols - 1) / kInt8PanelCols;
+    b_.groups = (panels + group - 1) / group;
+    const int64_t cols = b_.groups * group * kInt8PanelCols;
+    const uint64_t data_bytes = static_cast<uint64_t>(b_.groups) * static_cast<uint64_t>(b_.kq) * static_cast<uint64_t>(group) * 64;
+    const uint64_t need = data_bytes + static_cast<uint64_t>(N) * 4;
+    if (r.left() != need) invalid_packed(fmt, "they are " + std::to_string(r.left()) + " bytes long where " + std::to_string(need) + " are expected (truncated?)");
+    b_.data.resize(static_cast<size_t>(data_bytes));
+    b_.colsum.resize(static_cast<size_t>(cols));
+    b_.scale.resize(static_cast<size_t>(cols));
+    r.get_bytes(b_.data.data(), static_cast<size_t>(data_bytes));
+    r.get_bytes(b_.scale.data(), sizeof(float) * static_cast<size_t>(N));
+    // One pass in layout order: code range, column sums and codes per column. Padding (k >= K, n >= N)
+    // must be zero: then no byte escapes the check and padded lanes add nothing.
+    std::vector<int32_t> abs_sum(static_cast<size_t>(cols), 0);
+    int wrong = 0;
+    const int8_t* d = b_.data.data();
+    const int64_t tail_k = K - 4 * (b_.kq - 1);  // k of the last quad within K (1..4)
+    for (int64_t g = 0; g < b_.groups; ++g)
+      for (int64_t q = 0; q < b_.kq; ++q)
+        for (int p = 0; p < group; ++p) {
+          const int64_t n0 = (g * group + p) * kInt8PanelCols;
+          int32_t* cs = b_.colsum.data() + n0;
+          int32_t* as = abs_sum.data() + n0;
+          for (int j = 0; j < kInt8PanelCols; ++j, d += 4) {
+            const bool pad_lane = n0 + j >= N;
+            for (int l = 0; l < 4; ++l) {
+              const int c = d[l];
+              const bool pad = pad_lane | (q == b_.kq - 1 && l >= tail_k);
+              wrong |= (c < -weight_max) | (c > weight_max) | (pad & (c != 0));
+              cs[j] += c;
+              as[j] += c < 0 ? -c : c;
+            }
+          }
+        }
+    if (wrong) invalid_packed(fmt, "a weight code is out of range, or a padding code is not zero");
+    int64_t nans = 0;
+    for (int64_t n = 0; n < N; ++n) {
+      const float s = b_.scale[n];
+      if (std::isnan(s)) {
+        if (abs_sum[n] != 0) invalid_packed(fmt, "a column without a scale (NaN) holds codes");
+        ++nans;
+      } else if (!(s > 0.0f) || !std::isfinite(s)) {
+        invalid_packed(fmt, "a scale is not a finite positive number");
+      }
+      if (!b_.per_channel && !(std::isnan(s) ? std::isnan(b_.scale[0]) : s == b_.scale[0])) invalid_packed(fmt, "the per-tensor scales differ");
+    }
+    if (nans != non_finite) invalid_packed(fmt, "their count of non-finite columns does not match their scales");
+    b_.non_finite_columns = non_finite;
+  }
+
+  bool serialize(std::vector<uint8_t>& out) const override {
+    ByteWriter w(out);
+    w.put(kSerialMagic);
+    w.put(kSerialVersion);
+    w.put(static_cast<uint32_t>(isa()));
+    w.put(static_cast<int32_t>(b_.weight_max));
+    w.put(static_cast<int32_t>(b_.group));
+    w.put(static_cast<uint32_t>(b_.per_channel ? 1 : 0));
+    w.put(K());
+    w.put(N());
+    w.put(b_.non_finite_columns);
+    w.put(b_.max_abs_error);
+    w.put(b_.rel_rms_error);
+    w.put_bytes(b_.data.data(), b_.data.bytes());
+    w.put_bytes(b_.scale.data(), sizeof(float) * static_cast<size_t>(N()));
+    return true;
   }
 
   const char* format() const override { return "int8"; }
@@ -66,5 +181,10 @@ std::unique_ptr<PackedWeights> pack_int8(const float* W, int64_t K, int64_t N, c
 }  // namespace
 
 SPARQ_REGISTER_FORMAT(int8, "int8", pack_int8);
+
+// Listed in packed_serialize.cpp (no static registrar: see there).
+std::unique_ptr<PackedWeights> unpack_int8(const uint8_t* bytes, size_t size, int64_t K, int64_t N, Isa isa) {
+  return std::make_unique<Int8F32>(Int8F32::FromBytes{}, bytes, size, K, N, isa);
+}
 
 }  // namespace sparq

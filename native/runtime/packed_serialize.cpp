@@ -7,16 +7,27 @@
 #include "sparq/error.h"
 
 namespace sparq {
+
+// Every format's unpacker, by the file that defines it. Listed here, not registered by static objects in
+// those files: referencing them links them whatever the build does with unreferenced objects.
+std::unique_ptr<PackedWeights> unpack_sparse(const uint8_t*, size_t, int64_t, int64_t, Isa);       // sparse_f32.cpp
+std::unique_ptr<PackedWeights> unpack_block(const uint8_t*, size_t, int64_t, int64_t, Isa);
+std::unique_ptr<PackedWeights> unpack_sparse_int8(const uint8_t*, size_t, int64_t, int64_t, Isa);  // sparse_int8.cpp
+std::unique_ptr<PackedWeights> unpack_int4(const uint8_t*, size_t, int64_t, int64_t, Isa);         // weight_only.cpp
+std::unique_ptr<PackedWeights> unpack_int8_wo(const uint8_t*, size_t, int64_t, int64_t, Isa);
+std::unique_ptr<PackedWeights> unpack_int8(const uint8_t*, size_t, int64_t, int64_t, Isa);         // int8_f32.cpp
+std::unique_ptr<PackedWeights> unpack_sparse_24(const uint8_t*, size_t, int64_t, int64_t, Isa);    // sparse_24.cpp
+
 namespace {
 
-std::vector<std::pair<std::string, UnpackFn>>& unpackers() {
-  static std::vector<std::pair<std::string, UnpackFn>> list;
+const std::vector<std::pair<std::string, UnpackFn>>& unpackers() {
+  static const std::vector<std::pair<std::string, UnpackFn>> list = {
+      {"sparse", unpack_sparse}, {"block", unpack_block}, {"sparse-int8", unpack_sparse_int8}, {"int4", unpack_int4},
+      {"int8-wo", unpack_int8_wo}, {"int8", unpack_int8}, {"2:4", unpack_sparse_24}};
   return list;
 }
 
 }  // namespace
-
-void register_unpacker(const char* format, UnpackFn fn) { unpackers().emplace_back(format, fn); }
 
 std::vector<std::string> unpackable_formats() {
   std::vector<std::string> names;

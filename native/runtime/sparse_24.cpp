@@ -3,6 +3,13 @@
 // outputs with 2-bit offsets (sparq/spmm_f32.h): 0.53x the dense bytes. Weights that break the pattern
 // are rejected with ERR_INVALID_ARGUMENT (a RangeError in JS) naming the first offending output and k:
 // prune with pattern '2:4' first, or use 'sparse'.
+//
+// Serialised (Sparse24::serialize, sparq/packed_serialize.h): the packed layout as it is, the same for
+// every ISA, adopted with a copy and a check:
+//   header 64 bytes: "S24F" u32 version u32 isa u32 panel (16) i64 K i64 N i64 nonzeros, zeros to 64
+//   f32 values [panels · G · 2 · 16], u32 offsets [panels · G · 2] (2 bits per lane).
+// Checked on the way in: in each group of 4 k of an output, stored values come first, in increasing k
+// within K; empty slots hold +0 with offset 0; lanes past N are empty; the nonzero count matches.
 #include <algorithm>
 #include <cstring>
 #include <memory>
@@ -11,6 +18,7 @@
 #include "sparq/aligned.h"
 #include "sparq/error.h"
 #include "sparq/packed.h"
+#include "sparq/packed_serialize.h"
 #include "sparq/sparse_formats.h"
 #include "sparq/spmm_f32.h"
 #include "sparq/threadpool.h"
@@ -31,6 +39,10 @@ const Spmm24Kernels* spmm_24_kernels(Isa isa) {
 }
 
 namespace {
+
+constexpr uint32_t kSerialMagic = 0x46343253;  // "S24F"
+constexpr uint32_t kSerialVersion = 1;
+constexpr size_t kSerialHeader = 64;
 
 // First (n, g) whose group of 4 k holds more than 2 nonzeros, or false.
 bool find_violation(const float* W, int64_t K, int64_t N, int64_t* bad_n, int64_t* bad_g) {
@@ -87,6 +99,81 @@ class Sparse24 final : public PackedWeights {
     view_.sel = sel_.data();
   }
 
+  struct FromBytes {};
+  Sparse24(FromBytes, const uint8_t* bytes, size_t size, int64_t K, int64_t N, Isa isa)
+      : PackedWeights(K, N, isa), kernels_(spmm_24_kernels(isa)) {
+    const char* fmt = "2:4";
+    ByteReader r(bytes, size);
+    if (r.get<uint32_t>() != kSerialMagic) invalid_packed(fmt, "its bytes do not start with the format's signature");
+    const uint32_t version = r.get<uint32_t>();
+    if (version != kSerialVersion) invalid_packed(fmt, "they are of version " + std::to_string(version) + ", not " + std::to_string(kSerialVersion));
+    (void)r.get<uint32_t>();  // the ISA packed for: informational, every ISA reads this layout
+    if (r.get<uint32_t>() != static_cast<uint32_t>(k24Panel)) invalid_packed(fmt, "their panel width is not the format's");
+    if (r.get<int64_t>() != K || r.get<int64_t>() != N) invalid_packed(fmt, "their K, N differ from the weight's");
+    const int64_t nonzeros = r.get<int64_t>();
+    uint8_t pad[kSerialHeader - 40];
+    r.get_bytes(pad, sizeof(pad));
+    for (uint8_t b : pad)
+      if (b != 0) invalid_packed(fmt, "their header's padding is not zero");
+    view_.K = K;
+    view_.N = N;
+    view_.G = (K + 3) / 4;
+    view_.panels = (N + k24Panel - 1) / k24Panel;
+    const uint64_t slots = static_cast<uint64_t>(view_.panels) * static_cast<uint64_t>(view_.G) * 2;
+    const uint64_t need = slots * (k24Panel * sizeof(float) + sizeof(uint32_t));
+    if (r.left() != need) invalid_packed(fmt, "they are " + std::to_string(r.left()) + " bytes long where " + std::to_string(need) + " are expected (truncated?)");
+    if (nonzeros < 0 || static_cast<uint64_t>(nonzeros) > slots * k24Panel) invalid_packed(fmt, "their nonzero count is impossible");
+    val_.resize(static_cast<size_t>(slots * k24Panel));
+    sel_.resize(static_cast<size_t>(slots));
+    r.get_bytes(val_.data(), val_.bytes());
+    r.get_bytes(sel_.data(), sel_.bytes());
+    int64_t count = 0;
+    int wrong = 0;
+    for (int64_t p = 0; p < view_.panels; ++p) {
+      const int lanes = static_cast<int>(std::min<int64_t>(k24Panel, N - p * k24Panel));
+      for (int64_t g = 0; g < view_.G; ++g) {
+        const int64_t slot = (p * view_.G + g) * 2;
+        const float* v0 = val_.data() + slot * k24Panel;
+        const float* v1 = v0 + k24Panel;
+        const uint32_t s0 = sel_[static_cast<size_t>(slot)], s1 = sel_[static_cast<size_t>(slot + 1)];
+        const int64_t kmax = std::min<int64_t>(4, K - 4 * g);  // offsets within K
+        for (int j = 0; j < k24Panel; ++j) {
+          uint32_t b0, b1;
+          std::memcpy(&b0, v0 + j, 4);
+          std::memcpy(&b1, v1 + j, 4);
+          const unsigned o0 = (s0 >> (2 * j)) & 3u, o1 = (s1 >> (2 * j)) & 3u;
+          // Stored: any value but ±0 (the packer keeps NaN/Inf and drops zeros); empty: +0 bits, offset 0.
+          const bool has0 = !(v0[j] == 0.0f), has1 = !(v1[j] == 0.0f);
+          const bool empty0 = b0 == 0 && o0 == 0, empty1 = b1 == 0 && o1 == 0;
+          const bool ok = j < lanes ? ((has0 ? o0 < kmax : empty0) && (has1 ? has0 && o0 < o1 && o1 < kmax : empty1)) : (empty0 && empty1);
+          wrong |= !ok;
+          count += has0 + has1;
+        }
+      }
+    }
+    if (wrong) invalid_packed(fmt, "a stored value lies out of its group's order or past K or N, or an empty slot is not empty");
+    if (count != nonzeros) invalid_packed(fmt, "their nonzero count does not match their values");
+    nonzeros_ = nonzeros;
+    view_.val = val_.data();
+    view_.sel = sel_.data();
+  }
+
+  bool serialize(std::vector<uint8_t>& out) const override {
+    ByteWriter w(out);
+    const size_t start = out.size();
+    w.put(kSerialMagic);
+    w.put(kSerialVersion);
+    w.put(static_cast<uint32_t>(isa()));
+    w.put(static_cast<uint32_t>(k24Panel));
+    w.put(K());
+    w.put(N());
+    w.put(nonzeros_);
+    while (out.size() - start < kSerialHeader) out.push_back(0);
+    w.put_bytes(val_.data(), val_.bytes());
+    w.put_bytes(sel_.data(), sel_.bytes());
+    return true;
+  }
+
   const char* format() const override { return "2:4"; }
   size_t bytes() const override { return sizeof(*this) + val_.bytes() + sel_.bytes(); }
   // Stored slots: half the weights (the pattern's fixed budget), whatever the zeros inside it.
@@ -140,6 +227,11 @@ std::unique_ptr<PackedWeights> pack_24(const float* W, int64_t K, int64_t N, con
 }
 
 }  // namespace
+
+// Listed in packed_serialize.cpp (no static registrar: see there).
+std::unique_ptr<PackedWeights> unpack_sparse_24(const uint8_t* bytes, size_t size, int64_t K, int64_t N, Isa isa) {
+  return std::make_unique<Sparse24>(Sparse24::FromBytes{}, bytes, size, K, N, isa);
+}
 
 bool fits_2_4(const float* W, int64_t K, int64_t N) {
   int64_t n, g;

@@ -314,14 +314,6 @@ std::unique_ptr<PackedWeights> pack_block(const float* W, int64_t K, int64_t N, 
   return pack_grouped_csc(W, K, N, C, L, "block", opts.isa);
 }
 
-std::unique_ptr<PackedWeights> unpack_sparse(const uint8_t* bytes, size_t size, int64_t K, int64_t N, Isa isa) {
-  return std::make_unique<GroupedCsc>(GroupedCsc::FromBytes{}, bytes, size, K, N, "sparse", isa);
-}
-
-std::unique_ptr<PackedWeights> unpack_block(const uint8_t* bytes, size_t size, int64_t K, int64_t N, Isa isa) {
-  return std::make_unique<GroupedCsc>(GroupedCsc::FromBytes{}, bytes, size, K, N, "block", isa);
-}
-
 }  // namespace
 
 std::unique_ptr<PackedWeights> pack_grouped_csc(const float* W, int64_t K, int64_t N, int C, int L, const char* format,
@@ -331,7 +323,14 @@ std::unique_ptr<PackedWeights> pack_grouped_csc(const float* W, int64_t K, int64
 
 SPARQ_REGISTER_FORMAT(sparse, "sparse", pack_sparse);
 SPARQ_REGISTER_FORMAT(block, "block", pack_block);
-SPARQ_REGISTER_UNPACKER(sparse, "sparse", unpack_sparse);
-SPARQ_REGISTER_UNPACKER(block, "block", unpack_block);
+
+// Listed in packed_serialize.cpp (no static registrar: see there).
+std::unique_ptr<PackedWeights> unpack_sparse(const uint8_t* bytes, size_t size, int64_t K, int64_t N, Isa isa) {
+  return std::make_unique<GroupedCsc>(GroupedCsc::FromBytes{}, bytes, size, K, N, "sparse", isa);
+}
+
+std::unique_ptr<PackedWeights> unpack_block(const uint8_t* bytes, size_t size, int64_t K, int64_t N, Isa isa) {
+  return std::make_unique<GroupedCsc>(GroupedCsc::FromBytes{}, bytes, size, K, N, "block", isa);
+}
 
 }  // namespace sparq

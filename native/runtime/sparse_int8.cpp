@@ -598,14 +598,14 @@ std::unique_ptr<PackedWeights> pack_sparse_int8_csc(const CscMatrix& W, int64_t 
   return std::make_unique<SparseInt8>(SparseInt8::FromCsc{}, W, K, N, opts.number("perChannel", 1.0) != 0.0, opts.isa);
 }
 
-std::unique_ptr<PackedWeights> unpack_sparse_int8(const uint8_t* bytes, size_t size, int64_t K, int64_t N, Isa isa) {
-  return std::make_unique<SparseInt8>(SparseInt8::FromBytes{}, bytes, size, K, N, isa);
-}
-
 }  // namespace
 
 SPARQ_REGISTER_FORMAT(sparse_int8, "sparse-int8", pack_sparse_int8);
-SPARQ_REGISTER_UNPACKER(sparse_int8, "sparse-int8", unpack_sparse_int8);
 SPARQ_REGISTER_CSC_PACKER(sparse_int8, "sparse-int8", pack_sparse_int8_csc);
+
+// Listed in packed_serialize.cpp (no static registrar: see there).
+std::unique_ptr<PackedWeights> unpack_sparse_int8(const uint8_t* bytes, size_t size, int64_t K, int64_t N, Isa isa) {
+  return std::make_unique<SparseInt8>(SparseInt8::FromBytes{}, bytes, size, K, N, isa);
+}
 
 }  // namespace sparq

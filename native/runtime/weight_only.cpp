@@ -306,18 +306,17 @@ std::unique_ptr<PackedWeights> unpack_wo(const uint8_t* bytes, size_t size, int6
   return std::make_unique<WeightOnly>(std::move(b), isa);
 }
 
+}  // namespace
+
+SPARQ_REGISTER_FORMAT(int4, "int4", pack_int4);
+SPARQ_REGISTER_FORMAT(int8_wo, "int8-wo", pack_int8_wo);
+
+// Listed in packed_serialize.cpp (no static registrar: see there).
 std::unique_ptr<PackedWeights> unpack_int4(const uint8_t* bytes, size_t size, int64_t K, int64_t N, Isa isa) {
   return unpack_wo(bytes, size, K, N, isa, 4, "int4");
 }
 std::unique_ptr<PackedWeights> unpack_int8_wo(const uint8_t* bytes, size_t size, int64_t K, int64_t N, Isa isa) {
   return unpack_wo(bytes, size, K, N, isa, 8, "int8-wo");
 }
-
-}  // namespace
-
-SPARQ_REGISTER_FORMAT(int4, "int4", pack_int4);
-SPARQ_REGISTER_FORMAT(int8_wo, "int8-wo", pack_int8_wo);
-SPARQ_REGISTER_UNPACKER(int4, "int4", unpack_int4);
-SPARQ_REGISTER_UNPACKER(int8_wo, "int8-wo", unpack_int8_wo);
 
 }  // namespace sparq

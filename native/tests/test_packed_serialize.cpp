@@ -1,6 +1,7 @@
-// Packed weights to bytes and back (sparq/packed_serialize.h): 'sparse-int8' unpacks to weights that
-// compute bit-identical outputs on every ISA the CPU has; every truncation and a sweep of corrupted
-// bytes is refused with sparq::Error or yields weights that still run safely (ASan/UBSan build).
+// Packed weights to bytes and back (sparq/packed_serialize.h): every format with an unpacker
+// ('sparse-int8', 'sparse', 'block', 'int8', '2:4'; 'int4' / 'int8-wo' in test_weight_only.cpp) unpacks
+// to weights that compute bit-identical outputs; every truncation and a sweep of corrupted bytes is
+// refused with sparq::Error or yields weights that still run safely (ASan/UBSan build).
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -278,6 +279,200 @@ TEST(nonzero_offsets_fast_path_matches_the_block_loop) {
       CHECK_MSG(got == -1, "trial %d: damage accepted", trial);
     } else {
       CHECK_MSG(got == static_cast<int64_t>(want.size()) && std::equal(want.begin(), want.end(), out.begin()), "trial %d: offsets differ", trial);
+    }
+  }
+}
+
+namespace {
+
+// W [K, N] in the 2:4 pattern: in each group of 4 consecutive k of each output, 0, 1 or 2 nonzeros.
+std::vector<float> pattern_2_4(int64_t K, int64_t N, uint32_t seed) {
+  auto W = random_vector(static_cast<size_t>(K * N), seed);
+  std::mt19937 rng(seed);
+  for (int64_t k0 = 0; k0 < K; k0 += 4)
+    for (int64_t n = 0; n < N; ++n) {
+      const int keep = static_cast<int>(rng() % 8 == 0 ? rng() % 2 : 2);  // mostly 2, some 0 or 1
+      int l0 = static_cast<int>(rng() % 4), l1 = static_cast<int>(rng() % 4);
+      for (int64_t k = k0; k < std::min(K, k0 + 4); ++k) {
+        const int l = static_cast<int>(k - k0);
+        if (!((keep >= 1 && l == l0) || (keep == 2 && l == l1))) W[static_cast<size_t>(k * N + n)] = 0.0f;
+      }
+    }
+  return W;
+}
+
+bool refused(const char* format, const std::vector<uint8_t>& bytes, size_t n, int64_t K, int64_t N) {
+  try {
+    sparq::unpack_weights(format, bytes.data(), n, K, N);
+  } catch (const sparq::Error& e) {
+    return std::string(e.code()) == "ERR_INVALID_MODEL";
+  }
+  return false;
+}
+
+// Bytes of `format` packed for the active ISA: they unpack to weights with the same outputs (bit for bit)
+// and the same bytes again; every truncation is refused; every single-bit flip is refused or gives
+// weights that run within bounds. Returns the bytes.
+std::vector<uint8_t> check_adopted(const char* format, const sparq::PackedWeights& packed) {
+  const int64_t K = packed.K(), N = packed.N();
+  std::vector<uint8_t> bytes;
+  CHECK(packed.serialize(bytes));
+  auto back = sparq::unpack_weights(format, bytes.data(), bytes.size(), K, N);
+  CHECK(std::string(back->format()) == format);
+  CHECK(back->bytes() == packed.bytes());
+  std::vector<sparq::InfoEntry> a_info, b_info;
+  back->describe(a_info);
+  packed.describe(b_info);
+  CHECK(a_info.size() == b_info.size());
+  for (size_t i = 0; i < a_info.size(); ++i) CHECK(a_info[i].number == b_info[i].number && a_info[i].text == b_info[i].text);
+  for (int64_t M : {1, 5, 33}) {
+    auto x = random_vector(static_cast<size_t>(M * K), 7);
+    auto a = run(*back, x, M);
+    auto b = run(packed, x, M);
+    CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+  }
+  std::vector<uint8_t> again;
+  CHECK(back->serialize(again));
+  CHECK(again == bytes);
+  for (size_t n = 0; n < bytes.size(); ++n) CHECK_MSG(refused(format, bytes, n, K, N), "%s: truncation to %zu bytes was accepted\n", format, n);
+  // One byte too many.
+  auto longer = bytes;
+  longer.push_back(0);
+  CHECK(refused(format, longer, longer.size(), K, N));
+  CHECK(refused(format, bytes, bytes.size(), K + 1, N));
+  CHECK(refused(format, bytes, bytes.size(), K, N + 1));
+  std::mt19937 rng(13);
+  auto x = random_vector(static_cast<size_t>(3 * K), 9);
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    auto bad = bytes;
+    bad[i] ^= static_cast<uint8_t>(1u << (rng() % 8));
+    try {
+      auto w = sparq::unpack_weights(format, bad.data(), bad.size(), K, N);
+      (void)run(*w, x, 3);  // accepted: must still run within bounds (sanitizer build checks)
+    } catch (const sparq::Error& e) {
+      CHECK(std::string(e.code()) == "ERR_INVALID_MODEL");
+    }
+  }
+  return bytes;
+}
+
+template <typename T>
+void poke(std::vector<uint8_t>& bytes, size_t at, T v) {
+  std::memcpy(bytes.data() + at, &v, sizeof(T));
+}
+
+}  // namespace
+
+TEST(every_format_with_a_serialiser_has_an_unpacker) {
+  auto names = sparq::unpackable_formats();
+  for (const char* f : {"sparse", "block", "sparse-int8", "int4", "int8-wo", "int8", "2:4"})
+    CHECK_MSG(std::find(names.begin(), names.end(), f) != names.end(), "no unpacker for %s\n", f);
+}
+
+TEST(int8_round_trips_and_refuses_damage) {
+  for (bool per_channel : {true, false})
+    for (auto [K, N] : {std::pair<int64_t, int64_t>{37, 5}, {64, 48}, {130, 33}, {1, 1}}) {
+      auto W = random_vector(static_cast<size_t>(K * N), static_cast<uint32_t>(K * 7 + N));
+      if (N > 3) W[static_cast<size_t>(N + 2)] = NAN;  // a non-finite column: scale NaN, codes 0
+      sparq::PackOptions opts;
+      opts.numbers["perChannel"] = per_channel ? 1.0 : 0.0;
+      auto packed = sparq::pack_weights("int8", W.data(), K, N, opts);
+      auto bytes = check_adopted("int8", *packed);
+      const size_t codes = 64, scales = bytes.size() - 4 * static_cast<size_t>(N);
+      // Targeted damage: each must be refused.
+      auto bad = bytes;
+      poke<int8_t>(bad, codes, -128);  // k 0 of column 0: outside [-127, 127] (and [-63, 63])
+      CHECK(refused("int8", bad, bad.size(), K, N));
+      for (float s : {INFINITY, -1.0f, 0.0f}) {
+        bad = bytes;
+        poke<float>(bad, scales, s);
+        CHECK(refused("int8", bad, bad.size(), K, N));
+      }
+      const int64_t group = *reinterpret_cast<const int32_t*>(bytes.data() + 16);
+      const int64_t kq = (K + 3) / 4, pad_panel = N / 16;  // column N: the first padding lane
+      if (N % 16 != 0) {  // a padding lane's code (the last column's neighbour) must stay zero
+        bad = bytes;
+        poke<int8_t>(bad, codes + static_cast<size_t>((pad_panel / group) * kq * group * 64 + (pad_panel % group) * 64 + (N % 16) * 4), 1);
+        CHECK(refused("int8", bad, bad.size(), K, N));
+      }
+      if (K % 4 != 0) {  // a k past K in the last quad
+        bad = bytes;
+        poke<int8_t>(bad, codes + static_cast<size_t>((kq - 1) * group * 64 + 3), 1);
+        CHECK(refused("int8", bad, bad.size(), K, N));
+      }
+      if (N > 3 && per_channel) {  // the NaN column gets a code
+        bad = bytes;
+        poke<int8_t>(bad, codes + 2 * 4, 1);
+        CHECK(refused("int8", bad, bad.size(), K, N));
+      }
+    }
+}
+
+TEST(int8_bytes_for_another_kernel_are_refused_not_misread) {
+  // AVX2 without VNNI packs 7-bit codes one panel per group, AVX512-VNNI 8-bit two per group.
+  const int64_t K = 40, N = 40;
+  auto W = random_vector(static_cast<size_t>(K * N), 3);
+  std::vector<uint8_t> active;
+  sparq::pack_weights("int8", W.data(), K, N, sparq::PackOptions{})->serialize(active);
+  for (const char* isa_name : kIsas) {
+    sparq::Isa isa;
+    if (!sparq::parse_isa(isa_name, &isa) || !sparq::isa_supported(isa)) continue;
+    sparq::PackOptions opts;
+    opts.strings["isa"] = isa_name;
+    std::vector<uint8_t> bytes;
+    sparq::pack_weights("int8", W.data(), K, N, opts)->serialize(bytes);
+    const bool same_kernel = std::memcmp(bytes.data() + 12, active.data() + 12, 8) == 0;
+    CHECK(refused("int8", bytes, bytes.size(), K, N) == !same_kernel);
+  }
+}
+
+TEST(sparse_2_4_round_trips_and_refuses_damage) {
+  for (auto [K, N] : {std::pair<int64_t, int64_t>{36, 5}, {64, 48}, {130, 33}, {1, 1}, {7, 17}}) {
+    auto W = pattern_2_4(K, N, static_cast<uint32_t>(K * 3 + N));
+    auto packed = sparq::pack_weights("2:4", W.data(), K, N, sparq::PackOptions{});
+    auto bytes = check_adopted("2:4", *packed);
+    // Every ISA reads the same layout: bytes packed for one unpack on the active one, same outputs.
+    for (const char* isa_name : kIsas) {
+      sparq::Isa isa;
+      if (!sparq::parse_isa(isa_name, &isa) || !sparq::isa_supported(isa)) continue;
+      sparq::PackOptions opts;
+      opts.strings["isa"] = isa_name;
+      std::vector<uint8_t> other;
+      sparq::pack_weights("2:4", W.data(), K, N, opts)->serialize(other);
+      CHECK(!refused("2:4", other, other.size(), K, N));
+    }
+    const int64_t G = (K + 3) / 4, panels = (N + 15) / 16;
+    const size_t val = 64, sel = val + static_cast<size_t>(panels * G * 2 * 16 * 4);
+    // Find a lane with two stored values in group 0 of panel 0 and damage its metadata.
+    for (int j = 0; j < std::min<int64_t>(16, N); ++j) {
+      float v0, v1;
+      std::memcpy(&v0, bytes.data() + val + 4 * j, 4);
+      std::memcpy(&v1, bytes.data() + val + 64 + 4 * j, 4);
+      uint32_t s0, s1;
+      std::memcpy(&s0, bytes.data() + sel, 4);
+      std::memcpy(&s1, bytes.data() + sel + 4, 4);
+      auto bad = bytes;
+      if (v0 != 0 && v1 != 0) {  // the offsets swapped: out of order
+        const uint32_t o0 = (s0 >> (2 * j)) & 3u, o1 = (s1 >> (2 * j)) & 3u;
+        poke<uint32_t>(bad, sel, (s0 & ~(3u << (2 * j))) | (o1 << (2 * j)));
+        poke<uint32_t>(bad, sel + 4, (s1 & ~(3u << (2 * j))) | (o0 << (2 * j)));
+        CHECK(refused("2:4", bad, bad.size(), K, N));
+      }
+      if (v0 == 0) {  // an empty slot 0 with a value in slot 1 only
+        bad = bytes;
+        poke<float>(bad, val + 64 + 4 * j, 1.0f);
+        CHECK(refused("2:4", bad, bad.size(), K, N));
+      }
+      bad = bytes;  // -0 stored (the packer drops zeros): not canonical
+      if (v0 == 0) {
+        poke<float>(bad, val + 4 * j, -0.0f);
+        CHECK(refused("2:4", bad, bad.size(), K, N));
+      }
+    }
+    if (N % 16 != 0) {  // a lane past N holds a value
+      auto bad = bytes;
+      poke<float>(bad, val + static_cast<size_t>((panels - 1) * G * 2 * 64 + 4 * (N % 16)), 1.0f);
+      CHECK(refused("2:4", bad, bad.size(), K, N));
     }
   }
 }

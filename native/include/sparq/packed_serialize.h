@@ -1,6 +1,8 @@
 // Packed weights as bytes and back, so a model file (.sparq) can carry weights already in a kernel's
 // layout and a session can start without re-packing. A format opts in by overriding
-// PackedWeights::serialize and registering an unpacker (SPARQ_REGISTER_UNPACKER, in native/runtime/).
+// PackedWeights::serialize and listing its unpacker in native/runtime/packed_serialize.cpp (an explicit
+// table, not a static registrar: the core is linked as a static library in some builds, and a TU that
+// nothing references would be dropped with its registrar).
 // The bytes are specific to the format, its version and the ISA it was packed for: unpacking checks
 // all three and validates every index, so bytes from a damaged or hostile file throw sparq::Error
 // (ERR_INVALID_MODEL) instead of being trusted; a caller on another ISA re-packs from the weights.
@@ -18,18 +20,12 @@ namespace sparq {
 
 using UnpackFn = std::unique_ptr<PackedWeights> (*)(const uint8_t* bytes, size_t size, int64_t K, int64_t N, Isa isa);
 
-void register_unpacker(const char* format, UnpackFn fn);
 std::vector<std::string> unpackable_formats();
 
 // Rebuilds packed weights of `format` from serialize()'s bytes for the active ISA. Throws sparq::Error:
 // ERR_INVALID_MODEL for bytes that are damaged, of another version or packed for another ISA (the
 // message says which), invalid_argument for an unknown format or bad K, N.
 std::unique_ptr<PackedWeights> unpack_weights(const std::string& format, const uint8_t* bytes, size_t size, int64_t K, int64_t N);
-
-struct UnpackerRegistrar {
-  UnpackerRegistrar(const char* format, UnpackFn fn) { register_unpacker(format, fn); }
-};
-#define SPARQ_REGISTER_UNPACKER(ident, name, fn) static ::sparq::UnpackerRegistrar sparq_unpacker_registrar_##ident(name, fn)
 
 // Little-endian byte writer / bounds-checked reader shared by the formats' serialisers.
 class ByteWriter {
