@@ -7,6 +7,7 @@ import { SparqError, rethrowNative } from '../errors.js';
 import { native } from '../native.js';
 import type { WeightFormatSpec } from '../model.js';
 import { serializePacked } from '../io/prepacked.js';
+import { woCodeAt } from '../io/packed-columns.js';
 
 export type WeightOnlyBits = 4 | 8;
 
@@ -100,15 +101,10 @@ export function readGroupwise(bytes: Uint8Array, K: number, N: number, s: Groupw
         zeros[n * blocks + g] = zero;
         const out = (n * blocks + g) * blob;
         for (let kk = 0; kk < G; kk++) {
-          let code: number;
-          if (s.bits === 4) {
-            const byte = bytes[block + Math.floor(kk / 8) * 64 + lane * 4 + (kk % 4)];
-            code = kk % 8 < 4 ? byte & 0x0f : byte >> 4;
-            codes[out + (kk >> 1)] |= kk % 2 === 0 ? code : code << 4;
-          } else {
-            code = bytes[block + Math.floor(kk / 4) * 64 + lane * 4 + (kk % 4)];
-            codes[out + kk] = code;
-          }
+          const [at, shift] = woCodeAt(s.bits, lane, kk);
+          const code = (bytes[block + at] >> shift) & (s.bits === 4 ? 0x0f : 0xff);
+          if (s.bits === 4) codes[out + (kk >> 1)] |= kk % 2 === 0 ? code : code << 4;
+          else codes[out + kk] = code;
           const k = g * G + kk;
           if (k < K) dequantized[k * N + n] = Math.fround((code - zero) * scale);
         }

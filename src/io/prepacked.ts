@@ -25,12 +25,17 @@ export interface SparseWeight {
 interface Attached {
   packed: ReadonlyMap<string, Prepacked>;
   sparse: ReadonlyMap<string, SparseWeight>;
+  /** How sessions got each weight without its dense matrix (the latest, by weight name). */
+  sources: Map<string, PackSource>;
 }
+
+/** 'adopted': the packed bytes as they are (native unpack: a copy and a check); 'nonzeros': packed from the nonzeros (packCsc). */
+export type PackSource = 'adopted' | 'nonzeros';
 
 const attached = new WeakMap<Model, Attached>();
 
 export function attachPrepacked(model: Model, packed: ReadonlyMap<string, Prepacked>, sparse: ReadonlyMap<string, SparseWeight> = new Map()): Model {
-  if (packed.size > 0 || sparse.size > 0) attached.set(model, { packed, sparse });
+  if (packed.size > 0 || sparse.size > 0) attached.set(model, { packed, sparse, sources: new Map() });
   return model;
 }
 
@@ -71,12 +76,26 @@ export function unpackPrepacked(model: Model, weight: string, spec: WeightFormat
  * can't adopt them); undefined where the model carries neither.
  */
 export function packWithoutDense(model: Model, weight: string, spec: WeightFormatSpec, K: number, N: number): NativePackedHandle | undefined {
+  const a = attached.get(model);
   const adopted = unpackPrepacked(model, weight, spec, K, N);
-  if (adopted) return adopted;
-  const s = attached.get(model)?.sparse.get(weight);
+  if (adopted) {
+    a?.sources.set(weight, 'adopted');
+    return adopted;
+  }
+  const s = a?.sparse.get(weight);
   if (!s || s.K !== K || s.N !== N) return undefined;
   const c = s.columns();
-  return native().packCsc(spec.format, c.colPtr, c.rows, c.values, K, N, { ...(spec.options ?? {}) });
+  const handle = native().packCsc(spec.format, c.colPtr, c.rows, c.values, K, N, { ...(spec.options ?? {}) });
+  a?.sources.set(weight, 'nonzeros');
+  return handle;
+}
+
+/**
+ * How sessions over this model got its weights without their dense fp32 matrices, by weight name
+ * ('adopted' or 'nonzeros'; a weight absent was packed from fp32): what tests and benchmarks check.
+ */
+export function packSources(model: Model): ReadonlyMap<string, PackSource> {
+  return new Map(attached.get(model)?.sources ?? []);
 }
 
 /** Serialised packed bytes of weights packed in `format`, or null where the format has no serialiser. */

@@ -65,10 +65,11 @@ export interface SparqWriteOptions {
   compress?: boolean;
   /**
    * Also store weights in their kernel's packed layout, so sessions adopt them without re-packing.
-   * 'auto' (default): 'sparse-int8' weights whose packed bytes hold exactly the model's s8 codes are
-   * stored packed only (with their scales) where that is at most 1.25x their compact encoding — it is
-   * usually smaller; other formats' packed bytes are stored beside the compact encoding where at most
-   * 1.5x its size. true: every weight whose format can serialise. false: never (compact only, the
+   * 'auto' (default): weights whose packed bytes hold them exactly ('sparse-int8' and 'int8': the
+   * model's s8 codes; 'sparse', 'block', '2:4': the fp32 values; 'int4', 'int8-wo': the codes the fp32
+   * values decode from) are stored packed only (with s8 scales) where that is at most 1.25x their
+   * compact encoding — it is usually smaller; other packed bytes are stored beside the compact encoding
+   * where at most 1.5x its size. true: every weight whose format can serialise. false: never (compact only, the
    * smallest with brotli; sessions then pack at load, from the nonzeros for sparse weights).
    */
   prepack?: 'auto' | boolean;
@@ -161,7 +162,8 @@ export function sparqModelSections(model: Model, options: SparqWriteOptions = {}
     const q = quant.get(name);
     const spec = model.weightFormats.get(name);
     const bk = spec?.options?.block && /^1x\d+$/.test(String(spec.options.block)) ? Number(String(spec.options.block).slice(2)) : 1;
-    // Group-wise weight-only weights travel as their packed codes (a serialising format) beside fp32.
+    // s8 codes + scales for per-channel int8; group-wise weight-only weights ('int4', 'int8-wo') are
+    // held by their packed codes, scales and zero points (the fp32 values are what those decode to).
     const s8 = q && !q.groupSize ? quantizeWeights(W, l.K, l.N, q.perChannel) : undefined;
     let stored = s8 ? encodeWeight({ K: l.K, N: l.N, s8, bk }) : encodeWeight({ K: l.K, N: l.N, f32: W, bk });
     let packed: PackedRef | undefined;
