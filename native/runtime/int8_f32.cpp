@@ -83,35 +83,41 @@ class Int8F32 final : public PackedWeights {
     b_.scale.resize(static_cast<size_t>(cols));
     r.get_bytes(b_.data.data(), static_cast<size_t>(data_bytes));
     r.get_bytes(b_.scale.data(), sizeof(float) * static_cast<size_t>(N));
-    // One pass in layout order: code range, column sums and codes per column. Padding (k >= K, n >= N)
-    // must be zero: then no byte escapes the check and padded lanes add nothing.
-    std::vector<int32_t> abs_sum(static_cast<size_t>(cols), 0);
-    int wrong = 0;
+    // Every code in range, in one flat pass (byte compares the compiler vectorises).
     const int8_t* d = b_.data.data();
+    int wrong = 0;
+    for (size_t i = 0; i < static_cast<size_t>(data_bytes); ++i) wrong |= (d[i] < -weight_max) | (d[i] > weight_max);
+    if (wrong) invalid_packed(fmt, "a weight code is out of range");
+    // Column sums, and which columns hold codes, per panel: its 64-byte rows (a quad of 16 columns) summed
+    // lane-wise over K in 32-bit lanes, then folded 4 to a column. Padding (k >= K, n >= N) must be zero:
+    // then no byte escapes the check and padded lanes add nothing.
+    std::vector<uint8_t> any(static_cast<size_t>(cols), 0);
     const int64_t tail_k = K - 4 * (b_.kq - 1);  // k of the last quad within K (1..4)
     for (int64_t g = 0; g < b_.groups; ++g)
-      for (int64_t q = 0; q < b_.kq; ++q)
-        for (int p = 0; p < group; ++p) {
-          const int64_t n0 = (g * group + p) * kInt8PanelCols;
-          int32_t* cs = b_.colsum.data() + n0;
-          int32_t* as = abs_sum.data() + n0;
-          for (int j = 0; j < kInt8PanelCols; ++j, d += 4) {
-            const bool pad_lane = n0 + j >= N;
-            for (int l = 0; l < 4; ++l) {
-              const int c = d[l];
-              const bool pad = pad_lane | (q == b_.kq - 1 && l >= tail_k);
-              wrong |= (c < -weight_max) | (c > weight_max) | (pad & (c != 0));
-              cs[j] += c;
-              as[j] += c < 0 ? -c : c;
-            }
+      for (int p = 0; p < group; ++p) {
+        int32_t sum[64] = {};
+        uint8_t nz[64] = {};
+        const int8_t* row = d + (g * b_.kq * group + p) * 64;
+        for (int64_t q = 0; q < b_.kq; ++q, row += group * 64)
+          for (int i = 0; i < 64; ++i) {
+            sum[i] += row[i];
+            nz[i] |= static_cast<uint8_t>(row[i]);
           }
+        const int64_t n0 = (g * group + p) * kInt8PanelCols;
+        const int8_t* last = row - group * 64;  // the quad holding k = K - 1
+        for (int j = 0; j < kInt8PanelCols; ++j) {
+          b_.colsum[n0 + j] = sum[4 * j] + sum[4 * j + 1] + sum[4 * j + 2] + sum[4 * j + 3];
+          any[n0 + j] = (nz[4 * j] | nz[4 * j + 1] | nz[4 * j + 2] | nz[4 * j + 3]) != 0;
+          if (n0 + j >= N && any[n0 + j]) invalid_packed(fmt, "a padding code (past N) is not zero");
+          for (int64_t l = tail_k; l < 4; ++l)
+            if (last[4 * j + l] != 0) invalid_packed(fmt, "a padding code (past K) is not zero");
         }
-    if (wrong) invalid_packed(fmt, "a weight code is out of range, or a padding code is not zero");
+      }
     int64_t nans = 0;
     for (int64_t n = 0; n < N; ++n) {
       const float s = b_.scale[n];
       if (std::isnan(s)) {
-        if (abs_sum[n] != 0) invalid_packed(fmt, "a column without a scale (NaN) holds codes");
+        if (any[n]) invalid_packed(fmt, "a column without a scale (NaN) holds codes");
         ++nans;
       } else if (!(s > 0.0f) || !std::isfinite(s)) {
         invalid_packed(fmt, "a scale is not a finite positive number");
