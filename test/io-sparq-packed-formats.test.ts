@@ -291,4 +291,22 @@ describe('a file packed for another kernel', () => {
     }
     expect(Math.sqrt(err / norm)).toBeLessThan(0.05);
   });
+
+  it.skipIf(!avx512)('an int8 file saved by an AVX2 process loads here: its 7-bit packed bytes are refused, the compact codes give the same outputs', async () => {
+    const path = join(dir, 'int8-avx2.sparq');
+    const script = `
+      const { loadModel, quantize, saveModel } = await import(${JSON.stringify(dist.href)});
+      const { encoderModel } = await import(${JSON.stringify(new URL('../dist/onnx/zoo.js', import.meta.url).href)});
+      const dense = await loadModel(encoderModel({ hidden: 64, heads: 4, ffn: 128, layers: 1, vocab: 100, maxPosition: 64, seed: 3 }));
+      await saveModel(await quantize(dense, { mode: 'dynamic' }), ${JSON.stringify(path)});`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, SPARQ_ISA: 'avx2' } });
+    expect(r.status, r.stderr).toBe(0);
+    const entries = layouts(readFileSync(path)).filter((w) => w.packed?.format === 'int8');
+    expect(entries.length).toBe(6);
+    // 7-bit codes are not the model's 8-bit ones: stored beside the compact codes, not instead of them.
+    expect(entries.every((w) => w.meta.layout !== 'packed')).toBe(true);
+    const back = await loadModel(path);
+    expect(await outputs(back)).toEqual(await outputs((await models())[0][2]));
+    expect(packSources(back).size).toBe(0);
+  });
 });
