@@ -137,8 +137,14 @@ export function sparse24Values(bytes: Uint8Array, K: number, N: number): SparseC
       }
       if (!(has0 ? o0 < kmax : empty0) || !(has1 ? has0 && o0 < o1 && o1 < kmax : empty1)) throw wrong();
       if (j + Number(has0) + Number(has1) > nonzeros) throw bad('their nonzero count does not match their values');
-      if (has0) (rows[j] = 4 * g + o0), (values[j++] = x0);
-      if (has1) (rows[j] = 4 * g + o1), (values[j++] = x1);
+      if (has0) {
+        rows[j] = 4 * g + o0;
+        values[j++] = x0;
+      }
+      if (has1) {
+        rows[j] = 4 * g + o1;
+        values[j++] = x1;
+      }
     }
     if (n < N) colPtr[n + 1] = j;
   }
