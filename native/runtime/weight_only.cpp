@@ -31,6 +31,9 @@ namespace {
 constexpr uint32_t kMagic = 0x31514f57;
 constexpr uint32_t kVersion = 1;
 
+// The header's K, N: K in the low 32 bits, N in the high ones (both < 2^31).
+int64_t dims_word(int64_t K, int64_t N) { return K | (N << 32); }
+
 int64_t code_index(int bits, int64_t kk, int64_t lane) {
   return bits == 4 ? (kk / 8) * 64 + lane * 4 + (kk % 4) : (kk / 4) * 64 + lane * 4 + (kk % 4);
 }
@@ -230,7 +233,7 @@ class WeightOnly final : public PackedWeights {
     w.put(static_cast<uint32_t>(b_.bits));
     w.put(static_cast<uint32_t>(b_.symmetric ? 1 : 0));
     w.put(static_cast<int64_t>(b_.group));
-    w.put(static_cast<int64_t>(0));
+    w.put(dims_word(K(), N()));
     w.put_bytes(b_.codes.data(), b_.codes.bytes());
     w.put_bytes(b_.scales.data(), b_.scales.bytes());
     if (!b_.symmetric) w.put_bytes(b_.zeros.data(), b_.zeros.bytes());
@@ -278,7 +281,9 @@ std::unique_ptr<PackedWeights> unpack_wo(const uint8_t* bytes, size_t size, int6
   if (r.get<uint32_t>() != static_cast<uint32_t>(bits)) invalid_packed(format, "they hold another code width");
   const uint32_t symmetric = r.get<uint32_t>();
   const int64_t group = r.get<int64_t>();
-  r.get<int64_t>();
+  // K and N (bytes from before they were recorded hold 0: their sizes are still checked below).
+  const int64_t dims = r.get<int64_t>();
+  if (dims != 0 && dims != dims_word(K, N)) invalid_packed(format, "their K, N differ from the weight's");
   const int64_t step = bits == 4 ? 8 : 4;
   if (symmetric > 1 || group < step || group > 4096 || group % step != 0) invalid_packed(format, "their header is damaged");
   WoPackedB b;

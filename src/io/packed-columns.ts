@@ -20,7 +20,7 @@
 //   header 64 bytes: "S24F" u32 version u32 isa u32 panel (16) i64 K i64 N i64 nonzeros, zeros
 //   f32 values [panels · G · 2 · 16], u32 2-bit offsets [panels · G · 2] (G = ceil(K / 4)).
 // 'int4' / 'int8-wo' (native/runtime/weight_only.cpp, version 1): fp32 values, (code − zero) · scale.
-//   header 32 bytes: "WOQ1" u32 version u32 bits u32 symmetric i64 groupSize i64 0; codes by panel of 16
+//   header 32 bytes: "WOQ1" u32 version u32 bits u32 symmetric i64 groupSize u32 K u32 N; codes by panel of 16
 //   outputs and group (sparq/weight_only.h), bf16 scales [panels · groups · 16], u8 zero points (asymmetric).
 import { SparqError } from '../errors.js';
 import type { SparseColumns } from './sparq-weights.js';
@@ -170,6 +170,9 @@ export function weightOnlyValues(format: 'int4' | 'int8-wo', bytes: Uint8Array, 
   if (v.getUint32(4, true) !== 1) throw bad('they are of another layout version');
   if (v.getUint32(8, true) !== bits) throw bad('they hold another code width');
   const symmetric = v.getUint32(12, true), G = i64(v, 16);
+  // K (low 32 bits) and N (high): 0 in bytes from before they were recorded.
+  const dimsLo = v.getUint32(24, true), dimsHi = v.getUint32(28, true);
+  if ((dimsLo !== 0 || dimsHi !== 0) && (dimsLo !== K || dimsHi !== N)) throw bad("their K, N differ from the weight's");
   const step = bits === 4 ? 8 : 4;
   if (symmetric > 1 || !(G >= step && G <= 4096 && G % step === 0)) throw bad('their header is damaged');
   const groups = Math.ceil(K / G), panels = Math.ceil(N / PANEL), blocks = panels * groups;
