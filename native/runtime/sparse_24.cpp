@@ -127,28 +127,35 @@ class Sparse24 final : public PackedWeights {
     sel_.resize(static_cast<size_t>(slots));
     r.get_bytes(val_.data(), val_.bytes());
     r.get_bytes(sel_.data(), sel_.bytes());
+    // Branch-free over integers, lane by lane (the values' bits: stored = any value but ±0, as the packer
+    // keeps NaN/Inf and drops zeros; empty = +0 bits and offset 0). Lanes past N must be empty; offsets
+    // are checked against K only in the last group (elsewhere all 4 lie within K).
     int64_t count = 0;
-    int wrong = 0;
+    uint32_t wrong = 0;
+    const uint32_t* bits = reinterpret_cast<const uint32_t*>(val_.data());
     for (int64_t p = 0; p < view_.panels; ++p) {
-      const int lanes = static_cast<int>(std::min<int64_t>(k24Panel, N - p * k24Panel));
+      const uint32_t lanes = static_cast<uint32_t>(std::min<int64_t>(k24Panel, N - p * k24Panel));
       for (int64_t g = 0; g < view_.G; ++g) {
         const int64_t slot = (p * view_.G + g) * 2;
-        const float* v0 = val_.data() + slot * k24Panel;
-        const float* v1 = v0 + k24Panel;
+        const uint32_t* b0 = bits + slot * k24Panel;
+        const uint32_t* b1 = b0 + k24Panel;
         const uint32_t s0 = sel_[static_cast<size_t>(slot)], s1 = sel_[static_cast<size_t>(slot + 1)];
-        const int64_t kmax = std::min<int64_t>(4, K - 4 * g);  // offsets within K
+        const uint32_t kmax = static_cast<uint32_t>(std::min<int64_t>(4, K - 4 * g));
+        uint32_t off0[k24Panel], off1[k24Panel];
         for (int j = 0; j < k24Panel; ++j) {
-          uint32_t b0, b1;
-          std::memcpy(&b0, v0 + j, 4);
-          std::memcpy(&b1, v1 + j, 4);
-          const unsigned o0 = (s0 >> (2 * j)) & 3u, o1 = (s1 >> (2 * j)) & 3u;
-          // Stored: any value but ±0 (the packer keeps NaN/Inf and drops zeros); empty: +0 bits, offset 0.
-          const bool has0 = !(v0[j] == 0.0f), has1 = !(v1[j] == 0.0f);
-          const bool empty0 = b0 == 0 && o0 == 0, empty1 = b1 == 0 && o1 == 0;
-          const bool ok = j < lanes ? ((has0 ? o0 < kmax : empty0) && (has1 ? has0 && o0 < o1 && o1 < kmax : empty1)) : (empty0 && empty1);
-          wrong |= !ok;
-          count += has0 + has1;
+          off0[j] = (s0 >> (2 * j)) & 3u;
+          off1[j] = (s1 >> (2 * j)) & 3u;
         }
+        int32_t stored = 0;
+        for (uint32_t j = 0; j < static_cast<uint32_t>(k24Panel); ++j) {
+          const uint32_t o0 = off0[j], o1 = off1[j];
+          const uint32_t has0 = (b0[j] & 0x7fffffffu) != 0, has1 = (b1[j] & 0x7fffffffu) != 0;
+          const uint32_t lane_ok = j < lanes;
+          wrong |= (has0 & ((o0 >= kmax) | (lane_ok ^ 1u))) | ((has0 ^ 1u) & ((b0[j] | o0) != 0)) |
+                   (has1 & ((has0 ^ 1u) | (o0 >= o1) | (o1 >= kmax))) | ((has1 ^ 1u) & ((b1[j] | o1) != 0));
+          stored += static_cast<int32_t>(has0 + has1);
+        }
+        count += stored;
       }
     }
     if (wrong) invalid_packed(fmt, "a stored value lies out of its group's order or past K or N, or an empty slot is not empty");

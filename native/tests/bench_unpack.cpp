@@ -43,5 +43,24 @@ int main(int argc, char** argv) {
       std::printf("%-11s %-9s %4lldx%-4lld 90%%: unpack %.3f ms (%zu bytes), pack from fp32 %.3f ms\n", c.format,
                   c.blocks ? "1x4" : "scattered", (long long)K, (long long)N, unpack, bytes.size(), pack);
     }
+  // Dense int8 and 2:4 fp32 (a BERT-base FFN layer): unpacking is a copy and a check, against packing.
+  for (const char* format : {"int8", "2:4"})
+    for (auto [K, N] : {std::pair<int64_t, int64_t>{768, 3072}, {3072, 768}}) {
+      if (profile) break;
+      std::mt19937 rng(7);
+      std::uniform_real_distribution<float> dist(-1, 1);
+      std::vector<float> W(static_cast<size_t>(K * N));
+      for (auto& v : W) v = dist(rng);
+      if (std::string(format) == "2:4")
+        for (size_t i = 0; i < W.size(); ++i)
+          if ((i / static_cast<size_t>(N)) % 4 >= 2) W[i] = 0;  // k = 2, 3 of every group of 4 pruned
+      auto packed = sparq::pack_weights(format, W.data(), K, N, sparq::PackOptions{});
+      std::vector<uint8_t> bytes;
+      if (!packed->serialize(bytes)) continue;
+      const double unpack = 1e3 * best_seconds([&] { sparq::unpack_weights(format, bytes.data(), bytes.size(), K, N); }, 50);
+      const double pack = 1e3 * best_seconds([&] { sparq::pack_weights(format, W.data(), K, N, sparq::PackOptions{}); }, 5);
+      std::printf("%-11s %-9s %4lldx%-4lld: unpack %.3f ms (%zu bytes, %.1f GB/s), pack from fp32 %.3f ms\n", format, "dense",
+                  (long long)K, (long long)N, unpack, bytes.size(), bytes.size() / unpack / 1e6, pack);
+    }
   return 0;
 }
