@@ -48,9 +48,7 @@ class Int8F32 final : public PackedWeights {
       : PackedWeights(K, N, isa), kernels_(int8_gemm_kernels(isa)) {
     const char* fmt = "int8";
     ByteReader r(bytes, size);
-    if (r.get<uint32_t>() != kSerialMagic) invalid_packed(fmt, "its bytes do not start with the format's signature");
-    const uint32_t version = r.get<uint32_t>();
-    if (version != kSerialVersion) invalid_packed(fmt, "they are of version " + std::to_string(version) + ", not " + std::to_string(kSerialVersion));
+    read_signature(r, fmt, kSerialMagic, kSerialVersion);
     (void)r.get<uint32_t>();  // the ISA packed for: informational, the kernel's code range and group decide
     const int32_t weight_max = r.get<int32_t>();
     const int32_t group = r.get<int32_t>();

@@ -53,6 +53,12 @@ std::unique_ptr<PackedWeights> unpack_weights(const std::string& format, const u
   }() + ") for format but received '" + format + "'");
 }
 
+void read_signature(ByteReader& r, const std::string& format, uint32_t magic, uint32_t version) {
+  if (r.get<uint32_t>() != magic) invalid_packed(format, "its bytes do not start with the format's signature");
+  const uint32_t got = r.get<uint32_t>();
+  if (got != version) invalid_packed(format, "they are of version " + std::to_string(got) + ", not " + std::to_string(version));
+}
+
 void ByteWriter::put_bytes(const void* p, size_t n) {
   const auto* b = static_cast<const uint8_t*>(p);
   out_.insert(out_.end(), b, b + n);

@@ -104,9 +104,7 @@ class Sparse24 final : public PackedWeights {
       : PackedWeights(K, N, isa), kernels_(spmm_24_kernels(isa)) {
     const char* fmt = "2:4";
     ByteReader r(bytes, size);
-    if (r.get<uint32_t>() != kSerialMagic) invalid_packed(fmt, "its bytes do not start with the format's signature");
-    const uint32_t version = r.get<uint32_t>();
-    if (version != kSerialVersion) invalid_packed(fmt, "they are of version " + std::to_string(version) + ", not " + std::to_string(kSerialVersion));
+    read_signature(r, fmt, kSerialMagic, kSerialVersion);
     (void)r.get<uint32_t>();  // the ISA packed for: informational, every ISA reads this layout
     if (r.get<uint32_t>() != static_cast<uint32_t>(k24Panel)) invalid_packed(fmt, "their panel width is not the format's");
     if (r.get<int64_t>() != K || r.get<int64_t>() != N) invalid_packed(fmt, "their K, N differ from the weight's");

@@ -194,9 +194,7 @@ class SparseInt8 final : public SparseInt8Weights {
       : SparseInt8Weights(K, N, isa), kernels_(spmm_int8_kernels(isa)) {
     const char* fmt = "sparse-int8";
     ByteReader r(bytes, size);
-    if (r.get<uint32_t>() != kSerialMagic) invalid_packed(fmt, "its bytes do not start with the format's signature");
-    const uint32_t version = r.get<uint32_t>();
-    if (version != kSerialVersion) invalid_packed(fmt, "they are of version " + std::to_string(version) + ", not " + std::to_string(kSerialVersion));
+    read_signature(r, fmt, kSerialMagic, kSerialVersion);
     (void)r.get<uint32_t>();  // the ISA packed for: informational, the layout is shared by all ISAs
     const int32_t weight_max = r.get<int32_t>();
     if (weight_max != kernels_->weight_max)

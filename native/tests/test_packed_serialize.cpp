@@ -49,6 +49,35 @@ std::vector<float> run(const sparq::PackedWeights& w, const std::vector<float>& 
 
 const char* kIsas[] = {"scalar", "avx2", "avx512"};
 
+// Unpacked weights against the packed ones they came from: the same outputs, bit for bit, and the same
+// bytes when serialised again.
+void check_same(const sparq::PackedWeights& back, const sparq::PackedWeights& packed, const std::vector<uint8_t>& bytes) {
+  const int64_t K = packed.K();
+  for (int64_t M : {1, 7, 40}) {
+    auto x = random_vector(static_cast<size_t>(M * K), 5);
+    auto a = run(back, x, M);
+    auto b = run(packed, x, M);
+    CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+  }
+  std::vector<uint8_t> again;
+  CHECK(back.serialize(again));
+  CHECK(again == bytes);
+}
+
+// `format`'s bytes of W packed for every ISA this CPU runs.
+std::vector<std::vector<uint8_t>> bytes_per_isa(const char* format, const std::vector<float>& W, int64_t K, int64_t N) {
+  std::vector<std::vector<uint8_t>> out;
+  for (const char* isa_name : kIsas) {
+    sparq::Isa isa;
+    if (!sparq::parse_isa(isa_name, &isa) || !sparq::isa_supported(isa)) continue;
+    sparq::PackOptions opts;
+    opts.strings["isa"] = isa_name;
+    out.emplace_back();
+    sparq::pack_weights(format, W.data(), K, N, opts)->serialize(out.back());
+  }
+  return out;
+}
+
 // 'sparse-int8' weights to bytes and back: the same memory, density and outputs, bit for bit, and the
 // same bytes again. Returns the bytes.
 std::vector<uint8_t> round_trip(const sparq::PackedWeights& packed) {
@@ -59,15 +88,7 @@ std::vector<uint8_t> round_trip(const sparq::PackedWeights& packed) {
   CHECK(std::string(back->format()) == "sparse-int8");
   CHECK(back->density() == packed.density());
   CHECK(back->bytes() == packed.bytes());
-  for (int64_t M : {1, 7, 40}) {
-    auto x = random_vector(static_cast<size_t>(M * K), 5);
-    auto a = run(*back, x, M);
-    auto b = run(packed, x, M);
-    CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
-  }
-  std::vector<uint8_t> again;
-  back->serialize(again);
-  CHECK(again == bytes);
+  check_same(*back, packed, bytes);
   return bytes;
 }
 
@@ -89,13 +110,7 @@ TEST(codes_for_another_kernel_width_are_refused) {
   auto W = block_pruned(K, N, 0.5, 2);
   std::vector<uint8_t> active;
   sparq::pack_weights("sparse-int8", W.data(), K, N, sparq::PackOptions{})->serialize(active);
-  for (const char* isa_name : kIsas) {
-    sparq::Isa isa;
-    if (!sparq::parse_isa(isa_name, &isa) || !sparq::isa_supported(isa)) continue;
-    sparq::PackOptions opts;
-    opts.strings["isa"] = isa_name;
-    std::vector<uint8_t> bytes;
-    sparq::pack_weights("sparse-int8", W.data(), K, N, opts)->serialize(bytes);
+  for (const auto& bytes : bytes_per_isa("sparse-int8", W, K, N)) {
     bool same_width = std::memcmp(bytes.data() + 12, active.data() + 12, 4) == 0;
     try {
       sparq::unpack_weights("sparse-int8", bytes.data(), bytes.size(), K, N);
@@ -330,15 +345,7 @@ std::vector<uint8_t> check_adopted(const char* format, const sparq::PackedWeight
     if (wo && (a_info[i].key == "weightMaxAbsError" || a_info[i].key == "weightRelRmsError" || a_info[i].key == "nonFiniteGroups")) continue;
     CHECK_MSG(a_info[i].key == b_info[i].key && a_info[i].number == b_info[i].number && a_info[i].text == b_info[i].text, "%s: %s differs\n", format, a_info[i].key.c_str());
   }
-  for (int64_t M : {1, 5, 33}) {
-    auto x = random_vector(static_cast<size_t>(M * K), 7);
-    auto a = run(*back, x, M);
-    auto b = run(packed, x, M);
-    CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
-  }
-  std::vector<uint8_t> again;
-  CHECK(back->serialize(again));
-  CHECK(again == bytes);
+  check_same(*back, packed, bytes);
   for (size_t n = 0; n < bytes.size(); ++n) CHECK_MSG(refused(format, bytes, n, K, N), "%s: truncation to %zu bytes was accepted\n", format, n);
   // One byte too many.
   auto longer = bytes;
@@ -419,13 +426,7 @@ TEST(int8_bytes_for_another_kernel_are_refused_not_misread) {
   auto W = random_vector(static_cast<size_t>(K * N), 3);
   std::vector<uint8_t> active;
   sparq::pack_weights("int8", W.data(), K, N, sparq::PackOptions{})->serialize(active);
-  for (const char* isa_name : kIsas) {
-    sparq::Isa isa;
-    if (!sparq::parse_isa(isa_name, &isa) || !sparq::isa_supported(isa)) continue;
-    sparq::PackOptions opts;
-    opts.strings["isa"] = isa_name;
-    std::vector<uint8_t> bytes;
-    sparq::pack_weights("int8", W.data(), K, N, opts)->serialize(bytes);
+  for (const auto& bytes : bytes_per_isa("int8", W, K, N)) {
     const bool same_kernel = std::memcmp(bytes.data() + 12, active.data() + 12, 8) == 0;
     CHECK(refused("int8", bytes, bytes.size(), K, N) == !same_kernel);
   }
@@ -449,15 +450,7 @@ TEST(sparse_2_4_round_trips_and_refuses_damage) {
     auto packed = sparq::pack_weights("2:4", W.data(), K, N, sparq::PackOptions{});
     auto bytes = check_adopted("2:4", *packed);
     // Every ISA reads the same layout: bytes packed for one unpack on the active one, same outputs.
-    for (const char* isa_name : kIsas) {
-      sparq::Isa isa;
-      if (!sparq::parse_isa(isa_name, &isa) || !sparq::isa_supported(isa)) continue;
-      sparq::PackOptions opts;
-      opts.strings["isa"] = isa_name;
-      std::vector<uint8_t> other;
-      sparq::pack_weights("2:4", W.data(), K, N, opts)->serialize(other);
-      CHECK(!refused("2:4", other, other.size(), K, N));
-    }
+    for (const auto& other : bytes_per_isa("2:4", W, K, N)) CHECK(!refused("2:4", other, other.size(), K, N));
     const int64_t G = (K + 3) / 4, panels = (N + 15) / 16;
     const size_t val = 64, sel = val + static_cast<size_t>(panels * G * 2 * 16 * 4);
     // Find a lane with two stored values in group 0 of panel 0 and damage its metadata.

@@ -47,6 +47,15 @@ export function packedColumns(format: string, bytes: Uint8Array, K: number, N: n
 /** A packed header's i64 at `at` as a number (K, N and counts fit 2^53). */
 const i64 = (v: DataView, at: number) => Number(v.getBigInt64(at, true));
 
+/** The bytes' view after checking their length covers `header` bytes, their signature and version. */
+function openPacked(bytes: Uint8Array, format: string, magic: number, version: number, header: number): DataView {
+  if (bytes.length < header) throw invalid('the data ends early (truncated)', format);
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (v.getUint32(0, true) !== magic) throw invalid("its bytes do not start with the format's signature", format);
+  if (v.getUint32(4, true) !== version) throw invalid(`they are of version ${v.getUint32(4, true)}, not ${version}`, format);
+  return v;
+}
+
 const I8_MAGIC = 0x38495153;
 const I8_HEADER = 64;
 const PANEL = 16;
@@ -54,10 +63,7 @@ const PANEL = 16;
 /** The s8 codes of W [K, N] by column, from 'int8' packed bytes (version 1): codes in range, padding zero. */
 export function int8Codes(bytes: Uint8Array, K: number, N: number): SparseColumns<Int8Array> {
   const bad = (why: string) => invalid(why, 'int8');
-  if (bytes.length < I8_HEADER) throw bad('the data ends early (truncated)');
-  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (v.getUint32(0, true) !== I8_MAGIC) throw bad("its bytes do not start with the format's signature");
-  if (v.getUint32(4, true) !== 1) throw bad(`they are of version ${v.getUint32(4, true)}, not 1`);
+  const v = openPacked(bytes, 'int8', I8_MAGIC, 1, I8_HEADER);
   const weightMax = v.getInt32(12, true), group = v.getInt32(16, true);
   if (!(weightMax >= 1 && weightMax <= 127 && group >= 1 && group <= 16) || v.getUint32(20, true) > 1) throw bad('their header is damaged');
   if (i64(v, 24) !== K || i64(v, 32) !== N) throw bad("their K, N differ from the weight's");
@@ -104,10 +110,7 @@ const S24_HEADER = 64;
 /** The fp32 nonzeros of W [K, N] by column, from '2:4' packed bytes (version 1), every slot checked as the native unpacker does. */
 export function sparse24Values(bytes: Uint8Array, K: number, N: number): SparseColumns<Float32Array> {
   const bad = (why: string) => invalid(why, '2:4');
-  if (bytes.length < S24_HEADER) throw bad('the data ends early (truncated)');
-  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (v.getUint32(0, true) !== S24_MAGIC) throw bad("its bytes do not start with the format's signature");
-  if (v.getUint32(4, true) !== 1) throw bad(`they are of version ${v.getUint32(4, true)}, not 1`);
+  const v = openPacked(bytes, '2:4', S24_MAGIC, 1, S24_HEADER);
   if (v.getUint32(12, true) !== PANEL) throw bad("their panel width is not the format's");
   if (i64(v, 16) !== K || i64(v, 24) !== N) throw bad("their K, N differ from the weight's");
   const nonzeros = i64(v, 32);
@@ -164,10 +167,7 @@ export function woCodeAt(bits: 4 | 8, lane: number, kk: number): [number, number
 export function weightOnlyValues(format: 'int4' | 'int8-wo', bytes: Uint8Array, K: number, N: number): SparseColumns<Float32Array> {
   const bad = (why: string) => invalid(why, format);
   const bits = format === 'int4' ? 4 : 8;
-  if (bytes.length < WO_HEADER) throw bad('the data ends early (truncated)');
-  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (v.getUint32(0, true) !== WO_MAGIC) throw bad("its bytes do not start with the format's signature");
-  if (v.getUint32(4, true) !== 1) throw bad('they are of another layout version');
+  const v = openPacked(bytes, format, WO_MAGIC, 1, WO_HEADER);
   if (v.getUint32(8, true) !== bits) throw bad('they hold another code width');
   const symmetric = v.getUint32(12, true), G = i64(v, 16);
   // K (low 32 bits) and N (high): 0 in bytes from before they were recorded.

@@ -61,4 +61,7 @@ class ByteReader {
 // ERR_INVALID_MODEL with the house wording.
 [[noreturn]] void invalid_packed(const std::string& format, const std::string& why);
 
+// Reads a format's u32 signature and u32 layout version, refusing others (ERR_INVALID_MODEL).
+void read_signature(ByteReader& r, const std::string& format, uint32_t magic, uint32_t version);
+
 }  // namespace sparq
