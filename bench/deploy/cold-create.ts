@@ -6,7 +6,9 @@
 //     as bench/compress-model.bench.ts builds it; target <= 0.3x);
 //   - peak RSS (VmHWM) of each after create + 5 runs at 1x128 (target: sparq <= 110 MB);
 //   - loadModel(path) + create(model) against create(path) (target: the same);
-//   - create(path) of the dense fp32 .onnx against ORT's (target <= 0.6x the time, RSS <= ORT's).
+//   - create(path) of the dense fp32 .onnx against ORT's (target <= 0.6x the time, RSS <= ORT's);
+//   - create(path) and peak RSS of the encoder quantized dynamic int8 (no pruning, format 'int8') and of
+//     it pruned 2:4 (fp32, format '2:4'), as .sparq: weights adopted from their packed bytes, no fp32.
 // The package is imported before the clock starts (import cost is another row of the deploy bench). The
 // model files are built once with sparq's own prune / quantize / saveModel and cached in the OS temp
 // directory, keyed by the .sparq format version and the layer count.
@@ -82,13 +84,20 @@ function spawnChild(which: Contender, path: string): ChildResult {
 }
 
 /** The three model files, built once per (format version, layers) and cached. */
-async function modelFiles(layers: number): Promise<{ onnx: string; int8: string; sparq: string }> {
+async function modelFiles(layers: number): Promise<{ onnx: string; int8: string; sparq: string; sparqInt8: string; sparq24: string }> {
   const { loadModel, prune, quantize, saveModel } = await sparqModule();
+  const { linearLayers } = await import('../../src/compress/layers.js');
   const { exportOnnx } = await import('../../src/io/export-onnx.js');
   const { SPARQ_VERSION } = await import('../../src/io/sparq-format.js');
   const { encoderModel } = await import('../../src/onnx/zoo.js');
   const dir = join(tmpdir(), `sparq-deploy-cache-v${SPARQ_VERSION.major}.${SPARQ_VERSION.minor}-L${layers}`);
-  const files = { onnx: join(dir, 'encoder.onnx'), int8: join(dir, 'encoder-int8.onnx'), sparq: join(dir, 'encoder-block90-int8.sparq') };
+  const files = {
+    onnx: join(dir, 'encoder.onnx'),
+    int8: join(dir, 'encoder-int8.onnx'),
+    sparq: join(dir, 'encoder-block90-int8.sparq'),
+    sparqInt8: join(dir, 'encoder-int8.sparq'),
+    sparq24: join(dir, 'encoder-2of4.sparq'),
+  };
   if (Object.values(files).every((p) => existsSync(p))) return files;
   mkdirSync(dir, { recursive: true });
   const bytes = encoderModel({ hidden: 768, heads: 12, ffn: 3072, layers, vocab: VOCAB, maxPosition: 512, seed: 1 });
@@ -99,10 +108,16 @@ async function modelFiles(layers: number): Promise<{ onnx: string; int8: string;
     renameSync(`${path}.tmp`, path);
   };
   put(files.onnx, bytes);
-  put(files.int8, exportOnnx(await quantize(dense, { mode: 'dynamic' })));
+  const int8 = await quantize(dense, { mode: 'dynamic' });
+  put(files.int8, exportOnnx(int8));
   const block = await quantize(await prune(dense, { sparsity: 0.9, pattern: 'block' }), { mode: 'dynamic' });
-  await saveModel(block, `${files.sparq}.tmp.sparq`);
-  renameSync(`${files.sparq}.tmp.sparq`, files.sparq);
+  // prune() leaves 50% fp32 weights on the dense kernel by default: the 2:4 model asks for '2:4' by name.
+  const pruned24 = await prune(dense, { sparsity: 0.5, pattern: '2:4' });
+  const sparse24 = pruned24.withWeightFormats(Object.fromEntries(linearLayers(pruned24.graph).map((l) => [l.weight, { format: '2:4' }])));
+  for (const [model, path] of [[block, files.sparq], [int8, files.sparqInt8], [sparse24, files.sparq24]] as const) {
+    await saveModel(model, `${path}.tmp.sparq`);
+    renameSync(`${path}.tmp.sparq`, path);
+  }
   return files;
 }
 
@@ -116,6 +131,8 @@ export async function run(opts: { short: boolean }): Promise<{ title: string; ro
     ['sparq .sparq', 'sparq', files.sparq],
     ['sparq loadModel+create .sparq', 'sparq-load', files.sparq],
     ['sparq .onnx fp32', 'sparq', files.onnx],
+    ['sparq .sparq int8', 'sparq', files.sparqInt8],
+    ['sparq .sparq 2:4', 'sparq', files.sparq24],
     ['ORT .onnx fp32', 'ort', files.onnx],
     ['ORT .onnx int8', 'ort', files.int8],
   ];
@@ -140,6 +157,14 @@ export async function run(opts: { short: boolean }): Promise<{ title: string; ro
     { what: 'loadModel(path) + create(model) .sparq, ms', sparq: ms('sparq loadModel+create .sparq'), 'ORT fp32': '', 'ORT int8': '', 'vs ORT fp32': '', 'vs ORT int8': '', target: `~ create(path): ${r2(ms('sparq loadModel+create .sparq') / sparq)}x (CPU ${r2(cpu('sparq loadModel+create .sparq') / cpu('sparq .sparq'))}x)` },
     { what: 'create(path) dense fp32 .onnx, ms', sparq: ms('sparq .onnx fp32'), 'ORT fp32': ortFp32, 'ORT int8': '', 'vs ORT fp32': r2(ms('sparq .onnx fp32') / ortFp32), 'vs ORT int8': '', target: '<= 0.6x' },
     { what: '  the same in CPU time (user + sys), ms', sparq: cpu('sparq .onnx fp32'), 'ORT fp32': cpu('ORT .onnx fp32'), 'ORT int8': '', 'vs ORT fp32': r2(cpu('sparq .onnx fp32') / cpu('ORT .onnx fp32')), 'vs ORT int8': '', target: '' },
+    ...(['int8', '2:4'] as const).flatMap((kind) => {
+      const key = `sparq .sparq ${kind}`;
+      const label = kind === 'int8' ? 'dynamic int8 (no pruning)' : '2:4 fp32';
+      return [
+        { what: `create(path) .sparq ${label}, ms`, sparq: ms(key), 'ORT fp32': ortFp32, 'ORT int8': ortInt8, 'vs ORT fp32': r2(ms(key) / ortFp32), 'vs ORT int8': r2(ms(key) / ortInt8), target: '' },
+        { what: `peak RSS .sparq ${label} after create + 5 runs, MB`, sparq: mb(key), 'ORT fp32': mb('ORT .onnx fp32'), 'ORT int8': mb('ORT .onnx int8'), 'vs ORT fp32': r2(mb(key) / mb('ORT .onnx fp32')), 'vs ORT int8': r2(mb(key) / mb('ORT .onnx int8')), target: '' },
+      ];
+    }),
     { what: 'peak RSS dense fp32 .onnx after create + 5 runs, MB', sparq: mb('sparq .onnx fp32'), 'ORT fp32': mb('ORT .onnx fp32'), 'ORT int8': '', 'vs ORT fp32': r2(mb('sparq .onnx fp32') / mb('ORT .onnx fp32')), 'vs ORT int8': '', target: '<= 1x' },
   ];
   return { title: `Cold create, fresh processes, median of ${rounds} (encoder 768/12/3072, ${layers} layer${layers > 1 ? 's' : ''}, 1 thread, batch 1x${SEQ})`, rows };
