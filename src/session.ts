@@ -17,8 +17,7 @@ import { assertCudaAvailable, cudaFormatFor } from './cuda.js';
 import { PackedWeights, overlaps } from './kernels.js';
 
 import { Model, type WeightFormatSpec } from './model.js';
-import { type SessionFile, fileReleaser, keptGraph, sessionSource } from './io/session-source.js';
-import { loadModel } from './io/model-file.js';
+import { type SessionFile, fileReleaser, keptGraph, protectedSessionSource, sessionSource } from './io/session-source.js';
 import { defaultProtection } from './io/crypto/defaults.js';
 import type { OpenOptions } from './io/crypto/secure.js';
 import { native, type NativeDeviceContext, type NativePackOptions } from './native.js';
@@ -157,9 +156,10 @@ export class InferenceSession {
     if (source instanceof Model) return new InferenceSession(source, opts);
     if (typeof source !== 'string' && !(source instanceof Uint8Array)) throw typeError('a path, a Uint8Array of ONNX bytes or a Model', 'source', source);
     // A key or a signature to check: decrypted and verified whole before the session exists.
-    if ((opts.key ?? opts.verify ?? defaultProtection().key ?? defaultProtection().verify) !== undefined)
-      return new InferenceSession(await loadModel(source, { key: opts.key, verify: opts.verify }), opts);
-    const { model, file } = sessionSource(source);
+    const { model, file } =
+      (opts.key ?? opts.verify ?? defaultProtection().key ?? defaultProtection().verify) !== undefined
+        ? await protectedSessionSource(source, { key: opts.key, verify: opts.verify })
+        : sessionSource(source);
     return new InferenceSession(model, opts, file);
   }
 
