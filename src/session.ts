@@ -17,7 +17,7 @@ import { assertCudaAvailable, cudaFormatFor } from './cuda.js';
 import { PackedWeights, overlaps } from './kernels.js';
 
 import { Model, type WeightFormatSpec } from './model.js';
-import { type SessionFile, fileReleaser, keptGraph, protectedSessionSource, sessionSource } from './io/session-source.js';
+import { type SessionFile, fileReleaser, keptGraph, protectedSessionSource, releaseFile, sessionSource } from './io/session-source.js';
 import { defaultProtection } from './io/crypto/defaults.js';
 import type { OpenOptions } from './io/crypto/secure.js';
 import { native, type NativeDeviceContext, type NativePackOptions } from './native.js';
@@ -130,6 +130,12 @@ export class InferenceSession {
     this.#execution = options.execution ?? 'auto';
     this.#plans = new PlanCache(options.planCacheSize ?? 16);
     this.device = options.device ?? 'cpu';
+    // What the session keeps is settled (constants copied out of a mapped file) before packing
+    // discards the file's pages: copied later, a constant faults its page back in, and where the page
+    // cache holds the file in 2 MiB folios (a file written moments before) that maps whole megabytes.
+    // The pages decoding and that copy touched go back too: packing faults in only its own weight's.
+    const kept = keptGraph(this.#graph, new Set(this.#graph.nodes.flatMap((n) => packedWeightInputs(n).map((i) => n.inputs[i]))), ownedFile);
+    if (ownedFile) releaseFile(ownedFile);
     try {
       if (this.device === 'cuda') this.#context = createCudaSession();
       this.#packWeights(model.weightFormats, options.weightFormat, model, ownedFile);
@@ -138,7 +144,8 @@ export class InferenceSession {
       this.#context?.release();
       throw e;
     }
-    this.#graph = keptGraph(this.#graph, this.#weightIndex, ownedFile);
+    this.#graph = kept;
+    if (ownedFile) releaseFile(ownedFile);
     const keyed = new Set(valueInputs(this.#graph));
     this.#valueInputs = this.#inputs.flatMap((v, i) => (keyed.has(v.name) ? [i] : []));
   }

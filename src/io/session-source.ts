@@ -82,7 +82,7 @@ function detached(t: ConstTensor, file: Uint8Array): ConstTensor {
  * discarded as they are adopted: what stays is the constants' own bytes); and, for a mapped ONNX file,
  * every constant and tensor attribute that views it copied, so no view into the mapping outlives create().
  */
-export function keptGraph(graph: Graph, packed: ReadonlyMap<string, number>, file?: SessionFile): Graph {
+export function keptGraph(graph: Graph, packed: ReadonlySet<string>, file?: SessionFile): Graph {
   const own = (t: ConstTensor): ConstTensor => {
     if (file?.mapped) return detached(t, file.bytes);
     const d = t.data;
@@ -101,6 +101,15 @@ export function keptGraph(graph: Graph, packed: ReadonlyMap<string, number>, fil
         return attrs ? Object.freeze({ ...n, attrs: Object.freeze(attrs) }) : n;
       });
   return Object.freeze({ ...graph, initializers, nodes });
+}
+
+/**
+ * Once a session is created: a mapped file's pages all handed back to the OS (nothing the session keeps
+ * views it, keptGraph), so none stays in RSS until the mapping is collected. A .sparq file read into
+ * private memory is left as it is: the constants the session keeps view it.
+ */
+export function releaseFile(file: SessionFile): void {
+  if (file.mapped && file.bytes.length > 0) native().discardPages(file.bytes);
 }
 
 /**
