@@ -8,27 +8,12 @@
 #include <vector>
 
 #include "check.h"
+#include "kernel_testing.h"
 #include "sparq/cpu.h"
 #include "sparq/error.h"
 #include "sparq/packed.h"
 
 using namespace sparq_test;
-
-namespace {
-
-bool same_outputs(const sparq::PackedWeights& a, const sparq::PackedWeights& b) {
-  const int64_t K = a.K(), N = a.N();
-  for (int64_t M : {1, 7, 33}) {
-    auto x = random_vector(static_cast<size_t>(M * K), 9);
-    std::vector<float> ya(static_cast<size_t>(M * N), NAN), yb(static_cast<size_t>(M * N), NAN);
-    a.matmul(x.data(), M, ya.data(), sparq::Epilogue{}, 1);
-    b.matmul(x.data(), M, yb.data(), sparq::Epilogue{}, 1);
-    if (std::memcmp(ya.data(), yb.data(), ya.size() * sizeof(float)) != 0) return false;
-  }
-  return true;
-}
-
-}  // namespace
 
 TEST(bytes_at_every_offset_pack_like_the_aligned_matrix) {
   for (const char* isa_name : {"scalar", "avx2", "avx512"}) {
