@@ -20,7 +20,8 @@
       "conditions": [
         ["sparq_x86==1", {
           "dependencies": ["sparq_x86_plain", "sparq_avx2", "sparq_avx2_vnni", "sparq_avx512", "sparq_avx512_vnni"]
-        }]
+        }],
+        ["OS=='linux'", { "libraries": ["-ldl"] }]
       ]
     }
   ],

@@ -63,6 +63,11 @@ export interface NativeAddon {
   readFile(path: string): Uint8Array;
   /** A whole file mapped privately (no copy); no view may outlive its use: a truncated file faults it. Throws ERR_IO. */
   mapFile(path: string): Uint8Array;
+  /**
+   * AES-256-GCM: decrypts each item's data over itself (in parallel), returns the index of the first item
+   * whose tag fails, or -1. Absent where the running Node exports no OpenSSL (then node:crypto decrypts).
+   */
+  aesGcmOpen?(key: Uint8Array, items: [nonce: Uint8Array, aad: Uint8Array, data: Uint8Array, tag: Uint8Array][]): number;
   /** Returns the whole pages inside a view's bytes to the OS; the bytes read as zero afterwards. */
   discardPages(view: ArrayBufferView): number;
   /** Live handles holding native memory (packed weights, plans) and the bytes they reported to the GC. */

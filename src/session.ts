@@ -17,8 +17,7 @@ import { assertCudaAvailable, cudaFormatFor } from './cuda.js';
 import { PackedWeights, overlaps } from './kernels.js';
 
 import { Model, type WeightFormatSpec } from './model.js';
-import { type SessionFile, fileReleaser, keptGraph, sessionSource } from './io/session-source.js';
-import { loadModel } from './io/model-file.js';
+import { type SessionFile, fileReleaser, keptGraph, protectedSessionSource, releaseFile, sessionSource } from './io/session-source.js';
 import { defaultProtection } from './io/crypto/defaults.js';
 import type { OpenOptions } from './io/crypto/secure.js';
 import { native, type NativeDeviceContext, type NativePackOptions } from './native.js';
@@ -131,6 +130,12 @@ export class InferenceSession {
     this.#execution = options.execution ?? 'auto';
     this.#plans = new PlanCache(options.planCacheSize ?? 16);
     this.device = options.device ?? 'cpu';
+    // What the session keeps is settled (constants copied out of a mapped file) before packing
+    // discards the file's pages: copied later, a constant faults its page back in, and where the page
+    // cache holds the file in 2 MiB folios (a file written moments before) that maps whole megabytes.
+    // The pages decoding and that copy touched go back too: packing faults in only its own weight's.
+    const kept = keptGraph(this.#graph, new Set(this.#graph.nodes.flatMap((n) => packedWeightInputs(n).map((i) => n.inputs[i]))), ownedFile);
+    if (ownedFile) releaseFile(ownedFile);
     try {
       if (this.device === 'cuda') this.#context = createCudaSession();
       this.#packWeights(model.weightFormats, options.weightFormat, model, ownedFile);
@@ -139,7 +144,8 @@ export class InferenceSession {
       this.#context?.release();
       throw e;
     }
-    this.#graph = keptGraph(this.#graph, this.#weightIndex, ownedFile);
+    this.#graph = kept;
+    if (ownedFile) releaseFile(ownedFile);
     const keyed = new Set(valueInputs(this.#graph));
     this.#valueInputs = this.#inputs.flatMap((v, i) => (keyed.has(v.name) ? [i] : []));
   }
@@ -157,9 +163,10 @@ export class InferenceSession {
     if (source instanceof Model) return new InferenceSession(source, opts);
     if (typeof source !== 'string' && !(source instanceof Uint8Array)) throw typeError('a path, a Uint8Array of ONNX bytes or a Model', 'source', source);
     // A key or a signature to check: decrypted and verified whole before the session exists.
-    if ((opts.key ?? opts.verify ?? defaultProtection().key ?? defaultProtection().verify) !== undefined)
-      return new InferenceSession(await loadModel(source, { key: opts.key, verify: opts.verify }), opts);
-    const { model, file } = sessionSource(source);
+    const { model, file } =
+      (opts.key ?? opts.verify ?? defaultProtection().key ?? defaultProtection().verify) !== undefined
+        ? await protectedSessionSource(source, { key: opts.key, verify: opts.verify })
+        : sessionSource(source);
     return new InferenceSession(model, opts, file);
   }
 

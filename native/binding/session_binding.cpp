@@ -262,8 +262,9 @@ Napi::Value CreatePlan(const Napi::CallbackInfo& info) {
 }
 
 // packBytes(format, bytes, K, N, options) -> PackedHandle: packs fp32 weights given as little-endian
-// bytes at any alignment (weights sitting unaligned inside a model file), through a transient aligned
-// copy of that one matrix, so the caller never materialises a JS copy of every weight.
+// bytes at any alignment (weights sitting unaligned inside a model file): in place where the format
+// packs from bytes ('dense'), else through a transient aligned copy of that one matrix, so the caller
+// never materialises a JS copy of every weight.
 Napi::Value PackBytes(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string format = arg_string(info, 0, "format");
@@ -277,11 +278,7 @@ Napi::Value PackBytes(const Napi::CallbackInfo& info) {
                                std::to_string(bytes.ByteLength()));
   sparq::PackOptions opts = read_pack_options(info, 4);
   std::shared_ptr<sparq::PackedWeights> packed;
-  rethrow_native(env, [&] {
-    std::vector<float> W(static_cast<size_t>(K * N));
-    std::memcpy(W.data(), bytes.Data(), bytes.ByteLength());
-    packed = sparq::pack_weights(format, W.data(), K, N, opts);
-  });
+  rethrow_native(env, [&] { packed = sparq::pack_weights_bytes(format, bytes.Data(), K, N, opts); });
   return PackedHandle::Wrap(env, std::move(packed));
 }
 

@@ -43,15 +43,16 @@ int64_t choose_kc(int64_t K) {
 
 class DenseF32 final : public PackedWeights {
  public:
-  DenseF32(const float* W, int64_t K, int64_t N, Isa isa)
+  // W: K·N little-endian fp32 values as bytes, at any alignment (rows are copied with memcpy).
+  DenseF32(const unsigned char* W, int64_t K, int64_t N, Isa isa)
       : PackedWeights(K, N, isa), kernels_(gemm_f32_kernels(isa)), nr_(kernels_->nr) {
     panels_ = (N + nr_ - 1) / nr_;
     data_.resize(static_cast<size_t>(panels_ * K * nr_));
     for (int64_t k = 0; k < K; ++k) {
-      const float* src = W + k * N;
+      const unsigned char* src = W + k * N * sizeof(float);
       for (int64_t p = 0; p < panels_; ++p) {
         const int64_t n0 = p * nr_, cols = std::min<int64_t>(nr_, N - n0);
-        std::memcpy(data_.data() + (p * K + k) * nr_, src + n0, sizeof(float) * static_cast<size_t>(cols));
+        std::memcpy(data_.data() + (p * K + k) * nr_, src + n0 * sizeof(float), sizeof(float) * static_cast<size_t>(cols));
       }
     }
   }
@@ -133,11 +134,17 @@ class DenseF32 final : public PackedWeights {
 };
 
 std::unique_ptr<PackedWeights> pack_dense(const float* W, int64_t K, int64_t N, const PackOptions& opts) {
+  return std::make_unique<DenseF32>(reinterpret_cast<const unsigned char*>(W), K, N, opts.isa);
+}
+
+// A weight at an odd offset in a mapped ONNX file packs straight from the file: no aligned copy.
+std::unique_ptr<PackedWeights> pack_dense_bytes(const unsigned char* W, int64_t K, int64_t N, const PackOptions& opts) {
   return std::make_unique<DenseF32>(W, K, N, opts.isa);
 }
 
 }  // namespace
 
 SPARQ_REGISTER_FORMAT(dense, "dense", pack_dense);
+SPARQ_REGISTER_BYTES_PACKER(dense, "dense", pack_dense_bytes);
 
 }  // namespace sparq

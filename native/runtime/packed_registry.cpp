@@ -1,4 +1,7 @@
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -69,6 +72,33 @@ std::unique_ptr<PackedWeights> pack_weights(const std::string& format, const flo
   std::string known;
   for (auto& entry : registry()) known += (known.empty() ? "" : ", ") + entry.first;
   throw invalid_argument("Expected one of " + known + " for options.format but received '" + format + "'");
+}
+
+namespace {
+
+std::vector<std::pair<std::string, PackBytesFn>>& bytes_registry() {
+  static std::vector<std::pair<std::string, PackBytesFn>> formats;
+  return formats;
+}
+
+}  // namespace
+
+void register_bytes_packer(const char* name, PackBytesFn fn) { bytes_registry().emplace_back(name, fn); }
+
+std::unique_ptr<PackedWeights> pack_weights_bytes(const std::string& format, const unsigned char* W, int64_t K, int64_t N,
+                                                  PackOptions opts) {
+  check_dims(K, N);
+  if (!W) throw invalid_argument("Expected 4·K·N bytes for W but received null");
+  if (reinterpret_cast<uintptr_t>(W) % alignof(float) == 0) return pack_weights(format, reinterpret_cast<const float*>(W), K, N, std::move(opts));
+  for (auto& entry : bytes_registry())
+    if (entry.first == format) {
+      resolve_isa(opts);
+      return entry.second(W, K, N, opts);
+    }
+  // No bytes packer: an aligned copy (not zero-filled first: every value is written).
+  std::unique_ptr<float[]> aligned(new float[static_cast<size_t>(K * N)]);
+  std::memcpy(aligned.get(), W, static_cast<size_t>(K * N) * sizeof(float));
+  return pack_weights(format, aligned.get(), K, N, std::move(opts));
 }
 
 std::unique_ptr<PackedWeights> pack_weights_csc(const std::string& format, const CscMatrix& W, int64_t nnz, int64_t K,

@@ -1,6 +1,8 @@
 // Shared by the kernel tests: the shapes every variant is checked on, and a check of one packed
 // format against the double-accumulation reference for every ISA this CPU has.
 #pragma once
+#include <cmath>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -68,6 +70,20 @@ inline void check_format_against_reference(const std::string& format, const std:
       }
     }
   }
+}
+
+// Whether two packings of one W compute bit-identical outputs (M = 1, a few rows, many rows; NaN-filled
+// outputs, so a value left unwritten differs too).
+inline bool same_outputs(const sparq::PackedWeights& a, const sparq::PackedWeights& b) {
+  const int64_t K = a.K(), N = a.N();
+  for (int64_t M : {1, 5, 40}) {
+    auto x = random_vector(static_cast<size_t>(M * K), 3);
+    std::vector<float> ya(static_cast<size_t>(M * N), NAN), yb(static_cast<size_t>(M * N), NAN);
+    a.matmul(x.data(), M, ya.data(), sparq::Epilogue{}, 1);
+    b.matmul(x.data(), M, yb.data(), sparq::Epilogue{}, 1);
+    if (std::memcmp(ya.data(), yb.data(), ya.size() * sizeof(float)) != 0) return false;
+  }
+  return true;
 }
 
 }  // namespace sparq_test

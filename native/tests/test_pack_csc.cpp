@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "check.h"
+#include "kernel_testing.h"
 #include "sparq/cpu.h"
 #include "sparq/error.h"
 #include "sparq/packed.h"
@@ -46,18 +47,6 @@ std::vector<float> pruned(int64_t K, int64_t N, double sparsity, bool blocks, ui
       if (u(rng) < sparsity)
         for (int64_t k = k0; k < std::min(K, k0 + (blocks ? 4 : 1)); ++k) W[static_cast<size_t>(k * N + n)] = 0.0f;
   return W;
-}
-
-bool same_outputs(const sparq::PackedWeights& a, const sparq::PackedWeights& b) {
-  const int64_t K = a.K(), N = a.N();
-  for (int64_t M : {1, 5, 40}) {
-    auto x = random_vector(static_cast<size_t>(M * K), 3);
-    std::vector<float> ya(static_cast<size_t>(M * N), NAN), yb(static_cast<size_t>(M * N), NAN);
-    a.matmul(x.data(), M, ya.data(), sparq::Epilogue{}, 1);
-    b.matmul(x.data(), M, yb.data(), sparq::Epilogue{}, 1);
-    if (std::memcmp(ya.data(), yb.data(), ya.size() * sizeof(float)) != 0) return false;
-  }
-  return true;
 }
 
 bool refused(const std::string& format, const sparq::CscMatrix& m, int64_t nnz, int64_t K, int64_t N) {

@@ -2,7 +2,7 @@
 // module picks the codec by content (.sparq signature, else ONNX) when reading and by extension when
 // writing. A path is read by the native reader (native/runtime/read_file.cpp: one private copy in
 // 64-byte-aligned, huge-page memory), so .sparq sections lie aligned and can be adopted in place.
-import { writeFileSync } from 'node:fs';
+import { closeSync, openSync, readSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 
 import { SparqError, rethrowNative, typeError } from '../errors.js';
@@ -12,7 +12,7 @@ import { decodeModel } from '../onnx/decode.js';
 import { checkObject } from '../validate.js';
 import type { OnnxExportOptions } from './export-onnx.js';
 import { defaultProtection } from './crypto/defaults.js';
-import type { OpenOptions, ProtectOptions } from './crypto/secure.js';
+import { type OpenOptions, type ProtectOptions, openProtected, unsignedFormat, writeProtected } from './crypto/secure.js';
 import { isSparq } from './sparq-format.js';
 import { type SparqWriteOptions, decodeSparqModel, decodeSparqSections, encodeSparqModel, sparqModelSections } from './sparq-model.js';
 
@@ -39,19 +39,52 @@ export function readModelFile(path: string): Uint8Array {
  */
 export async function loadModel(source: string | Uint8Array, options: LoadOptions = {}): Promise<Model> {
   const opts = checkObject(options, 'options') as LoadOptions;
-  const key = opts.key ?? defaultProtection().key;
-  const verify = opts.verify ?? defaultProtection().verify;
-  if (key === undefined && verify === undefined) return loadModelSync(source, opts);
+  const protection = protectionOf(opts);
+  if (protection.key === undefined && protection.verify === undefined) return loadModelSync(source, opts);
+  return (await openProtectedModel(source, protection))?.model ?? loadModelSync(source, opts);
+}
+
+/** The options' key and verify, else the CLI's defaults (crypto/defaults.ts). */
+export function protectionOf(options: OpenOptions): OpenOptions {
+  return { key: options.key ?? defaultProtection().key, verify: options.verify ?? defaultProtection().verify };
+}
+
+/**
+ * A .sparq model opened with a key or keys to verify: the signature checked and every section decrypted
+ * before the Model exists. A path is read here (`file`: that private copy, decrypted in place, which the
+ * model's constants and packed weights view); a caller's bytes are never written. null: an ONNX model
+ * and no verify (ONNX has nothing to decrypt; the caller reads it as usual).
+ */
+export async function openProtectedModel(source: string | Uint8Array, options: OpenOptions): Promise<{ model: Model; file?: Uint8Array } | null> {
   if (typeof source !== 'string' && !(source instanceof Uint8Array)) throw typeError('a path or a Uint8Array of ONNX bytes', 'source', source);
-  const bytes = typeof source === 'string' ? readModelFile(resolve(source)) : source;
-  const { openProtected, unsignedFormat } = await import('./crypto/secure.js');
-  if (!isSparq(bytes)) {
-    if (verify !== undefined) throw unsignedFormat('An ONNX model');
-    return loadModelSync(source, opts);
+  const path = typeof source === 'string' ? resolve(source) : undefined;
+  if (!isSparq(path === undefined ? (source as Uint8Array) : firstBytes(path))) {
+    if (options.verify !== undefined) throw unsignedFormat('An ONNX model');
+    return null;
   }
+  const bytes = path === undefined ? (source as Uint8Array) : readModelFile(path);
   // A file read here is owned here: encrypted sections decrypt in place, constants view the buffer.
-  const owned = typeof source === 'string';
-  return decodeSparqSections(await openProtected(bytes, { key, verify }, 'options', owned), owned);
+  const owned = path !== undefined;
+  const model = decodeSparqSections(await openProtected(bytes, options, 'options', owned), owned);
+  return { model, file: owned ? bytes : undefined };
+}
+
+/** The first 8 bytes of a file (fewer if it is shorter): enough to tell a .sparq from ONNX. */
+export function firstBytes(path: string): Uint8Array {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    throw new SparqError('ERR_IO', `Could not read the model file "${path}": ${(e as Error).message}`, { cause: e });
+  }
+  try {
+    const head = new Uint8Array(8);
+    return head.subarray(0, readSync(fd, head, 0, 8, 0));
+  } catch (e) {
+    throw new SparqError('ERR_IO', `Could not read the model file "${path}": ${(e as Error).message}`, { cause: e });
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** loadModel without the promise (for constructors that must stay synchronous). */
@@ -86,10 +119,10 @@ export async function saveModel(model: Model, path: string, options: SparqWriteO
   const sparq = path.toLowerCase().endsWith('.sparq');
   const protect = opts.key !== undefined || opts.sign !== undefined;
   if (protect && !sparq) throw typeError('a .sparq path (only .sparq files are encrypted or signed)', 'path', path);
-  // Encryption and signing load node:crypto, and the ONNX exporter (with the int8 rewriting it brings)
-  // loads on first save: only for the files that use them, not with `import('sparq')`.
+  // Encryption and signing load node:crypto (crypto/secure.ts), and the ONNX exporter (with the int8
+  // rewriting it brings) loads on first save: only for the files that use them, not with `import('sparq')`.
   const bytes = protect
-    ? await (await import('./crypto/secure.js')).writeProtected(sparqModelSections(model, opts), opts)
+    ? await writeProtected(sparqModelSections(model, opts), opts)
     : sparq
       ? encodeSparqModel(model, opts)
       : (await import('./export-onnx.js')).exportOnnx(model, opts);

@@ -9,15 +9,15 @@
 // could still fault it with SIGBUS: the one window, the cost of not copying 100+ MB; onnxruntime maps
 // external data the same way.) A .sparq file is read (native readFile, a private copy): its packed weights
 // are small, and the Model a caller gets from loadModel views it for as long as the caller keeps it.
-import { closeSync, openSync, readSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 
-import { SparqError, rethrowNative, typeError } from '../errors.js';
+import { rethrowNative, typeError } from '../errors.js';
 import { isPackedWeightInput } from '../graph/packed-inputs.js';
 import { type Attribute, type ConstTensor, type Graph, type Node, type TypedData, LazyTensor } from '../graph/ir.js';
 import { Model } from '../model.js';
 import { native } from '../native.js';
-import { loadModelSync, modelFromBytes, readModelFile } from './model-file.js';
+import { firstBytes, loadModelSync, modelFromBytes, openProtectedModel, protectionOf, readModelFile } from './model-file.js';
+import type { OpenOptions } from './crypto/secure.js';
 import { prepackedOf } from './prepacked.js';
 import { isSparq } from './sparq-format.js';
 
@@ -45,22 +45,15 @@ export function sessionSource(source: string | Uint8Array | Model): SessionSourc
   return { model: modelFromBytes(bytes, dirname(path), !mapped), file: { bytes, mapped } };
 }
 
-/** The first 8 bytes of a file (fewer if it is shorter): enough to tell a .sparq from ONNX. */
-function firstBytes(path: string): Uint8Array {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (e) {
-    throw new SparqError('ERR_IO', `Could not read the model file "${path}": ${(e as Error).message}`, { cause: e });
-  }
-  try {
-    const head = new Uint8Array(8);
-    return head.subarray(0, readSync(fd, head, 0, 8, 0));
-  } catch (e) {
-    throw new SparqError('ERR_IO', `Could not read the model file "${path}": ${(e as Error).message}`, { cause: e });
-  } finally {
-    closeSync(fd);
-  }
+/**
+ * The same for a session given a key or keys to verify (options, else the CLI's defaults): a .sparq file
+ * decrypted and verified whole before the Model exists, in place where the session read the file itself
+ * (then the session keeps that buffer as a file of its own, as for a plain .sparq file).
+ */
+export async function protectedSessionSource(source: string | Uint8Array, options: OpenOptions): Promise<SessionSource> {
+  const opened = await openProtectedModel(source, protectionOf(options));
+  if (!opened) return sessionSource(source);
+  return { model: opened.model, file: opened.file && { bytes: opened.file, mapped: false } };
 }
 
 function mapModelFile(path: string): Uint8Array {
@@ -89,7 +82,7 @@ function detached(t: ConstTensor, file: Uint8Array): ConstTensor {
  * discarded as they are adopted: what stays is the constants' own bytes); and, for a mapped ONNX file,
  * every constant and tensor attribute that views it copied, so no view into the mapping outlives create().
  */
-export function keptGraph(graph: Graph, packed: ReadonlyMap<string, number>, file?: SessionFile): Graph {
+export function keptGraph(graph: Graph, packed: ReadonlySet<string>, file?: SessionFile): Graph {
   const own = (t: ConstTensor): ConstTensor => {
     if (file?.mapped) return detached(t, file.bytes);
     const d = t.data;
@@ -108,6 +101,15 @@ export function keptGraph(graph: Graph, packed: ReadonlyMap<string, number>, fil
         return attrs ? Object.freeze({ ...n, attrs: Object.freeze(attrs) }) : n;
       });
   return Object.freeze({ ...graph, initializers, nodes });
+}
+
+/**
+ * Once a session is created: a mapped file's pages all handed back to the OS (nothing the session keeps
+ * views it, keptGraph), so none stays in RSS until the mapping is collected. A .sparq file read into
+ * private memory is left as it is: the constants the session keeps view it.
+ */
+export function releaseFile(file: SessionFile): void {
+  if (file.mapped && file.bytes.length > 0) native().discardPages(file.bytes);
 }
 
 /**

@@ -114,6 +114,21 @@ void register_csc_packer(const char* name, PackCscFn fn);
 std::unique_ptr<PackedWeights> pack_weights_csc(const std::string& format, const CscMatrix& W, int64_t nnz, int64_t K,
                                                 int64_t N, PackOptions opts);
 
+// W given as little-endian fp32 bytes at any alignment (a weight inside a mapped model file). Formats
+// with a bytes packer read them in place, in one pass; the others pack from an aligned copy.
+using PackBytesFn = std::unique_ptr<PackedWeights> (*)(const unsigned char* W, int64_t K, int64_t N, const PackOptions& opts);
+
+void register_bytes_packer(const char* name, PackBytesFn fn);
+
+// pack_weights for fp32 bytes (4·K·N of them, which the caller checked).
+std::unique_ptr<PackedWeights> pack_weights_bytes(const std::string& format, const unsigned char* W, int64_t K, int64_t N,
+                                                  PackOptions opts);
+
+struct BytesPackerRegistrar {
+  BytesPackerRegistrar(const char* name, PackBytesFn fn) { register_bytes_packer(name, fn); }
+};
+#define SPARQ_REGISTER_BYTES_PACKER(ident, name, fn) static ::sparq::BytesPackerRegistrar sparq_bytes_packer_registrar_##ident(name, fn)
+
 struct CscPackerRegistrar {
   CscPackerRegistrar(const char* name, PackCscFn fn) { register_csc_packer(name, fn); }
 };

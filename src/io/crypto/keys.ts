@@ -2,7 +2,9 @@
 // or an async keyProvider(keyId) that fetches it (from a KMS or a secret store). Each file is encrypted
 // under a fresh random data key, stored wrapped (AES-256-GCM) by the KEK beside the key id: envelope
 // encryption, so rotating a KEK rewraps 32 bytes, and a KMS need only ever see data keys.
-import { createCipheriv, createDecipheriv, createSecretKey, KeyObject, randomBytes } from 'node:crypto';
+// No node:crypto here: opening a model with a key does not load it (~5 ms; unseal.ts decrypts natively).
+import type { KeyObject } from 'node:crypto';
+import { types } from 'node:util';
 
 import { SparqError, rangeError, typeError } from '../../errors.js';
 
@@ -14,26 +16,33 @@ const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 const WRAP_CONTEXT = 'sparq data key v1';
 
+export const GCM = { KEY_BYTES, NONCE_BYTES, TAG_BYTES } as const;
+
 export function isKeySpec(v: unknown): v is KeySpec {
-  return v instanceof Uint8Array || v instanceof KeyObject || typeof v === 'function';
+  return v instanceof Uint8Array || types.isKeyObject(v) || typeof v === 'function';
 }
 
-/** A KEK as a secret KeyObject, checked to be 32 bytes (AES-256). */
-export function secretKey(value: unknown, name: string): KeyObject {
-  if (value instanceof KeyObject) {
-    if (value.type !== 'secret' || value.symmetricKeySize !== KEY_BYTES) throw rangeError(`a 32-byte secret KeyObject`, name, `a ${value.type} KeyObject${value.symmetricKeySize ? ` of ${value.symmetricKeySize} bytes` : ''}`);
-    return value;
+/**
+ * A KEK's 32 raw bytes (AES-256), checked, in a private copy the caller wipes (fill(0)) once used:
+ * raw bytes, because the native cipher (and createCipheriv) take them without node:crypto's KeyObject.
+ */
+export function secretKeyBytes(value: unknown, name: string): Uint8Array {
+  if (types.isKeyObject(value)) {
+    const k = value as KeyObject;
+    if (k.type !== 'secret' || k.symmetricKeySize !== KEY_BYTES) throw rangeError(`a 32-byte secret KeyObject`, name, `a ${k.type} KeyObject${k.symmetricKeySize ? ` of ${k.symmetricKeySize} bytes` : ''}`);
+    const raw = k.export();
+    return new Uint8Array(raw.buffer, raw.byteOffset, raw.length);
   }
   if (value instanceof Uint8Array) {
     if (value.length !== KEY_BYTES) throw rangeError('a 32-byte key (AES-256)', name, value);
-    return createSecretKey(value);
+    return Uint8Array.from(value);
   }
   throw typeError('a 32-byte Uint8Array, a secret KeyObject or an async keyProvider(keyId)', name, value);
 }
 
-/** The KEK for a file's key id: the key itself, or what the provider returns for the id. */
-export async function resolveKek(spec: KeySpec, keyId: string | null, name: string): Promise<KeyObject> {
-  if (typeof spec !== 'function') return secretKey(spec, name);
+/** The KEK for a file's key id (the key itself, or what the provider returns for the id), as secretKeyBytes. */
+export async function resolveKek(spec: KeySpec, keyId: string | null, name: string): Promise<Uint8Array> {
+  if (typeof spec !== 'function') return secretKeyBytes(spec, name);
   if (keyId === null) throw new SparqError('ERR_DECRYPT', `The model was encrypted with a key given directly (no key id), so a keyProvider cannot find it; pass the key itself as ${name}`);
   let key: unknown;
   try {
@@ -41,7 +50,7 @@ export async function resolveKek(spec: KeySpec, keyId: string | null, name: stri
   } catch (e) {
     throw new SparqError('ERR_DECRYPT', `The keyProvider failed for key id "${keyId}": ${(e as Error)?.message ?? String(e)}`, { cause: e });
   }
-  return secretKey(key, `the keyProvider's key for "${keyId}"`);
+  return secretKeyBytes(key, `the keyProvider's key for "${keyId}"`);
 }
 
 /** The key in SPARQ_MODEL_KEY: 64 hex digits or base64 of 32 bytes. */
@@ -54,36 +63,7 @@ export function parseKeyText(text: string, name: string): Uint8Array {
   return new Uint8Array(bytes);
 }
 
-function wrapAad(keyId: string | null): Buffer {
+/** The associated data of a wrapped data key: it is bound to the key id it was stored with. */
+export function wrapAad(keyId: string | null): Buffer {
   return Buffer.from(`${WRAP_CONTEXT}\0${keyId ?? ''}`, 'utf8');
 }
-
-/** A fresh data key and its wrapping by the KEK. */
-export function newDataKey(kek: KeyObject, keyId: string | null): { dataKey: KeyObject; nonce: string; wrapped: string } {
-  const raw = randomBytes(KEY_BYTES);
-  const nonce = randomBytes(NONCE_BYTES);
-  const c = createCipheriv('aes-256-gcm', kek, nonce).setAAD(wrapAad(keyId));
-  const wrapped = Buffer.concat([c.update(raw), c.final(), c.getAuthTag()]);
-  const dataKey = createSecretKey(raw);
-  raw.fill(0);
-  return { dataKey, nonce: nonce.toString('base64'), wrapped: wrapped.toString('base64') };
-}
-
-/** Unwraps a file's data key; the wrong KEK fails the GCM tag: ERR_DECRYPT. */
-export function unwrapDataKey(kek: KeyObject, keyId: string | null, nonce: string, wrapped: string): KeyObject {
-  const n = Buffer.from(nonce, 'base64');
-  const w = Buffer.from(wrapped, 'base64');
-  if (n.length !== NONCE_BYTES || w.length !== KEY_BYTES + TAG_BYTES) throw new SparqError('ERR_DECRYPT', 'The encrypted model\'s wrapped data key is malformed');
-  try {
-    const d = createDecipheriv('aes-256-gcm', kek, n).setAAD(wrapAad(keyId));
-    d.setAuthTag(w.subarray(KEY_BYTES));
-    const raw = Buffer.concat([d.update(w.subarray(0, KEY_BYTES)), d.final()]);
-    const key = createSecretKey(raw);
-    raw.fill(0);
-    return key;
-  } catch (e) {
-    throw new SparqError('ERR_DECRYPT', `The key does not decrypt this model (wrong key${keyId ? ` for key id "${keyId}"` : ''}, or the file was changed)`, { cause: e });
-  }
-}
-
-export const GCM = { NONCE_BYTES, TAG_BYTES } as const;

@@ -1,12 +1,15 @@
 // Writing and opening protected .sparq files: the async entry points behind saveModel(..., { key, sign })
 // and loadModel / InferenceSession.create(..., { key, verify }). Everything is decrypted and verified
-// before a Model exists, so a failure never leaves a partly loaded model or session.
+// before a Model exists, so a failure never leaves a partly loaded model or session. node:crypto (~5 ms to
+// load) comes in with what needs it: writing (seal.ts), signatures (signature.ts); decryption is native.
+import type { KeyObject } from 'node:crypto';
+
 import { SparqError, typeError } from '../../errors.js';
 import { openSparq, writeSparq, type SectionInput, type SparqSection } from '../sparq-format.js';
 import { isKeySpec, resolveKek, type KeySpec } from './keys.js';
 import { openUnkeyed, readCryptoHeader, sealedName, SECTION_CRYPTO, SECTION_SIGNATURE, SECTION_SIGNED, unwrapSigned } from './protection.js';
-import { sealSections, unsealSections } from './seal.js';
-import { privateKey, publicKey, signFile, verifySigned, type PrivateKeyInput, type PublicKeyInput } from './signature.js';
+import type { PrivateKeyInput, PublicKeyInput } from './signature.js';
+import { unsealSections } from './unseal.js';
 
 export interface ProtectOptions {
   /** Encrypt every section (AES-256-GCM) under a fresh data key wrapped by this key (or the provider's key for `keyId`). */
@@ -34,22 +37,28 @@ export function checkProtectOptions(o: ProtectOptions, name: string): void {
 /** The bytes of a .sparq file with these sections, encrypted and/or signed as asked. */
 export async function writeProtected(sections: readonly SectionInput[], options: ProtectOptions, name = 'options'): Promise<Uint8Array> {
   checkProtectOptions(options, name);
-  const signer = options.sign === undefined ? undefined : privateKey(options.sign, `${name}.sign`);
+  const signature = options.sign === undefined ? undefined : await import('./signature.js');
+  const signer = signature?.privateKey(options.sign, `${name}.sign`);
   let bytes: Uint8Array;
   if (options.key !== undefined) {
     const keyId = options.keyId ?? null;
     const kek = await resolveKek(options.key, keyId, `${name}.key`);
-    bytes = writeSparq(sealSections(sections, kek, keyId));
+    try {
+      bytes = writeSparq((await import('./seal.js')).sealSections(sections, kek, keyId));
+    } finally {
+      kek.fill(0);
+    }
   } else {
     bytes = writeSparq(sections);
   }
-  return signer ? signFile(bytes, signer) : bytes;
+  return signature && signer ? signature.signFile(bytes, signer) : bytes;
 }
 
-function trustedKeys(verify: OpenOptions['verify'], name: string): ReturnType<typeof publicKey>[] {
+async function trustedKeys(verify: OpenOptions['verify'], name: string): Promise<{ keys: KeyObject[]; verifySigned: typeof import('./signature.js').verifySigned }> {
   const list = Array.isArray(verify) ? verify : [verify];
   if (list.length === 0) throw typeError('an Ed25519 public key or a non-empty array of them', name, verify);
-  return list.map((k, i) => publicKey(k, Array.isArray(verify) ? `${name}[${i}]` : name));
+  const { publicKey, verifySigned } = await import('./signature.js');
+  return { keys: list.map((k, i) => publicKey(k, Array.isArray(verify) ? `${name}[${i}]` : name)), verifySigned };
 }
 
 /**
@@ -79,13 +88,17 @@ function openOuter(bytes: Uint8Array, options: OpenOptions): ReadonlyMap<string,
  */
 export async function openProtected(bytes: Uint8Array, options: OpenOptions, name = 'options', owned = false): Promise<ReadonlyMap<string, SparqSection>> {
   if (options.key !== undefined && !isKeySpec(options.key)) throw typeError('a 32-byte Uint8Array, a secret KeyObject or an async keyProvider(keyId)', `${name}.key`, options.key);
-  const trusted = options.verify === undefined ? undefined : trustedKeys(options.verify, `${name}.verify`);
+  const trusted = options.verify === undefined ? undefined : await trustedKeys(options.verify, `${name}.verify`);
   const outer = openOuter(bytes, options);
-  const inner = trusted ? openSparq(verifySigned(outer, trusted).file) : unwrapSigned(outer);
+  const inner = trusted ? openSparq(trusted.verifySigned(outer, trusted.keys).file) : unwrapSigned(outer);
   const crypto = inner.get(SECTION_CRYPTO);
   if (!crypto || options.key === undefined) return openUnkeyed(inner);
   const kek = await resolveKek(options.key, readCryptoHeader(crypto).header.keyId, `${name}.key`);
-  return unsealSections(inner, kek, owned);
+  try {
+    return await unsealSections(inner, kek, owned);
+  } finally {
+    kek.fill(0);
+  }
 }
 
 /** A non-.sparq file (ONNX) opened with { verify }: it cannot carry a signature. */
