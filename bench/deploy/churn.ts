@@ -1,7 +1,10 @@
 // Sessions created, run once and released, over and over (a service reloading models, a test suite, a
 // serverless handler): 10,000 cycles (2,000 with --short) of a small compressed .sparq in a fresh child
-// process, RSS after a warm-up (the first tenth of the cycles) against RSS at the end; the same for
-// sessions never released, left to the garbage collector. Target: at most 5 MB growth.
+// process, RSS after a warm-up against RSS at the end; the same for sessions never released, left to the
+// garbage collector. Target: at most 5 MB growth. RSS is sampled after every tenth of the cycles (after a
+// collection and the finalizers it queued): one sample moves by +-3 MB from one to the next (V8's pages,
+// the C heap's free lists), so "after warm-up" is the median of the samples at 1/10, 2/10 and 3/10 and
+// "at the end" the median of those at 8/10, 9/10 and the end.
 //
 // What grows, measured (glibc's mallinfo2 through heldNative().mallocBytes, V8's heap statistics,
 // /proc/self/smaps): not sparq's native memory — the C heap's bytes in use and the live handle counts
@@ -61,20 +64,26 @@ async function settled(): Promise<Sample> {
   return sample();
 }
 
+/** Each field's median over some samples. */
+function median(samples: Sample[]): Sample {
+  const mid = (key: keyof Sample) => samples.map((s) => s[key]).sort((a, b) => a - b)[samples.length >> 1];
+  return { rss: mid('rss'), v8: mid('v8'), malloc: mid('malloc'), handles: mid('handles') };
+}
+
 /** Child: `cycles` create/run(/release) cycles; prints the samples after the warm-up and at the end. */
 async function child(path: string, cycles: number, release: boolean): Promise<void> {
   const feeds = { input: new Tensor('float32', randomFloats(4 * SIZES[0], 1), [4, SIZES[0]]) };
   const tenth = Math.max(1, Math.floor(cycles / 10));
-  let warm: Sample | undefined;
+  const samples: Sample[] = [];
   for (let i = 0; i < cycles; i++) {
     const s = await InferenceSession.create(path);
     await s.run(feeds);
     if (release) await s.release();
     // Every tenth, the event loop turns (as a service's does): forgotten sessions' finalizers run there.
-    if ((i + 1) % tenth === 0 && !warm) warm = await settled();
-    else if ((i + 1) % tenth === 0) await new Promise((r) => setImmediate(r));
+    if ((i + 1) % tenth === 0) samples.push(await settled());
   }
-  console.log(JSON.stringify({ warm, end: await settled(), tenth }));
+  const last = await settled();
+  console.log(JSON.stringify({ warm: median(samples.slice(0, 3)), end: median([...samples.slice(-3, -1), last]), last }));
 }
 
 export async function run({ short }: { short: boolean }): Promise<DeployResult> {
@@ -93,13 +102,13 @@ export async function run({ short }: { short: boolean }): Promise<DeployResult> 
       const t0 = Date.now();
       const r = spawnSync(process.execPath, ['--expose-gc', ...v8Flags, fileURLToPath(import.meta.url), '--churn-child', path, String(cycles), release ? '1' : '0'], { encoding: 'utf8' });
       const line = r.stdout.trim().split('\n').pop() ?? '';
-      let res: { warm: Sample; end: Sample; tenth: number };
+      let res: { warm: Sample; end: Sample; last: Sample };
       try {
         res = JSON.parse(line) as typeof res;
       } catch {
         throw new Error(`churn child failed (${r.status}): ${r.stderr}`);
       }
-      const { warm, end } = res;
+      const { warm, end, last } = res;
       const round = (x: number) => Math.round(x * 10) / 10;
       rows.push({
         cycles: `${cycles} ${what}`,
@@ -108,11 +117,11 @@ export async function run({ short }: { short: boolean }): Promise<DeployResult> 
         'RSS growth MB (target <= 5)': round(end.rss - warm.rss),
         'of it V8 heap MB': round(end.v8 - warm.v8),
         'C heap in use growth MB': Number.isNaN(end.malloc) ? 'n/a' : round(end.malloc - warm.malloc),
-        'native handles live at end': end.handles,
+        'native handles live at end': last.handles,
         'ms per cycle': round((Date.now() - t0) / cycles),
       });
     }
-    return { title: `Session churn: a ${SIZES.join('-')} MLP, 80% block-pruned + int8, as .sparq, fresh child process, RSS after the first tenth of the cycles vs end`, rows };
+    return { title: `Session churn: a ${SIZES.join('-')} MLP, 80% block-pruned + int8, as .sparq, fresh child process, RSS after warm-up (median at 1-3/10 of the cycles) vs end (median at 8/10-end)`, rows };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
