@@ -70,9 +70,22 @@ export interface NativeAddon {
   aesGcmOpen?(key: Uint8Array, items: [nonce: Uint8Array, aad: Uint8Array, data: Uint8Array, tag: Uint8Array][]): number;
   /** Returns the whole pages inside a view's bytes to the OS; the bytes read as zero afterwards. */
   discardPages(view: ArrayBufferView): number;
-  /** Live handles holding native memory (packed weights, plans) and the bytes they reported to the GC. */
-  heldNative(): { packed: number; plans: number; bytes: number };
+  /** Live handles holding native memory and the bytes they reported to the GC (released or finalized handles count no more). */
+  heldNative(): NativeHeld;
   [extra: string]: unknown;
+}
+
+export interface NativeHeld {
+  /** Packed weights (kernels.pack, a session's linear layers). */
+  packed: number;
+  /** Compiled plans (a session's plan cache). */
+  plans: number;
+  /** Device contexts (a device 'cuda' session's stream and staging). */
+  devices: number;
+  /** What these handles reported to V8 (AdjustExternalMemory). */
+  bytes: number;
+  /** glibc only: bytes the C heap has handed out process-wide (Node's and V8's too): watch its trend. */
+  mallocBytes?: number;
 }
 
 export interface NativePlanHandle {

@@ -2,6 +2,7 @@
 // one (createCudaSession in cuda_binding.cpp).
 #include "binding.h"
 #include "device_context_handle.h"
+#include "held_memory.h"
 
 namespace sparq_binding {
 
@@ -12,10 +13,24 @@ Napi::Function DeviceContextHandle::Define(Napi::Env env) {
 
 DeviceContextHandle::DeviceContextHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DeviceContextHandle>(info) {}
 
+// Finalizer (never released): the handle's reference goes; the packed matrices keep theirs.
+DeviceContextHandle::~DeviceContextHandle() { Drop(Env()); }
+
 Napi::Object DeviceContextHandle::Wrap(Napi::Env env, std::shared_ptr<sparq::DeviceContext> context) {
   Napi::Object obj = constructor_ref(env, "DeviceContextHandle").New({});
-  Napi::ObjectWrap<DeviceContextHandle>::Unwrap(obj)->context_ = std::move(context);
+  DeviceContextHandle* self = Napi::ObjectWrap<DeviceContextHandle>::Unwrap(obj);
+  // The staging it holds now (it may grow with the batches it stages: the GC's count is a floor).
+  self->reported_bytes_ = static_cast<int64_t>(context->bytes());
+  self->context_ = std::move(context);
+  held_add(env, Held::device, self->reported_bytes_);
   return obj;
+}
+
+void DeviceContextHandle::Drop(Napi::Env env) {
+  if (!context_) return;
+  context_.reset();
+  held_remove(env, Held::device, reported_bytes_);
+  reported_bytes_ = 0;
 }
 
 std::shared_ptr<sparq::DeviceContext> DeviceContextHandle::ContextOfValue(Napi::Env env, Napi::Value v, const std::string& name) {
@@ -37,7 +52,7 @@ Napi::Value DeviceContextHandle::Info(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value DeviceContextHandle::Release(const Napi::CallbackInfo& info) {
-  context_.reset();
+  Drop(info.Env());
   return info.Env().Undefined();
 }
 

@@ -1,7 +1,8 @@
 // DeviceContextHandle: the JS object that owns a session's device context (sparq::DeviceContext: for
 // CUDA, a stream and its staging buffers). A session passes it to pack()/packBytes() as options.device;
 // the packed matrices share ownership, so release() only drops the handle's reference and the stream
-// goes when the last matrix using it is freed.
+// goes when the last matrix using it is freed. Like PackedHandle, it reports the staging it holds to the
+// GC (held_memory.h) and a handle never released is dropped by its finalizer.
 #pragma once
 #include <napi.h>
 
@@ -20,12 +21,15 @@ class DeviceContextHandle : public Napi::ObjectWrap<DeviceContextHandle> {
   static std::shared_ptr<sparq::DeviceContext> ContextOfValue(Napi::Env env, Napi::Value v, const std::string& name);
 
   explicit DeviceContextHandle(const Napi::CallbackInfo& info);
+  ~DeviceContextHandle() override;
 
  private:
   Napi::Value Info(const Napi::CallbackInfo& info);
   Napi::Value Release(const Napi::CallbackInfo& info);
+  void Drop(Napi::Env env);
 
   std::shared_ptr<sparq::DeviceContext> context_;
+  int64_t reported_bytes_ = 0;
 };
 
 }  // namespace sparq_binding

@@ -57,7 +57,9 @@ Napi::Value Crc32(const Napi::CallbackInfo& info) {
 }
 
 // readFile(path): the whole file in one aligned block the GC accounts for; sections of a .sparq
-// (64-byte aligned in the file) are then 64-byte aligned in memory too.
+// (64-byte aligned in the file) are then 64-byte aligned in memory too. The view spans the file; its
+// buffer, the whole block (capacity()), so that a session that read the file can give every page of it
+// back at release() (discardPages on the buffer), its last one too.
 Napi::Value ReadFile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::string path = arg_string(info, 0, "path");
@@ -65,7 +67,7 @@ Napi::Value ReadFile(const Napi::CallbackInfo& info) {
   rethrow_native(env, [&] { file = std::make_unique<sparq::FileBytes>(path); });
   const size_t size = file->size();
   uint8_t* data = file->data();
-  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, data, size, [](Napi::Env e, void*, sparq::FileBytes* f) {
+  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, data, file->capacity(), [](Napi::Env e, void*, sparq::FileBytes* f) {
     Napi::MemoryManagement::AdjustExternalMemory(e, -static_cast<int64_t>(f->size()));
     delete f;
   }, file.get());

@@ -124,6 +124,16 @@ FileMapping::~FileMapping() {
 }
 #endif
 
+size_t FileBytes::capacity() const noexcept {
+#if !defined(_WIN32)
+  if (mapped_) {
+    const long page = ::sysconf(_SC_PAGESIZE);
+    if (page > 0) return (allocated_ + static_cast<size_t>(page) - 1) / static_cast<size_t>(page) * static_cast<size_t>(page);
+  }
+#endif
+  return size_;
+}
+
 FileBytes::~FileBytes() {
 #if !defined(_WIN32)
   if (mapped_) {

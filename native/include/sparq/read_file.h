@@ -23,6 +23,9 @@ class FileBytes {
 
   uint8_t* data() noexcept { return data_; }
   size_t size() const noexcept { return size_; }
+  // The bytes the block spans, size() and the zeros after it up to the end of its last page where it is
+  // a mapping: a view over all of them lets an owner hand every page back (MADV_DONTNEED), the last too.
+  size_t capacity() const noexcept;
 
  private:
   uint8_t* data_ = nullptr;
