@@ -172,6 +172,8 @@ describe.skipIf(torchMissing)('sparq serve: the generate extension', () => {
       [{ input_ids: [1], extra: 1 }, /one of the fields .* but received "extra"/],
       [{ input_ids: Array.from({ length: 64 }, () => [1]), parameters: { max_new_tokens: 65536 } }, /KV cache limit .* for parameters\.max_new_tokens/],
       [[1, 2], /a JSON object for the request/],
+      // Past the model's 64 positions: the graph refuses the context, which is the request's doing.
+      [{ input_ids: [1, 2], parameters: { max_new_tokens: GPT.maxPos } }, /a context the model takes .* for the prompt and parameters\.max_new_tokens but received "1 rows of 2 \+ 64 tokens"/],
     ];
     for (const [body, message] of bad) {
       for (const route of ['generate', 'generate_stream']) {

@@ -178,26 +178,37 @@ export async function runGeneration(session: InferenceSession, request: Generate
   let first = t0;
   let steps = 0;
   const stream = generateStream(session, { ...options, inputIds: rows, signal: run.signal, execution: 'worker' });
-  for await (const step of stream) {
-    if (run.signal.aborted) break; // the step that was computing when the client went away
-    if (steps++ === 0) first = performance.now();
-    const delta = step.tokens.map((t) => (t >= 0 ? [t] : []));
-    delta.forEach((d, b) => tokens[b].push(...d));
-    run.onTokens?.(delta.reduce((n, d) => n + d.length, 0));
-    if (run.onStep) {
-      const event: GenerateDelta = { step: step.step, output_ids: single ? delta[0] : delta };
-      if (tokenizer) {
-        // The text each step adds: the row decoded so far past what was already sent.
-        const texts: string[] = [];
-        for (let b = 0; b < rows.length; b++) {
-          const text = delta[b].length > 0 ? await tokenizer.decode(tokens[b]) : shown[b];
-          texts.push(text.startsWith(shown[b]) ? text.slice(shown[b].length) : text);
-          shown[b] = text;
+  try {
+    for await (const step of stream) {
+      if (run.signal.aborted) break; // the step that was computing when the client went away
+      if (steps++ === 0) first = performance.now();
+      const delta = step.tokens.map((t) => (t >= 0 ? [t] : []));
+      delta.forEach((d, b) => tokens[b].push(...d));
+      run.onTokens?.(delta.reduce((n, d) => n + d.length, 0));
+      if (run.onStep) {
+        const event: GenerateDelta = { step: step.step, output_ids: single ? delta[0] : delta };
+        if (tokenizer) {
+          // The text each step adds: the row decoded so far past what was already sent.
+          const texts: string[] = [];
+          for (let b = 0; b < rows.length; b++) {
+            const text = delta[b].length > 0 ? await tokenizer.decode(tokens[b]) : shown[b];
+            texts.push(text.startsWith(shown[b]) ? text.slice(shown[b].length) : text);
+            shown[b] = text;
+          }
+          event.text_output = single ? texts[0] : texts;
         }
-        event.text_output = single ? texts[0] : texts;
+        run.onStep(event);
       }
-      run.onStep(event);
     }
+  } catch (e) {
+    // The model loaded and ran shorter contexts: a graph that cannot take this one (a position table
+    // shorter than prompt + new tokens) refuses the request, not the server.
+    const code = (e as { code?: string }).code;
+    if (!run.signal.aborted && (code === 'ERR_INVALID_MODEL' || code === 'ERR_SHAPE_MISMATCH')) {
+      const length = Math.max(...rows.map((r) => r.length));
+      throw badRequest(`a context the model takes (${(e as Error).message})`, 'the prompt and parameters.max_new_tokens', `${rows.length} rows of ${length} + ${options.maxNewTokens} tokens`);
+    }
+    throw e;
   }
   if (run.signal.aborted) throw run.signal.reason;
   const end = performance.now();
