@@ -2,7 +2,6 @@
 // (scripts/export-gpt.py, Debian's python3-torch; skipped without it): greedy tokens equal PyTorch's
 // own greedy loop exactly, batches with left padding, streaming, seeded sampling, stop tokens, abort,
 // weight-only int4 models, and the errors.
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,9 +10,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { InferenceSession, Tensor, generate, generateStream, loadModel, quantize } from '../src/index.js';
 import { mlpOnnx } from '../src/train/mlp.js';
 import { ortGreedy } from '../bench/ort-generate.js';
+import { exportGpt, torchMissing } from './gpt-fixture.js';
 
-const PYTHON = '/usr/bin/python3';
-const torchMissing = spawnSync(PYTHON, ['-c', 'import torch, onnx'], { encoding: 'utf8' }).status !== 0;
 if (torchMissing) console.warn('generate.test.ts: /usr/bin/python3 with torch and onnx not found (apt-get install python3-torch python3-onnx); skipped');
 
 const dir = mkdtempSync(join(tmpdir(), 'sparq-generate-'));
@@ -34,10 +32,7 @@ const rows = () => ref.input_ids.map((r, b) => r.filter((_, j) => ref.attention_
 
 describe.skipIf(torchMissing)('generate on a PyTorch GPT-2 export', () => {
   beforeAll(() => {
-    const r = spawnSync(PYTHON, ['scripts/export-gpt.py', '--out', modelPath, '--reference', join(dir, 'ref.json'), '--layers', '2', '--d', '64', '--heads', '4',
-      '--vocab', '512', '--max-pos', '64', '--prompt-len', '8', '--new', String(NEW), '--batch', '2', '--seed', '3', '--threads', '1',
-      '--corpus', 'chains', '--steps', '100'], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`export-gpt.py failed: ${r.stderr}`);
+    exportGpt(modelPath, ['--reference', join(dir, 'ref.json'), '--prompt-len', '8', '--new', String(NEW), '--batch', '2']);
     ref = JSON.parse(readFileSync(join(dir, 'ref.json'), 'utf8')) as Reference;
   }, 240_000);
 

@@ -1,5 +1,7 @@
 // Shared by the serve tests: small models written to a temporary repository, and a request helper.
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -50,4 +52,27 @@ export async function call(url: string, init: RequestInit & { json?: unknown } =
     parsed = { text };
   }
   return { status: r.status, headers: r.headers, json: parsed, bytes };
+}
+
+/** A self-signed certificate for 127.0.0.1 (openssl); undefined where openssl is missing. */
+export function selfSignedCert(): { cert: Buffer; key: Buffer } | undefined {
+  const dir = mkdtempSync(join(tmpdir(), 'sparq-tls-'));
+  const key = join(dir, 'key.pem');
+  const cert = join(dir, 'cert.pem');
+  const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { encoding: 'utf8' });
+  return made.status === 0 ? { cert: readFileSync(cert), key: readFileSync(key) } : undefined;
+}
+
+/** One HTTPS request trusting `ca`: its status and body text. */
+export function httpsCall(url: string, ca: Buffer, init: { method?: string; body?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(url, { ca, method: init.method ?? 'GET', headers: init.headers }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on('error', reject);
+    req.end(init.body);
+  });
 }

@@ -1,10 +1,6 @@
 // sparq serve over HTTP: every V2 endpoint and error code, the binary tensor data extension, API key,
 // TLS, metrics, queue limits, timeouts, disconnects and draining. Servers bind 127.0.0.1 on a free port.
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
 
@@ -13,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InferenceSession } from '../src/session.js';
 import { Tensor } from '../src/tensor.js';
 import { modelHandler, serve, type ModelServer } from '../src/serve/index.js';
-import { call, makeRepository, MLP_SIZES } from './serve-helpers.js';
+import { call, httpsCall, makeRepository, MLP_SIZES, selfSignedCert } from './serve-helpers.js';
 
 const repo = makeRepository();
 let server: ModelServer;
@@ -236,21 +232,12 @@ describe('operations', () => {
   });
 
   it('serves HTTPS with --tls-cert / --tls-key', async (ctx) => {
-    const dir = mkdtempSync(join(tmpdir(), 'sparq-tls-'));
-    const key = join(dir, 'key.pem');
-    const cert = join(dir, 'cert.pem');
-    const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { encoding: 'utf8' });
-    if (made.status !== 0) ctx.skip(); // no openssl on this machine
-    const tls = await serve({ models: { mlp: join(repo, 'mlp', '1', 'model.onnx') }, port: 0, instances: 1, tls: { cert: readFileSync(cert), key: readFileSync(key) } });
+    const pem = selfSignedCert();
+    if (!pem) return ctx.skip(); // no openssl on this machine
+    const tls = await serve({ models: { mlp: join(repo, 'mlp', '1', 'model.onnx') }, port: 0, instances: 1, tls: pem });
     try {
       expect(tls.url).toMatch(/^https:/);
-      const status = await new Promise<number>((resolve, reject) => {
-        httpsRequest(`${tls.url}/v2/health/ready`, { ca: readFileSync(cert) }, (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        }).on('error', reject).end();
-      });
-      expect(status).toBe(200);
+      expect((await httpsCall(`${tls.url}/v2/health/ready`, pem.cert)).status).toBe(200);
     } finally {
       await tls.close();
     }

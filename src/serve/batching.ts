@@ -3,13 +3,17 @@
 // every dim but the first joins its batch (never one of another shape), up to maxBatch rows, the head
 // waiting at most maxDelayMs for company. A batch runs as one call, concatenated along dim 0 and split
 // back. Requests past the queue limit are refused (503 + Retry-After); a request past its deadline
-// answers 504; one whose client went away leaves the queue at once.
+// answers 504; one whose client went away leaves the queue at once. A job (a generation: many runs on
+// one session) waits in the same queue, holds its instance alone until it settles, and is aborted
+// through its signal when its client goes away or its deadline passes, which frees the instance.
 import type { Tensor } from '../tensor.js';
 import { InferenceError } from './errors.js';
 import { concatRows, splitRows } from './rows.js';
 
 export type Feeds = Record<string, Tensor>;
 export type Runner = (feeds: Feeds) => Promise<Record<string, Tensor>>;
+/** Work that holds instance number `instance` until it settles; `signal` aborts when it must stop. */
+export type Job<T> = (instance: number, signal: AbortSignal) => Promise<T>;
 
 export interface BatchingOptions {
   /** Rows per run at most (1: no batching). */
@@ -30,12 +34,15 @@ export interface BatchObserver {
 
 interface Pending {
   feeds: Feeds;
+  /** A job instead of feeds: runs alone (key ''), aborted through `abort` when dropped. */
+  job?: Job<unknown>;
+  abort?: AbortController;
   /** Requests with the same key may share a batch. */
   key: string;
   rows: number;
   arrived: number;
   settled: boolean;
-  resolve(out: Record<string, Tensor>): void;
+  resolve(out: unknown): void;
   reject(e: unknown): void;
   cleanup(): void;
 }
@@ -48,6 +55,7 @@ export class BatchQueue {
   readonly #observer: BatchObserver;
   #queue: Pending[] = [];
   #running = 0;
+  readonly #jobs = new Set<Pending>();
   #timer: NodeJS.Timeout | undefined;
   #idle: (() => void)[] = [];
 
@@ -71,22 +79,32 @@ export class BatchQueue {
 
   /** Runs `feeds` (validated against the model) once an instance is free, batched with others when it can. */
   submit(feeds: Feeds, signal?: AbortSignal): Promise<Record<string, Tensor>> {
+    const names = Object.keys(feeds).sort();
+    const first = feeds[names[0]];
+    const rows = first && first.dims.length > 0 ? first.dims[0] : 1;
+    const sameRows = names.every((n) => feeds[n].dims.length > 0 && feeds[n].dims[0] === rows);
+    const key = this.#batchable && sameRows && rows > 0 ? names.map((n) => `${n}:${feeds[n].type}:${feeds[n].dims.slice(1).join('x')}`).join(';') : '';
+    return this.#enqueue({ feeds, key, rows: key ? rows : this.#options.maxBatch }, signal) as Promise<Record<string, Tensor>>;
+  }
+
+  /**
+   * Runs `job` on an instance of its own once one is free (never batched), under the same queue limit,
+   * deadline and disconnect rules as a request; the instance is free again when the job settles.
+   */
+  exclusive<T>(job: Job<T>, signal?: AbortSignal): Promise<T> {
+    return this.#enqueue({ feeds: {}, key: '', rows: this.#options.maxBatch, job, abort: new AbortController() }, signal) as Promise<T>;
+  }
+
+  #enqueue(what: Pick<Pending, 'feeds' | 'key' | 'rows' | 'job' | 'abort'>, signal: AbortSignal | undefined): Promise<unknown> {
     if (signal?.aborted) return Promise.reject(new InferenceError(499, 'The client closed the request'));
     // A request that finds an instance free does not wait: only the waiting count against the limit.
     if (this.#queue.length >= this.#options.maxQueue + this.#free.length)
       return Promise.reject(new InferenceError(503, `The model's queue is full (${this.#options.maxQueue} requests waiting); retry later`, { retryAfter: 1 }));
     return new Promise((resolve, reject) => {
-      const names = Object.keys(feeds).sort();
-      const first = feeds[names[0]];
-      const rows = first && first.dims.length > 0 ? first.dims[0] : 1;
-      const sameRows = names.every((n) => feeds[n].dims.length > 0 && feeds[n].dims[0] === rows);
-      const key = this.#batchable && sameRows && rows > 0 ? names.map((n) => `${n}:${feeds[n].type}:${feeds[n].dims.slice(1).join('x')}`).join(';') : '';
       let timer: NodeJS.Timeout | undefined;
       const onAbort = () => this.#drop(p, new InferenceError(499, 'The client closed the request'));
       const p: Pending = {
-        feeds,
-        key,
-        rows: key ? rows : this.#options.maxBatch,
+        ...what,
         arrived: performance.now(),
         settled: false,
         resolve,
@@ -109,19 +127,26 @@ export class BatchQueue {
     return new Promise((r) => this.#idle.push(r));
   }
 
+  /** Ends every running job (shutdown past its grace period): each stops at its next step. */
+  stopJobs(error: InferenceError): void {
+    for (const p of this.#jobs) this.#drop(p, error);
+  }
+
   #drop(p: Pending, error: InferenceError): void {
     if (p.settled) return;
     const i = this.#queue.indexOf(p);
     if (i >= 0) this.#queue.splice(i, 1);
     this.#settle(p, undefined, error);
+    // A running job stops at its next step and then frees its instance.
+    p.abort?.abort(error);
     this.#checkIdle();
   }
 
-  #settle(p: Pending, out: Record<string, Tensor> | undefined, error?: unknown): void {
+  #settle(p: Pending, out: unknown, error?: unknown): void {
     if (p.settled) return;
     p.settled = true;
     p.cleanup();
-    if (out) p.resolve(out);
+    if (error === undefined) p.resolve(out);
     else p.reject(error);
   }
 
@@ -160,6 +185,8 @@ export class BatchQueue {
   }
 
   async #run(runner: Runner, batch: Pending[]): Promise<void> {
+    const job = batch[0].job;
+    if (job) return this.#runJob(runner, batch[0], job);
     this.#running += batch.length;
     const now = performance.now();
     this.#observer.started?.(batch.length, batch.reduce((s, p) => s + p.rows, 0), batch.map((p) => (now - p.arrived) / 1000));
@@ -183,10 +210,27 @@ export class BatchQueue {
       for (const p of batch) this.#settle(p, undefined, e);
     } finally {
       this.#observer.finished?.((performance.now() - now) / 1000);
-      this.#running -= batch.length;
-      this.#free.push(runner);
-      this.#pump();
-      this.#checkIdle();
+      this.#release(runner, batch.length);
     }
+  }
+
+  async #runJob(runner: Runner, p: Pending, job: Job<unknown>): Promise<void> {
+    this.#running += 1;
+    this.#jobs.add(p);
+    try {
+      this.#settle(p, await job(this.#runners.indexOf(runner), p.abort!.signal));
+    } catch (e) {
+      this.#settle(p, undefined, e);
+    } finally {
+      this.#jobs.delete(p);
+      this.#release(runner, 1);
+    }
+  }
+
+  #release(runner: Runner, requests: number): void {
+    this.#running -= requests;
+    this.#free.push(runner);
+    this.#pump();
+    this.#checkIdle();
   }
 }

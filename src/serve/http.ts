@@ -1,7 +1,9 @@
 // The REST front end of the Open Inference Protocol (KServe V2): a request handler over the data plane
 // that mounts in node:http, https, or an express/connect app (it calls `next` for paths it does not
 // own when given one). It reads bodies under a size limit, splits the binary tensor data extension's
-// JSON header from the tensor bytes, and maps InferenceError.status onto HTTP.
+// JSON header from the tensor bytes, and maps InferenceError.status onto HTTP. The generate extension's
+// .../generate answers one JSON object, .../generate_stream server-sent events (`data: {json}` per step,
+// then a final event with the finish reason), as Triton does.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
@@ -19,7 +21,7 @@ export type Handler = (req: IncomingMessage, res: ServerResponse, next?: (err?: 
 
 export const DEFAULT_MAX_BODY = 64 * 1024 * 1024;
 const HEADER_LENGTH = 'inference-header-content-length';
-const MODEL_ROUTE = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(\/ready|\/infer)?\/?$/;
+const MODEL_ROUTE = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(\/ready|\/infer|\/generate|\/generate_stream)?\/?$/;
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string | number> = {}): void {
   if (res.headersSent || res.destroyed) return;
@@ -140,6 +142,49 @@ export function createHandler(plane: DataPlane, options: HandlerOptions = {}): H
     }
   }
 
+  async function generate(req: IncomingMessage, res: ServerResponse, name: string, version: string | undefined, stream: boolean): Promise<void> {
+    const model = plane.registry.has(name) ? name : '';
+    let status = 200;
+    const abort = new AbortController();
+    // The client went away (a stream's reader closed): the generation stops and frees its instance.
+    const onClose = () => {
+      if (!res.writableFinished) abort.abort();
+    };
+    const headers: Record<string, string | number> = plane.draining ? { connection: 'close' } : {};
+    let opened = false;
+    const event = (data: unknown) => {
+      if (res.destroyed || res.writableEnded) return;
+      // Headers go with the first event: an error before it (queue full, timeout, a failing prefill)
+      // is still a JSON error with its status.
+      if (!opened) res.writeHead(200, { ...headers, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
+      opened = true;
+      res.write(`data: ${JSON.stringify(data)}\n\n`);
+    };
+    try {
+      const { json } = splitBody(req, await readBody(req, limit));
+      res.once('close', onClose);
+      try {
+        const out = await plane.generate(name, version, json, { signal: abort.signal, onEvent: stream ? event : undefined });
+        if (!stream) return send(res, 200, out, headers);
+        const { output_ids: _ids, text_output: _text, ...final } = out;
+        event(final);
+        res.end();
+      } catch (e) {
+        if (!opened) throw e;
+        // Past the first event the status is sent: the error is the stream's last event.
+        const err = e instanceof InferenceError ? e : new InferenceError(500, (e as Error)?.message ?? String(e));
+        status = err.status;
+        event({ error: err.message });
+        res.end();
+      }
+    } catch (e) {
+      status = sendError(res, e);
+    } finally {
+      res.off('close', onClose);
+      metrics?.generateRequests.inc({ model, status: String(status) });
+    }
+  }
+
   async function route(req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void): Promise<void> {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -172,6 +217,10 @@ export function createHandler(plane: DataPlane, options: HandlerOptions = {}): H
     if (m[3] === '/infer') {
       if (method !== 'POST') return allow('POST');
       return infer(req, res, name, version);
+    }
+    if (m[3] === '/generate' || m[3] === '/generate_stream') {
+      if (method !== 'POST') return allow('POST');
+      return generate(req, res, name, version, m[3] === '/generate_stream');
     }
     if (!get) return allow('GET');
     if (m[3] === '/ready') {

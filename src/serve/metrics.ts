@@ -1,6 +1,7 @@
 // Prometheus metrics (prom-client), one registry per server so two servers in a process (tests, an app
 // that mounts two handlers) keep their counts apart: requests by model and status, time in the queue,
-// compute time and batch size per model, requests in flight, and Node's process metrics.
+// compute time and batch size per model, requests in flight, generate requests by model and status and
+// the tokens they made, and Node's process metrics.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 import type { BatchObserver } from './batching.js';
@@ -14,6 +15,8 @@ export class ServeMetrics {
   readonly computeSeconds: Histogram<'model'>;
   readonly batchSize: Histogram<'model'>;
   readonly inFlight: Gauge<'model'>;
+  readonly generateRequests: Counter<'model' | 'status'>;
+  readonly generatedTokens: Counter<'model'>;
 
   constructor() {
     const registers = [this.registry];
@@ -22,7 +25,9 @@ export class ServeMetrics {
     this.queueSeconds = new Histogram({ name: 'sparq_queue_seconds', help: 'Time a request waited for an instance', labelNames: ['model'], buckets: SECONDS, registers });
     this.computeSeconds = new Histogram({ name: 'sparq_compute_seconds', help: 'Time of one run (a batch)', labelNames: ['model'], buckets: SECONDS, registers });
     this.batchSize = new Histogram({ name: 'sparq_batch_size', help: 'Requests per run', labelNames: ['model'], buckets: [1, 2, 4, 8, 16, 32, 64, 128], registers });
-    this.inFlight = new Gauge({ name: 'sparq_inflight_requests', help: 'Inference requests queued or computing', labelNames: ['model'], registers });
+    this.inFlight = new Gauge({ name: 'sparq_inflight_requests', help: 'Inference and generate requests queued or computing', labelNames: ['model'], registers });
+    this.generateRequests = new Counter({ name: 'sparq_generate_requests_total', help: 'Generate requests (the generate extension, streamed or not) by model and HTTP status', labelNames: ['model', 'status'], registers });
+    this.generatedTokens = new Counter({ name: 'sparq_generated_tokens_total', help: 'Tokens generated (every row, streamed or not)', labelNames: ['model'], registers });
   }
 
   /** The queue's hooks for one model. */

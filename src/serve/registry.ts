@@ -10,7 +10,9 @@ import { Model } from '../model.js';
 import { loadModel } from '../io/model-file.js';
 import { BatchQueue, type BatchObserver, type BatchingOptions } from './batching.js';
 import type { TensorSignature } from './codecs.js';
-import { notFound } from './errors.js';
+import { type InferenceError, notFound } from './errors.js';
+import { decoderOf, type DecoderInfo } from './generation.js';
+import type { Tokenizer } from '../generate/generate.js';
 import type { ModelSource } from './repository.js';
 
 export interface InstanceOptions {
@@ -28,6 +30,8 @@ export interface ServedModel {
   readonly outputs: readonly TensorSignature[];
   readonly queue: BatchQueue;
   readonly sessions: readonly InferenceSession[];
+  /** Set for a decoder exported with its KV cache: the generate extension serves it. */
+  readonly decoder?: DecoderInfo;
 }
 
 /** Instances per model by default: one per core (at most 4: beyond that intra-op threads pay more). */
@@ -63,8 +67,9 @@ export class ModelRegistry {
   }
 
   /** Loads a model version and creates its instances. */
-  async add(source: ModelSource | { name: string; version: string; model: Model; platform?: string }, options: InstanceOptions, batching: BatchingOptions, observer: (name: string) => BatchObserver): Promise<ServedModel> {
+  async add(source: ModelSource | { name: string; version: string; model: Model; platform?: string }, options: InstanceOptions, batching: BatchingOptions, observer: (name: string) => BatchObserver, tokenizer?: Tokenizer): Promise<ServedModel> {
     const model = 'model' in source ? source.model : await loadModel(source.path);
+    const decoder = decoderOf(model, tokenizer);
     const platform = 'model' in source ? (source.platform ?? 'sparq') : source.path.toLowerCase().endsWith('.sparq') ? 'sparq' : 'onnx';
     const count = options.instances ?? defaultInstances();
     const sessions: InferenceSession[] = [];
@@ -83,7 +88,7 @@ export class ModelRegistry {
       batchable(inputs, outputs),
       observer(source.name),
     );
-    const served: ServedModel = Object.freeze({ name: source.name, version: source.version, platform, inputs, outputs, queue, sessions });
+    const served: ServedModel = Object.freeze({ name: source.name, version: source.version, platform, inputs, outputs, queue, sessions, ...(decoder && { decoder }) });
     let versions = this.#models.get(source.name);
     if (!versions) this.#models.set(source.name, (versions = new Map()));
     versions.set(source.version, served);
@@ -116,6 +121,12 @@ export class ModelRegistry {
   /** Resolves once every queue is empty and nothing computes. */
   async idle(): Promise<void> {
     await Promise.all([...this].map((m) => m.queue.idle()));
+  }
+
+  /** Ends the generations still running (each after the step in flight) and resolves once they have. */
+  async stopJobs(error: InferenceError): Promise<void> {
+    for (const m of this) m.queue.stopJobs(error);
+    await this.idle();
   }
 
   /** Frees the sessions (runs in flight finish first). */

@@ -9,12 +9,14 @@ import { checkInteger, checkObject } from '../validate.js';
 import { typeError } from '../errors.js';
 import type { BatchingOptions } from './batching.js';
 import { DataPlane } from './dataplane.js';
+import { InferenceError } from './errors.js';
 import type { GrpcFrontEnd } from './grpc.js';
 import { DEFAULT_MAX_BODY, createHandler, type Handler, type HandlerOptions } from './http.js';
 import { ServeMetrics } from './metrics.js';
 import { ModelRegistry, type InstanceOptions } from './registry.js';
 import { checkModelName, findModels } from './repository.js';
 import { loadModel } from '../io/model-file.js';
+import type { Tokenizer } from '../generate/generate.js';
 
 /** Model files and repository directories, or models by name (a path, ONNX/.sparq bytes or a Model). */
 export type ModelsOption = string | readonly string[] | Readonly<Record<string, string | Uint8Array | Model>>;
@@ -25,6 +27,11 @@ export interface HandlerSetup extends InstanceOptions, HandlerOptions, Partial<B
   modelName?: string;
   /** Prometheus metrics at GET /metrics (default true). */
   metrics?: boolean;
+  /**
+   * Tokenizers of decoder models by model name ({ encode, decode }, e.g. transformers.js's): the generate
+   * extension then takes `text_input` and answers `text_output` too. Without one, requests carry ids.
+   */
+  tokenizers?: Readonly<Record<string, Tokenizer>>;
 }
 
 export interface ServeOptions extends HandlerSetup {
@@ -67,6 +74,14 @@ function batchingOf(o: HandlerSetup): BatchingOptions {
 async function loadAll(registry: ModelRegistry, o: HandlerSetup, batching: BatchingOptions, metrics: ServeMetrics | undefined): Promise<void> {
   const observer = (name: string) => metrics?.observer(name) ?? {};
   const instances = { instances: o.instances === undefined ? undefined : checkInteger(o.instances, 'options.instances', 1, 256), threads: o.threads === undefined ? undefined : checkInteger(o.threads, 'options.threads', 0, 1024) };
+  const tokenizers = o.tokenizers === undefined ? {} : checkObject(o.tokenizers, 'options.tokenizers');
+  for (const [name, t] of Object.entries(tokenizers))
+    if (!t || typeof (t as Tokenizer).encode !== 'function' || typeof (t as Tokenizer).decode !== 'function') throw typeError('a tokenizer with encode() and decode()', `options.tokenizers["${name}"]`, t);
+  const add = async (source: Parameters<ModelRegistry['add']>[0]) => {
+    const tokenizer = tokenizers[source.name] as Tokenizer | undefined;
+    const served = await registry.add(source, instances, batching, observer, tokenizer);
+    if (tokenizer && !served.decoder) throw typeError('the name of a served decoder with a KV cache', `options.tokenizers["${source.name}"]`, `model "${source.name}" (not a decoder)`);
+  };
   const models = o.models;
   if (typeof models === 'string' || Array.isArray(models)) {
     const paths = typeof models === 'string' ? [models] : (models as readonly string[]);
@@ -81,17 +96,18 @@ async function loadAll(registry: ModelRegistry, o: HandlerSetup, batching: Batch
       const name = checkModelName(o.modelName, 'options.modelName');
       sources = sources.map((s) => ({ ...s, name }));
     }
-    for (const source of sources) await registry.add(source, instances, batching, observer);
-    return;
+    for (const source of sources) await add(source);
+  } else {
+    const byName = checkObject(models, 'options.models');
+    if (Object.keys(byName).length === 0) throw typeError('at least one model', 'options.models', models);
+    for (const [name, v] of Object.entries(byName)) {
+      checkModelName(name, 'options.models');
+      if (typeof v === 'string') await add({ name, version: '1', path: v });
+      else if (v instanceof Model || v instanceof Uint8Array) await add({ name, version: '1', model: v instanceof Model ? v : await loadModel(v) });
+      else throw typeError('a path, model bytes or a Model', `options.models["${name}"]`, v);
+    }
   }
-  const byName = checkObject(models, 'options.models');
-  if (Object.keys(byName).length === 0) throw typeError('at least one model', 'options.models', models);
-  for (const [name, v] of Object.entries(byName)) {
-    checkModelName(name, 'options.models');
-    if (typeof v === 'string') await registry.add({ name, version: '1', path: v }, instances, batching, observer);
-    else if (v instanceof Model || v instanceof Uint8Array) await registry.add({ name, version: '1', model: v instanceof Model ? v : await loadModel(v) }, instances, batching, observer);
-    else throw typeError('a path, model bytes or a Model', `options.models["${name}"]`, v);
-  }
+  for (const name of Object.keys(tokenizers)) if (!registry.has(name)) throw typeError('the name of a served model', 'options.tokenizers', `"${name}"`);
 }
 
 /** Loads the models and returns the V2 REST handler, to mount in an app of one's own. */
@@ -117,6 +133,8 @@ export async function modelHandler(options: HandlerSetup): Promise<ModelHandler>
       closing ??= (async () => {
         plane.drain();
         await waitAtMost(registry.idle(), graceMs);
+        // Generations outlasting the grace period end here (their streams get an error event).
+        await waitAtMost(registry.stopJobs(new InferenceError(503, 'The server is shutting down')), Math.min(graceMs, 1000));
         await registry.release();
       })();
       return closing;
