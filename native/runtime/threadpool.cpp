@@ -2,12 +2,20 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
+#include <cstdio>
 #include <exception>
 #include <mutex>
+#include <set>
 #include <thread>
+#include <utility>
 #include <vector>
+
+#if defined(__linux__)
+#include <sched.h>
+#endif
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -24,6 +32,21 @@ namespace {
 // cores (a small VM, a run off the event loop whose JS thread must take the completion) a spinning
 // thread would otherwise hold the core that the thread it waits for, or the JS thread, needs.
 constexpr int kSpinPolls = 4000;
+
+// Contention back-off. A job whose caller, once out of chunks, waits for the workers' chunks longer
+// than it computed itself would have been as fast on the caller alone: a worker got less than half a
+// core (a host with more runnable threads than cores: another process, or another runtime's pool
+// spinning in the same process, as onnxruntime's does for tens of ms after each of its runs). The next
+// jobs then run on the caller alone for a window (kBackoffMin, doubling up to kBackoffMax while
+// contention lasts), after which one job tries the workers again. Stalls shorter than kStallFloor
+// (a wake-up from sleep) never count.
+using Clock = std::chrono::steady_clock;
+constexpr int64_t kStallFloorNs = 100'000;
+constexpr int64_t kBackoffMinNs = 2'000'000;
+constexpr int64_t kBackoffMaxNs = 64'000'000;
+inline int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+}
 inline void spin_pause(int spin) {
   if ((spin & 15) == 15)
     std::this_thread::yield();
@@ -57,6 +80,10 @@ struct ThreadPool::Impl {
   static constexpr uint64_t kCount = kClosed - 1;
   std::exception_ptr error;
   std::mutex error_mutex;
+
+  // Contention back-off (see kStallFloorNs): jobs run on their caller alone until solo_until (ns).
+  std::atomic<int64_t> solo_until{0};
+  int64_t backoff_ns = 0;  // the window the next contended job opens; claim holder only
 
   void run_chunks() {
     for (;;) {
@@ -124,13 +151,72 @@ struct ThreadPool::Impl {
   }
 };
 
+namespace {
+#if defined(__linux__)
+// An integer read from a sysfs / cgroup file, or -1.
+long long read_number(const char* path) {
+  FILE* f = std::fopen(path, "r");
+  if (!f) return -1;
+  long long v = -1;
+  if (std::fscanf(f, "%lld", &v) != 1) v = -1;
+  std::fclose(f);
+  return v;
+}
+
+// The cgroup's CPU quota in whole cores, rounded up (v2 cpu.max, else v1 cfs quota), or 0 for none.
+int cgroup_cpu_limit() {
+  long long quota = -1, period = -1;
+  if (FILE* f = std::fopen("/sys/fs/cgroup/cpu.max", "r")) {
+    char q[32] = {0};
+    if (std::fscanf(f, "%31s %lld", q, &period) == 2 && q[0] != 'm') quota = std::atoll(q);
+    std::fclose(f);
+  } else {
+    quota = read_number("/sys/fs/cgroup/cpu/cpu.cfs_quota_us");
+    period = read_number("/sys/fs/cgroup/cpu/cpu.cfs_period_us");
+  }
+  if (quota <= 0 || period <= 0) return 0;
+  return static_cast<int>(std::max(1LL, (quota + period - 1) / period));
+}
+
+// Physical cores among the CPUs this process may run on (SMT siblings count once), or 0 if unknown.
+int affinity_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return 0;
+  std::set<std::pair<long long, long long>> cores;
+  int cpus = 0;
+  char path[128];
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (!CPU_ISSET(cpu, &set)) continue;
+    ++cpus;
+    std::snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/topology/core_id", cpu);
+    const long long core = read_number(path);
+    std::snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/topology/physical_package_id", cpu);
+    const long long package = read_number(path);
+    // Without topology (some containers hide it) every CPU counts as a core.
+    cores.emplace(core < 0 ? -1 - cpu : core, core < 0 ? 0 : package);
+  }
+  return cpus == 0 ? 0 : static_cast<int>(cores.size());
+}
+#endif
+}  // namespace
+
 int ThreadPool::default_threads() {
   if (const char* env = std::getenv("SPARQ_THREADS")) {
     int v = std::atoi(env);
     if (v >= 1 && v <= 1024) return v;
   }
+  // As onnxruntime's default intra-op pool: one thread per physical core this process may use. SMT
+  // siblings share a core's FMA units, so a second thread per core adds synchronisation, not
+  // throughput, to these compute-bound kernels; cores outside the affinity mask or beyond the
+  // cgroup's CPU quota (a container's --cpus) would only be time-sliced against the others.
   unsigned hc = std::thread::hardware_concurrency();
-  return hc == 0 ? 1 : static_cast<int>(hc);
+  int n = hc == 0 ? 1 : static_cast<int>(hc);
+#if defined(__linux__)
+  if (const int cores = affinity_cores(); cores > 0) n = cores;
+  if (const int limit = cgroup_cpu_limit(); limit > 0) n = std::min(n, limit);
+#endif
+  return std::max(1, std::min(n, 1024));
 }
 
 ThreadPool::ThreadPool() : impl_(new Impl) { impl_->start(default_threads() - 1); }
@@ -164,6 +250,8 @@ void ThreadPool::parallel_for(int64_t n, int threads, int64_t grain,
   int want = threads <= 0 ? size() : std::min(threads, size());
   want = static_cast<int>(std::min<int64_t>(want, chunks));
   std::unique_lock<std::mutex> claim(impl_->claim, std::defer_lock);
+  const int64_t start = want > 1 ? now_ns() : 0;
+  if (want > 1 && start < impl_->solo_until.load(std::memory_order_relaxed)) want = 1;
   if (want <= 1 || !claim.try_lock()) {
     for (int64_t b = 0; b < n; b += grain) fn(b, std::min(n, b + grain));
     return;
@@ -186,10 +274,22 @@ void ThreadPool::parallel_for(int64_t n, int threads, int64_t grain,
   // Every chunk is taken: close the job and wait for the workers that joined it (their chunks).
   const auto joined = [&] { return (s.ticket.load(std::memory_order_acquire) & Impl::kCount) != 0; };
   s.ticket.fetch_or(Impl::kClosed, std::memory_order_acq_rel);
-  for (int spin = 0; joined() && spin < 5 * kSpinPolls; ++spin) spin_pause(spin);
   if (joined()) {
-    std::unique_lock<std::mutex> lock(s.m);
-    s.done.wait(lock, [&] { return !joined(); });
+    const int64_t own_end = now_ns();
+    for (int spin = 0; joined() && spin < 5 * kSpinPolls; ++spin) spin_pause(spin);
+    if (joined()) {
+      std::unique_lock<std::mutex> lock(s.m);
+      s.done.wait(lock, [&] { return !joined(); });
+    }
+    const int64_t end = now_ns(), stall = end - own_end;
+    if (stall > kStallFloorNs && stall > own_end - start) {
+      s.backoff_ns = std::min(kBackoffMaxNs, std::max(kBackoffMinNs, 2 * s.backoff_ns));
+      s.solo_until.store(end + s.backoff_ns, std::memory_order_relaxed);
+    } else {
+      s.backoff_ns = 0;
+    }
+  } else {
+    s.backoff_ns = 0;
   }
   s.fn = nullptr;
   if (s.error) std::rethrow_exception(s.error);

@@ -9,7 +9,7 @@ namespace sparq {
 
 class ThreadPool {
  public:
-  // The process-wide pool. Its size is SPARQ_THREADS or the number of cores.
+  // The process-wide pool. Its size is SPARQ_THREADS or default_threads().
   static ThreadPool& global();
 
   // Calls fn(begin, end) over chunks covering [0, n), using up to `threads` threads (the caller
@@ -19,7 +19,7 @@ class ThreadPool {
 
   int size() const;                 // threads available including the caller
   void resize(int threads);         // grow or shrink the worker count (not while a job runs)
-  static int default_threads();     // SPARQ_THREADS or hardware concurrency
+  static int default_threads();     // SPARQ_THREADS, else the physical cores this process may use
 
   ~ThreadPool();
 
