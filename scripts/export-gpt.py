@@ -84,9 +84,16 @@ class GPT(nn.Module):
         return (logits, *presents)
 
 
+def corpus_files():
+    """Text shipped on a Debian machine: the licence texts (English prose), then Python's standard library
+    sources (code), sorted so every machine reads them in the same order."""
+    files = [p for p in sorted(glob.glob("/usr/share/common-licenses/*")) if os.path.isfile(p) and not os.path.islink(p)]
+    return files + sorted(glob.glob("/usr/lib/python3*/*.py"))
+
+
 def corpus_bytes(limit=4 << 20):
     data = bytearray()
-    for path in sorted(glob.glob("/usr/lib/python3*/*.py")):
+    for path in corpus_files():
         with open(path, "rb") as f:
             data += f.read()
         if len(data) >= limit:
@@ -116,14 +123,18 @@ def corpus(kind, vocab, seed, chain_tokens=1024):
     return corpus_chains(vocab, seed, used=chain_tokens) if kind == "chains" else corpus_bytes()
 
 
-def train(model, steps, data, seq=64, batch=8, lr=3e-4, seed=0):
+def train(model, steps, data, seq=64, batch=8, lr=3e-4, seed=0, warmup=0):
+    """AdamW on random windows of `data` (the last 1/16 held out), learning rate warmed up linearly over
+    `warmup` steps then cosine-decayed to a tenth."""
     if steps <= 0:
         return
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / max(1, warmup)) * (0.55 + 0.45 * math.cos(math.pi * s / steps)))
+    train_len = len(data) - len(data) // 16
     model.train()
     for step in range(steps):
-        starts = torch.randint(0, len(data) - seq - 1, (batch,), generator=g)
+        starts = torch.randint(0, train_len - seq - 1, (batch,), generator=g)
         x = torch.stack([data[s:s + seq] for s in starts])
         y = torch.stack([data[s + 1:s + seq + 1] for s in starts])
         logits = model(x, torch.ones_like(x), torch.arange(seq).expand(batch, seq), *empty_past(model, batch))[0]
@@ -131,9 +142,23 @@ def train(model, steps, data, seq=64, batch=8, lr=3e-4, seed=0):
         opt.zero_grad()
         loss.backward()
         opt.step()
+        sched.step()
         if step % 50 == 0 or step == steps - 1:
             print(f"step {step} loss {loss.item():.3f}", flush=True)
     model.eval()
+
+
+@torch.no_grad()
+def held_out(model, data, seq=64, windows=16, seed=0):
+    """Loss and top-1 accuracy of next-token prediction on windows of the held-out tail of `data`."""
+    g = torch.Generator().manual_seed(seed + 3)
+    lo = len(data) - len(data) // 16
+    starts = torch.randint(lo, len(data) - seq - 1, (windows,), generator=g)
+    x = torch.stack([data[s:s + seq] for s in starts])
+    y = torch.stack([data[s + 1:s + seq + 1] for s in starts])
+    logits = model(x, torch.ones_like(x), torch.arange(seq).expand(windows, seq), *empty_past(model, windows))[0]
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1)).item()
+    return loss, (logits.argmax(-1) == y).float().mean().item()
 
 
 def empty_past(model, batch):
@@ -176,6 +201,8 @@ def main():
                     help="text: bytes of Python's sources; chains: a fixed successor per token with random jumps")
     ap.add_argument("--chain-tokens", type=int, default=1024, help="chains: how many token ids the chains visit")
     ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument("--warmup", type=int, default=0, help="steps of linear learning-rate warm-up (then cosine decay)")
+    ap.add_argument("--prompts", type=int, default=0, help="also write this many prompts from held-out data (reference 'prompts')")
     ap.add_argument("--train-batch", type=int, default=8)
     ap.add_argument("--train-seq", type=int, default=64)
     ap.add_argument("--seed", type=int, default=0)
@@ -189,8 +216,10 @@ def main():
     torch.set_num_threads(a.threads)
     model = GPT(a.layers, a.d, a.heads, a.vocab, a.max_pos)
     data = corpus(a.corpus, a.vocab, a.seed, a.chain_tokens)
-    train(model, a.steps, data, seq=a.train_seq, batch=a.train_batch, lr=a.lr, seed=a.seed)
+    train(model, a.steps, data, seq=a.train_seq, batch=a.train_batch, lr=a.lr, seed=a.seed, warmup=a.warmup)
     model.eval()
+    loss, acc = held_out(model, data, seq=a.train_seq, seed=a.seed)
+    print(f"held-out loss {loss:.3f}, next-token accuracy {acc:.3f}", flush=True)
 
     L, H, Dh = a.layers, a.heads, a.d // a.heads
     names_in = ["input_ids", "attention_mask", "position_ids"]
@@ -221,9 +250,15 @@ def main():
             masks.append([0] * (a.prompt_len - n) + [1] * n)
         prompt = {"input_ids": torch.tensor(prompts), "attention_mask": torch.tensor(masks)}
         tokens = greedy(model, prompt, a.new)
+        ref = {"input_ids": prompts, "attention_mask": masks, "tokens": tokens.tolist(), "layers": L, "heads": H,
+               "d": a.d, "vocab": a.vocab, "held_out": {"loss": loss, "accuracy": acc}}
+        if a.prompts > 0:
+            # Prompts for agreement measurements (quantized vs fp32): windows of the held-out tail.
+            lo = len(data) - len(data) // 16
+            starts = torch.randint(lo, len(data) - a.prompt_len, (a.prompts,), generator=g)
+            ref["prompts"] = [data[s:s + a.prompt_len].tolist() for s in starts.tolist()]
         with open(a.reference, "w") as f:
-            json.dump({"input_ids": prompts, "attention_mask": masks, "tokens": tokens.tolist(), "layers": L, "heads": H,
-                       "d": a.d, "vocab": a.vocab}, f)
+            json.dump(ref, f)
         print(f"wrote {a.reference}")
 
 

@@ -424,7 +424,9 @@ void Plan::run(const void* const* inputs, void* const* outputs, int threads) con
   OpContext ctx;
   ctx.threads = threads;
   // SPARQ_PROFILE=1 prints the time spent per op type after each run (stderr): a tuning aid.
+  // SPARQ_PROFILE_OPS=1 also prints each op with its input shapes as it runs.
   static const bool profile = std::getenv("SPARQ_PROFILE") != nullptr;
+  static const bool per_op = std::getenv("SPARQ_PROFILE_OPS") != nullptr;
   if (!profile) {
     for (const PlanOp& op : ops_) run_op(op, ptr.data(), ctx);
     return;
@@ -433,7 +435,14 @@ void Plan::run(const void* const* inputs, void* const* outputs, int threads) con
   for (const PlanOp& op : ops_) {
     const auto t0 = std::chrono::steady_clock::now();
     run_op(op, ptr.data(), ctx);
-    per_code[static_cast<int>(op.code) & 511] += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    const double dt = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    per_code[static_cast<int>(op.code) & 511] += dt;
+    if (per_op) {
+      std::string sh;
+      for (int32_t i : op.inputs) if (i >= 0) { sh += "["; for (int d = 0; d < slots_[static_cast<size_t>(i)].shape.rank; ++d) sh += std::to_string(slots_[static_cast<size_t>(i)].shape[d]) + ","; sh += "]"; }
+      if (op.weights) sh += " W" + std::to_string(op.weights->K()) + "x" + std::to_string(op.weights->N());
+      std::fprintf(stderr, "op %s %.4f %s\n", op_name(op.code), dt, sh.c_str());
+    }
   }
   std::string line = "sparq profile (ms):";
   for (int c = 0; c < 512; ++c)

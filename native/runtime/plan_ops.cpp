@@ -18,6 +18,7 @@ std::pair<OpCode, PlanOpHandler> plan_op_depth_to_space();    // ops_resize_spac
 std::pair<OpCode, PlanOpHandler> plan_op_space_to_depth();
 std::pair<OpCode, PlanOpHandler> plan_op_einsum();            // ops_einsum.cpp
 std::pair<OpCode, PlanOpHandler> plan_op_kv_store();          // kv_cache.cpp
+std::pair<OpCode, PlanOpHandler> plan_op_cache_attention();   // ops_attention.cpp
 
 namespace {
 const std::map<int32_t, PlanOpHandler>& table() {
@@ -25,7 +26,7 @@ const std::map<int32_t, PlanOpHandler>& table() {
     std::map<int32_t, PlanOpHandler> m;
     for (auto entry : {plan_op_lstm(), plan_op_gru(), plan_op_rnn(), plan_op_gather_elements(), plan_op_gather_nd(),
                        plan_op_scatter_elements(), plan_op_scatter_nd(), plan_op_resize(), plan_op_depth_to_space(),
-                       plan_op_space_to_depth(), plan_op_einsum(), plan_op_kv_store()})
+                       plan_op_space_to_depth(), plan_op_einsum(), plan_op_kv_store(), plan_op_cache_attention()})
       m[static_cast<int32_t>(entry.first)] = entry.second;
     return m;
   }();

@@ -60,10 +60,28 @@ GroupResult quantize_group(const float* values, int64_t len, int bits, bool symm
     float extreme = 0.0f, maxabs = 0.0f;
     for (int64_t i = 0; i < len; ++i)
       if (std::fabs(values[i]) > maxabs) maxabs = std::fabs(values[i]), extreme = values[i];
-    const float scale = round_bf16(bits == 4 ? extreme / -8.0f : maxabs / 127.0f);
     const float lo = bits == 4 ? -8.0f : -127.0f, hi = bits == 4 ? 7.0f : 127.0f;
-    for (int64_t i = 0; i < len; ++i)
-      codes[i] = scale == 0.0f ? zero : zero + static_cast<int>(std::max(lo, std::min(hi, std::nearbyint(values[i] / scale))));
+    auto code_of = [&](float v, float scale) { return static_cast<int>(std::max(lo, std::min(hi, std::nearbyint(v / scale)))); };
+    float scale = round_bf16(bits == 4 ? extreme / -8.0f : maxabs / 127.0f);
+    if (bits == 4 && scale != 0.0f) {
+      // The scale of least squared error among the extreme's range narrowed by kWoClipSteps steps (the
+      // full range first: it wins ties, and it alone is exact on weights it dequantized).
+      double best = std::numeric_limits<double>::infinity();
+      float chosen = scale;
+      for (int step = 0; step <= kWoClipSteps; ++step) {
+        const float f = 1.0f - kWoClipStep * static_cast<float>(step);
+        const float candidate = round_bf16(extreme * f / -8.0f);
+        if (candidate == 0.0f || !std::isfinite(candidate)) continue;
+        double err = 0;
+        for (int64_t i = 0; i < len && err < best; ++i) {
+          const double e = static_cast<double>(values[i]) - static_cast<double>(code_of(values[i], candidate)) * candidate;
+          err += e * e;
+        }
+        if (err < best) best = err, chosen = candidate;
+      }
+      scale = chosen;
+    }
+    for (int64_t i = 0; i < len; ++i) codes[i] = scale == 0.0f ? zero : zero + code_of(values[i], scale);
     return {scale, zero};
   }
   // The parameters come from the range of the previous pass's dequantized values (the original ones

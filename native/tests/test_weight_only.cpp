@@ -146,10 +146,12 @@ TEST(quantization_bounds_and_idempotence) {
       for (int64_t n = 0; n < N; ++n) {
         const float s = std::fabs(b.scale(k, n));
         deq[k * N + n] = b.dequantized(k, n);
-        // Within half a step, except where a symmetric int4 group's far side clamps at +7 (one step) and
-        // where an asymmetric group's parameters settled on a fixed point a little narrower than its
-        // range (its extremes clamp: two steps at most).
-        const double limit = (c.symmetric ? (c.bits == 8 ? 0.5 : 1.0) : 2.0) * s * 1.0001 + 1e-12;
+        // Within half a step, except where a symmetric int4 group's range was narrowed by the scale
+        // search (its extreme clamps at −8, the far side at +7: 8 / f_min − 7 steps at most) and where an
+        // asymmetric group's parameters settled on a fixed point a little narrower than its range (its
+        // extremes clamp: two steps at most).
+        const double sym4 = 8.0 / (1.0 - sparq::kWoClipStep * sparq::kWoClipSteps) - 7.0;
+        const double limit = (c.symmetric ? (c.bits == 8 ? 0.5 : sym4) : 2.0) * s * 1.0001 + 1e-12;
         CHECK_MSG(std::fabs(W[k * N + n] - deq[k * N + n]) <= limit, "bits %d group %lld sym %d k %lld n %lld: w %g deq %g scale %g", c.bits, static_cast<long long>(c.group), c.symmetric, static_cast<long long>(k), static_cast<long long>(n), W[k * N + n], deq[k * N + n], s);
         CHECK(b.code(k, n) >= 0 && b.code(k, n) <= b.qmax());
       }

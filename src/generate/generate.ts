@@ -15,7 +15,7 @@ import type { InferenceSession } from '../session.js';
 import { Tensor, type TensorType } from '../tensor.js';
 import { checkInteger, checkNumber, checkObject } from '../validate.js';
 import { type CachePair, findCachePairs } from './cache-names.js';
-import { CACHE_POSITION, rewriteKvCache } from './kv-rewrite.js';
+import { CACHE_POSITION, lastPositionLogits, rewriteKvCache } from './kv-rewrite.js';
 import { type SamplingOptions, nextToken } from './sampling.js';
 
 export interface Tokenizer {
@@ -125,7 +125,7 @@ function decoderOf(session: InferenceSession, threads: number | undefined, execu
         throw new SparqError('ERR_UNSUPPORTED_OP', 'generate() needs a decoder exported with its KV cache (inputs past_key_values.N.key/value or past_key_N/past_value_N and the matching present outputs)');
       const presents = new Set(pairs.map((p) => p.present));
       logits = (g.outputs.find((o) => o.name === 'logits') ?? g.outputs.find((o) => !presents.has(o.name)))?.name ?? '';
-      return rewriteKvCache(g, pairs);
+      return lastPositionLogits(rewriteKvCache(g, pairs), logits);
     },
     { threads, execution: execution ?? 'inline' },
   );
@@ -282,7 +282,9 @@ async function* decodeSteps(session: InferenceSession, options: GenerateOptions,
     }
     return { step, tokens };
   };
-  let step = pick(out.data as Float32Array, p.length * vocab, (p.length - 1) * vocab, 0);
+  // [B, length, vocab], or [B, 1, vocab] when only the last position's logits were computed.
+  const rows = out.dims.length === 3 ? out.dims[1] : 1;
+  let step = pick(out.data as Float32Array, rows * vocab, (rows - 1) * vocab, 0);
   const t1 = performance.now();
   if (timings) timings.prefillMs = t1 - t0;
   yield step;

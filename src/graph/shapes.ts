@@ -157,6 +157,7 @@ const ARITY: Record<string, [number, number]> = {
   Squeeze: [1, 2], Unsqueeze: [1, 2], Concat: [1, 1 << 16], Gather: [2, 2], Slice: [3, 5], Shape: [1, 1],
   ConstantOfShape: [1, 1], Range: [3, 3], Expand: [2, 2], Split: [1, 2], Constant: [0, 0],
   DynamicQuantizeLinear: [1, 1], QuantizeLinear: [2, 3], DequantizeLinear: [2, 3], KvStore: [3, 3],
+  CacheAttention: [3, 5],
 };
 
 /** Output metas of a node from its input metas (values are not computed here; see evaluate.ts). */
@@ -183,6 +184,11 @@ export function inferNode(node: Node, ins: (ValueMeta | undefined)[], opset: num
       return same();
     case 'KvStore': // sparq: the cache (input 0) with input 1's rows written in (src/generate/kv-rewrite.ts)
       return same();
+    case 'CacheAttention': {
+      // sparq: softmax(Q·Kᵀ ...)·V over a cache (src/generate/kv-rewrite.ts): Q's dims, V's head size.
+      const v = need(2).dims;
+      return [{ dtype: 'float32', dims: [...x().dims.slice(0, -1), v[v.length - 1]] }];
+    }
     case 'LayerNormalization': {
       const out: ValueMeta[] = same();
       const axis = normAxis(node, attrInt(node, 'axis', -1), x().dims.length);

@@ -75,6 +75,7 @@ export const OpCode = {
   Einsum: 240,
   // 260-279: decoding (native/include/sparq/kv_cache.h)
   KvStore: 260,
+  CacheAttention: 261,
 } as const;
 
 /** Slot storage kinds: must match plan.h (enum class SlotKind). */

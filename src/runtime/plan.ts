@@ -321,6 +321,13 @@ function lowerNode(node: Node, inputs: number[], outputs: number[], metas: Map<s
     spec.ints = [attrInt(node, 'activation', 0)];
     return spec;
   }
+  if (node.domain === 'sparq' && node.op === 'CacheAttention') {
+    // Q, K, V, cond?, mask? (src/generate/kv-rewrite.ts): attributes scaleOp, scale, fill.
+    spec.op = OpCode.CacheAttention;
+    spec.ints = [attrInt(node, 'scaleOp', 0)];
+    spec.floats = [attrFloat(node, 'scale', 1), attrFloat(node, 'fill', 0)];
+    return spec;
+  }
   if (node.op in SIMPLE) {
     spec.op = SIMPLE[node.op];
     return spec;
@@ -441,6 +448,10 @@ function estimateWork(node: Node, slots: Slot[], spec: OpSpec): number {
   if (spec.op === OpCode.Einsum) return Math.max(einsumWork(spec), spec.outputs[0] >= 0 ? numel(slots[spec.outputs[0]].dims) : 0);
   const out = spec.outputs[0] >= 0 ? numel(slots[spec.outputs[0]].dims) : 0;
   if (spec.op >= OpCode.Conv && spec.op <= OpCode.BatchNorm) return convWork(spec, slots, out);
+  if (spec.op === OpCode.CacheAttention) {
+    const k = slots[spec.inputs[1]].dims;
+    return out * 2 * (k[2] ?? 1);
+  }
   if (spec.op === OpCode.Linear || spec.op === OpCode.MatMul || spec.op === OpCode.MatMulInteger || spec.op === OpCode.Gemm) {
     const a = slots[spec.inputs[0]].dims;
     return out * (a[a.length - 1] ?? 1);

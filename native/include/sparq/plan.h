@@ -75,6 +75,9 @@ enum class OpCode : int32_t {
   // 260-279: decoding (sparq/kv_cache.h). kv_store writes input 1 [B,H,S,D] into the cache input 0
   // [B,H,T,D] at rows [pos, pos + S), pos = input 2 (int64); no outputs (later readers alias the cache).
   kv_store = 260,
+  // cache_attention: inputs Q, K, V, cond (bool, optional), mask (optional); ints {scale_op}; floats
+  // {scale, fill}; output [B,H,S,Dv] (sparq/kv_cache.h).
+  cache_attention = 261,
 };
 
 enum class SlotKind : int32_t { arena = 0, input = 1, output = 2, constant = 3 };

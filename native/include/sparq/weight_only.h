@@ -7,9 +7,13 @@
 //
 // Quantization of one group (round half to even throughout; the scale is rounded to bf16 first and the
 // codes computed with the rounded scale, so re-quantizing dequantized weights gives the same codes):
-//   int4 symmetric:   v = the group's value of largest |w|; scale = bf16(v / −8); code = clamp(round(w/scale)
-//                     + 8, 0, 15) — the extreme lands on −8 exactly and the other 15 levels cover the rest
-//                     (llama.cpp's Q4_0 rule); a zero group gets scale 0 and codes 8.
+//   int4 symmetric:   v = the group's value of largest |w|; scale = bf16(v · f / −8); code = clamp(round(w/scale)
+//                     + 8, 0, 15) — at f = 1 the extreme lands on −8 exactly and the other 15 levels cover the
+//                     rest (llama.cpp's Q4_0 rule). f is the one of 1, 0.975, ..., 1 − 0.025·kWoClipSteps whose
+//                     codes give the group the least squared error (the first on ties): clipping a group's
+//                     outlier can narrow the steps of all the others. On dequantized weights f = 1 is exact
+//                     and every narrower scale clips the extreme, so re-quantizing gives the same codes.
+//                     A zero group gets scale 0 and codes 8.
 //   int8 symmetric:   scale = bf16(max|w| / 127), code = clamp(round(w/scale), −127, 127) + 128.
 //   asymmetric:       lo = min(0, min w), hi = max(0, max w), scale = bf16((hi − lo) / qmax), zp =
 //                     clamp(round(−lo/scale), 0, qmax), code = clamp(round(w/scale) + zp, 0, qmax); the
@@ -47,6 +51,9 @@
 namespace sparq {
 
 constexpr int kWoPanel = 16;
+// Symmetric int4 scale search (below): ranges narrowed by 2.5% steps, down to 70% of the extreme.
+constexpr int kWoClipSteps = 12;
+constexpr float kWoClipStep = 0.025f;
 constexpr int kWoMaxRows = 8;  // rows one kernel call multiplies (decode)
 // Up to this many rows (a prompt), the kernels run 8 rows at a time over each panel while it is in L1:
 // the weights still stream once, and prefill computes as decode does. More rows take the tile path.
