@@ -123,14 +123,15 @@ def corpus(kind, vocab, seed, chain_tokens=1024):
     return corpus_chains(vocab, seed, used=chain_tokens) if kind == "chains" else corpus_bytes()
 
 
-def train(model, steps, data, seq=64, batch=8, lr=3e-4, seed=0, warmup=0):
+def train(model, steps, data, seq=64, batch=8, lr=3e-4, seed=0, warmup=0, schedule="constant"):
     """AdamW on random windows of `data` (the last 1/16 held out), learning rate warmed up linearly over
-    `warmup` steps then cosine-decayed to a tenth."""
+    `warmup` steps, then constant or (schedule "cosine") cosine-decayed to a tenth."""
     if steps <= 0:
         return
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / max(1, warmup)) * (0.55 + 0.45 * math.cos(math.pi * s / steps)))
+    decay = (lambda s: 0.55 + 0.45 * math.cos(math.pi * s / steps)) if schedule == "cosine" else (lambda s: 1.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / max(1, warmup)) * decay(s))
     train_len = len(data) - len(data) // 16
     model.train()
     for step in range(steps):
@@ -201,7 +202,8 @@ def main():
                     help="text: bytes of Python's sources; chains: a fixed successor per token with random jumps")
     ap.add_argument("--chain-tokens", type=int, default=1024, help="chains: how many token ids the chains visit")
     ap.add_argument("--lr", type=float, default=3e-4)
-    ap.add_argument("--warmup", type=int, default=0, help="steps of linear learning-rate warm-up (then cosine decay)")
+    ap.add_argument("--warmup", type=int, default=0, help="steps of linear learning-rate warm-up")
+    ap.add_argument("--schedule", choices=["constant", "cosine"], default="constant", help="learning rate after the warm-up")
     ap.add_argument("--prompts", type=int, default=0, help="also write this many prompts from held-out data (reference 'prompts')")
     ap.add_argument("--train-batch", type=int, default=8)
     ap.add_argument("--train-seq", type=int, default=64)
@@ -216,7 +218,7 @@ def main():
     torch.set_num_threads(a.threads)
     model = GPT(a.layers, a.d, a.heads, a.vocab, a.max_pos)
     data = corpus(a.corpus, a.vocab, a.seed, a.chain_tokens)
-    train(model, a.steps, data, seq=a.train_seq, batch=a.train_batch, lr=a.lr, seed=a.seed, warmup=a.warmup)
+    train(model, a.steps, data, seq=a.train_seq, batch=a.train_batch, lr=a.lr, seed=a.seed, warmup=a.warmup, schedule=a.schedule)
     model.eval()
     loss, acc = held_out(model, data, seq=a.train_seq, seed=a.seed)
     print(f"held-out loss {loss:.3f}, next-token accuracy {acc:.3f}", flush=True)

@@ -186,8 +186,14 @@ export function inferNode(node: Node, ins: (ValueMeta | undefined)[], opset: num
       return same();
     case 'CacheAttention': {
       // sparq: softmax(Q·Kᵀ ...)·V over a cache (src/generate/kv-rewrite.ts): Q's dims, V's head size.
+      // The condition (3) and mask (4) broadcast to the scores [batch, heads, rows, cache rows]: a
+      // context past a position table sliced to its length fails here, as the unfused Where would.
+      const q = x().dims;
+      const k = need(1).dims;
       const v = need(2).dims;
-      return [{ dtype: 'float32', dims: [...x().dims.slice(0, -1), v[v.length - 1]] }];
+      const scores = [...q.slice(0, -1), k[k.length - 2]];
+      for (const i of [3, 4]) if (node.inputs[i] && ins[i]) broadcastDims(node, scores, ins[i]!.dims);
+      return [{ dtype: 'float32', dims: [...q.slice(0, -1), v[v.length - 1]] }];
     }
     case 'LayerNormalization': {
       const out: ValueMeta[] = same();
