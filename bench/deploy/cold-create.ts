@@ -111,7 +111,7 @@ async function modelFiles(layers: number): Promise<{ onnx: string; int8: string;
   const int8 = await quantize(dense, { mode: 'dynamic' });
   put(files.int8, exportOnnx(int8));
   const block = await quantize(await prune(dense, { sparsity: 0.9, pattern: 'block' }), { mode: 'dynamic' });
-  // prune() leaves 50% fp32 weights on the dense kernel by default: the 2:4 model asks for '2:4' by name.
+  // prune() assigns '2:4' to 2:4-pruned weights; pinned by name too, so the file holds 2:4 whatever its defaults.
   const pruned24 = await prune(dense, { sparsity: 0.5, pattern: '2:4' });
   const sparse24 = pruned24.withWeightFormats(Object.fromEntries(linearLayers(pruned24.graph).map((l) => [l.weight, { format: '2:4' }])));
   for (const [model, path] of [[block, files.sparq], [int8, files.sparqInt8], [sparse24, files.sparq24]] as const) {

@@ -30,6 +30,16 @@ namespace {
 
 // K block: the A block (M x kc) stays in L2 and one panel slice (kc x nr) in L1 across M tiles.
 // SPARQ_GEMM_KC overrides it for tuning.
+// Chunks per thread for parallel_for: a caller out of chunks waits for the ones workers hold, so
+// halves would cost the whole other half when a worker is kept off its core after taking its chunk (a
+// busy host; another runtime's pool spinning in the process). With four per thread the caller takes
+// over what a late worker has not started, and waits at most for one quarter-share in flight.
+constexpr int64_t kChunksPerThread = 4;
+int64_t grain_for(int64_t n, int threads) {
+  const int64_t chunks = std::max<int64_t>(1, threads) * kChunksPerThread;
+  return std::max<int64_t>(1, (n + chunks - 1) / chunks);
+}
+
 int64_t choose_kc(int64_t K) {
   static const int64_t forced = [] {
     const char* env = std::getenv("SPARQ_GEMM_KC");
@@ -67,8 +77,7 @@ class DenseF32 final : public PackedWeights {
     const int64_t K = this->K(), N = this->N();
     const int t = threads_for_work(static_cast<double>(M) * K * N, threads);
     if (M == 1) {
-      const int64_t grain = (panels_ + t - 1) / t;
-      ThreadPool::global().parallel_for(panels_, t, grain, [&](int64_t p0, int64_t p1) {
+      ThreadPool::global().parallel_for(panels_, t, grain_for(panels_, t), [&](int64_t p0, int64_t p1) {
         for (int64_t p = p0; p < p1; ++p) {
           const int64_t n0 = p * nr_;
           kernels_->gemv(K, static_cast<int>(std::min<int64_t>(nr_, N - n0)), x, panel(p), y + n0, ep, n0);
@@ -91,7 +100,7 @@ class DenseF32 final : public PackedWeights {
     // A packed once per call: for each K block, each M tile as rows-interleaved k-major floats.
     thread_local AlignedBuffer<float> a_buffer;
     float* a_packed = a_buffer.reserve(static_cast<size_t>(M * K));
-    ThreadPool::global().parallel_for(tiles, threads, std::max<int64_t>(1, tiles / threads), [&](int64_t t0, int64_t t1) {
+    ThreadPool::global().parallel_for(tiles, threads, grain_for(tiles, threads), [&](int64_t t0, int64_t t1) {
       for (int64_t t = t0; t < t1; ++t) {
         const int64_t m0 = t * mr, rows = std::min<int64_t>(mr, M - m0);
         for (int64_t k0 = 0; k0 < K; k0 += kc) {
@@ -101,7 +110,7 @@ class DenseF32 final : public PackedWeights {
       }
     });
 
-    const int64_t grain = (panels_ + threads - 1) / threads;
+    const int64_t grain = grain_for(panels_, threads);
     // Columns are taken in groups of ~256 so the C block they accumulate into stays in L2 across the
     // K blocks (a wide N, e.g. 3072 at M = 128, would otherwise stream all of C through L3 per K block).
     const int64_t group = std::max<int64_t>(1, 256 / nr_);
