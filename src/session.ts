@@ -98,6 +98,9 @@ export class InferenceSession {
   #valueInputs: number[] = [];
   #weights: PackedWeights[] = [];
   readonly #weightIndex = new Map<string, number>();
+  /** Weight formats the model assigns, and the options' fallback: for weights packed when a plan is made. */
+  #formats: ReadonlyMap<string, WeightFormatSpec> = new Map();
+  #fallback: string | undefined;
   /** device 'cuda': the session's stream and staging, shared by every packed weight. */
   #context: NativeDeviceContext | undefined;
   #released = false;
@@ -123,6 +126,8 @@ export class InferenceSession {
       this.#weights = b.#weights;
       this.#weightIndex = b.#weightIndex;
       this.#context = b.#context;
+      this.#formats = b.#formats;
+      this.#fallback = b.#fallback;
       return;
     }
     // A .sparq file may carry the prepared graph (src/graph/prepare.ts): then the passes are skipped.
@@ -142,6 +147,8 @@ export class InferenceSession {
     if (ownedFile) releaseFile(ownedFile);
     try {
       if (this.device === 'cuda') this.#context = createCudaSession();
+      this.#formats = model.weightFormats;
+      this.#fallback = options.weightFormat;
       this.#packWeights(model.weightFormats, options.weightFormat, model, ownedFile);
     } catch (e) {
       for (const w of this.#weights) w.release();
@@ -176,41 +183,47 @@ export class InferenceSession {
   }
 
   #packWeights(formats: ReadonlyMap<string, WeightFormatSpec>, fallback: string | undefined, model: Model, ownedFile?: SessionFile): void {
-    const addon = native();
     const release = ownedFile ? fileReleaser(this.#graph, model, ownedFile) : undefined;
     for (const node of this.#graph.nodes)
       for (const input of packedWeightInputs(node)) {
         const name = node.inputs[input];
         if (this.#weightIndex.has(name)) continue;
-        const original = node.attrs.weight_name?.type === 'string' ? node.attrs.weight_name.value : name;
-        const w = this.#graph.initializers.get(name);
-        if (!w || w.dims.length !== 2) throw new SparqError('ERR_INVALID_MODEL', `Invalid ONNX model: linear weight "${name}" is missing`);
-        const assigned = formats.get(original) ?? formats.get(name);
-        const context = this.#context;
-        const spec = context
-          ? cudaFormatFor(assigned ?? (fallback ? { format: fallback } : undefined))
-          : (assigned ?? { format: fallback ?? (isMostlyZero(w) ? 'auto' : 'dense') });
-        const [K, N] = w.dims;
-        let handle;
-        try {
-          const opts: NativePackOptions = { ...(spec.options ?? {}) };
-          if (context) opts.device = context;
-          // Weights a .sparq file carried packed, or as their nonzeros, skip the dense fp32 matrix
-          // (src/io/prepacked.ts); not when fusion scaled them (Gemm alpha), nor for GPU formats.
-          // A conv's weight is a relayout of its model weight (conv-layout.ts), a recurrent layer's a
-          // transpose (rnn.ts): always packed from it.
-          const relaid = node.attrs.weight_alpha || node.op !== 'Linear';
-          handle = (context || relaid ? undefined : packWithoutDense(model, original, spec, K, N)) ?? (w.raw && w.dtype === 'float32'
-            ? addon.packBytes(spec.format, w.raw, K, N, opts)
-            : addon.pack(spec.format, w.data as Float32Array, K, N, opts));
-        } catch (e) {
-          rethrowNative(e);
-        }
-        this.#weightIndex.set(name, this.#weights.length);
-        // 'auto' resolves to a concrete format natively: only then is the handle asked at creation.
-        this.#weights.push(new PackedWeights(handle, spec.format === 'auto' || spec.format === 'cuda-auto' ? undefined : { K, N, format: spec.format }));
-        release?.(original);
+        this.#packWeight(name, node, this.#graph.initializers.get(name), formats, fallback, model);
+        release?.(weightNameOf(node, name));
       }
+  }
+
+  /** Packs one layer's weight `w` (named `name` in the graph) in the format the model or the options give it. */
+  #packWeight(name: string, node: Node, w: ConstTensor | undefined, formats: ReadonlyMap<string, WeightFormatSpec>, fallback: string | undefined, model?: Model): number {
+    const addon = native();
+    const original = weightNameOf(node, name);
+    if (!w || w.dims.length !== 2) throw new SparqError('ERR_INVALID_MODEL', `Invalid ONNX model: linear weight "${name}" is missing`);
+    const assigned = formats.get(original) ?? formats.get(name);
+    const context = this.#context;
+    const spec = context
+      ? cudaFormatFor(assigned ?? (fallback ? { format: fallback } : undefined))
+      : (assigned ?? { format: fallback ?? (isMostlyZero(w) ? 'auto' : 'dense') });
+    const [K, N] = w.dims;
+    let handle;
+    try {
+      const opts: NativePackOptions = { ...(spec.options ?? {}) };
+      if (context) opts.device = context;
+      // Weights a .sparq file carried packed, or as their nonzeros, skip the dense fp32 matrix
+      // (src/io/prepacked.ts); not when fusion scaled them (Gemm alpha), nor for GPU formats.
+      // A conv's weight is a relayout of its model weight (conv-layout.ts), a recurrent layer's a
+      // transpose (rnn.ts): always packed from it.
+      const relaid = node.attrs.weight_alpha || node.op !== 'Linear';
+      handle = (context || relaid || !model ? undefined : packWithoutDense(model, original, spec, K, N)) ?? (w.raw && w.dtype === 'float32'
+        ? addon.packBytes(spec.format, w.raw, K, N, opts)
+        : addon.pack(spec.format, w.data as Float32Array, K, N, opts));
+    } catch (e) {
+      rethrowNative(e);
+    }
+    const index = this.#weights.length;
+    this.#weightIndex.set(name, index);
+    // 'auto' resolves to a concrete format natively: only then is the handle asked at creation.
+    this.#weights.push(new PackedWeights(handle, spec.format === 'auto' || spec.format === 'cuda-auto' ? undefined : { K, N, format: spec.format }));
+    return index;
   }
 
   /**
@@ -272,10 +285,13 @@ export class InferenceSession {
     if (hit) return hit;
     const dims = new Map<string, readonly number[]>();
     this.#inputs.forEach((input, i) => dims.set(input.name, feeds[i].dims));
-    const plan = compilePlan(this.#graph, dims, (name: string, node: Node) => {
+    const plan = compilePlan(this.#graph, dims, (name: string, node: Node, weight?: ConstTensor) => {
       const i = this.#weightIndex.get(name);
-      if (i === undefined) throw new SparqError('ERR_INVALID_MODEL', `Linear node "${node.name}" has no packed weights`);
-      return i;
+      if (i !== undefined) return i;
+      // A layer of an If / Loop / Scan body, prepared with the plan: its weight is packed now, once
+      // for every plan that inlines the body (the plan's names for a body's constants are the same each time).
+      if (weight) return this.#packWeight(name, node, weight, this.#formats, this.#fallback);
+      throw new SparqError('ERR_INVALID_MODEL', `Linear node "${node.name}" has no packed weights`);
     }, values);
     plan.spec.weights = this.#weights.map((w) => w.handle);
     let handle: NativePlanHandle;
@@ -461,4 +477,9 @@ function isMostlyZero(w: ConstTensor): boolean {
   const sample = Math.min(n, 4096);
   if (zerosIn(sample) < sample * 0.3) return false;
   return zerosIn(n) >= n * 0.5;
+}
+
+/** The model's name for a layer's weight (fusion and relayouts rename it). */
+function weightNameOf(node: Node, name: string): string {
+  return node.attrs.weight_name?.type === 'string' ? node.attrs.weight_name.value : name;
 }

@@ -83,7 +83,8 @@ function renameAttrs(attrs: Node['attrs'], map: ReadonlyMap<string, string>): No
   return out;
 }
 
-function renameGraph(g: Graph, map: ReadonlyMap<string, string>): Graph {
+/** `g` with its reads of the enclosing scopes' values renamed by `map` (names `g` defines shadow them). */
+export function renameGraph(g: Graph, map: ReadonlyMap<string, string>): Graph {
   const free = freeNames(g);
   const inner = new Map([...map].filter(([k]) => free.has(k)));
   if (inner.size === 0) return g;

@@ -1,0 +1,144 @@
+// If / Loop bodies are prepared like the graph that holds them (src/graph/subgraphs.ts, runtime/plan.ts):
+// a branch's convs and Gemms with constant weights run on packed weights (the session reports them),
+// whichever way an If on an input value goes, with onnxruntime-node's outputs; a value the main graph
+// fuses is still visible to a branch that reads it.
+import * as ort from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+
+import { InferenceSession, Tensor } from '../src/index.js';
+import { GraphBuilder } from '../src/onnx/builder.js';
+import { DataType } from '../src/onnx/proto.js';
+import { randomFloats } from '../src/random.js';
+import { relError } from './helpers.js';
+
+const C = 6, L = 20, OC = 8, K = 3;
+
+/** sr == 16000 ? relu(conv(x, w_then) + b) : sigmoid(conv(x, w_else)), then a Gemm (Linear) on the pooled channels. */
+function vadLike(): Uint8Array {
+  const g = new GraphBuilder();
+  g.opset = 18;
+  g.input('sr', 'INT64', []);
+  g.input('x', 'FLOAT', [1, C, L]);
+  g.float('w_else', randomFloats(OC * C * K, 2, -0.5, 0.5), [OC, C, K]);
+  g.float('fc', randomFloats(OC * 4, 3, -0.5, 0.5), [OC, 4]);
+  const [c] = g.node('Equal', ['sr', g.int64('k16', [16000], [])]);
+  const then = new GraphBuilder();
+  then.float('w_then', randomFloats(OC * C * K, 1, -0.5, 0.5), [OC, C, K]);
+  then.float('b_then', randomFloats(OC, 4, -0.5, 0.5), [OC]);
+  const [tc] = then.node('Conv', ['x', 'w_then', 'b_then'], 1, { pads: [1, 1] });
+  const [tr] = then.node('Relu', [tc]);
+  const [tp] = then.node('ReduceMean', [tr, then.int64('ax', [2])], 1, { keepdims: 0 });
+  then.node('Gemm', [tp, 'fc'], ['t']);
+  then.output('t', 'FLOAT', [1, 4]);
+  const other = new GraphBuilder();
+  const [ec] = other.node('Conv', ['x', 'w_else'], 1, { strides: [2] });
+  const [es] = other.node('Sigmoid', [ec]);
+  const [ep] = other.node('ReduceMean', [es, other.int64('ax2', [2])], 1, { keepdims: 0 });
+  other.node('Gemm', [ep, 'fc'], ['e']);
+  other.output('e', 'FLOAT', [1, 4]);
+  g.node('If', [c], ['y'], { then_branch: { graph: then }, else_branch: { graph: other } });
+  g.output('y', 'FLOAT', [1, 4]);
+  return g.build();
+}
+
+async function both(bytes: Uint8Array, feeds: Record<string, { type: 'float32' | 'int64'; data: Float32Array | BigInt64Array; dims: number[] }>[], s: InferenceSession): Promise<void> {
+  const o = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1 });
+  for (const f of feeds) {
+    const got = await s.run(Object.fromEntries(Object.entries(f).map(([k, v]) => [k, new Tensor(v.type, v.data as never, v.dims)])));
+    const want = await o.run(Object.fromEntries(Object.entries(f).map(([k, v]) => [k, new ort.Tensor(v.type, v.data, v.dims)])));
+    for (const name of o.outputNames) {
+      expect([...got[name].dims]).toEqual([...want[name].dims]);
+      expect(relError(got[name].data as Float32Array, want[name].data as Float32Array), name).toBeLessThan(1e-5);
+    }
+  }
+  await o.release();
+}
+
+const sr = (v: number) => ({ type: 'int64' as const, data: BigInt64Array.of(BigInt(v)), dims: [] });
+const x = (seed: number) => ({ type: 'float32' as const, data: randomFloats(C * L, seed, -1, 1), dims: [1, C, L] });
+
+describe('If / Loop bodies are prepared like the main graph', () => {
+  it("packs an If branch's constant conv and Gemm weights, and runs both ways", async () => {
+    const bytes = vadLike();
+    const s = await InferenceSession.create(bytes, { threads: 1 });
+    try {
+      await both(bytes, [{ sr: sr(16000), x: x(10) }], s);
+      const afterThen = [...s.weights.keys()];
+      // The taken branch's conv weight (a branch constant) was relaid out and packed, and its Gemm became a Linear.
+      expect(afterThen.some((k) => k.includes('w_then'))).toBe(true);
+      expect(afterThen.some((k) => k.includes('fc'))).toBe(true);
+      expect(afterThen.some((k) => k.includes('w_else'))).toBe(false);
+      await both(bytes, [{ sr: sr(8000), x: x(11) }, { sr: sr(16000), x: x(12) }], s);
+      const keys = [...s.weights.keys()];
+      // The other branch's conv (an outer constant) too; the plans share the Gemm's packed weight.
+      expect(keys.some((k) => k.includes('w_else'))).toBe(true);
+      expect(keys.filter((k) => k.includes('fc'))).toHaveLength(1);
+      for (const w of s.weights.values()) expect(w.format).toBe('dense');
+    } finally {
+      await s.release();
+    }
+  });
+
+  it('a value the main graph fuses is still read by a branch', async () => {
+    const g = new GraphBuilder();
+    g.opset = 17;
+    g.input('flag', 'BOOL', []);
+    g.input('x', 'FLOAT', [2, 4]);
+    g.float('W', randomFloats(16, 5, -1, 1), [4, 4]);
+    g.float('B', randomFloats(4, 6, -1, 1), [4]);
+    const [m] = g.node('MatMul', ['x', 'W']);
+    g.node('Add', [m, 'B'], ['z']);
+    const then = new GraphBuilder();
+    then.node('Relu', [m], ['t']);
+    then.output('t', 'FLOAT', [2, 4]);
+    const other = new GraphBuilder();
+    other.node('Neg', [m], ['e']);
+    other.output('e', 'FLOAT', [2, 4]);
+    g.node('If', ['flag'], ['y'], { then_branch: { graph: then }, else_branch: { graph: other } });
+    g.output('y', 'FLOAT', [2, 4]);
+    g.output('z', 'FLOAT', [2, 4]);
+    const bytes = g.build();
+    const s = await InferenceSession.create(bytes, { threads: 1 });
+    const flag = (v: number) => ({ type: 'bool' as const, data: Uint8Array.of(v), dims: [] });
+    try {
+      for (const v of [1, 0]) {
+        const feeds = { flag: flag(v), x: { type: 'float32' as const, data: randomFloats(8, 7 + v, -1, 1), dims: [2, 4] } };
+        const o = await ort.InferenceSession.create(bytes);
+        const got = await s.run(Object.fromEntries(Object.entries(feeds).map(([k, f]) => [k, new Tensor(f.type, f.data as never, f.dims)])));
+        const want = await o.run(Object.fromEntries(Object.entries(feeds).map(([k, f]) => [k, new ort.Tensor(f.type, f.data, f.dims)])));
+        for (const name of ['y', 'z']) expect(relError(got[name].data as Float32Array, want[name].data as Float32Array), name).toBeLessThan(1e-5);
+        await o.release();
+      }
+    } finally {
+      await s.release();
+    }
+  });
+
+  it('a Loop body with a Gemm runs on one packed weight for every unrolled iteration', async () => {
+    const g = new GraphBuilder();
+    g.opset = 17;
+    g.input('n', 'INT64', []);
+    g.input('h', 'FLOAT', [1, 4]);
+    g.float('R', randomFloats(16, 8, -0.5, 0.5), [4, 4]);
+    const body = new GraphBuilder();
+    body.input('i', 'INT64', []);
+    body.input('c', 'BOOL', []);
+    body.input('hc', 'FLOAT', [1, 4]);
+    body.node('Identity', ['c'], ['c_out']);
+    const [mm] = body.node('Gemm', ['hc', 'R']);
+    body.node('Tanh', [mm], ['h_out']);
+    body.output('c_out', 'BOOL', []);
+    body.output('h_out', 'FLOAT', [1, 4]);
+    const t = g.tensor({ name: 'yes', dataType: DataType.BOOL, dims: [], int32Data: [1] });
+    g.node('Loop', ['n', t, 'h'], ['y'], { body: { graph: body } });
+    g.output('y', 'FLOAT', [1, 4]);
+    const bytes = g.build();
+    const s = await InferenceSession.create(bytes, { threads: 1 });
+    try {
+      await both(bytes, [{ n: { type: 'int64', data: BigInt64Array.of(5n), dims: [] }, h: { type: 'float32', data: randomFloats(4, 9, -1, 1), dims: [1, 4] } }], s);
+      expect([...s.weights.keys()].filter((k) => k.includes('R'))).toHaveLength(1);
+    } finally {
+      await s.release();
+    }
+  });
+});
