@@ -12,6 +12,8 @@ import { SparqError, rethrowNative, rangeError, typeError } from './errors.js';
 import type { ConstTensor, Graph, Node, TypedData, ValueInfo } from './graph/ir.js';
 import { allocData, numel } from './graph/ir.js';
 import { prepareGraph, preparedGraphOf } from './graph/prepare.js';
+import { hasControlFlow } from './graph/control-flow.js';
+import { normalizeOpsets } from './graph/normalize.js';
 import { MAX_VALUE_ELEMENTS, valueInputs } from './graph/value-inputs.js';
 import { assertCudaAvailable, cudaFormatFor } from './cuda.js';
 import { PackedWeights, overlaps } from './kernels.js';
@@ -131,7 +133,7 @@ export class InferenceSession {
       return;
     }
     // A .sparq file may carry the prepared graph (src/graph/prepare.ts): then the passes are skipped.
-    this.#graph = preparedGraphOf(model) ?? prepareGraph(model.graph);
+    this.#graph = preparedGraphOf(model) ?? prepareForSession(model.graph);
     this.#inputs = this.#graph.inputs;
     this.inputNames = Object.freeze(model.inputs.map((i) => i.name));
     this.outputNames = Object.freeze(model.outputs.map((o) => o.name));
@@ -482,4 +484,19 @@ function isMostlyZero(w: ConstTensor): boolean {
 /** The model's name for a layer's weight (fusion and relayouts rename it). */
 function weightNameOf(node: Node, name: string): string {
   return node.attrs.weight_name?.type === 'string' ? node.attrs.weight_name.value : name;
+}
+
+/**
+ * The session's graph: prepared here, or, where the passes cannot work out a shape that an If, Loop or
+ * Scan hides until its condition is known (an If that squeezes or not on the batch size, an output
+ * whose rank differs between branches), left for the plans to prepare, once inlined (runtime/plan.ts).
+ */
+function prepareForSession(graph: Graph): Graph {
+  try {
+    return prepareGraph(graph);
+  } catch (e) {
+    if (!(e instanceof SparqError) || !hasControlFlow(graph)) throw e;
+    // Old opset forms still normalised: inlining infers shapes, which reads the newest forms.
+    return normalizeOpsets(graph);
+  }
 }

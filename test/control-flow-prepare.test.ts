@@ -141,4 +141,37 @@ describe('If / Loop bodies are prepared like the main graph', () => {
       await s.release();
     }
   });
+
+  it('a graph whose If hides a rank until its condition is known is prepared per plan', async () => {
+    // x [N, C, L]; N == 1 ? Squeeze(x, 0) : Reshape(x, [C, L]), the branch output declared without a
+    // shape (as exporters leave it), then Unsqueeze and a Conv: at creation the If's rank is unknown.
+    const g = new GraphBuilder();
+    g.opset = 17;
+    g.input('x', 'FLOAT', ['N', C, L]);
+    g.float('w', randomFloats(OC * C * K, 13, -0.5, 0.5), [OC, C, K]);
+    const [shape] = g.node('Shape', ['x']);
+    const [n] = g.node('Gather', [shape, g.int64('zero', [0], [])], 1, { axis: 0 });
+    const [c] = g.node('Equal', [n, g.int64('one', [1], [])]);
+    const then = new GraphBuilder();
+    then.node('Squeeze', ['x', then.int64('a0', [0])], ['t']);
+    then.output('t', 'FLOAT', []);
+    const other = new GraphBuilder();
+    other.node('Reshape', ['x', other.int64('cl', [C, L])], ['e']);
+    other.output('e', 'FLOAT', [C, L]);
+    g.node('If', [c], ['y'], { then_branch: { graph: then }, else_branch: { graph: other } });
+    const [u] = g.node('Unsqueeze', ['y', g.int64('a1', [0])]);
+    g.node('Conv', [u, 'w'], ['z'], { pads: [1, 1] });
+    g.output('z', 'FLOAT', [1, OC, L]);
+    // The then-branch output without a shape (the If attribute holds the builder's own value infos).
+    const t = then.graphProto().output?.[0]?.type?.tensorType;
+    if (t) t.shape = undefined;
+    const bytes = g.build();
+    const s = await InferenceSession.create(bytes, { threads: 1 });
+    try {
+      await both(bytes, [{ x: x(14) }], s);
+      expect([...s.weights.keys()].some((k) => k.includes('w'))).toBe(true);
+    } finally {
+      await s.release();
+    }
+  });
 });
