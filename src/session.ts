@@ -102,6 +102,8 @@ export class InferenceSession {
   readonly #weightIndex = new Map<string, number>();
   /** Weight formats the model assigns, and the options' fallback: for weights packed when a plan is made. */
   #formats: ReadonlyMap<string, WeightFormatSpec> = new Map();
+  /** Weights packed when a plan was made (a control-flow body's layers), by key: their values' fingerprint. */
+  #planWeights = new Map<string, string>();
   #fallback: string | undefined;
   /** device 'cuda': the session's stream and staging, shared by every packed weight. */
   #context: NativeDeviceContext | undefined;
@@ -130,6 +132,7 @@ export class InferenceSession {
       this.#context = b.#context;
       this.#formats = b.#formats;
       this.#fallback = b.#fallback;
+      this.#planWeights = b.#planWeights;
       return;
     }
     // A .sparq file may carry the prepared graph (src/graph/prepare.ts): then the passes are skipped.
@@ -288,12 +291,23 @@ export class InferenceSession {
     const dims = new Map<string, readonly number[]>();
     this.#inputs.forEach((input, i) => dims.set(input.name, feeds[i].dims));
     const plan = compilePlan(this.#graph, dims, (name: string, node: Node, weight?: ConstTensor) => {
-      const i = this.#weightIndex.get(name);
-      if (i !== undefined) return i;
-      // A layer of an If / Loop / Scan body, prepared with the plan: its weight is packed now, once
-      // for every plan that inlines the body (the plan's names for a body's constants are the same each time).
-      if (weight) return this.#packWeight(name, node, weight, this.#formats, this.#fallback);
-      throw new SparqError('ERR_INVALID_MODEL', `Linear node "${node.name}" has no packed weights`);
+      if (!weight || !this.#planWeights.has(name)) {
+        const i = this.#weightIndex.get(name);
+        if (i !== undefined) return i;
+        if (!weight) throw new SparqError('ERR_INVALID_MODEL', `Linear node "${node.name}" has no packed weights`);
+      }
+      // A layer of an If / Loop / Scan body, prepared with the plan: its weight is packed now, once for
+      // every plan that inlines the body. Plans name a body's constants alike (control-flow.ts); the
+      // fingerprint makes sure a name packed for one plan means the same values in another.
+      const print = fingerprint(weight);
+      let key = name;
+      for (let k = 2; this.#planWeights.has(key); k++) {
+        if (this.#planWeights.get(key) === print) return this.#weightIndex.get(key) as number;
+        key = `${name}#${k}`;
+      }
+      const i = this.#packWeight(key, node, weight, this.#formats, this.#fallback);
+      this.#planWeights.set(key, print);
+      return i;
     }, values);
     plan.spec.weights = this.#weights.map((w) => w.handle);
     let handle: NativePlanHandle;
@@ -499,4 +513,16 @@ function prepareForSession(graph: Graph): Graph {
     // Old opset forms still normalised: inlining infers shapes, which reads the newest forms.
     return normalizeOpsets(graph);
   }
+}
+
+/** A weight's dims and a 64-bit FNV-1a hash of its bytes (two 32-bit lanes), as a string. */
+function fingerprint(t: ConstTensor): string {
+  const src = t.raw ?? t.data;
+  const bytes = new Uint8Array(src.buffer, src.byteOffset, src.byteLength);
+  let a = 0x811c9dc5, b = 0x050c5d1f;
+  for (let i = 0; i < bytes.length; i++) {
+    a = Math.imul(a ^ bytes[i], 0x01000193);
+    b = Math.imul(b ^ bytes[i], 0x01000193) ^ (b >>> 15);
+  }
+  return `${t.dims.join('x')}:${(a >>> 0).toString(16)}${(b >>> 0).toString(16)}`;
 }

@@ -174,4 +174,29 @@ describe('If / Loop bodies are prepared like the main graph', () => {
       await s.release();
     }
   });
+
+  it('branches whose constants share a name keep their own packed weights', async () => {
+    const g = new GraphBuilder();
+    g.opset = 18;
+    g.input('sr', 'INT64', []);
+    g.input('x', 'FLOAT', [1, C, L]);
+    const [c] = g.node('Equal', ['sr', g.int64('k16', [16000], [])]);
+    const branch = (seed: number, out: string) => {
+      const b = new GraphBuilder();
+      b.float('w', randomFloats(OC * C * K, seed, -0.5, 0.5), [OC, C, K]);
+      b.node('Conv', ['x', 'w'], [out]);
+      b.output(out, 'FLOAT', [1, OC, L - K + 1]);
+      return b;
+    };
+    g.node('If', [c], ['y'], { then_branch: { graph: branch(20, 't') }, else_branch: { graph: branch(21, 'e') } });
+    g.output('y', 'FLOAT', [1, OC, L - K + 1]);
+    const bytes = g.build();
+    const s = await InferenceSession.create(bytes, { threads: 1 });
+    try {
+      await both(bytes, [{ sr: sr(16000), x: x(22) }, { sr: sr(8000), x: x(23) }, { sr: sr(16000), x: x(24) }], s);
+      expect(s.weights.size).toBe(2);
+    } finally {
+      await s.release();
+    }
+  });
 });
