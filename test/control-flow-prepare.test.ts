@@ -41,7 +41,10 @@ function vadLike(): Uint8Array {
   return g.build();
 }
 
-async function both(bytes: Uint8Array, feeds: Record<string, { type: 'float32' | 'int64'; data: Float32Array | BigInt64Array; dims: number[] }>[], s: InferenceSession): Promise<void> {
+type Feed = { type: 'float32' | 'int64' | 'bool'; data: Float32Array | BigInt64Array | Uint8Array; dims: number[] };
+
+/** Runs each feed set in the session and in onnxruntime-node; outputs must agree. */
+async function both(bytes: Uint8Array, feeds: Record<string, Feed>[], s: InferenceSession): Promise<void> {
   const o = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1 });
   for (const f of feeds) {
     const got = await s.run(Object.fromEntries(Object.entries(f).map(([k, v]) => [k, new Tensor(v.type, v.data as never, v.dims)])));
@@ -54,14 +57,23 @@ async function both(bytes: Uint8Array, feeds: Record<string, { type: 'float32' |
   await o.release();
 }
 
+/** A one-thread session over `bytes` for `use`, released after. */
+async function withSession(bytes: Uint8Array, use: (s: InferenceSession) => Promise<void>): Promise<void> {
+  const s = await InferenceSession.create(bytes, { threads: 1 });
+  try {
+    await use(s);
+  } finally {
+    await s.release();
+  }
+}
+
 const sr = (v: number) => ({ type: 'int64' as const, data: BigInt64Array.of(BigInt(v)), dims: [] });
 const x = (seed: number) => ({ type: 'float32' as const, data: randomFloats(C * L, seed, -1, 1), dims: [1, C, L] });
 
 describe('If / Loop bodies are prepared like the main graph', () => {
   it("packs an If branch's constant conv and Gemm weights, and runs both ways", async () => {
     const bytes = vadLike();
-    const s = await InferenceSession.create(bytes, { threads: 1 });
-    try {
+    await withSession(bytes, async (s) => {
       await both(bytes, [{ sr: sr(16000), x: x(10) }], s);
       const afterThen = [...s.weights.keys()];
       // The taken branch's conv weight (a branch constant) was relaid out and packed, and its Gemm became a Linear.
@@ -74,9 +86,7 @@ describe('If / Loop bodies are prepared like the main graph', () => {
       expect(keys.some((k) => k.includes('w_else'))).toBe(true);
       expect(keys.filter((k) => k.includes('fc'))).toHaveLength(1);
       for (const w of s.weights.values()) expect(w.format).toBe('dense');
-    } finally {
-      await s.release();
-    }
+    });
   });
 
   it('a value the main graph fuses is still read by a branch', async () => {
@@ -98,20 +108,10 @@ describe('If / Loop bodies are prepared like the main graph', () => {
     g.output('y', 'FLOAT', [2, 4]);
     g.output('z', 'FLOAT', [2, 4]);
     const bytes = g.build();
-    const s = await InferenceSession.create(bytes, { threads: 1 });
-    const flag = (v: number) => ({ type: 'bool' as const, data: Uint8Array.of(v), dims: [] });
-    try {
-      for (const v of [1, 0]) {
-        const feeds = { flag: flag(v), x: { type: 'float32' as const, data: randomFloats(8, 7 + v, -1, 1), dims: [2, 4] } };
-        const o = await ort.InferenceSession.create(bytes);
-        const got = await s.run(Object.fromEntries(Object.entries(feeds).map(([k, f]) => [k, new Tensor(f.type, f.data as never, f.dims)])));
-        const want = await o.run(Object.fromEntries(Object.entries(feeds).map(([k, f]) => [k, new ort.Tensor(f.type, f.data, f.dims)])));
-        for (const name of ['y', 'z']) expect(relError(got[name].data as Float32Array, want[name].data as Float32Array), name).toBeLessThan(1e-5);
-        await o.release();
-      }
-    } finally {
-      await s.release();
-    }
+    const feeds = (v: number): Record<string, Feed> => ({ flag: { type: 'bool', data: Uint8Array.of(v), dims: [] }, x: { type: 'float32', data: randomFloats(8, 7 + v, -1, 1), dims: [2, 4] } });
+    await withSession(bytes, async (s) => {
+      await both(bytes, [feeds(1), feeds(0)], s);
+    });
   });
 
   it('a Loop body with a Gemm runs on one packed weight for every unrolled iteration', async () => {
@@ -133,13 +133,10 @@ describe('If / Loop bodies are prepared like the main graph', () => {
     g.node('Loop', ['n', t, 'h'], ['y'], { body: { graph: body } });
     g.output('y', 'FLOAT', [1, 4]);
     const bytes = g.build();
-    const s = await InferenceSession.create(bytes, { threads: 1 });
-    try {
+    await withSession(bytes, async (s) => {
       await both(bytes, [{ n: { type: 'int64', data: BigInt64Array.of(5n), dims: [] }, h: { type: 'float32', data: randomFloats(4, 9, -1, 1), dims: [1, 4] } }], s);
       expect([...s.weights.keys()].filter((k) => k.includes('R'))).toHaveLength(1);
-    } finally {
-      await s.release();
-    }
+    });
   });
 
   it('a graph whose If hides a rank until its condition is known is prepared per plan', async () => {
@@ -166,13 +163,10 @@ describe('If / Loop bodies are prepared like the main graph', () => {
     const t = then.graphProto().output?.[0]?.type?.tensorType;
     if (t) t.shape = undefined;
     const bytes = g.build();
-    const s = await InferenceSession.create(bytes, { threads: 1 });
-    try {
+    await withSession(bytes, async (s) => {
       await both(bytes, [{ x: x(14) }], s);
       expect([...s.weights.keys()].some((k) => k.includes('w'))).toBe(true);
-    } finally {
-      await s.release();
-    }
+    });
   });
 
   it('branches whose constants share a name keep their own packed weights', async () => {
@@ -191,12 +185,9 @@ describe('If / Loop bodies are prepared like the main graph', () => {
     g.node('If', [c], ['y'], { then_branch: { graph: branch(20, 't') }, else_branch: { graph: branch(21, 'e') } });
     g.output('y', 'FLOAT', [1, OC, L - K + 1]);
     const bytes = g.build();
-    const s = await InferenceSession.create(bytes, { threads: 1 });
-    try {
+    await withSession(bytes, async (s) => {
       await both(bytes, [{ sr: sr(16000), x: x(22) }, { sr: sr(8000), x: x(23) }, { sr: sr(16000), x: x(24) }], s);
       expect(s.weights.size).toBe(2);
-    } finally {
-      await s.release();
-    }
+    });
   });
 });
