@@ -515,14 +515,15 @@ function prepareForSession(graph: Graph): Graph {
   }
 }
 
-/** A weight's dims and a 64-bit FNV-1a hash of its bytes (two 32-bit lanes), as a string. */
+/** A weight's dims and a 64-bit hash of its bytes (two FNV-1a-style 32-bit lanes over words), as a string. */
 function fingerprint(t: ConstTensor): string {
   const src = t.raw ?? t.data;
-  const bytes = new Uint8Array(src.buffer, src.byteOffset, src.byteLength);
+  const aligned = src.byteOffset % 4 === 0 && src.byteLength % 4 === 0;
+  const words = aligned ? new Int32Array(src.buffer, src.byteOffset, src.byteLength / 4) : new Uint8Array(src.buffer, src.byteOffset, src.byteLength);
   let a = 0x811c9dc5, b = 0x050c5d1f;
-  for (let i = 0; i < bytes.length; i++) {
-    a = Math.imul(a ^ bytes[i], 0x01000193);
-    b = Math.imul(b ^ bytes[i], 0x01000193) ^ (b >>> 15);
+  for (let i = 0; i < words.length; i++) {
+    a = Math.imul(a ^ words[i], 0x01000193);
+    b = Math.imul(b ^ words[i], 0x01000193) ^ (b >>> 15);
   }
   return `${t.dims.join('x')}:${(a >>> 0).toString(16)}${(b >>> 0).toString(16)}`;
 }
