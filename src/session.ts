@@ -12,6 +12,8 @@ import { SparqError, rethrowNative, rangeError, typeError } from './errors.js';
 import type { ConstTensor, Graph, Node, TypedData, ValueInfo } from './graph/ir.js';
 import { allocData, numel } from './graph/ir.js';
 import { prepareGraph, preparedGraphOf } from './graph/prepare.js';
+import { hasControlFlow } from './graph/control-flow.js';
+import { normalizeOpsets } from './graph/normalize.js';
 import { MAX_VALUE_ELEMENTS, valueInputs } from './graph/value-inputs.js';
 import { assertCudaAvailable, cudaFormatFor } from './cuda.js';
 import { PackedWeights, overlaps } from './kernels.js';
@@ -98,6 +100,11 @@ export class InferenceSession {
   #valueInputs: number[] = [];
   #weights: PackedWeights[] = [];
   readonly #weightIndex = new Map<string, number>();
+  /** Weight formats the model assigns, and the options' fallback: for weights packed when a plan is made. */
+  #formats: ReadonlyMap<string, WeightFormatSpec> = new Map();
+  /** Weights packed when a plan was made (a control-flow body's layers), by key: their values' fingerprint. */
+  #planWeights = new Map<string, string>();
+  #fallback: string | undefined;
   /** device 'cuda': the session's stream and staging, shared by every packed weight. */
   #context: NativeDeviceContext | undefined;
   #released = false;
@@ -123,10 +130,13 @@ export class InferenceSession {
       this.#weights = b.#weights;
       this.#weightIndex = b.#weightIndex;
       this.#context = b.#context;
+      this.#formats = b.#formats;
+      this.#fallback = b.#fallback;
+      this.#planWeights = b.#planWeights;
       return;
     }
     // A .sparq file may carry the prepared graph (src/graph/prepare.ts): then the passes are skipped.
-    this.#graph = preparedGraphOf(model) ?? prepareGraph(model.graph);
+    this.#graph = preparedGraphOf(model) ?? prepareForSession(model.graph);
     this.#inputs = this.#graph.inputs;
     this.inputNames = Object.freeze(model.inputs.map((i) => i.name));
     this.outputNames = Object.freeze(model.outputs.map((o) => o.name));
@@ -142,6 +152,8 @@ export class InferenceSession {
     if (ownedFile) releaseFile(ownedFile);
     try {
       if (this.device === 'cuda') this.#context = createCudaSession();
+      this.#formats = model.weightFormats;
+      this.#fallback = options.weightFormat;
       this.#packWeights(model.weightFormats, options.weightFormat, model, ownedFile);
     } catch (e) {
       for (const w of this.#weights) w.release();
@@ -176,41 +188,47 @@ export class InferenceSession {
   }
 
   #packWeights(formats: ReadonlyMap<string, WeightFormatSpec>, fallback: string | undefined, model: Model, ownedFile?: SessionFile): void {
-    const addon = native();
     const release = ownedFile ? fileReleaser(this.#graph, model, ownedFile) : undefined;
     for (const node of this.#graph.nodes)
       for (const input of packedWeightInputs(node)) {
         const name = node.inputs[input];
         if (this.#weightIndex.has(name)) continue;
-        const original = node.attrs.weight_name?.type === 'string' ? node.attrs.weight_name.value : name;
-        const w = this.#graph.initializers.get(name);
-        if (!w || w.dims.length !== 2) throw new SparqError('ERR_INVALID_MODEL', `Invalid ONNX model: linear weight "${name}" is missing`);
-        const assigned = formats.get(original) ?? formats.get(name);
-        const context = this.#context;
-        const spec = context
-          ? cudaFormatFor(assigned ?? (fallback ? { format: fallback } : undefined))
-          : (assigned ?? { format: fallback ?? (isMostlyZero(w) ? 'auto' : 'dense') });
-        const [K, N] = w.dims;
-        let handle;
-        try {
-          const opts: NativePackOptions = { ...(spec.options ?? {}) };
-          if (context) opts.device = context;
-          // Weights a .sparq file carried packed, or as their nonzeros, skip the dense fp32 matrix
-          // (src/io/prepacked.ts); not when fusion scaled them (Gemm alpha), nor for GPU formats.
-          // A conv's weight is a relayout of its model weight (conv-layout.ts), a recurrent layer's a
-          // transpose (rnn.ts): always packed from it.
-          const relaid = node.attrs.weight_alpha || node.op !== 'Linear';
-          handle = (context || relaid ? undefined : packWithoutDense(model, original, spec, K, N)) ?? (w.raw && w.dtype === 'float32'
-            ? addon.packBytes(spec.format, w.raw, K, N, opts)
-            : addon.pack(spec.format, w.data as Float32Array, K, N, opts));
-        } catch (e) {
-          rethrowNative(e);
-        }
-        this.#weightIndex.set(name, this.#weights.length);
-        // 'auto' resolves to a concrete format natively: only then is the handle asked at creation.
-        this.#weights.push(new PackedWeights(handle, spec.format === 'auto' || spec.format === 'cuda-auto' ? undefined : { K, N, format: spec.format }));
-        release?.(original);
+        this.#packWeight(name, node, this.#graph.initializers.get(name), formats, fallback, model);
+        release?.(weightNameOf(node, name));
       }
+  }
+
+  /** Packs one layer's weight `w` (named `name` in the graph) in the format the model or the options give it. */
+  #packWeight(name: string, node: Node, w: ConstTensor | undefined, formats: ReadonlyMap<string, WeightFormatSpec>, fallback: string | undefined, model?: Model): number {
+    const addon = native();
+    const original = weightNameOf(node, name);
+    if (!w || w.dims.length !== 2) throw new SparqError('ERR_INVALID_MODEL', `Invalid ONNX model: linear weight "${name}" is missing`);
+    const assigned = formats.get(original) ?? formats.get(name);
+    const context = this.#context;
+    const spec = context
+      ? cudaFormatFor(assigned ?? (fallback ? { format: fallback } : undefined))
+      : (assigned ?? { format: fallback ?? (isMostlyZero(w) ? 'auto' : 'dense') });
+    const [K, N] = w.dims;
+    let handle;
+    try {
+      const opts: NativePackOptions = { ...(spec.options ?? {}) };
+      if (context) opts.device = context;
+      // Weights a .sparq file carried packed, or as their nonzeros, skip the dense fp32 matrix
+      // (src/io/prepacked.ts); not when fusion scaled them (Gemm alpha), nor for GPU formats.
+      // A conv's weight is a relayout of its model weight (conv-layout.ts), a recurrent layer's a
+      // transpose (rnn.ts): always packed from it.
+      const relaid = node.attrs.weight_alpha || node.op !== 'Linear';
+      handle = (context || relaid || !model ? undefined : packWithoutDense(model, original, spec, K, N)) ?? (w.raw && w.dtype === 'float32'
+        ? addon.packBytes(spec.format, w.raw, K, N, opts)
+        : addon.pack(spec.format, w.data as Float32Array, K, N, opts));
+    } catch (e) {
+      rethrowNative(e);
+    }
+    const index = this.#weights.length;
+    this.#weightIndex.set(name, index);
+    // 'auto' resolves to a concrete format natively: only then is the handle asked at creation.
+    this.#weights.push(new PackedWeights(handle, spec.format === 'auto' || spec.format === 'cuda-auto' ? undefined : { K, N, format: spec.format }));
+    return index;
   }
 
   /**
@@ -272,9 +290,23 @@ export class InferenceSession {
     if (hit) return hit;
     const dims = new Map<string, readonly number[]>();
     this.#inputs.forEach((input, i) => dims.set(input.name, feeds[i].dims));
-    const plan = compilePlan(this.#graph, dims, (name: string, node: Node) => {
-      const i = this.#weightIndex.get(name);
-      if (i === undefined) throw new SparqError('ERR_INVALID_MODEL', `Linear node "${node.name}" has no packed weights`);
+    const plan = compilePlan(this.#graph, dims, (name: string, node: Node, weight?: ConstTensor) => {
+      if (!weight || !this.#planWeights.has(name)) {
+        const i = this.#weightIndex.get(name);
+        if (i !== undefined) return i;
+        if (!weight) throw new SparqError('ERR_INVALID_MODEL', `Linear node "${node.name}" has no packed weights`);
+      }
+      // A layer of an If / Loop / Scan body, prepared with the plan: its weight is packed now, once for
+      // every plan that inlines the body. Plans name a body's constants alike (control-flow.ts); the
+      // fingerprint makes sure a name packed for one plan means the same values in another.
+      const print = fingerprint(weight);
+      let key = name;
+      for (let k = 2; this.#planWeights.has(key); k++) {
+        if (this.#planWeights.get(key) === print) return this.#weightIndex.get(key) as number;
+        key = `${name}#${k}`;
+      }
+      const i = this.#packWeight(key, node, weight, this.#formats, this.#fallback);
+      this.#planWeights.set(key, print);
       return i;
     }, values);
     plan.spec.weights = this.#weights.map((w) => w.handle);
@@ -461,4 +493,37 @@ function isMostlyZero(w: ConstTensor): boolean {
   const sample = Math.min(n, 4096);
   if (zerosIn(sample) < sample * 0.3) return false;
   return zerosIn(n) >= n * 0.5;
+}
+
+/** The model's name for a layer's weight (fusion and relayouts rename it). */
+function weightNameOf(node: Node, name: string): string {
+  return node.attrs.weight_name?.type === 'string' ? node.attrs.weight_name.value : name;
+}
+
+/**
+ * The session's graph: prepared here, or, where the passes cannot work out a shape that an If, Loop or
+ * Scan hides until its condition is known (an If that squeezes or not on the batch size, an output
+ * whose rank differs between branches), left for the plans to prepare, once inlined (runtime/plan.ts).
+ */
+function prepareForSession(graph: Graph): Graph {
+  try {
+    return prepareGraph(graph);
+  } catch (e) {
+    if (!(e instanceof SparqError) || !hasControlFlow(graph)) throw e;
+    // Old opset forms still normalised: inlining infers shapes, which reads the newest forms.
+    return normalizeOpsets(graph);
+  }
+}
+
+/** A weight's dims and a 64-bit hash of its bytes (two FNV-1a-style 32-bit lanes over words), as a string. */
+function fingerprint(t: ConstTensor): string {
+  const src = t.raw ?? t.data;
+  const aligned = src.byteOffset % 4 === 0 && src.byteLength % 4 === 0;
+  const words = aligned ? new Int32Array(src.buffer, src.byteOffset, src.byteLength / 4) : new Uint8Array(src.buffer, src.byteOffset, src.byteLength);
+  let a = 0x811c9dc5, b = 0x050c5d1f;
+  for (let i = 0; i < words.length; i++) {
+    a = Math.imul(a ^ words[i], 0x01000193);
+    b = Math.imul(b ^ words[i], 0x01000193) ^ (b >>> 15);
+  }
+  return `${t.dims.join('x')}:${(a >>> 0).toString(16)}${(b >>> 0).toString(16)}`;
 }

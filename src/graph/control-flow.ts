@@ -33,6 +33,7 @@ function subgraph(node: Node, name: string): Graph {
 class Splicer {
   readonly nodes: Node[] = [];
   readonly initializers = new Map<string, ConstTensor>();
+  readonly #constants = new Map<ConstTensor, string>();
   #count = 0;
   constructor(
     readonly owner: Node,
@@ -56,15 +57,24 @@ class Splicer {
     this.nodes.push({ name: this.fresh(op), op, domain: '', inputs, outputs, attrs });
   }
 
-  /** Copies `body` with its inputs bound to `bound`; returns the names of its outputs in this scope. */
-  inline(body: Graph, bound: readonly string[]): string[] {
+  /**
+   * Copies `body` (the node's attribute `tag`) with its inputs bound to `bound`; returns the names of
+   * its outputs in this scope. The body's constants are named once per body, whatever the copy, and
+   * apart per branch: the plan prepares them (a conv's weight relaid out, packed by the session under
+   * that name for every plan), so one name must mean one constant in every plan made from the graph.
+   */
+  inline(body: Graph, bound: readonly string[], tag: string): string[] {
     const copy = this.#count++;
     const map = new Map<string, string>();
     body.inputs.forEach((v, i) => map.set(v.name, bound[i]));
     for (const [name, t] of body.initializers) {
-      const n = this.fresh(`${copy}/${name}`);
+      let n = this.#constants.get(t);
+      if (n === undefined) {
+        n = this.fresh(`${tag}/${name}`);
+        this.#constants.set(t, n);
+        this.initializers.set(n, t);
+      }
       map.set(name, n);
-      this.initializers.set(n, t);
     }
     for (const n of body.nodes) for (const o of n.outputs) if (o) map.set(o, this.fresh(`${copy}/${o}`));
     const rename = (s: string) => (s ? (map.get(s) ?? s) : s);
@@ -83,7 +93,8 @@ function renameAttrs(attrs: Node['attrs'], map: ReadonlyMap<string, string>): No
   return out;
 }
 
-function renameGraph(g: Graph, map: ReadonlyMap<string, string>): Graph {
+/** `g` with its reads of the enclosing scopes' values renamed by `map` (names `g` defines shadow them). */
+export function renameGraph(g: Graph, map: ReadonlyMap<string, string>): Graph {
   const free = freeNames(g);
   const inner = new Map([...map].filter(([k]) => free.has(k)));
   if (inner.size === 0) return g;
@@ -100,8 +111,9 @@ function known(node: Node, metas: Map<string, ValueMeta>, name: string, what: st
 
 function inlineIf(node: Node, metas: Map<string, ValueMeta>, s: Splicer): void {
   const cond = known(node, metas, node.inputs[0], 'condition');
-  const branch = subgraph(node, cond ? 'then_branch' : 'else_branch');
-  const outs = s.inline(branch, []);
+  const tag = cond ? 'then_branch' : 'else_branch';
+  const branch = subgraph(node, tag);
+  const outs = s.inline(branch, [], tag);
   if (outs.length !== node.outputs.length) throw new SparqError('ERR_INVALID_MODEL', `Invalid ONNX model: If node "${node.name}" has ${node.outputs.length} outputs but its branch ${outs.length}`);
   node.outputs.forEach((o, i) => o && s.node('Identity', [outs[i]], [o]));
 }
@@ -135,7 +147,7 @@ function inlineLoop(node: Node, metas: Map<string, ValueMeta>, s: Splicer, opset
     const iter = s.constant(constFromNumbers('int64', [], [i]), `iter${i}`);
     local.set(iter, { dtype: 'int64', dims: [], value: s.initializers.get(iter) as ConstTensor });
     const start = s.nodes.length;
-    const outs = s.inline(body, [iter, cond, ...carried]);
+    const outs = s.inline(body, [iter, cond, ...carried], 'body');
     for (const [k, t] of s.initializers) if (!local.has(k)) local.set(k, { dtype: t.dtype, dims: [...t.dims], value: t });
     inferNodes(s.nodes.slice(start), local, opset, limit);
     cond = outs[0];
@@ -178,7 +190,7 @@ function inlineScan(node: Node, metas: Map<string, ValueMeta>, s: Splicer, opset
       s.node('Gather', [name, at], [out], { axis: { type: 'int', value: axes[j] } });
       return out;
     });
-    const outs = s.inline(body, [...state, ...slices]);
+    const outs = s.inline(body, [...state, ...slices], 'body');
     state = outs.slice(0, n);
     outs.slice(n).forEach((o, j) => parts[j].push(o));
   }

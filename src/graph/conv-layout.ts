@@ -138,8 +138,11 @@ export function convertConvLayout(graph: Graph): Graph {
     const [oc, cinG] = w.dims;
     const ks = w.dims.slice(2);
     const kh = r === 4 ? ks[0] : 1, kw = ks[ks.length - 1];
-    const cin = metas.get(x)?.dims[1];
-    if (typeof cin !== 'number' || cin !== cinG * group || oc % group !== 0) return false;
+    // Input channels as the weight implies them; a symbolic count (a value out of an If whose
+    // condition is known only when planning) is checked against the weight when the plan is made.
+    const declared = metas.get(x)?.dims[1];
+    const cin = cinG * group;
+    if ((typeof declared === 'number' && declared !== cin) || oc % group !== 0) return false;
     const { group: _g, [WEIGHT_NAME_ATTR]: original, ...rest } = n.attrs;
     const attrs: Record<string, Attribute> = {
       ...rest,

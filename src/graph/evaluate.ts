@@ -176,7 +176,8 @@ export function evaluateNode(node: Node, ins: (ValueMeta | undefined)[], outMeta
         for (let b = 0; b < outer; b++)
           for (const p of parts) {
             const chunk = p.dims[axis] * inner;
-            for (let i = 0; i < chunk; i++) setNumFrom(d, o++, p, b * chunk + i);
+            copyRun(d, o, p, b * chunk, chunk);
+            o += chunk;
           }
       })];
     }
@@ -200,13 +201,17 @@ export function evaluateNode(node: Node, ins: (ValueMeta | undefined)[], outMeta
       const inStr = stridesOf(x.dims);
       const od = outDims[0];
       const n = numel(od);
+      // Runs along the last axis when its step is 1 (folding slices of big weights: an LSTM's gates).
+      const last = od.length - 1;
+      const run = last >= 0 && spec.steps[last] === 1 ? od[last] : 1;
+      const axes = run > 1 ? last : od.length;
       return [make(x.dtype, od, (d) => {
         const coord = new Array<number>(od.length).fill(0);
-        for (let i = 0; i < n; i++) {
+        for (let i = 0; i < n; i += run) {
           let src = 0;
           for (let a = 0; a < od.length; a++) src += (spec.starts[a] + coord[a] * spec.steps[a]) * inStr[a];
-          setNumFrom(d, i, x, src);
-          for (let a = od.length - 1; a >= 0; a--) {
+          copyRun(d, i, x, src, run);
+          for (let a = axes - 1; a >= 0; a--) {
             if (++coord[a] < od[a]) break;
             coord[a] = 0;
           }
@@ -276,6 +281,13 @@ export function evaluateNode(node: Node, ins: (ValueMeta | undefined)[], outMeta
     default:
       return evaluateExtended(node, vals, outMeta.map((m, i) => ({ dtype: m.dtype, dims: outDims[i] })));
   }
+}
+
+/** Copies `n` elements of `src` from `j` into `d` at `i`: one block copy where the arrays are alike. */
+function copyRun(d: ReturnType<typeof allocData>, i: number, src: ConstTensor, j: number, n: number): void {
+  const s = src.data;
+  if (s.constructor === d.constructor) (d as Float32Array).set((s as Float32Array).subarray(j, j + n), i);
+  else for (let k = 0; k < n; k++) setNumFrom(d, i + k, src, j + k);
 }
 
 function setNumFrom(d: ReturnType<typeof allocData>, i: number, src: ConstTensor, j: number): void {

@@ -10,6 +10,7 @@ import { type Derivation, derivationOf, fuseGraph } from './fuse.js';
 import type { ConstTensor, Graph, Node } from './ir.js';
 import { normalizeOpsets } from './normalize.js';
 import { packRecurrentWeights } from './rnn.js';
+import { exposeImplicitInputs, hideImplicitInputs } from './subgraphs.js';
 
 /**
  * What the passes produce, versioned: bump it whenever folding or fusion changes its output; files
@@ -19,7 +20,10 @@ export const PREPARED_VERSION = 3;
 
 /** Prepares a model's graph for execution: opset forms normalised, folding (BatchNorm too), fusion, the channels-last conv layout, dead-node removal. */
 export function prepareGraph(graph: Graph): Graph {
-  return removeDeadNodes(packRecurrentWeights(convertConvLayout(fuseGraph(foldBatchNorm(foldConstants(normalizeOpsets(graph)))))));
+  // If / Loop / Scan bodies are prepared once inlined, when a plan is made (subgraphs.ts).
+  const exposed = exposeImplicitInputs(graph);
+  const prepared = removeDeadNodes(packRecurrentWeights(convertConvLayout(fuseGraph(foldBatchNorm(foldConstants(normalizeOpsets(exposed)))))));
+  return exposed === graph ? prepared : hideImplicitInputs(prepared);
 }
 
 /** A prepared graph as a file stores it: its nodes, the constants it derived (recipes), and those it folded (values), by name. */

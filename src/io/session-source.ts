@@ -13,6 +13,7 @@ import { dirname, resolve } from 'node:path';
 
 import { rethrowNative, typeError } from '../errors.js';
 import { isPackedWeightInput } from '../graph/packed-inputs.js';
+import { allNodes } from '../graph/subgraphs.js';
 import { type Attribute, type ConstTensor, type Graph, type Node, type TypedData, LazyTensor } from '../graph/ir.js';
 import { Model } from '../model.js';
 import { native } from '../native.js';
@@ -128,7 +129,8 @@ export function fileReleaser(graph: Graph, model: Model, source: SessionFile): (
   const used = new Set<string>(graph.outputs.map((o) => o.name));
   const pending = new Map<string, number>();
   const seen = new Set<string>();
-  for (const n of graph.nodes)
+  // Bodies of If / Loop / Scan too: they read the top graph's constants (src/graph/subgraphs.ts).
+  for (const n of allNodes(graph))
     n.inputs.forEach((name, i) => {
       if (!isPackedWeightInput(n, i)) return used.add(name);
       if (seen.has(name)) return;

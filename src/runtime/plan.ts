@@ -5,6 +5,7 @@ import { SparqError } from '../errors.js';
 import { type ConstTensor, type DType, type Graph, type Node, type TypedData, ELEMENT_BYTES, attrFloat, attrInt, attrInts, numel, toNumbers } from '../graph/ir.js';
 import { inferGraph } from '../graph/infer.js';
 import { hasControlFlow, inlineControlFlow } from '../graph/control-flow.js';
+import { prepareGraph } from '../graph/prepare.js';
 import { type ValueMeta, sliceSpec } from '../graph/shapes.js';
 import { MAX_ELEMENTS } from '../onnx/decode.js';
 import { isPackedWeightInput } from '../graph/packed-inputs.js';
@@ -67,8 +68,12 @@ export interface CompiledPlan {
   work: number;
 }
 
-/** Weight resolver: the index of the packed handle for a Linear node's weight initializer. */
-export type WeightIndex = (weightName: string, node: Node) => number;
+/**
+ * Weight resolver: the index of the packed handle for a Linear node's weight initializer. `weight` is
+ * the plan graph's constant of that name: a layer of an inlined If / Loop / Scan body, prepared when
+ * the plan is made, has weights the session packs then.
+ */
+export type WeightIndex = (weightName: string, node: Node, weight?: ConstTensor) => number;
 
 interface Slot {
   dtype: DType;
@@ -103,8 +108,17 @@ export function compilePlan(
   weightIndex: WeightIndex,
   inputValues?: ReadonlyMap<string, ConstTensor>,
 ): CompiledPlan {
-  // If, Loop and Scan are inlined for this signature: conditions and trip counts are known here.
-  if (hasControlFlow(graph)) graph = inlineControlFlow(graph, { inputDims, inputValues, foldLimit: PLAN_FOLD_LIMIT });
+  // If, Loop and Scan are inlined for this signature: conditions and trip counts are known here. The
+  // inlined bodies are then prepared (folding, fusion, channels-last convs, packed recurrent weights)
+  // as the session prepared the graph that holds them, with every shape concrete: their layers run on
+  // packed weights (Silero VAD runs its whole network inside an If on the sample rate).
+  if (hasControlFlow(graph)) {
+    const inlined = inlineControlFlow(graph, { inputDims, inputValues, foldLimit: PLAN_FOLD_LIMIT });
+    graph = prepareGraph({ ...inlined, inputs: inlined.inputs.map((v) => ({ ...v, dims: inputDims.get(v.name) ?? v.dims })) });
+  }
+  const plain = weightIndex;
+  const initializers = graph.initializers;
+  weightIndex = (name, node) => plain(name, node, initializers.get(name));
   const { metas, folded } = inferGraph(graph, { inputDims, inputValues, foldLimit: PLAN_FOLD_LIMIT });
   const slots: Slot[] = [];
   const slotOf = new Map<string, number>();
