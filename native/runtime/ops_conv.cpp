@@ -5,7 +5,9 @@
 
 #include "sparq/aligned.h"
 #include "sparq/conv.h"
+#include "sparq/denormals.h"
 #include "sparq/error.h"
+#include "sparq/gemm_f32.h"
 #include "sparq/threadpool.h"
 
 namespace sparq {
@@ -46,6 +48,43 @@ int64_t block_rows(int64_t M, int64_t K, int64_t OC, bool im2col) {
   return std::min(M, ((M + blocks - 1) / blocks + 11) / 12 * 12);
 }
 
+// The im2col block of output pixels [m0, m0 + rows) x columns [k0, k0 + kb), written k-major
+// (dst[k * rows + i]) straight from the NHWC input: for each tap, the pixels of one output row read
+// runs of channels sw·C floats apart, which the GEMM's own A packer (pack_a) transposes in registers;
+// taps outside the input write zeros.
+void pack_im2col(const float* x, const ConvGeom& g, const GemmF32Kernels& gk, int64_t m0, int rows, int64_t k0, int64_t kb,
+                 float* dst) {
+  const int64_t C = g.C;
+  auto zero = [&](float* d, int64_t ks, int64_t count) {
+    for (int64_t k = 0; k < ks; ++k)
+      for (int64_t r = 0; r < count; ++r) d[k * rows + r] = 0.0f;
+  };
+  for (int i = 0; i < rows;) {
+    const int64_t m = m0 + i, ow = m % g.OW, oh = (m / g.OW) % g.OH, n = m / (g.OW * g.OH);
+    const int run = static_cast<int>(std::min<int64_t>(rows - i, g.OW - ow));
+    for (int64_t t = k0 / C; t * C < k0 + kb; ++t) {
+      const int64_t ki = t / g.kw, kj = t % g.kw;
+      const int64_t c_lo = std::max(k0, t * C) - t * C, c_hi = std::min(k0 + kb, (t + 1) * C) - t * C;
+      float* d = dst + (t * C + c_lo - k0) * rows + i;
+      const int64_t ih = oh * g.sh - g.pt + ki * g.dh;
+      if (ih < 0 || ih >= g.H) {
+        zero(d, c_hi - c_lo, run);
+        continue;
+      }
+      // Pixels ow + r of the run read input column iw = (ow + r)·sw + off: inside for r in [r_lo, r_hi).
+      const int64_t off = kj * g.dw - g.pl, first = ow * g.sw + off;
+      const int64_t r_lo = std::min<int64_t>(run, first >= 0 ? 0 : (-first + g.sw - 1) / g.sw);
+      const int64_t r_hi = std::max(r_lo, std::min<int64_t>(run, g.W - first > 0 ? (g.W - first + g.sw - 1) / g.sw : 0));
+      zero(d, c_hi - c_lo, r_lo);
+      if (r_hi > r_lo)
+        gk.pack_a(x + ((n * g.H + ih) * g.W + first + r_lo * g.sw) * C + c_lo, g.sw * C, static_cast<int>(r_hi - r_lo), c_hi - c_lo,
+                  d + r_lo, rows);
+      zero(d + r_hi, c_hi - c_lo, run - r_hi);
+    }
+    i += run;
+  }
+}
+
 }  // namespace
 
 void conv2d_nhwc(const float* x, const ConvGeom& g, const PackedWeights& w, const float* bias, const ConvPost& post,
@@ -63,6 +102,7 @@ void conv2d_nhwc(const float* x, const ConvGeom& g, const PackedWeights& w, cons
   ep.bias = bias;
   ep.act = !in_gemm ? Activation::none : relu6 ? Activation::relu6 : Activation::relu;
   if (pointwise && !after) {
+    FlushDenormals flush;
     w.matmul(x, M, y, ep, threads);
     return;
   }
@@ -70,16 +110,24 @@ void conv2d_nhwc(const float* x, const ConvGeom& g, const PackedWeights& w, cons
   const int64_t blocks = (M + mb - 1) / mb;
   const int t = threads_for_work(static_cast<double>(M) * K * OC, threads);
   const auto post_fn = conv_kernels(w.isa()).post;
+  // Wide enough channel runs are packed for the GEMM straight from x (no im2col copy); narrow ones
+  // (an RGB stem: 3 floats a tap) go through the im2col block.
+  const GemmF32Kernels* gk = gemm_f32_kernels(w.isa());
+  const bool direct = !pointwise && g.C >= 16 && gk && w.accepts_a_packer();
   auto run_block = [&](int64_t b, int inner_threads) {
+    FlushDenormals flush;
     const int64_t m0 = b * mb, rows = std::min(mb, M - m0);
     const float* a = x + m0 * K;
-    if (!pointwise) {
+    if (direct) {
+      w.matmul_packed_a([&](int64_t r0, int n, int64_t k0, int64_t kb, float* dst) { pack_im2col(x, g, *gk, m0 + r0, n, k0, kb, dst); },
+                        rows, y + m0 * OC, ep, inner_threads);
+    } else if (!pointwise) {
       thread_local AlignedBuffer<float> col;
       float* c = col.reserve(static_cast<size_t>(mb * K));
       im2col_nhwc(x, g, m0, rows, c);
       a = c;
     }
-    w.matmul(a, rows, y + m0 * OC, ep, inner_threads);
+    if (!direct) w.matmul(a, rows, y + m0 * OC, ep, inner_threads);
     if (after) {
       ConvPost p = post;
       if (p.residual) p.residual += m0 * OC;
@@ -100,8 +148,14 @@ void depthwise_nhwc(const float* x, const ConvGeom& g, int64_t mult, const float
   const DepthwiseFn fn = conv_kernels(ctx.isa).depthwise;
   const int64_t rows = g.N * g.OH;
   const int t = threads_for_work(static_cast<double>(g.rows()) * g.OC * g.kh * g.kw, ctx.threads);
-  if (t <= 1) return fn(x, g, mult, w, bias, post, y, 0, rows);
-  ThreadPool::global().parallel_for(rows, t, 1, [&](int64_t r0, int64_t r1) { fn(x, g, mult, w, bias, post, y, r0, r1 - r0); });
+  if (t <= 1) {
+    FlushDenormals flush;
+    return fn(x, g, mult, w, bias, post, y, 0, rows);
+  }
+  ThreadPool::global().parallel_for(rows, t, 1, [&](int64_t r0, int64_t r1) {
+    FlushDenormals flush;
+    fn(x, g, mult, w, bias, post, y, r0, r1 - r0);
+  });
 }
 
 }  // namespace sparq

@@ -114,6 +114,12 @@ void conv_transpose_nchw(const float* x, const float* w, const float* bias, cons
 // Conv with weights known only at run time (a graph input): x [N, C, H, W], w [OC, C/group, kh, kw],
 // y [N, OC, OH, OW], a direct loop (models with constant weights run conv2d_nhwc).
 void conv_nchw(const float* x, const float* w, const float* bias, const ConvGeom& g, int64_t group, float* y);
+// The same two as GEMMs on sgemm (native/runtime/ops_conv_nchw.cpp): what the plan runs; the loops above
+// are their reference.
+void conv_transpose_nchw_gemm(const float* x, const float* w, const float* bias, const ConvGeom& g, int64_t group, float* y,
+                              const OpContext& ctx);
+void conv_nchw_gemm(const float* x, const float* w, const float* bias, const ConvGeom& g, int64_t group, float* y,
+                    const OpContext& ctx);
 // BatchNormalization (inference) with run-time statistics: y = (x - mean[c]) / sqrt(var[c] + eps) * scale[c] + bias[c]
 // over x [N, C, S] (constant ones fold into the conv before them, or into Mul/Add).
 void batch_norm_nchw(const float* x, int64_t N, int64_t C, int64_t S, const float* scale, const float* bias, const float* mean,
