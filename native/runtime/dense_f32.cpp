@@ -76,22 +76,18 @@ class DenseF32 final : public PackedWeights {
       });
       return;
     }
-    gemm([&](int64_t m0, int rows, int64_t k0, int64_t kb, float* dst) { kernels_->pack_a(x + m0 * K + k0, K, rows, kb, dst, rows); },
-         M, y, ep, t);
+    gemm(x, M, y, ep, t);
   }
 
-  bool accepts_a_packer() const override { return true; }
-  bool matmul_packed_a(const APacker& pack, int64_t M, float* y, const Epilogue& ep, int threads) const override {
-    gemm(pack, M, y, ep, threads_for_work(static_cast<double>(M) * K() * N(), threads));
-    return true;
+  const float* dense_panels(int64_t* nr) const override {
+    *nr = nr_;
+    return data_.data();
   }
 
  private:
   const float* panel(int64_t p) const { return data_.data() + p * K() * nr_; }
 
-  // pack(m0, rows, k0, kb, dst): A's rows x kb block at (m0, k0), k-major (dst[k * rows + i]).
-  template <typename Pack>
-  void gemm(const Pack& pack, int64_t M, float* y, const Epilogue& ep, int threads) const {
+  void gemm(const float* x, int64_t M, float* y, const Epilogue& ep, int threads) const {
     const int64_t K = this->K(), N = this->N();
     const int mr = kernels_->mr;
     const int64_t kc = choose_kc(K);
@@ -105,7 +101,7 @@ class DenseF32 final : public PackedWeights {
         const int64_t m0 = t * mr, rows = std::min<int64_t>(mr, M - m0);
         for (int64_t k0 = 0; k0 < K; k0 += kc) {
           const int64_t kb = std::min(kc, K - k0);
-          pack(m0, static_cast<int>(rows), k0, kb, a_packed + k0 * M + m0 * kb);
+          kernels_->pack_a(x + m0 * K + k0, K, static_cast<int>(rows), kb, a_packed + k0 * M + m0 * kb, rows);
         }
       }
     });

@@ -7,7 +7,6 @@
 #include "sparq/conv.h"
 #include "sparq/denormals.h"
 #include "sparq/error.h"
-#include "sparq/gemm_f32.h"
 #include "sparq/threadpool.h"
 
 namespace sparq {
@@ -48,43 +47,6 @@ int64_t block_rows(int64_t M, int64_t K, int64_t OC, bool im2col) {
   return std::min(M, ((M + blocks - 1) / blocks + 11) / 12 * 12);
 }
 
-// The im2col block of output pixels [m0, m0 + rows) x columns [k0, k0 + kb), written k-major
-// (dst[k * rows + i]) straight from the NHWC input: for each tap, the pixels of one output row read
-// runs of channels sw·C floats apart, which the GEMM's own A packer (pack_a) transposes in registers;
-// taps outside the input write zeros.
-void pack_im2col(const float* x, const ConvGeom& g, const GemmF32Kernels& gk, int64_t m0, int rows, int64_t k0, int64_t kb,
-                 float* dst) {
-  const int64_t C = g.C;
-  auto zero = [&](float* d, int64_t ks, int64_t count) {
-    for (int64_t k = 0; k < ks; ++k)
-      for (int64_t r = 0; r < count; ++r) d[k * rows + r] = 0.0f;
-  };
-  for (int i = 0; i < rows;) {
-    const int64_t m = m0 + i, ow = m % g.OW, oh = (m / g.OW) % g.OH, n = m / (g.OW * g.OH);
-    const int run = static_cast<int>(std::min<int64_t>(rows - i, g.OW - ow));
-    for (int64_t t = k0 / C; t * C < k0 + kb; ++t) {
-      const int64_t ki = t / g.kw, kj = t % g.kw;
-      const int64_t c_lo = std::max(k0, t * C) - t * C, c_hi = std::min(k0 + kb, (t + 1) * C) - t * C;
-      float* d = dst + (t * C + c_lo - k0) * rows + i;
-      const int64_t ih = oh * g.sh - g.pt + ki * g.dh;
-      if (ih < 0 || ih >= g.H) {
-        zero(d, c_hi - c_lo, run);
-        continue;
-      }
-      // Pixels ow + r of the run read input column iw = (ow + r)·sw + off: inside for r in [r_lo, r_hi).
-      const int64_t off = kj * g.dw - g.pl, first = ow * g.sw + off;
-      const int64_t r_lo = std::min<int64_t>(run, first >= 0 ? 0 : (-first + g.sw - 1) / g.sw);
-      const int64_t r_hi = std::max(r_lo, std::min<int64_t>(run, g.W - first > 0 ? (g.W - first + g.sw - 1) / g.sw : 0));
-      zero(d, c_hi - c_lo, r_lo);
-      if (r_hi > r_lo)
-        gk.pack_a(x + ((n * g.H + ih) * g.W + first + r_lo * g.sw) * C + c_lo, g.sw * C, static_cast<int>(r_hi - r_lo), c_hi - c_lo,
-                  d + r_lo, rows);
-      zero(d + r_hi, c_hi - c_lo, run - r_hi);
-    }
-    i += run;
-  }
-}
-
 }  // namespace
 
 void conv2d_nhwc(const float* x, const ConvGeom& g, const PackedWeights& w, const float* bias, const ConvPost& post,
@@ -95,6 +57,21 @@ void conv2d_nhwc(const float* x, const ConvGeom& g, const PackedWeights& w, cons
   const bool pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 && g.pb == 0 && g.pr == 0;
   // Relu and Relu6 without a residual are the GEMM's own epilogue; a residual or another activation
   // follows each block while it is still in cache.
+  // A kxk conv over enough channels on dense fp32 weights runs the direct kernel (no im2col, the
+  // epilogue in registers) while a pair of weight panels (K x 64 floats) fits in L2; deeper Ks keep
+  // the K-blocked GEMM. Narrow inputs (an RGB stem: 3 channels a tap) too.
+  const ConvKernels& ck = conv_kernels(w.isa());
+  int64_t nr = 0;
+  const float* panels = !pointwise && g.C >= 16 && K <= 2048 && ck.direct ? w.dense_panels(&nr) : nullptr;
+  if (panels && nr == ck.direct_nr) {
+    const int t = threads_for_work(static_cast<double>(M) * K * OC, threads);
+    const int64_t grain = std::max<int64_t>(48, (M + 4 * t - 1) / (4 * t) / 48 * 48);
+    ThreadPool::global().parallel_for(M, t, grain, [&](int64_t m0, int64_t m1) {
+      FlushDenormals flush;
+      ck.direct(x, g, panels, bias, post, y, m0, m1);
+    });
+    return;
+  }
   const bool relu6 = post.act == ConvAct::clip && post.lo == 0.0f && post.hi == 6.0f;
   const bool in_gemm = !post.residual && (post.act == ConvAct::relu || relu6);
   const bool after = !in_gemm && (post.act != ConvAct::none || post.residual);
@@ -110,24 +87,17 @@ void conv2d_nhwc(const float* x, const ConvGeom& g, const PackedWeights& w, cons
   const int64_t blocks = (M + mb - 1) / mb;
   const int t = threads_for_work(static_cast<double>(M) * K * OC, threads);
   const auto post_fn = conv_kernels(w.isa()).post;
-  // Wide enough channel runs are packed for the GEMM straight from x (no im2col copy); narrow ones
-  // (an RGB stem: 3 floats a tap) go through the im2col block.
-  const GemmF32Kernels* gk = gemm_f32_kernels(w.isa());
-  const bool direct = !pointwise && g.C >= 16 && gk && w.accepts_a_packer();
   auto run_block = [&](int64_t b, int inner_threads) {
     FlushDenormals flush;
     const int64_t m0 = b * mb, rows = std::min(mb, M - m0);
     const float* a = x + m0 * K;
-    if (direct) {
-      w.matmul_packed_a([&](int64_t r0, int n, int64_t k0, int64_t kb, float* dst) { pack_im2col(x, g, *gk, m0 + r0, n, k0, kb, dst); },
-                        rows, y + m0 * OC, ep, inner_threads);
-    } else if (!pointwise) {
+    if (!pointwise) {
       thread_local AlignedBuffer<float> col;
       float* c = col.reserve(static_cast<size_t>(mb * K));
       im2col_nhwc(x, g, m0, rows, c);
       a = c;
     }
-    if (!direct) w.matmul(a, rows, y + m0 * OC, ep, inner_threads);
+    w.matmul(a, rows, y + m0 * OC, ep, inner_threads);
     if (after) {
       ConvPost p = post;
       if (p.residual) p.residual += m0 * OC;

@@ -34,6 +34,10 @@ std::vector<ConvGeom> geometries() {
       geom(1, 12, 12, 4, 12, 5, 5, 1, 2, 0, 1, 2, 3),  geom(3, 5, 4, 1, 1, 2, 3, 1, 1, 0, 0, 1, 1),
       geom(1, 1, 31, 6, 10, 1, 5, 1, 1, 0, 2, 0, 2),   geom(1, 15, 15, 32, 37, 3, 3, 2, 1, 0, 0, 1, 1),
       geom(1, 28, 28, 24, 40, 3, 3, 1, 1, 1, 1, 1, 1),
+      // The direct kernel's cases (C >= 16, K <= 2048): a panel pair plus a narrow last panel, batch,
+      // dilation, a window wider than tall, pixels tiles running across output rows.
+      geom(2, 9, 10, 20, 70, 3, 3, 1, 2, 2, 2, 2, 2),  geom(1, 8, 7, 16, 33, 5, 3, 2, 1, 2, 1, 2, 1),
+      geom(1, 5, 5, 64, 24, 3, 3, 1, 1, 1, 1, 1, 1),
   };
 }
 

@@ -79,12 +79,21 @@ float conv_act_ref(float v, const ConvPost& post);
 using DepthwiseFn = void (*)(const float* x, const ConvGeom& g, int64_t mult, const float* w, const float* bias,
                              const ConvPost& post, float* y, int64_t row0, int64_t rows);
 
+// Direct conv over output pixels [m_begin, m_end) on the dense format's weight panels (32 columns,
+// panel p at panels + p·K·32, K = kh·kw·C), bias, residual and activation included; x needs C >= 1.
+using DirectConvFn = void (*)(const float* x, const ConvGeom& g, const float* panels, const float* bias, const ConvPost& post,
+                              float* y, int64_t m_begin, int64_t m_end);
+
 struct ConvKernels {
   const char* name;
   DepthwiseFn depthwise;
   void (*post)(float* y, int64_t count, const ConvPost& post);  // apply_conv_post
+  DirectConvFn direct;  // null where the ISA has none (the GEMM path runs)
+  int64_t direct_nr;    // the panel width `direct` expects
 };
 
+void conv_direct_avx512(const float* x, const ConvGeom& g, const float* panels, const float* bias, const ConvPost& post,
+                        float* y, int64_t m_begin, int64_t m_end);
 extern const ConvKernels kConvScalar;
 extern const ConvKernels kConvAvx512;
 const ConvKernels& conv_kernels(Isa isa);

@@ -5,7 +5,6 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -72,15 +71,12 @@ class PackedWeights {
   // `threads` <= 0 means the pool's size. Safe to call concurrently from several threads.
   virtual void matmul(const float* x, int64_t M, float* y, const Epilogue& ep, int threads) const = 0;
 
-  // y[M, N] = act(A · W + bias) with A not stored as a matrix: pack(m0, rows, k0, kb, dst) writes the
-  // rows x kb block of A at (m0, k0) k-major, dst[k * rows + i] = A[m0 + i][k0 + k] (a conv assembles
-  // its im2col rows straight into the GEMM's tile layout this way, without a copy of them first).
-  // Only where accepts_a_packer(); the others return false and do nothing.
-  using APacker = std::function<void(int64_t m0, int rows, int64_t k0, int64_t kb, float* dst)>;
-  virtual bool accepts_a_packer() const { return false; }
-  virtual bool matmul_packed_a(const APacker& pack, int64_t M, float* y, const Epilogue& ep, int threads) const {
-    (void)pack, (void)M, (void)y, (void)ep, (void)threads;
-    return false;
+  // The dense fp32 format's column panels (panel p of `nr` columns at the result + p·K·nr, k-major,
+  // zero-padded past N), for kernels that read the weights in place (the direct conv); null for the
+  // other formats.
+  virtual const float* dense_panels(int64_t* nr) const {
+    (void)nr;
+    return nullptr;
   }
 
   // Appends the packed layout as bytes that unpack_weights (sparq/packed_serialize.h) turns back into

@@ -131,7 +131,7 @@ void depthwise_nhwc_ref(const float* x, const ConvGeom& g, int64_t mult, const f
   }
 }
 
-const ConvKernels kConvScalar = {"scalar", depthwise_nhwc_ref, apply_conv_post};
+const ConvKernels kConvScalar = {"scalar", depthwise_nhwc_ref, apply_conv_post, nullptr, 0};
 
 void max_pool_nhwc(const float* x, const ConvGeom& g, float* y, int64_t* indices, int storage_order, const OpContext& ctx) {
   const int64_t C = g.C;

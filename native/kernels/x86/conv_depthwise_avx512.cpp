@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <type_traits>
 
+#include "conv_act_avx512.h"
 #include "simd_avx512.h"
 #include "sparq/conv.h"
 
@@ -15,23 +16,8 @@ namespace sparq {
 namespace {
 
 constexpr int kMaxTaps = 64;
+using Act = avx512::ConvActivation;
 
-struct Act {
-  ConvAct kind;
-  __m512 lo, hi;
-  // max_ps(a, b) returns b when either is NaN: with the value second, NaN goes through as in the reference.
-  __m512 operator()(__m512 v) const {
-    switch (kind) {
-      case ConvAct::relu: return _mm512_max_ps(_mm512_setzero_ps(), v);
-      case ConvAct::clip: return _mm512_min_ps(hi, _mm512_max_ps(lo, v));
-      case ConvAct::hardswish: {
-        const __m512 gate = _mm512_fmadd_ps(v, _mm512_set1_ps(1.0f / 6.0f), _mm512_set1_ps(0.5f));
-        return _mm512_mul_ps(v, _mm512_min_ps(_mm512_set1_ps(1.0f), _mm512_max_ps(_mm512_setzero_ps(), gate)));
-      }
-      default: return v;
-    }
-  }
-};
 
 // One output pixel: y[0..C) = act(bias + Σ_t x[xoff[t] + c]·w[woff[t] + c] (+ residual)).
 inline void pixel(const float* x, const int64_t* xoff, const int64_t* woff, int taps, const float* w, const float* bias,
@@ -167,6 +153,6 @@ void post_avx512(float* y, int64_t count, const ConvPost& post) {
 
 }  // namespace
 
-const ConvKernels kConvAvx512 = {"avx512", depthwise_avx512, post_avx512};
+const ConvKernels kConvAvx512 = {"avx512", depthwise_avx512, post_avx512, conv_direct_avx512, 32};
 
 }  // namespace sparq

@@ -1,0 +1,101 @@
+// Direct (indirect-GEMM) conv, AVX-512, on the dense format's 32-column weight panels: a register
+// tile of R output pixels x 32·NP output channels accumulates over every tap and input channel with
+// no im2col and no packing of the activations. Each tap gives each pixel a pointer into the NHWC
+// input (or into a row of zeros when the tap falls in the padding), each input channel one broadcast
+// per pixel and NP·2 vector loads of weights. The GEMM path copied every im2col value twice (im2col,
+// then the tile packing) and summed long K in several passes over the output; here the products
+// stay in registers to the end, where bias, residual and activation are applied before the store.
+// The weights of one panel pair (K x 64 floats) should stay in L2: the driver uses this for K <= 2048.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "conv_act_avx512.h"
+#include "simd_avx512.h"
+#include "sparq/conv.h"
+
+namespace sparq {
+
+namespace {
+
+constexpr int64_t kNr = 32;
+
+// Output pixels [m0, m0 + rows) (rows <= R; the tile computes R, repeating the last pixel, and stores
+// `rows`) x output channels [n0, n0 + cols) (cols <= 32·NP) from panels at w (panel stride K·32).
+template <int R, int NP>
+void tile(const float* x, const ConvGeom& g, const float* zeros, const float* w, int64_t panel_stride, int64_t m0, int rows,
+          int64_t n0, int64_t cols, const float* bias, const ConvPost& post, float* y) {
+  const int64_t C = g.C;
+  int64_t pn[R], py[R], px[R];
+  for (int i = 0; i < R; ++i) {
+    const int64_t m = m0 + std::min(i, rows - 1);
+    const int64_t ow = m % g.OW, oh = (m / g.OW) % g.OH;
+    pn[i] = m / (g.OW * g.OH);
+    py[i] = oh * g.sh - g.pt;
+    px[i] = ow * g.sw - g.pl;
+  }
+  __m512 acc[R][2 * NP];
+  for (int i = 0; i < R; ++i)
+    for (int j = 0; j < 2 * NP; ++j) acc[i][j] = _mm512_setzero_ps();
+  for (int64_t ki = 0; ki < g.kh; ++ki)
+    for (int64_t kj = 0; kj < g.kw; ++kj) {
+      const float* p[R];
+      for (int i = 0; i < R; ++i) {
+        const int64_t ih = py[i] + ki * g.dh, iw = px[i] + kj * g.dw;
+        p[i] = ih >= 0 && ih < g.H && iw >= 0 && iw < g.W ? x + ((pn[i] * g.H + ih) * g.W + iw) * C : zeros;
+      }
+      const float* wt = w + (ki * g.kw + kj) * C * kNr;
+      for (int64_t c = 0; c < C; ++c) {
+        __m512 b[2 * NP];
+        for (int j = 0; j < NP; ++j) {
+          b[2 * j] = _mm512_load_ps(wt + j * panel_stride + c * kNr);
+          b[2 * j + 1] = _mm512_load_ps(wt + j * panel_stride + c * kNr + 16);
+        }
+#pragma GCC unroll 8
+        for (int i = 0; i < R; ++i) {
+          const __m512 a = _mm512_set1_ps(p[i][c]);
+          for (int j = 0; j < 2 * NP; ++j) acc[i][j] = _mm512_fmadd_ps(a, b[j], acc[i][j]);
+        }
+      }
+    }
+  const avx512::ConvActivation act{post.act, _mm512_set1_ps(post.lo), _mm512_set1_ps(post.hi)};
+  __mmask16 mask[2 * NP];
+  for (int j = 0; j < 2 * NP; ++j) mask[j] = avx512::lanes(std::max<int64_t>(0, std::min<int64_t>(16, cols - 16 * j)));
+  for (int i = 0; i < rows; ++i) {
+    float* out = y + (m0 + i) * g.OC + n0;
+    const float* res = post.residual ? post.residual + (m0 + i) * g.OC + n0 : nullptr;
+    for (int j = 0; j < 2 * NP; ++j) {
+      __m512 v = acc[i][j];
+      if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask[j], bias + n0 + 16 * j));
+      if (res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask[j], res + 16 * j));
+      _mm512_mask_storeu_ps(out + 16 * j, mask[j], act(v));
+    }
+  }
+}
+
+}  // namespace
+
+void conv_direct_avx512(const float* x, const ConvGeom& g, const float* panels, const float* bias, const ConvPost& post, float* y,
+                        int64_t m_begin, int64_t m_end) {
+  const int64_t K = g.K(), panel_stride = K * kNr, npanels = (g.OC + kNr - 1) / kNr;
+  const std::vector<float> zeros(static_cast<size_t>(g.C), 0.0f);
+  // Blocks of pixels whose input rows stay in cache while every panel pair passes over them.
+  constexpr int64_t kBlock = 48;
+  for (int64_t b0 = m_begin; b0 < m_end; b0 += kBlock) {
+    const int64_t b1 = std::min(m_end, b0 + kBlock);
+    for (int64_t p = 0; p < npanels; p += 2) {
+      const int64_t n0 = p * kNr, cols = std::min<int64_t>(2 * kNr, g.OC - n0);
+      const float* w = panels + p * panel_stride;
+      if (cols > kNr) {
+        for (int64_t m = b0; m < b1; m += 6)
+          tile<6, 2>(x, g, zeros.data(), w, panel_stride, m, static_cast<int>(std::min<int64_t>(6, b1 - m)), n0, cols, bias, post, y);
+      } else {
+        for (int64_t m = b0; m < b1; m += 8)
+          tile<8, 1>(x, g, zeros.data(), w, panel_stride, m, static_cast<int>(std::min<int64_t>(8, b1 - m)), n0, cols, bias, post, y);
+      }
+    }
+  }
+}
+
+}  // namespace sparq
