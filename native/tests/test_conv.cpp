@@ -38,6 +38,8 @@ std::vector<ConvGeom> geometries() {
       // dilation, a window wider than tall, pixels tiles running across output rows.
       geom(2, 9, 10, 20, 70, 3, 3, 1, 2, 2, 2, 2, 2),  geom(1, 8, 7, 16, 33, 5, 3, 2, 1, 2, 1, 2, 1),
       geom(1, 5, 5, 64, 24, 3, 3, 1, 1, 1, 1, 1, 1),
+      // Few channels, wide windows: whole window rows as one run (a 7x7/2 RGB stem, a 5x5 over 4).
+      geom(1, 20, 19, 3, 40, 7, 7, 2, 1, 3, 3, 3, 3),   geom(1, 9, 11, 4, 16, 5, 5, 1, 1, 2, 2, 2, 2),
   };
 }
 

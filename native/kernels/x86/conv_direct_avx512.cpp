@@ -5,7 +5,7 @@
 // per pixel and NP·2 vector loads of weights. The GEMM path copied every im2col value twice (im2col,
 // then the tile packing) and summed long K in several passes over the output; here the products
 // stay in registers to the end, where bias, residual and activation are applied before the store.
-// The driver uses it for C >= 16 and K <= 8192.
+// The driver uses it for C >= 16 (or window rows of >= 16 floats) and K <= 8192.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -38,27 +38,43 @@ void tile(const float* x, const ConvGeom& g, const float* zeros, const float* w,
   __m512 acc[R][2 * NP];
   for (int i = 0; i < R; ++i)
     for (int j = 0; j < 2 * NP; ++j) acc[i][j] = _mm512_setzero_ps();
-  for (int64_t ki = 0; ki < g.kh; ++ki)
+  // acc += Σ_c p[i][c] · wt[c] over `count` values of k (wt: the panels' rows at the first).
+  auto run = [&](const float* const* p, const float* wt, int64_t count) {
+    for (int64_t c = 0; c < count; ++c) {
+      __m512 b[2 * NP];
+      for (int j = 0; j < NP; ++j) {
+        b[2 * j] = _mm512_load_ps(wt + j * panel_stride + c * kNr);
+        b[2 * j + 1] = _mm512_load_ps(wt + j * panel_stride + c * kNr + 16);
+      }
+#pragma GCC unroll 8
+      for (int i = 0; i < R; ++i) {
+        const __m512 a = _mm512_set1_ps(p[i][c]);
+        for (int j = 0; j < 2 * NP; ++j) acc[i][j] = _mm512_fmadd_ps(a, b[j], acc[i][j]);
+      }
+    }
+  };
+  for (int64_t ki = 0; ki < g.kh; ++ki) {
+    const float* p[R];
+    // Undilated window rows inside the input for every pixel are one run of kw·C floats each (an
+    // RGB stem's 7 taps x 3 channels: one loop of 21 instead of 7 of 3).
+    bool whole = g.dw == 1;
+    for (int i = 0; i < R && whole; ++i) {
+      const int64_t ih = py[i] + ki * g.dh;
+      whole = ih >= 0 && ih < g.H && px[i] >= 0 && px[i] + g.kw <= g.W;
+      p[i] = whole ? x + ((pn[i] * g.H + ih) * g.W + px[i]) * C : nullptr;
+    }
+    if (whole) {
+      run(p, w + ki * g.kw * C * kNr, g.kw * C);
+      continue;
+    }
     for (int64_t kj = 0; kj < g.kw; ++kj) {
-      const float* p[R];
       for (int i = 0; i < R; ++i) {
         const int64_t ih = py[i] + ki * g.dh, iw = px[i] + kj * g.dw;
         p[i] = ih >= 0 && ih < g.H && iw >= 0 && iw < g.W ? x + ((pn[i] * g.H + ih) * g.W + iw) * C : zeros;
       }
-      const float* wt = w + (ki * g.kw + kj) * C * kNr;
-      for (int64_t c = 0; c < C; ++c) {
-        __m512 b[2 * NP];
-        for (int j = 0; j < NP; ++j) {
-          b[2 * j] = _mm512_load_ps(wt + j * panel_stride + c * kNr);
-          b[2 * j + 1] = _mm512_load_ps(wt + j * panel_stride + c * kNr + 16);
-        }
-#pragma GCC unroll 8
-        for (int i = 0; i < R; ++i) {
-          const __m512 a = _mm512_set1_ps(p[i][c]);
-          for (int j = 0; j < 2 * NP; ++j) acc[i][j] = _mm512_fmadd_ps(a, b[j], acc[i][j]);
-        }
-      }
+      run(p, w + (ki * g.kw + kj) * C * kNr, C);
     }
+  }
   const avx512::ConvActivation act{post.act, _mm512_set1_ps(post.lo), _mm512_set1_ps(post.hi)};
   __mmask16 mask[2 * NP];
   for (int j = 0; j < 2 * NP; ++j) mask[j] = avx512::lanes(std::max<int64_t>(0, std::min<int64_t>(16, cols - 16 * j)));
