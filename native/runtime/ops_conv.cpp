@@ -60,10 +60,10 @@ void conv2d_nhwc(const float* x, const ConvGeom& g, const PackedWeights& w, cons
   // A kxk conv over enough channels on dense fp32 weights runs the direct kernel (no im2col, the
   // epilogue in registers). Measured faster than the K-blocked GEMM up to ResNet-18's K = 4608 (a
   // 1.2 MB panel pair streaming from L2/L3: 1.08x vs 1.0x onnxruntime); beyond 8192, and for windows
-  // with short runs of input (a 3x3 stem over RGB: 9 floats a window row), the GEMM path runs.
+  // whose rows hold fewer than 8 floats (a 1-D conv over one channel), the GEMM path runs.
   const ConvKernels& ck = conv_kernels(w.isa());
   int64_t nr = 0;
-  const float* panels = !pointwise && (g.C >= 16 || (g.dw == 1 && g.kw * g.C >= 16)) && K <= 8192 && ck.direct ? w.dense_panels(&nr) : nullptr;
+  const float* panels = !pointwise && (g.C >= 16 || (g.dw == 1 && g.kw * g.C >= 8)) && K <= 8192 && ck.direct ? w.dense_panels(&nr) : nullptr;
   if (panels && nr == ck.direct_nr) {
     const int t = threads_for_work(static_cast<double>(M) * K * OC, threads);
     const int64_t grain = std::max<int64_t>(48, (M + 4 * t - 1) / (4 * t) / 48 * 48);

@@ -5,7 +5,7 @@
 // per pixel and NP·2 vector loads of weights. The GEMM path copied every im2col value twice (im2col,
 // then the tile packing) and summed long K in several passes over the output; here the products
 // stay in registers to the end, where bias, residual and activation are applied before the store.
-// The driver uses it for C >= 16 (or window rows of >= 16 floats) and K <= 8192.
+// The driver uses it for C >= 16 (or window rows of >= 8 floats) and K <= 8192.
 #include <immintrin.h>
 
 #include <algorithm>
