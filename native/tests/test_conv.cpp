@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <iterator>
+#include <limits>
 #include <string>
 
 #include "check.h"
@@ -233,6 +234,30 @@ TEST(nchw_conv_and_conv_transpose_gemm_match_direct_loops) {
       }
     }
   }
+}
+
+// Max pool without indices (its per-ISA kernel) against the scalar rows, NaNs among the inputs: a NaN
+// tap makes the max NaN, as in the reference; channel counts with a vector tail.
+TEST(max_pool_kernels_match_reference_with_nans) {
+  uint32_t seed = 900;
+  for (int64_t C : {5, 16, 37})
+    for (const ConvGeom& base : {geom(1, 9, 8, 1, 1, 3, 3, 2, 1, 1, 1, 1, 1), geom(2, 7, 10, 1, 1, 2, 2, 2, 1, 0, 0, 0, 0)}) {
+      ConvGeom g = base;
+      g.C = g.OC = C;
+      auto x = random_vector(static_cast<size_t>(g.N * g.H * g.W * C), seed++);
+      for (size_t i = 0; i < x.size(); i += 23) x[i] = std::numeric_limits<float>::quiet_NaN();
+      std::vector<float> want(static_cast<size_t>(g.rows() * C));
+      sparq::max_pool_rows_ref(x.data(), g, want.data(), 0, g.N * g.OH);
+      for (sparq::Isa isa : sparq::available_isas()) {
+        sparq::OpContext ctx;
+        ctx.isa = isa;
+        auto y = nan_filled(want.size());
+        sparq::max_pool_nhwc(x.data(), g, y.data(), nullptr, 0, ctx);
+        int bad = 0;
+        for (size_t i = 0; i < y.size(); ++i) bad += !(y[i] == want[i] || (std::isnan(y[i]) && std::isnan(want[i])));
+        CHECK_MSG(bad == 0, "%s max pool C %lld: %d wrong", sparq::isa_name(isa), (long long)C, bad);
+      }
+    }
 }
 
 TEST(conv_rejects_mismatched_weights) {

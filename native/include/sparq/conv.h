@@ -90,7 +90,10 @@ struct ConvKernels {
   void (*post)(float* y, int64_t count, const ConvPost& post);  // apply_conv_post
   DirectConvFn direct;  // null where the ISA has none (the GEMM path runs)
   int64_t direct_nr;    // the panel width `direct` expects
+  // Max pool without indices over output rows [row0, row0 + rows) (NaN propagates).
+  void (*max_pool)(const float* x, const ConvGeom& g, float* y, int64_t row0, int64_t rows);
 };
+void max_pool_rows_ref(const float* x, const ConvGeom& g, float* y, int64_t row0, int64_t rows);
 
 void conv_direct_avx512(const float* x, const ConvGeom& g, const float* panels, const float* bias, const ConvPost& post,
                         float* y, int64_t m_begin, int64_t m_end);

@@ -5,6 +5,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <limits>
 #include <type_traits>
 
 #include "conv_act_avx512.h"
@@ -151,8 +152,35 @@ void post_avx512(float* y, int64_t count, const ConvPost& post) {
   }
 }
 
+// Max pool: per output pixel, 16 channels at a time, the max over the taps inside the input held in
+// a register (the scalar loop re-read and re-wrote the output per tap). NaN wins, as in the reference.
+void max_pool_avx512(const float* x, const ConvGeom& g, float* y, int64_t row0, int64_t rows) {
+  const int64_t C = g.C;
+  int64_t xoff[kMaxTaps];
+  if (g.kh * g.kw > kMaxTaps) return max_pool_rows_ref(x, g, y, row0, rows);
+  for (int64_t row = row0; row < row0 + rows; ++row) {
+    const int64_t n = row / g.OH, oh = row % g.OH;
+    const float* img = x + n * g.H * g.W * C;
+    for (int64_t ow = 0; ow < g.OW; ++ow) {
+      int taps = 0;
+      for_each_tap(g, oh, ow, [&](int64_t, int64_t, int64_t ih, int64_t iw) { xoff[taps++] = (ih * g.W + iw) * C; });
+      float* out = y + (row * g.OW + ow) * C;
+      for (int64_t c = 0; c < C; c += 16) {
+        const __mmask16 m = avx512::lanes(C - c);
+        __m512 v = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+        for (int t = 0; t < taps; ++t) {
+          const __m512 p = _mm512_maskz_loadu_ps(m, img + xoff[t] + c);
+          // p where p > v or p is NaN, else v (a NaN already in v stays).
+          v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(p, v, _CMP_GT_OQ) | _mm512_cmp_ps_mask(p, p, _CMP_UNORD_Q), p);
+        }
+        _mm512_mask_storeu_ps(out + c, m, v);
+      }
+    }
+  }
+}
+
 }  // namespace
 
-const ConvKernels kConvAvx512 = {"avx512", depthwise_avx512, post_avx512, conv_direct_avx512, 32};
+const ConvKernels kConvAvx512 = {"avx512", depthwise_avx512, post_avx512, conv_direct_avx512, 32, max_pool_avx512};
 
 }  // namespace sparq
