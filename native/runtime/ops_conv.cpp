@@ -55,8 +55,6 @@ void conv2d_nhwc(const float* x, const ConvGeom& g, const PackedWeights& w, cons
   if (w.K() != K || w.N() != OC) throw invalid_argument("conv: packed weights are not [kh*kw*C, OC]");
   if (M == 0 || OC == 0) return;
   const bool pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 && g.pb == 0 && g.pr == 0;
-  // Relu and Relu6 without a residual are the GEMM's own epilogue; a residual or another activation
-  // follows each block while it is still in cache.
   // A kxk conv over enough channels on dense fp32 weights runs the direct kernel (no im2col, the
   // epilogue in registers). Measured faster than the K-blocked GEMM up to ResNet-18's K = 4608 (a
   // 1.2 MB panel pair streaming from L2/L3: 1.08x vs 1.0x onnxruntime); beyond 8192, and for windows
@@ -66,13 +64,22 @@ void conv2d_nhwc(const float* x, const ConvGeom& g, const PackedWeights& w, cons
   const float* panels = !pointwise && (g.C >= 16 || (g.dw == 1 && g.kw * g.C >= 8)) && K <= 8192 && ck.direct ? w.dense_panels(&nr) : nullptr;
   if (panels && nr == ck.direct_nr) {
     const int t = threads_for_work(static_cast<double>(M) * K * OC, threads);
-    const int64_t grain = std::max<int64_t>(48, (M + 4 * t - 1) / (4 * t) / 48 * 48);
-    ThreadPool::global().parallel_for(M, t, grain, [&](int64_t m0, int64_t m1) {
+    if (t <= 1) {
       FlushDenormals flush;
-      ck.direct(x, g, panels, bias, post, y, m0, m1);
+      ck.direct(x, g, panels, bias, post, y, 0, M);
+      return;
+    }
+    // About 4 even chunks per thread of at least 48 pixels (a small last chunk would stream all the
+    // weights for a few pixels).
+    const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(4 * t, M / 48));
+    ThreadPool::global().parallel_for(chunks, t, 1, [&](int64_t c0, int64_t c1) {
+      FlushDenormals flush;
+      for (int64_t c = c0; c < c1; ++c) ck.direct(x, g, panels, bias, post, y, c * M / chunks, (c + 1) * M / chunks);
     });
     return;
   }
+  // Relu and Relu6 without a residual are the GEMM's own epilogue; a residual or another activation
+  // follows each block while it is still in cache.
   const bool relu6 = post.act == ConvAct::clip && post.lo == 0.0f && post.hi == 6.0f;
   const bool in_gemm = !post.residual && (post.act == ConvAct::relu || relu6);
   const bool after = !in_gemm && (post.act != ConvAct::none || post.residual);
