@@ -1,9 +1,11 @@
 // Convolutions and pooling. The fast ops work on channels-last (NHWC) activations, which the graph
 // pass src/graph/conv-layout.ts keeps between them: there a dense or pruned conv is a GEMM over the
 // im2col rows (no copy at all for a 1x1 stride-1 conv) on any packed-weight format (dense, int8,
-// sparse, sparse-int8: W viewed as [kh*kw*Cin, Cout]), and a depthwise conv is a channel-vectorised
-// direct kernel. ConvTranspose, InstanceNormalization and LRN keep ONNX's NCHW and are plain loops
-// (rare in the models that matter for speed). A 1-D op is the 2-D one with H = 1.
+// sparse, sparse-int8: W viewed as [kh*kw*Cin, Cout]), a kxk conv on dense fp32 weights runs the
+// direct (indirect-GEMM) kernel, and a depthwise conv is a channel-vectorised direct kernel.
+// ConvTranspose and convs with run-time weights keep ONNX's NCHW and run as sgemm GEMMs;
+// InstanceNormalization and LRN are plain loops (rare in the models that matter for speed). A 1-D op
+// is the 2-D one with H = 1.
 #pragma once
 #include <cstdint>
 #include <vector>
