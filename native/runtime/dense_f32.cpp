@@ -88,6 +88,11 @@ class DenseF32 final : public PackedWeights {
     gemm(x, M, y, ep, t);
   }
 
+  const float* dense_panels(int64_t* nr) const override {
+    *nr = nr_;
+    return data_.data();
+  }
+
  private:
   const float* panel(int64_t p) const { return data_.data() + p * K() * nr_; }
 

@@ -297,9 +297,9 @@ void run_conv_op(const PlanOp& op, const std::vector<PlanSlot>& slots, void* con
       ConvGeom g;
       nchw_geom(v, g);
       if (static_cast<int32_t>(op.code) == kConvNchw)
-        conv_nchw(fin(0), fin(1), fin(2), g, op.ints[0], y);
+        conv_nchw_gemm(fin(0), fin(1), fin(2), g, op.ints[0], y, ctx);
       else
-        conv_transpose_nchw(fin(0), fin(1), fin(2), g, op.ints[0], y);
+        conv_transpose_nchw_gemm(fin(0), fin(1), fin(2), g, op.ints[0], y, ctx);
       return;
     }
     case kBatchNorm: {

@@ -3,6 +3,8 @@
 // depthwise kernel of every ISA, the pools, and the epilogues (bias, Relu, Clip, HardSwish, residual).
 #include <algorithm>
 #include <cmath>
+#include <iterator>
+#include <limits>
 #include <string>
 
 #include "check.h"
@@ -33,6 +35,12 @@ std::vector<ConvGeom> geometries() {
       geom(1, 12, 12, 4, 12, 5, 5, 1, 2, 0, 1, 2, 3),  geom(3, 5, 4, 1, 1, 2, 3, 1, 1, 0, 0, 1, 1),
       geom(1, 1, 31, 6, 10, 1, 5, 1, 1, 0, 2, 0, 2),   geom(1, 15, 15, 32, 37, 3, 3, 2, 1, 0, 0, 1, 1),
       geom(1, 28, 28, 24, 40, 3, 3, 1, 1, 1, 1, 1, 1),
+      // The direct kernel's cases (C >= 16, K <= 2048): a panel pair plus a narrow last panel, batch,
+      // dilation, a window wider than tall, pixels tiles running across output rows.
+      geom(2, 9, 10, 20, 70, 3, 3, 1, 2, 2, 2, 2, 2),  geom(1, 8, 7, 16, 33, 5, 3, 2, 1, 2, 1, 2, 1),
+      geom(1, 5, 5, 64, 24, 3, 3, 1, 1, 1, 1, 1, 1),
+      // Few channels, wide windows: whole window rows as one run (a 7x7/2 RGB stem, a 5x5 over 4).
+      geom(1, 20, 19, 3, 40, 7, 7, 2, 1, 3, 3, 3, 3),   geom(1, 9, 11, 4, 16, 5, 5, 1, 1, 2, 2, 2, 2),
   };
 }
 
@@ -96,7 +104,8 @@ TEST(depthwise_matches_reference_every_isa) {
   for (int64_t C : {1, 7, 16, 19, 64, 67, 96})
     for (int64_t mult : {1, 2})
       for (const ConvGeom& base : {geom(1, 9, 8, 1, 1, 3, 3, 1, 1, 1, 1, 1, 1), geom(2, 12, 11, 1, 1, 3, 3, 2, 1, 0, 1, 1, 0),
-                                   geom(1, 7, 7, 1, 1, 5, 5, 1, 2, 4, 4, 4, 4), geom(1, 1, 20, 1, 1, 1, 3, 1, 1, 0, 1, 0, 1)}) {
+                                   geom(1, 7, 7, 1, 1, 5, 5, 1, 2, 4, 4, 4, 4), geom(1, 1, 20, 1, 1, 1, 3, 1, 1, 0, 1, 0, 1),
+                                   geom(1, 4, 31, 1, 1, 3, 3, 1, 1, 1, 1, 1, 1), geom(1, 5, 40, 1, 1, 5, 5, 2, 1, 2, 2, 2, 2)}) {
         ConvGeom g = base;
         g.C = C, g.OC = C * mult;
         auto x = random_vector(static_cast<size_t>(g.N * g.H * g.W * g.C), seed++);
@@ -164,6 +173,91 @@ TEST(pools_match_direct_loops) {
   double s = 0;
   for (int64_t p = 0; p < g.H * g.W; ++p) s += x[static_cast<size_t>(p * g.C + 3)];
   CHECK(std::fabs(gp[3] - s / static_cast<double>(g.H * g.W)) < 1e-5);
+}
+
+// NCHW Conv and ConvTranspose as GEMMs (sgemm of every ISA) against their direct loops: groups, strides,
+// dilations, pads, a 1x1 conv with no im2col, output dims larger than the taps reach (output_padding).
+TEST(nchw_conv_and_conv_transpose_gemm_match_direct_loops) {
+  struct Case {
+    ConvGeom g;
+    int64_t group;
+  };
+  auto transposed = [](int64_t N, int64_t H, int64_t W, int64_t C, int64_t OC, int64_t k, int64_t s, int64_t d, int64_t p, int64_t extra) {
+    ConvGeom g = geom(N, H, W, C, OC, k, k, s, d, p, p, p, p);
+    g.OH = (H - 1) * s - 2 * p + d * (k - 1) + 1 + extra;
+    g.OW = (W - 1) * s - 2 * p + d * (k - 1) + 1 + extra;
+    return g;
+  };
+  const Case convs[] = {{geom(1, 7, 9, 3, 5, 3, 3, 1, 1, 1, 1, 1, 1), 1}, {geom(2, 11, 6, 8, 16, 3, 3, 2, 1, 1, 0, 1, 2), 2},
+                        {geom(1, 9, 9, 17, 33, 1, 1, 1, 1, 0, 0, 0, 0), 1}, {geom(1, 12, 12, 4, 12, 5, 5, 1, 2, 0, 1, 2, 3), 4},
+                        {geom(1, 1, 40, 120, 48, 1, 1, 1, 1, 0, 0, 0, 0), 1}, {geom(1, 10, 13, 6, 6, 3, 3, 2, 1, 1, 1, 1, 1), 6}};
+  const Case transposes[] = {{transposed(1, 5, 6, 8, 6, 2, 2, 1, 0, 0), 1}, {transposed(2, 4, 3, 6, 4, 3, 2, 1, 1, 1), 2},
+                             {transposed(1, 6, 5, 3, 5, 3, 1, 2, 1, 0), 1}, {transposed(1, 9, 7, 24, 1, 2, 2, 1, 0, 0), 1},
+                             {transposed(1, 4, 4, 4, 8, 4, 3, 1, 0, 2), 4}};
+  uint32_t seed = 500;
+  for (int kind = 0; kind < 2; ++kind) {
+    const Case* list = kind == 0 ? convs : transposes;
+    const size_t count = kind == 0 ? std::size(convs) : std::size(transposes);
+    for (size_t i = 0; i < count; ++i) {
+      const ConvGeom& g = list[i].g;
+      const int64_t group = list[i].group;
+      const size_t wn = static_cast<size_t>(kind == 0 ? g.OC * (g.C / group) * g.kh * g.kw : g.C * (g.OC / group) * g.kh * g.kw);
+      auto x = random_vector(static_cast<size_t>(g.N * g.C * g.H * g.W), seed++);
+      auto w = random_vector(wn, seed++);
+      auto bias = random_vector(static_cast<size_t>(g.OC), seed++);
+      std::vector<float> ax(x.size()), aw(w.size()), want(static_cast<size_t>(g.N * g.OC * g.OH * g.OW)), mag(want.size());
+      for (size_t k = 0; k < x.size(); ++k) ax[k] = std::fabs(x[k]);
+      for (size_t k = 0; k < w.size(); ++k) aw[k] = std::fabs(w[k]);
+      for (int with_bias = 0; with_bias < 2; ++with_bias) {
+        const float* b = with_bias ? bias.data() : nullptr;
+        if (kind == 0) {
+          sparq::conv_nchw(x.data(), w.data(), b, g, group, want.data());
+          sparq::conv_nchw(ax.data(), aw.data(), nullptr, g, group, mag.data());
+        } else {
+          sparq::conv_transpose_nchw(x.data(), w.data(), b, g, group, want.data());
+          sparq::conv_transpose_nchw(ax.data(), aw.data(), nullptr, g, group, mag.data());
+        }
+        std::vector<double> scale(mag.size());
+        for (size_t k = 0; k < scale.size(); ++k) scale[k] = 1.0 + mag[k];
+        for (sparq::Isa isa : sparq::available_isas()) {
+          sparq::OpContext ctx;
+          ctx.isa = isa;
+          auto y = nan_filled(want.size());
+          if (kind == 0)
+            sparq::conv_nchw_gemm(x.data(), w.data(), b, g, group, y.data(), ctx);
+          else
+            sparq::conv_transpose_nchw_gemm(x.data(), w.data(), b, g, group, y.data(), ctx);
+          const double err = max_scaled_error(y, want, scale);
+          CHECK_MSG(err < 1e-5, "%s %s case %zu bias %d: error %g", sparq::isa_name(isa), kind == 0 ? "conv" : "conv_transpose", i,
+                    with_bias, err);
+        }
+      }
+    }
+  }
+}
+
+// Max pool without indices (its per-ISA kernel) against the scalar rows, NaNs among the inputs: a NaN
+// tap makes the max NaN, as in the reference; channel counts with a vector tail.
+TEST(max_pool_kernels_match_reference_with_nans) {
+  uint32_t seed = 900;
+  for (int64_t C : {5, 16, 37})
+    for (const ConvGeom& base : {geom(1, 9, 8, 1, 1, 3, 3, 2, 1, 1, 1, 1, 1), geom(2, 7, 10, 1, 1, 2, 2, 2, 1, 0, 0, 0, 0)}) {
+      ConvGeom g = base;
+      g.C = g.OC = C;
+      auto x = random_vector(static_cast<size_t>(g.N * g.H * g.W * C), seed++);
+      for (size_t i = 0; i < x.size(); i += 23) x[i] = std::numeric_limits<float>::quiet_NaN();
+      std::vector<float> want(static_cast<size_t>(g.rows() * C));
+      sparq::max_pool_rows_ref(x.data(), g, want.data(), 0, g.N * g.OH);
+      for (sparq::Isa isa : sparq::available_isas()) {
+        sparq::OpContext ctx;
+        ctx.isa = isa;
+        auto y = nan_filled(want.size());
+        sparq::max_pool_nhwc(x.data(), g, y.data(), nullptr, 0, ctx);
+        int bad = 0;
+        for (size_t i = 0; i < y.size(); ++i) bad += !(y[i] == want[i] || (std::isnan(y[i]) && std::isnan(want[i])));
+        CHECK_MSG(bad == 0, "%s max pool C %lld: %d wrong", sparq::isa_name(isa), (long long)C, bad);
+      }
+    }
 }
 
 TEST(conv_rejects_mismatched_weights) {

@@ -65,7 +65,7 @@ export function lowerConvNode(node: Node, spec: OpSpec, slots: SlotDims, weightI
   if (node.domain !== '') return false;
   switch (node.op) {
     case 'Conv': {
-      // Weights known only at run time (a graph input): the direct NCHW loop.
+      // Weights known only at run time (a graph input): NCHW, im2col + sgemm (native conv_nchw_gemm).
       const w = slots[ins[1]].dims;
       const spatial = x.slice(2);
       const win = resolveWindow(node, spatial, attrInts(node, 'kernel_shape') ?? w.slice(2));

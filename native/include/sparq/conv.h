@@ -1,9 +1,11 @@
 // Convolutions and pooling. The fast ops work on channels-last (NHWC) activations, which the graph
 // pass src/graph/conv-layout.ts keeps between them: there a dense or pruned conv is a GEMM over the
 // im2col rows (no copy at all for a 1x1 stride-1 conv) on any packed-weight format (dense, int8,
-// sparse, sparse-int8: W viewed as [kh*kw*Cin, Cout]), and a depthwise conv is a channel-vectorised
-// direct kernel. ConvTranspose, InstanceNormalization and LRN keep ONNX's NCHW and are plain loops
-// (rare in the models that matter for speed). A 1-D op is the 2-D one with H = 1.
+// sparse, sparse-int8: W viewed as [kh*kw*Cin, Cout]), a kxk conv on dense fp32 weights runs the
+// direct (indirect-GEMM) kernel, and a depthwise conv is a channel-vectorised direct kernel.
+// ConvTranspose and convs with run-time weights keep ONNX's NCHW and run as sgemm GEMMs;
+// InstanceNormalization and LRN are plain loops (rare in the models that matter for speed). A 1-D op
+// is the 2-D one with H = 1.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -79,12 +81,24 @@ float conv_act_ref(float v, const ConvPost& post);
 using DepthwiseFn = void (*)(const float* x, const ConvGeom& g, int64_t mult, const float* w, const float* bias,
                              const ConvPost& post, float* y, int64_t row0, int64_t rows);
 
+// Direct conv over output pixels [m_begin, m_end) on the dense format's weight panels (32 columns,
+// panel p at panels + p·K·32, K = kh·kw·C), bias, residual and activation included; x needs C >= 1.
+using DirectConvFn = void (*)(const float* x, const ConvGeom& g, const float* panels, const float* bias, const ConvPost& post,
+                              float* y, int64_t m_begin, int64_t m_end);
+
 struct ConvKernels {
   const char* name;
   DepthwiseFn depthwise;
   void (*post)(float* y, int64_t count, const ConvPost& post);  // apply_conv_post
+  DirectConvFn direct;  // null where the ISA has none (the GEMM path runs)
+  int64_t direct_nr;    // the panel width `direct` expects
+  // Max pool without indices over output rows [row0, row0 + rows) (NaN propagates).
+  void (*max_pool)(const float* x, const ConvGeom& g, float* y, int64_t row0, int64_t rows);
 };
+void max_pool_rows_ref(const float* x, const ConvGeom& g, float* y, int64_t row0, int64_t rows);
 
+void conv_direct_avx512(const float* x, const ConvGeom& g, const float* panels, const float* bias, const ConvPost& post,
+                        float* y, int64_t m_begin, int64_t m_end);
 extern const ConvKernels kConvScalar;
 extern const ConvKernels kConvAvx512;
 const ConvKernels& conv_kernels(Isa isa);
@@ -114,6 +128,12 @@ void conv_transpose_nchw(const float* x, const float* w, const float* bias, cons
 // Conv with weights known only at run time (a graph input): x [N, C, H, W], w [OC, C/group, kh, kw],
 // y [N, OC, OH, OW], a direct loop (models with constant weights run conv2d_nhwc).
 void conv_nchw(const float* x, const float* w, const float* bias, const ConvGeom& g, int64_t group, float* y);
+// The same two as GEMMs on sgemm (native/runtime/ops_conv_nchw.cpp): what the plan runs; the loops above
+// are their reference.
+void conv_transpose_nchw_gemm(const float* x, const float* w, const float* bias, const ConvGeom& g, int64_t group, float* y,
+                              const OpContext& ctx);
+void conv_nchw_gemm(const float* x, const float* w, const float* bias, const ConvGeom& g, int64_t group, float* y,
+                    const OpContext& ctx);
 // BatchNormalization (inference) with run-time statistics: y = (x - mean[c]) / sqrt(var[c] + eps) * scale[c] + bias[c]
 // over x [N, C, S] (constant ones fold into the conv before them, or into Mul/Add).
 void batch_norm_nchw(const float* x, int64_t N, int64_t C, int64_t S, const float* scale, const float* bias, const float* mean,

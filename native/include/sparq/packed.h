@@ -71,6 +71,14 @@ class PackedWeights {
   // `threads` <= 0 means the pool's size. Safe to call concurrently from several threads.
   virtual void matmul(const float* x, int64_t M, float* y, const Epilogue& ep, int threads) const = 0;
 
+  // The dense fp32 format's column panels (panel p of `nr` columns at the result + p·K·nr, k-major,
+  // zero-padded past N), for kernels that read the weights in place (the direct conv); null for the
+  // other formats.
+  virtual const float* dense_panels(int64_t* nr) const {
+    (void)nr;
+    return nullptr;
+  }
+
   // Appends the packed layout as bytes that unpack_weights (sparq/packed_serialize.h) turns back into
   // equal weights; false where the format has no serialiser (callers then keep the fp32 weights).
   virtual bool serialize(std::vector<uint8_t>& out) const {

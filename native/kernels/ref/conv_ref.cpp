@@ -131,10 +131,31 @@ void depthwise_nhwc_ref(const float* x, const ConvGeom& g, int64_t mult, const f
   }
 }
 
-const ConvKernels kConvScalar = {"scalar", depthwise_nhwc_ref, apply_conv_post};
+void max_pool_rows_ref(const float* x, const ConvGeom& g, float* y, int64_t row0, int64_t rows) {
+  const int64_t C = g.C;
+  for (int64_t row = row0; row < row0 + rows; ++row) {
+    const int64_t n = row / g.OH, oh = row % g.OH;
+    const float* img = x + n * g.H * g.W * C;
+    for (int64_t ow = 0; ow < g.OW; ++ow) {
+      float* out = y + (row * g.OW + ow) * C;
+      for (int64_t c = 0; c < C; ++c) out[c] = -std::numeric_limits<float>::infinity();
+      for_each_tap(g, oh, ow, [&](int64_t, int64_t, int64_t ih, int64_t iw) {
+        const float* px = img + (ih * g.W + iw) * C;
+        for (int64_t c = 0; c < C; ++c) out[c] = px[c] > out[c] || px[c] != px[c] ? px[c] : out[c];
+      });
+    }
+  }
+}
+
+const ConvKernels kConvScalar = {"scalar", depthwise_nhwc_ref, apply_conv_post, nullptr, 0, max_pool_rows_ref};
 
 void max_pool_nhwc(const float* x, const ConvGeom& g, float* y, int64_t* indices, int storage_order, const OpContext& ctx) {
   const int64_t C = g.C;
+  if (!indices) {
+    const auto fn = conv_kernels(ctx.isa).max_pool;
+    ThreadPool::global().parallel_for(g.N * g.OH, ctx.threads, 1, [&](int64_t r0, int64_t r1) { fn(x, g, y, r0, r1 - r0); });
+    return;
+  }
   ThreadPool::global().parallel_for(g.N * g.OH, ctx.threads, 1, [&](int64_t r0, int64_t r1) {
     for (int64_t row = r0; row < r1; ++row) {
       const int64_t n = row / g.OH, oh = row % g.OH;
