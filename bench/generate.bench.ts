@@ -4,17 +4,16 @@
 // JS each step: present → past), fp32, its dynamic int8 (sparq's ONNX export of the same int8 model:
 // DynamicQuantizeLinear → MatMulInteger) and MatMulNBits int4. Same process, alternating rounds, one and
 // two threads. Prefill and decode ms/token, ms/token over the whole call, tokens/s.
-// Agreement with fp32, on the held-out prompts export-gpt.py wrote beside the model (up to 8):
+// Agreement with fp32 is measured on a small model trained on local text (its held-out next-token accuracy
+// printed), the same compression recipes, over held-out windows export-gpt.py wrote beside it:
 //   greedy: each variant's own greedy tokens equal to sparq fp32's, position by position (one early
 //           difference makes every later position differ: the strict measure);
-//   top-1:  teacher forcing: the prompt + fp32's greedy tokens in one pass, the variant's argmax at each
-//           of the new positions equal to fp32's token there (the logits' top-1 agreement).
-// The model's held-out next-token accuracy and how many distinct tokens fp32's continuations hold are
-// printed, so a degenerate model (one token repeated) shows.
-//   npm run bench -- generate [-- --model=path.onnx --prompt=16 --new=32 --rounds=5 --threads=1,2 --group=32]
-// Without --model, the model is exported once into .bench-out/: trained on local text (licence prose and
-// Python sources, bytes as tokens) for 100 steps, so its predictions are not degenerate (about 20 minutes
-// on a small VM).
+//   top-1:  teacher forcing: the window's text in one pass, the variant's argmax at each position after
+//           the prompt equal to fp32's there (the logits' top-1 agreement).
+// How many distinct tokens fp32's predictions hold is printed, so a degenerate model shows.
+//   npm run bench -- generate [-- --model=path.onnx --agree-model=path.onnx --prompt=16 --new=32 --rounds=5
+//                                 --threads=1,2 --group=64 --head-bits=8 --agree-only]
+// Without --model / --agree-model, both are exported once into .bench-out/ (about two minutes in all).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -33,21 +32,39 @@ const THREADS = (flag('threads') ?? '1,2').split(',').map(Number);
 const GROUP = Number(flag('group') ?? 64);
 // Code width of the vocabulary projection (the MatMul writing the logits) in the int4 model: 8 by default.
 const HEAD_BITS = Number(flag('head-bits') ?? 8);
+// --zero-points: asymmetric int4 groups (a zero point per group) instead of symmetric ones.
+const SYMMETRIC = flag('zero-points') === undefined;
 
-function modelPath(): string {
-  const given = flag('model');
-  if (given) return given;
+/** Runs scripts/export-gpt.py into .bench-out/<name>.onnx (+ .json reference) unless it is there. */
+function exported(name: string, what: string, args: string[]): string {
   const dir = join(process.cwd(), '.bench-out');
-  // The recipe is in the name: a model exported by an earlier recipe is not picked up.
-  const path = join(dir, 'gpt-6x768-text.onnx');
+  const path = join(dir, `${name}.onnx`);
   if (existsSync(path)) return path;
   mkdirSync(dir, { recursive: true });
-  console.log(`exporting ${path} with scripts/export-gpt.py (trains 100 steps on local text first)...`);
-  const train = ['--corpus', 'text', '--steps', '100', '--train-batch', '8', '--train-seq', '64', '--lr', '1e-3', '--warmup', '10', '--schedule', 'cosine'];
-  const r = spawnSync('/usr/bin/python3', ['scripts/export-gpt.py', '--out', path, '--reference', path.replace(/\.onnx$/, '.json'), '--prompt-len', String(PROMPT), '--new', String(NEW), '--prompts', '8', ...train], { stdio: 'inherit' });
+  console.log(`exporting ${path} with scripts/export-gpt.py (${what})...`);
+  const reference = ['--reference', path.replace(/\.onnx$/, '.json'), '--prompt-len', String(PROMPT), '--new', String(NEW)];
+  const r = spawnSync('/usr/bin/python3', ['scripts/export-gpt.py', '--out', path, ...reference, ...args], { stdio: 'inherit' });
   if (r.status !== 0) throw new Error('scripts/export-gpt.py failed (needs /usr/bin/python3 with torch and onnx)');
   return path;
 }
+
+/**
+ * The timed model: GPT-2-shaped (6 x 768, vocab 8192), untrained (seeded init): the speed of a decode step
+ * does not depend on the weights' values. The recipe is in the name: an export by another recipe is not reused.
+ */
+const modelPath = (): string => flag('model') ?? exported('gpt-6x768-init', 'untrained, about a minute', ['--steps', '0']);
+
+/**
+ * The model agreement is measured on: small (2 x 128, bytes as tokens) so that it trains in about a minute
+ * on local text (licence prose, then Python sources; the last 1/16 held out) to predictions that are not
+ * degenerate; 16 held-out windows of prompt + following text beside it.
+ */
+const agreeModelPath = (): string =>
+  flag('agree-model') ??
+  exported('gpt-2x128-text', 'trains 600 steps on local text first, about a minute', [
+    ...['--layers', '2', '--d', '128', '--heads', '2', '--vocab', '256', '--corpus', 'text', '--prompts', '16'],
+    ...['--steps', '600', '--train-batch', '16', '--train-seq', '64', '--lr', '3e-3', '--warmup', '30', '--schedule', 'cosine'],
+  ]);
 
 interface Run {
   totalMs: number;
@@ -161,76 +178,111 @@ async function agreement(runners: Map<string, Runner>, scorers: Map<string, Scor
 async function weightOnly4(m: Model): Promise<Model> {
   const init = m.graph.initializers;
   const head = m.graph.nodes.find((n) => n.op === 'MatMul' && n.outputs.includes('logits'))?.inputs.find((i) => init.has(i));
-  if (!head || HEAD_BITS === 4) return quantize(m, { mode: 'weight-only', bits: 4, groupSize: GROUP });
-  const body = await quantize(m, { mode: 'weight-only', bits: 4, groupSize: GROUP, exclude: [head] });
+  if (!head || HEAD_BITS === 4) return quantize(m, { mode: 'weight-only', bits: 4, groupSize: GROUP, symmetric: SYMMETRIC });
+  const body = await quantize(m, { mode: 'weight-only', bits: 4, groupSize: GROUP, symmetric: SYMMETRIC, exclude: [head] });
   return quantize(body, { mode: 'weight-only', bits: 8, groupSize: GROUP, include: [head] });
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-async function main(): Promise<void> {
-  const path = modelPath();
-  const fp32 = await loadModel(path);
+interface Reference {
+  input_ids: number[][];
+  prompts?: number[][];
+  windows?: number[][];
+  held_out?: { loss: number; accuracy: number };
+}
+
+const readReference = (path: string): Reference | undefined => {
+  const refPath = path.replace(/\.onnx$/, '.json');
+  return existsSync(refPath) ? (JSON.parse(readFileSync(refPath, 'utf8')) as Reference) : undefined;
+};
+
+/** heads, headDim and the past input names of a decoder with past. */
+function cacheShape(m: Model): { heads: number; headDim: number; pasts: string[] } {
+  const past = m.inputs.find((i) => i.name === 'past_key_values.0.key')?.dims ?? [];
+  return { heads: Number(past[1] ?? 12), headDim: Number(past[3] ?? 64), pasts: m.inputs.map((i) => i.name).filter((n) => n.startsWith('past_key_values.')) };
+}
+
+/** The compressed variants every table covers, and their ONNX exports for onnxruntime-node. */
+async function variants(fp32: Model): Promise<{ models: [string, Model][]; ortModels: [string, Uint8Array][] }> {
   const int8 = await quantize(fp32, { mode: 'dynamic' });
   const int4 = await weightOnly4(fp32);
   const sparse = await quantize(await prune(fp32, { sparsity: 0.9, minParams: 0 }), { mode: 'dynamic' });
-  // The prompt export-gpt.py drew from its training data (beside the model as .json), else a fixed one.
-  const refPath = path.replace(/\.onnx$/, '.json');
-  const ref = existsSync(refPath)
-    ? (JSON.parse(readFileSync(refPath, 'utf8')) as { input_ids: number[][]; prompts?: number[][]; windows?: number[][]; held_out?: { loss: number; accuracy: number } })
-    : undefined;
-  const fromRef = ref?.input_ids[0] ?? [];
+  return {
+    models: [['fp32', fp32], ['int8', int8], ['int4', int4], ['sparse90+int8', sparse]],
+    ortModels: [['fp32', fp32.toOnnx()], ['int8', exportOnnx(int8)], ['int4', exportOnnx(int4)]],
+  };
+}
+
+/** Runners (and scorers) of every variant, sparq's sessions to release after. */
+async function engines(fp32: Model, threads: number) {
+  const { models, ortModels } = await variants(fp32);
+  const { heads, headDim, pasts } = cacheShape(fp32);
+  const runners = new Map<string, Runner>();
+  const scorers = new Map<string, Scorer>();
+  const sessions: InferenceSession[] = [];
+  for (const [name, m] of models) {
+    const s = await InferenceSession.create(m, { threads });
+    sessions.push(s);
+    runners.set(`sparq ${name}`, sparqRunner(s));
+    scorers.set(`sparq ${name}`, sparqScorer(s, pasts, heads, headDim));
+  }
+  for (const [name, bytes] of ortModels) {
+    const [run, score] = await ortRunner(bytes, threads, heads, headDim);
+    runners.set(`ORT ${name}`, run);
+    scorers.set(`ORT ${name}`, score);
+  }
+  return { runners, scorers, sessions };
+}
+
+/** Speed on the GPT-2-shaped model: one table per thread count. */
+async function timing(): Promise<void> {
+  const path = modelPath();
+  const fp32 = await loadModel(path);
+  // The prompt export-gpt.py drew from its data (beside the model as .json), else a fixed one.
+  const fromRef = readReference(path)?.input_ids[0] ?? [];
   const prompt = fromRef.length === PROMPT ? fromRef : Array.from({ length: PROMPT }, (_, i) => (i * 37 + 11) % 512);
-  // Agreement on held-out text (export-gpt.py --prompts: windows of prompt + new tokens, or prompts
-  // alone from older exports), else on the timed prompt alone.
-  const heldOut = (ref?.windows ?? ref?.prompts ?? []).filter((w) => w.length >= PROMPT);
-  const windows = heldOut.length ? heldOut : [prompt];
-  if (ref?.held_out) console.log(`model: held-out loss ${ref.held_out.loss.toFixed(3)}, next-token accuracy ${ref.held_out.accuracy.toFixed(3)} (export-gpt.py)`);
-  let agreed: Awaited<ReturnType<typeof agreement>> | undefined;
-  const models: [string, Model][] = [['fp32', fp32], ['int8', int8], ['int4', int4], ['sparse90+int8', sparse]];
-  const ortModels: [string, Uint8Array][] = [['fp32', fp32.toOnnx()], ['int8', exportOnnx(int8)], ['int4', exportOnnx(int4)]];
   for (const threads of THREADS) {
-    const runners = new Map<string, Runner>();
-    const scorers = new Map<string, Scorer>();
-    const sessions: InferenceSession[] = [];
-    const past = fp32.inputs.find((i) => i.name === 'past_key_values.0.key')?.dims ?? [];
-    const [heads, headDim] = [Number(past[1] ?? 12), Number(past[3] ?? 64)];
-    const pasts = fp32.inputs.map((i) => i.name).filter((n) => n.startsWith('past_key_values.'));
-    for (const [name, m] of models) {
-      const s = await InferenceSession.create(m, { threads });
-      sessions.push(s);
-      runners.set(`sparq ${name}`, sparqRunner(s));
-      scorers.set(`sparq ${name}`, sparqScorer(s, pasts, heads, headDim));
-    }
-    for (const [name, bytes] of ortModels) {
-      const [run, score] = await ortRunner(bytes, threads, heads, headDim);
-      runners.set(`ORT ${name}`, run);
-      scorers.set(`ORT ${name}`, score);
-    }
+    const { runners, sessions } = await engines(fp32, threads);
     const runs = new Map<string, Run[]>([...runners.keys()].map((k) => [k, []]));
     // Alternating rounds after one unmeasured warm-up each (plans compiled, pages touched).
     for (const r of runners.values()) await r(prompt);
     for (let round = 0; round < ROUNDS; round++) for (const [k, r] of runners) runs.get(k)!.push(await r(prompt));
-    // Agreement does not depend on the thread count: measured once, after the timed rounds.
-    agreed ??= await agreement(runners, scorers, windows);
     const ortInt8 = median(runs.get('ORT int8')!.map((r) => r.totalMs / NEW));
     const ortFp32 = median(runs.get('ORT fp32')!.map((r) => r.totalMs / NEW));
     const rows = [...runs].map(([k, rs]) => {
       const perToken = median(rs.map((r) => r.totalMs / NEW));
-      const a = agreed!.agree.get(k)!;
-      return [k, median(rs.map((r) => r.prefillMs)), median(rs.map((r) => r.decodeMs)), perToken, 1000 / perToken, ortFp32 / perToken, ortInt8 / perToken, a.greedy, a.top1];
+      return [k, median(rs.map((r) => r.prefillMs)), median(rs.map((r) => r.decodeMs)), perToken, 1000 / perToken, ortFp32 / perToken, ortInt8 / perToken];
     });
     printTable(
-      `generate, prompt ${PROMPT} + ${NEW} new, batch 1, ${threads} thread(s), median of ${ROUNDS} alternating rounds; ms/token = whole call / new tokens; ` +
-        `ORT = greedy loop over onnxruntime-node with the cache copied through JS; int4 = weight-only group ${GROUP}, lm head ${HEAD_BITS}-bit; ` +
-        `agreement with sparq fp32 over ${windows.length} held-out window(s): greedy = own greedy tokens after the prompt equal to fp32's ` +
-        `(fp32's: ${agreed.distinct.toFixed(1)} distinct of ${NEW} per prompt), top-1 = argmax at each of the ${NEW} positions after the prompt equal to fp32's ` +
-        `with the ${ref?.windows ? 'held-out text' : "fp32's greedy tokens"} fed in one pass (fp32's: ${agreed.topDistinct} distinct tokens)`,
-      ['engine', 'prefill ms', 'decode ms/token', 'ms/token', 'tokens/s', 'vs ORT fp32', 'vs ORT int8', 'greedy agree', 'top-1 agree'],
+      `generate, ${path.split('/').pop()}, prompt ${PROMPT} + ${NEW} new, batch 1, ${threads} thread(s), median of ${ROUNDS} alternating rounds; ms/token = whole call / new tokens; ` +
+        `ORT = greedy loop over onnxruntime-node with the cache copied through JS; int4 = weight-only group ${GROUP}, lm head ${HEAD_BITS}-bit`,
+      ['engine', 'prefill ms', 'decode ms/token', 'ms/token', 'tokens/s', 'vs ORT fp32', 'vs ORT int8'],
       rows,
     );
     for (const s of sessions) await s.release();
   }
 }
 
-await main();
+/** Agreement with fp32 on the small trained model, its held-out text (same compression recipes as timed). */
+async function agreements(): Promise<void> {
+  const path = agreeModelPath();
+  const ref = readReference(path);
+  const windows = (ref?.windows ?? ref?.prompts ?? []).filter((w) => w.length >= PROMPT);
+  if (!windows.length) throw new Error(`Expected held-out windows for ${path} but received none (export it with scripts/export-gpt.py --prompts N)`);
+  const { runners, scorers, sessions } = await engines(await loadModel(path), 1);
+  const agreed = await agreement(runners, scorers, windows);
+  const accuracy = ref?.held_out ? `, held-out next-token accuracy ${ref.held_out.accuracy.toFixed(3)} (loss ${ref.held_out.loss.toFixed(3)})` : '';
+  printTable(
+    `agreement with sparq fp32 on ${path.split('/').pop()}${accuracy}, over ${windows.length} held-out windows of prompt ${PROMPT} + ${NEW}: ` +
+      `greedy = own greedy tokens after the prompt equal to fp32's, position by position (fp32's: ${agreed.distinct.toFixed(1)} distinct of ${NEW} per prompt); ` +
+      `top-1 = argmax at each of the ${NEW} positions after the prompt equal to fp32's with the ${ref?.windows ? 'held-out text' : "fp32's greedy tokens"} fed in one pass ` +
+      `(fp32's: ${agreed.topDistinct} distinct tokens)`,
+    ['engine', 'greedy agree', 'top-1 agree'],
+    [...agreed.agree].map(([k, a]) => [k, a.greedy, a.top1]),
+  );
+  for (const s of sessions) await s.release();
+}
+
+if (!process.argv.includes('--agree-only')) await timing();
+await agreements();
