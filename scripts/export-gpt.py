@@ -257,8 +257,11 @@ def main():
         if a.prompts > 0:
             # Prompts for agreement measurements (quantized vs fp32): windows of the held-out tail.
             lo = len(data) - len(data) // 16
-            starts = torch.randint(lo, len(data) - a.prompt_len, (a.prompts,), generator=g)
+            starts = torch.randint(lo, len(data) - a.prompt_len - a.new, (a.prompts,), generator=g)
             ref["prompts"] = [data[s:s + a.prompt_len].tolist() for s in starts.tolist()]
+            # The same windows with the text that follows (prompt + new tokens): top-1 agreement of the
+            # logits under teacher forcing on real text, where greedy continuations may repeat themselves.
+            ref["windows"] = [data[s:s + a.prompt_len + a.new].tolist() for s in starts.tolist()]
         with open(a.reference, "w") as f:
             json.dump(ref, f)
         print(f"wrote {a.reference}")
