@@ -15,7 +15,8 @@
 //                                 --threads=1,2 --group=64 --head-bits=8 --agree-only]
 // Without --model / --agree-model, both are exported once into .bench-out/ (about two minutes in all).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 
@@ -24,6 +25,7 @@ import { exportOnnx } from '../src/io/export-onnx.js';
 import { flag, printTable } from './harness.js';
 import { ortSessionOptions } from './ort.js';
 import { ortGreedy } from './ort-generate.js';
+import { renderReport, type ReportSection } from '../src/report/html-report.js';
 
 const PROMPT = Number(flag('prompt') ?? 16);
 const NEW = Number(flag('new') ?? 32);
@@ -236,6 +238,10 @@ async function engines(fp32: Model, threads: number) {
 }
 
 /** Speed on the GPT-2-shaped model: one table per thread count. */
+/** What the HTML report shows: each thread count's timing rows, then the agreement rows. */
+const reportSections: ReportSection[] = [];
+const speeds = new Map<string, [number, number][]>();
+
 async function timing(): Promise<void> {
   const path = modelPath();
   const fp32 = await loadModel(path);
@@ -260,6 +266,12 @@ async function timing(): Promise<void> {
       ['engine', 'prefill ms', 'decode ms/token', 'ms/token', 'tokens/s', 'vs ORT fp32', 'vs ORT int8'],
       rows,
     );
+    for (const [engine, , , perToken] of rows) speeds.set(engine as string, [...(speeds.get(engine as string) ?? []), [threads, perToken as number]]);
+    reportSections.push({
+      title: `${threads} thread(s)`,
+      table: { columns: ['engine', 'prefill ms', 'decode ms/token', 'ms/token', 'tokens/s', 'vs ORT fp32', 'vs ORT int8'], rows: rows as (string | number)[][] },
+      charts: [{ kind: 'bar', title: `${threads} thread(s): speed vs the onnxruntime-node int8 loop (ms/token over the whole call)`, xLabel: 'x ORT int8', bars: rows.map((r) => ({ label: r[0] as string, value: r[6] as number })), referenceX: 1 }],
+    });
     for (const s of sessions) await s.release();
   }
 }
@@ -281,8 +293,26 @@ async function agreements(): Promise<void> {
     ['engine', 'greedy agree', 'top-1 agree'],
     [...agreed.agree].map(([k, a]) => [k, a.greedy, a.top1]),
   );
+  reportSections.push({
+    title: 'Agreement with sparq fp32',
+    text: `${path.split('/').pop()}${accuracy}; ${windows.length} held-out windows. greedy: own greedy tokens equal to fp32's, position by position; top-1: argmax equal to fp32's with the text fed in one pass.`,
+    table: { columns: ['engine', 'greedy agree', 'top-1 agree'], rows: [...agreed.agree].map(([k, a]) => [k, a.greedy, a.top1]) },
+  });
   for (const s of sessions) await s.release();
 }
 
 if (!process.argv.includes('--agree-only')) await timing();
 await agreements();
+
+// The report: ms/token by thread count per engine, each thread count's speed-ups, the agreement table.
+const out = flag('out') ?? '.bench-out';
+mkdirSync(out, { recursive: true });
+const host = `${cpus()[0]?.model ?? 'unknown cpu'}, ${availableParallelism()} cores, cpu family ${/cpu family\s*:\s*(\d+)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '?'}`;
+if (speeds.size > 0)
+  reportSections.unshift({
+    title: 'ms/token by threads',
+    text: `Prompt ${PROMPT} + ${NEW} new tokens, batch 1, median of ${ROUNDS} alternating rounds; the onnxruntime-node loop copies the cache through JS each step.`,
+    charts: [{ title: 'ms/token over the whole call', xLabel: 'threads', yLabel: 'ms/token', logY: true, series: [...speeds].map(([name, points]) => ({ name, points })) }],
+  });
+writeFileSync(join(out, 'generate-bench.html'), renderReport({ title: 'generate(): sparq vs the onnxruntime-node loop', generatedAt: new Date().toISOString(), environment: { host, node: process.version, prompt: PROMPT, new_tokens: NEW, rounds: ROUNDS, int4_group: GROUP, head_bits: HEAD_BITS }, sections: reportSections }));
+console.log(`wrote ${join(out, 'generate-bench.html')}`);
