@@ -68,6 +68,28 @@ int32_t sum_checked_codes(const int8_t* codes, int64_t n, int weight_max, bool& 
   return sum;
 }
 
+// The words layout's check of one output's blocks (sum_checked_words_avx512's portable twin): their
+// codes' sum, `bad` set for an empty word or a code outside [-weight_max, weight_max], `nonzero` grown
+// by the nonzero codes.
+int32_t sum_checked_words(const int32_t* words, int64_t n, int weight_max, bool& bad, int64_t& nonzero) {
+  int32_t sum = 0;
+  int wrong = 0;
+  int64_t nz = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const uint32_t word = static_cast<uint32_t>(words[i]);
+    wrong |= word == 0;
+    for (int l = 0; l < 4; ++l) {
+      const int code = static_cast<int8_t>((word >> (8 * l)) & 0xff);
+      wrong |= (code < -weight_max) | (code > weight_max);
+      nz += code != 0;
+      sum += code;
+    }
+  }
+  bad |= wrong != 0;
+  nonzero += nz;
+  return sum;
+}
+
 // The nonzeros layout when it is the smaller one (2 bytes per nonzero against 5 per block) and blocks
 // hold at most ~1.6 nonzeros on average: past that the xt kernel's one vpdpbusd per element would do
 // more work than per block (random sparsity below ~75%).
@@ -252,6 +274,9 @@ class SparseInt8 final : public SparseInt8Weights {
                                             0x0201,     0x020100,   3,          0x0300,     0x0301,     0x030100,
                                             0x0302,     0x030200,   0x030201,   0x03020100};  // set bits, a byte each
     const unsigned tail_lanes = (1u << (K - 4 * (view_.kq - 1))) - 1u;  // lanes of the last quad within K
+    uint32_t past_k_bytes = 0;  // the bytes of a word whose lanes lie past K
+    for (int l = 0; l < 4; ++l)
+      if (!((tail_lanes >> l) & 1u)) past_k_bytes |= 0xffu << (8 * l);
     uint64_t b = 0, e = 0;
     int64_t word_codes = 0;
 #if defined(__x86_64__) || defined(__i386__)
@@ -293,23 +318,25 @@ class SparseInt8 final : public SparseInt8Weights {
           if (empty || (holds_last && (mask & ~tail_lanes) != 0)) invalid_packed(fmt, "a stored block holds no code, or one past K");
           continue;
         }
-        for (uint64_t bits = bitmap[rg]; bits; bits &= bits - 1, ++b) {
-          const unsigned q = static_cast<unsigned>(ctz64(bits));
-          const unsigned lanes = c * kSpI8ChunkQuads + static_cast<int64_t>(q) == view_.kq - 1 ? tail_lanes : 15u;
-          const uint32_t word = static_cast<uint32_t>(val_[e]);
-          int bad = word == 0;
-          for (int l = 0; l < 4; ++l) {
-            const int code = static_cast<int8_t>((word >> (8 * l)) & 0xff);
-            bad |= (code < -weight_max) | (code > weight_max) | ((code != 0) & !((lanes >> l) & 1u));
-            word_codes += code != 0;
-            colsum += code;
-          }
-          codes_ok &= bad == 0;
-          idx_[e++] = static_cast<uint8_t>(q);
-        }
+        // Words: the offsets here, the codes checked per output below. A block at K's last quad (the
+        // range's last, as no block lies past K) must hold no code in the lanes past K.
+        for (uint64_t bits = bitmap[rg]; bits; bits &= bits - 1, ++b) idx_[e++] = static_cast<uint8_t>(ctz64(bits));
+        const int64_t last_q = view_.kq - 1 - c * kSpI8ChunkQuads;
+        if (last_q < kSpI8ChunkQuads && ((bitmap[rg] >> last_q) & 1u) && e <= static_cast<uint64_t>(elements_))
+          codes_ok &= (static_cast<uint32_t>(val_[e - 1]) & past_k_bytes) == 0;
       }
       if (e > static_cast<uint64_t>(elements_)) invalid_packed(fmt, "their masks name more codes than they hold");
-      if (masked) {
+      if (!masked) {
+        const int32_t* words = val_.data() + e_first;
+        const int64_t count = static_cast<int64_t>(e - e_first);
+        bool bad = false;
+#if defined(__x86_64__) || defined(__i386__)
+        if (fast_offsets) colsum += sum_checked_words_avx512(words, count, weight_max, bad, word_codes);
+        else
+#endif
+          colsum += sum_checked_words(words, count, weight_max, bad, word_codes);
+        codes_ok &= !bad;
+      } else {
         const int8_t* codes = codes_.data() + e_first;
         const int64_t count = static_cast<int64_t>(e - e_first);
         bool bad = false;

@@ -381,6 +381,40 @@ TEST(every_format_with_a_serialiser_has_an_unpacker) {
     CHECK_MSG(std::find(names.begin(), names.end(), f) != names.end(), "no unpacker for %s\n", f);
 }
 
+TEST(sparse_int8_words_layout_refuses_damaged_codes) {
+  // 1x4 blocks make the words layout (a 32-bit word of 4 codes per stored block); K = 259 leaves 3 lanes
+  // in the last quad, and output 0 keeps a block there.
+  const int64_t K = 64 * 4 + 3, N = 17;
+  auto W = block_pruned(K, N, 0.8, 5);
+  W[static_cast<size_t>((K - 1) * N)] = 0.5f;
+  auto packed = sparq::pack_weights("sparse-int8", W.data(), K, N, sparq::PackOptions{});
+  std::vector<uint8_t> bytes;
+  CHECK(packed->serialize(bytes));
+  CHECK(*reinterpret_cast<const uint32_t*>(bytes.data() + 64) == 0);  // the words layout
+  const int64_t blocks = *reinterpret_cast<const int64_t*>(bytes.data() + 32);
+  const int64_t chunks = ((K + 3) / 4 + 63) / 64;
+  const size_t words = bytes.size() - 4 * static_cast<size_t>(N) - 4 * static_cast<size_t>(blocks);
+  const size_t maps = words - 8 * static_cast<size_t>(N * chunks);
+  int64_t first_output = 0;  // output 0's blocks come first; its last one sits at K's last quad
+  for (int64_t c = 0; c < chunks; ++c) first_output += __builtin_popcountll(*reinterpret_cast<const uint64_t*>(bytes.data() + maps + 8 * static_cast<size_t>(c)));
+  CHECK(!refused("sparse-int8", bytes, bytes.size(), K, N));
+  auto bad = bytes;
+  poke<int8_t>(bad, words + 4 * static_cast<size_t>(blocks / 2) + 1, -128);  // outside [-127, 127]
+  CHECK(refused("sparse-int8", bad, bad.size(), K, N));
+  bad = bytes;
+  poke<uint32_t>(bad, words + 4 * static_cast<size_t>(blocks - 1), 0);  // a stored block without a code
+  CHECK(refused("sparse-int8", bad, bad.size(), K, N));
+  bad = bytes;
+  poke<int8_t>(bad, words + 4 * static_cast<size_t>(first_output - 1) + 3, 1);  // a code at k = K ...
+  poke<int64_t>(bad, 40, *reinterpret_cast<const int64_t*>(bytes.data() + 40) + 1);  // ... counted in the header
+  CHECK(refused("sparse-int8", bad, bad.size(), K, N));
+  bad = bytes;
+  poke<int8_t>(bad, words + 4 * static_cast<size_t>(first_output - 1) + 2, 0);  // lawful: a code made 0 ...
+  poke<int8_t>(bad, words + 4 * static_cast<size_t>(first_output - 1) + 1, 0);
+  poke<int8_t>(bad, words + 4 * static_cast<size_t>(first_output - 1), 0);  // ... but the whole word: empty
+  CHECK(refused("sparse-int8", bad, bad.size(), K, N));
+}
+
 TEST(int8_round_trips_and_refuses_damage) {
   for (bool per_channel : {true, false})
     for (auto [K, N] : {std::pair<int64_t, int64_t>{37, 5}, {64, 48}, {130, 33}, {1, 1}}) {

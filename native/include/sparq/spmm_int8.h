@@ -55,6 +55,10 @@ int64_t nonzero_offsets_avx512(uint64_t bitmap, const uint8_t* masks, uint64_t f
 // The same unpacker's check of one output's codes [codes, codes + n): their sum, and `bad` set where a
 // code is 0 or outside [-weight_max, weight_max]. AVX-512BW, 64 codes per step (masked tail).
 int32_t sum_checked_codes_avx512(const int8_t* codes, int64_t n, int weight_max, bool& bad);
+// The words layout's check of one output's blocks [words, words + n) (4 codes a word): their codes' sum,
+// `bad` set where a word is 0 (a stored block with no code) or a code lies outside [-weight_max,
+// weight_max]; `nonzero` grows by the nonzero codes. AVX-512BW, 16 words per step (masked tail).
+int32_t sum_checked_words_avx512(const int32_t* words, int64_t n, int weight_max, bool& bad, int64_t& nonzero);
 
 // Per-row activation parameters of the quantized A.
 struct RowQuant {

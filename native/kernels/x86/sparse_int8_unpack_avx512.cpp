@@ -59,4 +59,27 @@ int32_t sum_checked_codes_avx512(const int8_t* codes, int64_t n, int weight_max,
   return static_cast<int32_t>(_mm512_reduce_add_epi64(sums) - 128 * n);
 }
 
+int32_t sum_checked_words_avx512(const int32_t* words, int64_t n, int weight_max, bool& bad, int64_t& nonzero) {
+  const __m512i hi = _mm512_set1_epi8(static_cast<char>(weight_max)), lo = _mm512_set1_epi8(static_cast<char>(-weight_max));
+  const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80)), zero = _mm512_setzero_si512();
+  __m512i sums = _mm512_setzero_si512();
+  __mmask64 wrong = 0;
+  __mmask16 empty = 0;
+  int64_t nz = 0;
+  for (int64_t i = 0; i < n; i += 16) {
+    const int64_t left = n - i;
+    const __mmask16 valid = left >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << left) - 1);
+    const __mmask64 bytes = left >= 16 ? ~__mmask64{0} : (__mmask64{1} << (4 * left)) - 1;
+    const __m512i w = _mm512_maskz_loadu_epi32(valid, words + i);
+    empty |= _mm512_mask_cmpeq_epi32_mask(valid, w, zero);
+    wrong |= _mm512_mask_cmpgt_epi8_mask(bytes, w, hi) | _mm512_mask_cmplt_epi8_mask(bytes, w, lo);
+    nz += _mm_popcnt_u64(_mm512_mask_cmpneq_epi8_mask(bytes, w, zero));
+    // code + 128 as u8, summed in 8-byte groups against zero (vpsadbw); the 128s come off below.
+    sums = _mm512_add_epi64(sums, _mm512_sad_epu8(_mm512_maskz_mov_epi8(bytes, _mm512_xor_si512(w, bias)), zero));
+  }
+  bad |= (wrong != 0) | (empty != 0);
+  nonzero += nz;
+  return static_cast<int32_t>(_mm512_reduce_add_epi64(sums) - 128 * 4 * n);
+}
+
 }  // namespace sparq
