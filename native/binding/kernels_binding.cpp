@@ -6,6 +6,7 @@
 #include "device_context_handle.h"
 #include "held_memory.h"
 #include "packed_handle.h"
+#include "sparq/aligned.h"
 #include "sparq/error.h"
 #include "sparq/packed.h"
 
@@ -115,6 +116,7 @@ Napi::Value Pack(const Napi::CallbackInfo& info) {
                                std::to_string(W.ElementLength()));
   sparq::PackOptions opts = read_pack_options(info, 4);
   std::shared_ptr<sparq::PackedWeights> packed;
+  const sparq::LoadTimeAllocations filled_first;  // see sparq/aligned.h
   rethrow_native(env, [&] { packed = sparq::pack_weights(format, W.Data(), K, N, opts); });
   return PackedHandle::Wrap(env, std::move(packed));
 }

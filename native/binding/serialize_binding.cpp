@@ -15,6 +15,7 @@
 
 #include "binding.h"
 #include "packed_handle.h"
+#include "sparq/aligned.h"
 #include "sparq/crc32.h"
 #include "sparq/packed_serialize.h"
 #include "sparq/read_file.h"
@@ -43,6 +44,7 @@ Napi::Value UnpackWeights(const Napi::CallbackInfo& info) {
   int64_t K = arg_integer(info, 2, "K", 1, (int64_t(1) << 31) - 1);
   int64_t N = arg_integer(info, 3, "N", 1, (int64_t(1) << 31) - 1);
   std::shared_ptr<sparq::PackedWeights> packed;
+  const sparq::LoadTimeAllocations filled_first;  // see sparq/aligned.h
   rethrow_native(env, [&] { packed = sparq::unpack_weights(format, bytes.Data(), bytes.ByteLength(), K, N); });
   return PackedHandle::Wrap(env, std::move(packed));
 }

@@ -14,6 +14,7 @@
 #include "held_memory.h"
 #include "packed_handle.h"
 #include "run_dispatch.h"
+#include "sparq/aligned.h"
 #include "sparq/error.h"
 #include "sparq/plan.h"
 
@@ -278,6 +279,7 @@ Napi::Value PackBytes(const Napi::CallbackInfo& info) {
                                std::to_string(bytes.ByteLength()));
   sparq::PackOptions opts = read_pack_options(info, 4);
   std::shared_ptr<sparq::PackedWeights> packed;
+  const sparq::LoadTimeAllocations filled_first;  // see sparq/aligned.h
   rethrow_native(env, [&] { packed = sparq::pack_weights_bytes(format, bytes.Data(), K, N, opts); });
   return PackedHandle::Wrap(env, std::move(packed));
 }
@@ -304,6 +306,7 @@ Napi::Value PackCsc(const Napi::CallbackInfo& info) {
     throw_range_error(env, "Expected as many values as rows (" + std::to_string(rows.ElementLength()) + ") for values but received " + std::to_string(values.ElementLength()));
   sparq::PackOptions opts = read_pack_options(info, 6);
   std::shared_ptr<sparq::PackedWeights> packed;
+  const sparq::LoadTimeAllocations filled_first;  // see sparq/aligned.h
   rethrow_native(env, [&] {
     const sparq::CscMatrix m{col_ptr.Data(), rows.Data(), values.Data()};
     packed = sparq::pack_weights_csc(format, m, static_cast<int64_t>(rows.ElementLength()), K, N, opts);

@@ -17,6 +17,29 @@ namespace sparq {
 void* aligned_allocate(size_t bytes);
 void aligned_release(void* p, size_t bytes) noexcept;
 
+// Load time. While one lives on a thread, the large blocks that thread allocates are faulted at once on
+// huge pages, 2 MiB at a time, for as long as a huge page faults faster than 512 small ones would; past
+// the first slow one (and in every later block of the process) the rest stays on ordinary 4 KiB pages
+// for the packer to fill, and when the outermost scope ends a background thread collapses it into huge
+// pages (MADV_COLLAPSE, 2 MiB a step, lowest priority; khugepaged where the kernel lacks it). The
+// binding's pack entry points run the packers inside one. Why: where a host backs its guests' memory
+// lazily (the 2-core Firecracker VM here), a fresh 2 MiB page costs 0.2 ms or ~5 ms to fault, by chance,
+// and 512 small pages a steady ~0.8 ms: packing the 118 MB encoder ONNX's 113 MB of weights cost 10 ms or
+// 210-280 ms of system time on huge pages (1 process in 3 slow, most when processes follow each other),
+// against 40-45 ms on small ones. Huge pages stay the goal once the session exists: a 113 MB stream reads
+// at 28-31 GB/s on them and 21 GB/s on small pages here, which a memory-bound decode step feels (GPT
+// 6x768 fp32 decode 1.17x onnxruntime's speed on small pages, 1.4-1.8x on huge ones).
+class LoadTimeAllocations {
+ public:
+  LoadTimeAllocations() noexcept;
+  ~LoadTimeAllocations();
+  LoadTimeAllocations(const LoadTimeAllocations&) = delete;
+  LoadTimeAllocations& operator=(const LoadTimeAllocations&) = delete;
+};
+
+// For tests: whether load-time blocks should take small pages at once, as after a slow huge-page fault.
+void assume_slow_huge_page_faults(bool slow) noexcept;
+
 template <typename T>
 class AlignedBuffer {
  public:
