@@ -345,9 +345,17 @@ export class InferenceSession {
     }
     const given = wanted && !Array.isArray(fetches) ? givenOutputs(fetches as Record<string, unknown>) : undefined;
     const { handle, plan } = this.#plan(list);
+    // An output not fetched is written into a buffer of the session's, reused from run to run (a server
+    // asking for one small output of an encoder skips allocating, zeroing and collecting the rest).
+    const spares: [string, TypedData][] = [];
     const datas = plan.outputs.map((o) => {
       const t = given?.get(o.name);
-      return t ? checkGivenOutput(t, o, `fetches["${o.name}"]`) : allocData(o.dtype, numel(o.dims));
+      if (t) return checkGivenOutput(t, o, `fetches["${o.name}"]`);
+      if (!wanted || wanted.includes(o.name)) return allocData(o.dtype, numel(o.dims));
+      const key = `${o.dtype}:${numel(o.dims)}`;
+      const spare = this.#spares.get(key)?.pop() ?? allocData(o.dtype, numel(o.dims));
+      spares.push([key, spare]);
+      return spare;
     });
     if (given) assertNoSharedMemory(list, plan.outputs, datas, given);
     const inputs = list.map((f) => f.data);
@@ -364,6 +372,12 @@ export class InferenceSession {
       }
     } catch (e) {
       rethrowNative(e);
+    } finally {
+      for (const [key, data] of spares) {
+        const list = this.#spares.get(key) ?? [];
+        if (list.length < 4) list.push(data);
+        this.#spares.set(key, list);
+      }
     }
     const result: Record<string, Tensor> = {};
     plan.outputs.forEach((o, i) => {
@@ -373,6 +387,9 @@ export class InferenceSession {
     });
     return result;
   }
+
+  /** Buffers for outputs not fetched, by dtype and length: a few per kind, for concurrent runs. */
+  readonly #spares = new Map<string, TypedData[]>();
 
   #runsInline(work: number): boolean {
     if (this.#context || this.#execution === 'worker') return false;
@@ -390,6 +407,7 @@ export class InferenceSession {
     if (this.#released) return;
     this.#released = true;
     this.#plans.clear();
+    this.#spares.clear();
     if (this.#base) return;
     for (const w of this.#weights) w.release();
     this.#weights = [];

@@ -52,6 +52,20 @@ describe('BatchQueue', () => {
     }
   });
 
+  it('asks the runner for the outputs its requests asked for (all where one asked for all)', async () => {
+    const asked: (readonly string[] | undefined)[] = [];
+    const runner = async (feeds: Feeds, fetches?: readonly string[]) => {
+      asked.push(fetches && [...fetches].sort());
+      const x = feeds.x;
+      return { y: x, z: x };
+    };
+    const q = new BatchQueue([runner], { ...options, maxBatch: 2 }, true);
+    await Promise.all([q.submit({ x: rowsOf(1, 2, 0) }, undefined, ['y']), q.submit({ x: rowsOf(1, 2, 0) }, undefined, ['z'])]);
+    await Promise.all([q.submit({ x: rowsOf(1, 2, 0) }, undefined, ['y']), q.submit({ x: rowsOf(1, 2, 0) })]);
+    await q.submit({ x: rowsOf(1, 2, 0) }, undefined, ['z']);
+    expect(asked).toEqual([['y', 'z'], undefined, ['z']]);
+  });
+
   it('a request that fails its batch fails alone', async () => {
     const calls: number[][] = [];
     const q = new BatchQueue([doubler(calls)], { ...options, maxBatch: 3 }, true);

@@ -66,6 +66,15 @@ describe('InferenceSession', () => {
     expect(Object.keys(await s.run(feeds, { y: null }))).toEqual(['y']);
     expect(Object.keys(await s.run(feeds, { logSeverityLevel: 2 }))).toEqual(['y', 'z']);
     expect(Array.from(z.z.data as Float32Array)).toEqual(Array.from(all.y.data as Float32Array, (v) => Math.max(v, 0)));
+    // Outputs not fetched go to buffers the session reuses: fetched ones stay the caller's, run after run,
+    // concurrent runs included.
+    const other = { x: new Tensor('float32', randomFloats(24, 4), [3, 8]), ids: feeds.ids };
+    const [z1, z2, y1] = await Promise.all([s.run(feeds, ['z']), s.run(other, ['z']), s.run(other, ['y'])]);
+    const zOther = await s.run(other, ['z']);
+    expect(Array.from(z1.z.data as Float32Array)).toEqual(Array.from(z.z.data as Float32Array));
+    expect(Array.from(z2.z.data as Float32Array)).toEqual(Array.from(zOther.z.data as Float32Array));
+    expect(Array.from(z2.z.data as Float32Array)).toEqual(Array.from(y1.y.data as Float32Array, (v) => Math.max(v, 0)));
+    expect(z1.z.data).not.toBe(z2.z.data);
     // A Gather index out of range is an error with a code, not a crash.
     await expect(s.run({ ...feeds, ids: new Tensor('int64', BigInt64Array.of(0n, 10n, 4n), [3]) })).rejects.toHaveProperty('code');
     await s.release();

@@ -11,7 +11,8 @@ import { InferenceError } from './errors.js';
 import { concatRows, splitRows } from './rows.js';
 
 export type Feeds = Record<string, Tensor>;
-export type Runner = (feeds: Feeds) => Promise<Record<string, Tensor>>;
+/** `fetches`: the outputs to return (all where undefined); every output is computed either way. */
+export type Runner = (feeds: Feeds, fetches?: readonly string[]) => Promise<Record<string, Tensor>>;
 /** Work that holds instance number `instance` until it settles; `signal` aborts when it must stop. */
 export type Job<T> = (instance: number, signal: AbortSignal) => Promise<T>;
 
@@ -34,6 +35,8 @@ export interface BatchObserver {
 
 interface Pending {
   feeds: Feeds;
+  /** The outputs the request asked for (undefined: all). */
+  fetches?: readonly string[];
   /** A job instead of feeds: runs alone (key ''), aborted through `abort` when dropped. */
   job?: Job<unknown>;
   abort?: AbortController;
@@ -78,13 +81,13 @@ export class BatchQueue {
   }
 
   /** Runs `feeds` (validated against the model) once an instance is free, batched with others when it can. */
-  submit(feeds: Feeds, signal?: AbortSignal): Promise<Record<string, Tensor>> {
+  submit(feeds: Feeds, signal?: AbortSignal, fetches?: readonly string[]): Promise<Record<string, Tensor>> {
     const names = Object.keys(feeds).sort();
     const first = feeds[names[0]];
     const rows = first && first.dims.length > 0 ? first.dims[0] : 1;
     const sameRows = names.every((n) => feeds[n].dims.length > 0 && feeds[n].dims[0] === rows);
     const key = this.#batchable && sameRows && rows > 0 ? names.map((n) => `${n}:${feeds[n].type}:${feeds[n].dims.slice(1).join('x')}`).join(';') : '';
-    return this.#enqueue({ feeds, key, rows: key ? rows : this.#options.maxBatch }, signal) as Promise<Record<string, Tensor>>;
+    return this.#enqueue({ feeds, fetches, key, rows: key ? rows : this.#options.maxBatch }, signal) as Promise<Record<string, Tensor>>;
   }
 
   /**
@@ -95,7 +98,7 @@ export class BatchQueue {
     return this.#enqueue({ feeds: {}, key: '', rows: this.#options.maxBatch, job, abort: new AbortController() }, signal) as Promise<T>;
   }
 
-  #enqueue(what: Pick<Pending, 'feeds' | 'key' | 'rows' | 'job' | 'abort'>, signal: AbortSignal | undefined): Promise<unknown> {
+  #enqueue(what: Pick<Pending, 'feeds' | 'fetches' | 'key' | 'rows' | 'job' | 'abort'>, signal: AbortSignal | undefined): Promise<unknown> {
     if (signal?.aborted) return Promise.reject(new InferenceError(499, 'The client closed the request'));
     // A request that finds an instance free does not wait: only the waiting count against the limit.
     if (this.#queue.length >= this.#options.maxQueue + this.#free.length)
@@ -192,19 +195,19 @@ export class BatchQueue {
     this.#observer.started?.(batch.length, batch.reduce((s, p) => s + p.rows, 0), batch.map((p) => (now - p.arrived) / 1000));
     try {
       if (batch.length === 1) {
-        this.#settle(batch[0], await runner(batch[0].feeds));
+        this.#settle(batch[0], await runner(batch[0].feeds, batch[0].fetches));
       } else {
         const names = Object.keys(batch[0].feeds);
         const feeds: Feeds = {};
         for (const n of names) feeds[n] = concatRows(batch.map((p) => p.feeds[n]));
-        const parts = await runner(feeds).then(
+        const parts = await runner(feeds, fetchesOf(batch)).then(
           (out) => splitRows(out, batch.map((p) => p.rows)),
           () => undefined,
         );
         if (parts) batch.forEach((p, i) => this.#settle(p, parts[i]));
         // A batch that failed (one bad request must not fail the others) or whose outputs' first dim is
         // not the batch (a model that mixes rows): each request runs alone.
-        else for (const p of batch) await runner(p.feeds).then((out) => this.#settle(p, out), (e: unknown) => this.#settle(p, undefined, e));
+        else for (const p of batch) await runner(p.feeds, p.fetches).then((out) => this.#settle(p, out), (e: unknown) => this.#settle(p, undefined, e));
       }
     } catch (e) {
       for (const p of batch) this.#settle(p, undefined, e);
@@ -233,4 +236,10 @@ export class BatchQueue {
     this.#pump();
     this.#checkIdle();
   }
+}
+
+/** The outputs a batch returns: every output one of its requests asked for (all where one asked for all). */
+function fetchesOf(batch: readonly Pending[]): readonly string[] | undefined {
+  if (batch.some((p) => p.fetches === undefined)) return undefined;
+  return [...new Set(batch.flatMap((p) => p.fetches as readonly string[]))];
 }

@@ -97,7 +97,8 @@ export class DataPlane {
     const gauge = this.metrics?.inFlight;
     gauge?.inc({ model: m.name });
     try {
-      const results = await m.queue.submit(request.inputs, signal);
+      // Only the outputs asked for are returned (the others' buffers are the session's to reuse).
+      const results = await m.queue.submit(request.inputs, signal, request.outputs.map((o) => o.name));
       return encodeInferResponse(m.name, m.version, request.id, request.outputs, results);
     } catch (e) {
       throw asInferenceError(e);

@@ -83,7 +83,7 @@ export class ModelRegistry {
     const inputs = signature(model, 'inputs');
     const outputs = signature(model, 'outputs');
     const queue = new BatchQueue(
-      sessions.map((s) => (feeds) => s.run(feeds)),
+      sessions.map((s) => (feeds, fetches) => s.run(feeds, fetches)),
       batching,
       batchable(inputs, outputs),
       observer(source.name),
