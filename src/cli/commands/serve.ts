@@ -35,7 +35,7 @@ export const serveCommand: Command = {
     '  --model-name NAME  the name of the one model given (default: its file or folder name)',
     '  --port N           port (default 8000; 0: any free port)',
     '  --host ADDR        address to bind (default 127.0.0.1; 0.0.0.0 in a container)',
-    '  --threads N        intra-op threads per run (default: cores / instances; 0: the whole native pool)',
+    '  --threads N        intra-op threads per run (default: every core, while no other run holds the pool; 0: the whole native pool)',
     '  --instances N      sessions per model computing at once (default: one per core, at most 4)',
     '  --max-batch N      dynamic batching: rows per run at most (default 1: off)',
     '  --max-delay-ms X   how long a request may wait for a batch to fill (default 2)',
