@@ -35,6 +35,8 @@ namespace {
 // busy host; another runtime's pool spinning in the process). With four per thread the caller takes
 // over what a late worker has not started, and waits at most for one quarter-share in flight.
 constexpr int64_t kChunksPerThread = 4;
+// Below this many panels per thread a GEMM splits its work along M as well (see DenseF32::gemm).
+constexpr int64_t kNarrowPanelsPerThread = 8;
 int64_t grain_for(int64_t n, int threads) {
   const int64_t chunks = std::max<int64_t>(1, threads) * kChunksPerThread;
   return std::max<int64_t>(1, (n + chunks - 1) / chunks);
@@ -114,6 +116,32 @@ class DenseF32 final : public PackedWeights {
         }
       }
     });
+
+    // A narrow layer has too few panels to share evenly (LeNet's 300 columns: 10 panels of 32, five chunks
+    // of two, 3:2 between two threads, so the second core bought 1.67x at best): its work is split along
+    // M too, into items of one panel and a run of M tiles, handed out one at a time.
+    if (threads > 1 && panels_ < threads * kNarrowPanelsPerThread && tiles > 1) {
+      const int64_t parts = std::min(tiles, (threads * kNarrowPanelsPerThread + panels_ - 1) / panels_);
+      const int64_t per = (tiles + parts - 1) / parts, runs = (tiles + per - 1) / per;
+      ThreadPool::global().parallel_for(panels_ * runs, threads, 1, [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i) {
+          const int64_t p = i / runs, t_begin = (i % runs) * per, t_end = std::min(tiles, t_begin + per);
+          const int64_t n0 = p * nr_;
+          const int cols = static_cast<int>(std::min<int64_t>(nr_, N - n0));
+          for (int64_t k0 = 0; k0 < K; k0 += kc) {
+            const int64_t kb = std::min(kc, K - k0);
+            const bool last = k0 + kb >= K;
+            const float* b = panel(p) + k0 * nr_;
+            for (int64_t t = t_begin; t < t_end; ++t) {
+              const int64_t m0 = t * mr;
+              const int rows = static_cast<int>(std::min<int64_t>(mr, M - m0));
+              kernels_->tile(rows, cols, kb, a_packed + k0 * M + m0 * kb, b, y + m0 * N + n0, N, k0 > 0, last ? &ep : nullptr, n0);
+            }
+          }
+        }
+      });
+      return;
+    }
 
     const int64_t grain = grain_for(panels_, threads);
     // Columns are taken in groups of ~256 so the C block they accumulate into stays in L2 across the

@@ -21,6 +21,12 @@ TEST(dense_matches_reference_multithreaded) {
     auto W = random_vector(static_cast<size_t>(s.K * s.N), 5);
     check_format_against_reference("dense", W, s, 1e-5, 9, 4);
   }
+  // Narrow layers split along M as well (items of one panel and a run of M tiles), with K in blocks,
+  // a short last tile and a short last panel: LeNet-300-100's layers at batch 256, and odd ones.
+  for (const Shape& s : {Shape{256, 784, 300}, Shape{256, 300, 100}, Shape{256, 100, 10}, Shape{37, 1030, 45}, Shape{13, 64, 33}}) {
+    auto W = random_vector(static_cast<size_t>(s.K * s.N), 11);
+    check_format_against_reference("dense", W, s, 1e-5, 13, 2);
+  }
 }
 
 TEST(gelu_matches_erf_definition) {
