@@ -114,7 +114,7 @@ size_t mapped_bytes(size_t bytes) { return (bytes + kPage - 1) / kPage * kPage; 
 
 // A block allocated inside LoadTimeAllocations: faulted here on huge pages, 2 MiB at a time, for as long as
 // they fault fast; the rest (all of it once a slow fault was seen) is left on small pages for the packer
-// to fault as it fills them, and advised for huge pages at the scope's end (khugepaged collapses it).
+// to fault as it fills them, then advised for huge pages and queued for the Collapser at the scope's end.
 void fault_at_load(char* p, size_t length) {
   size_t at = 0;
   if (!slow_huge_faults.load(std::memory_order_relaxed)) {

@@ -117,6 +117,19 @@ class DenseF32 final : public PackedWeights {
       }
     });
 
+    // Panel p's M tiles [t0, t1) at the K block starting at k0: C accumulates over the K blocks, the
+    // epilogue runs with the last.
+    const auto block = [&](int64_t p, int64_t k0, int64_t t0, int64_t t1) {
+      const int64_t n0 = p * nr_, kb = std::min(kc, K - k0);
+      const int cols = static_cast<int>(std::min<int64_t>(nr_, N - n0));
+      const float* b = panel(p) + k0 * nr_;
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t m0 = t * mr;
+        const int rows = static_cast<int>(std::min<int64_t>(mr, M - m0));
+        kernels_->tile(rows, cols, kb, a_packed + k0 * M + m0 * kb, b, y + m0 * N + n0, N, k0 > 0, k0 + kb >= K ? &ep : nullptr, n0);
+      }
+    };
+
     // A narrow layer has too few panels to share evenly (LeNet's 300 columns: 10 panels of 32, five chunks
     // of two, 3:2 between two threads, so the second core bought 1.67x at best): its work is split along
     // M too, into items of one panel and a run of M tiles, handed out one at a time.
@@ -125,19 +138,8 @@ class DenseF32 final : public PackedWeights {
       const int64_t per = (tiles + parts - 1) / parts, runs = (tiles + per - 1) / per;
       ThreadPool::global().parallel_for(panels_ * runs, threads, 1, [&](int64_t i0, int64_t i1) {
         for (int64_t i = i0; i < i1; ++i) {
-          const int64_t p = i / runs, t_begin = (i % runs) * per, t_end = std::min(tiles, t_begin + per);
-          const int64_t n0 = p * nr_;
-          const int cols = static_cast<int>(std::min<int64_t>(nr_, N - n0));
-          for (int64_t k0 = 0; k0 < K; k0 += kc) {
-            const int64_t kb = std::min(kc, K - k0);
-            const bool last = k0 + kb >= K;
-            const float* b = panel(p) + k0 * nr_;
-            for (int64_t t = t_begin; t < t_end; ++t) {
-              const int64_t m0 = t * mr;
-              const int rows = static_cast<int>(std::min<int64_t>(mr, M - m0));
-              kernels_->tile(rows, cols, kb, a_packed + k0 * M + m0 * kb, b, y + m0 * N + n0, N, k0 > 0, last ? &ep : nullptr, n0);
-            }
-          }
+          const int64_t p = i / runs, t0 = (i % runs) * per;
+          for (int64_t k0 = 0; k0 < K; k0 += kc) block(p, k0, t0, std::min(tiles, t0 + per));
         }
       });
       return;
@@ -150,21 +152,8 @@ class DenseF32 final : public PackedWeights {
     ThreadPool::global().parallel_for(panels_, threads, grain, [&](int64_t c0, int64_t c1) {
       for (int64_t g0 = c0; g0 < c1; g0 += group) {
         const int64_t g1 = std::min(c1, g0 + group);
-        for (int64_t k0 = 0; k0 < K; k0 += kc) {
-          const int64_t kb = std::min(kc, K - k0);
-          const bool last = k0 + kb >= K;
-          for (int64_t p = g0; p < g1; ++p) {
-            const int64_t n0 = p * nr_;
-            const int cols = static_cast<int>(std::min<int64_t>(nr_, N - n0));
-            const float* b = panel(p) + k0 * nr_;
-            for (int64_t t = 0; t < tiles; ++t) {
-              const int64_t m0 = t * mr;
-              const int rows = static_cast<int>(std::min<int64_t>(mr, M - m0));
-              kernels_->tile(rows, cols, kb, a_packed + k0 * M + m0 * kb, b, y + m0 * N + n0, N, k0 > 0,
-                             last ? &ep : nullptr, n0);
-            }
-          }
-        }
+        for (int64_t k0 = 0; k0 < K; k0 += kc)
+          for (int64_t p = g0; p < g1; ++p) block(p, k0, 0, tiles);
       }
     });
   }
