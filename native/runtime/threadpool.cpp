@@ -6,9 +6,9 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <mutex>
-#include <set>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -28,9 +28,13 @@ namespace sparq {
 
 namespace {
 // A waiting thread polls kSpinPolls times (about 100 µs) before it sleeps, so the ops of one run
-// (microseconds apart) find the workers awake. Every 16th poll yields the core: where threads outnumber
-// cores (a small VM, a run off the event loop whose JS thread must take the completion) a spinning
-// thread would otherwise hold the core that the thread it waits for, or the JS thread, needs.
+// (microseconds apart) find the workers awake. A thread that shares its cores (the caller; a worker
+// that is not pinned) yields every 16th poll: where threads outnumber cores (a small VM, a run off the
+// event loop whose JS thread must take the completion) it would otherwise hold the core that the
+// thread it waits for, or the JS thread, needs. A pinned worker owns its core and never yields: a
+// yield forfeits the rest of the scheduler's slice (EEVDF), so beside a thread that spins without
+// yielding (onnxruntime's intra-op worker, pinned and spinning for tens of ms after each of its runs)
+// a yielding worker got its core for 3% of the jobs it was woken for, a non-yielding one for 80%.
 constexpr int kSpinPolls = 4000;
 
 // Contention back-off. A job whose caller, once out of chunks, waits for the workers' chunks longer
@@ -47,12 +51,93 @@ constexpr int64_t kBackoffMaxNs = 64'000'000;
 inline int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
 }
-inline void spin_pause(int spin) {
-  if ((spin & 15) == 15)
+inline void spin_pause(int spin, bool yields = true) {
+  if (yields && (spin & 15) == 15)
     std::this_thread::yield();
   else
     SPARQ_PAUSE();
 }
+}  // namespace
+
+namespace {
+#if defined(__linux__)
+struct CpuSet {
+  cpu_set_t set;
+  CpuSet() { CPU_ZERO(&set); }
+};
+
+// An integer read from a sysfs / cgroup file, or -1.
+long long read_number(const char* path) {
+  FILE* f = std::fopen(path, "r");
+  if (!f) return -1;
+  long long v = -1;
+  if (std::fscanf(f, "%lld", &v) != 1) v = -1;
+  std::fclose(f);
+  return v;
+}
+
+// The cgroup's CPU quota in whole cores, rounded up (v2 cpu.max, else v1 cfs quota), or 0 for none.
+int cgroup_cpu_limit() {
+  long long quota = -1, period = -1;
+  if (FILE* f = std::fopen("/sys/fs/cgroup/cpu.max", "r")) {
+    char q[32] = {0};
+    if (std::fscanf(f, "%31s %lld", q, &period) == 2 && q[0] != 'm') quota = std::atoll(q);
+    std::fclose(f);
+  } else {
+    quota = read_number("/sys/fs/cgroup/cpu/cpu.cfs_quota_us");
+    period = read_number("/sys/fs/cgroup/cpu/cpu.cfs_period_us");
+  }
+  if (quota <= 0 || period <= 0) return 0;
+  return static_cast<int>(std::max(1LL, (quota + period - 1) / period));
+}
+
+// The physical cores among the CPUs this process may run on, each as the set of its logical CPUs
+// (SMT siblings), in the order of their first CPU; empty if the affinity mask cannot be read.
+std::vector<CpuSet> affinity_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return {};
+  std::vector<std::pair<std::pair<long long, long long>, CpuSet>> cores;  // (core, package) -> its CPUs
+  char path[128];
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (!CPU_ISSET(cpu, &set)) continue;
+    std::snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/topology/core_id", cpu);
+    const long long core = read_number(path);
+    std::snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/topology/physical_package_id", cpu);
+    const long long package = read_number(path);
+    // Without topology (some containers hide it) every CPU counts as a core.
+    const std::pair<long long, long long> key{core < 0 ? -1 - cpu : core, core < 0 ? 0 : package};
+    auto it = std::find_if(cores.begin(), cores.end(), [&](const auto& c) { return c.first == key; });
+    if (it == cores.end()) it = cores.insert(cores.end(), {key, CpuSet{}});
+    CPU_SET(cpu, &it->second.set);
+  }
+  std::vector<CpuSet> out;
+  for (auto& c : cores) out.push_back(c.second);
+  return out;
+}
+
+// The cores to pin `count` workers to: worker i gets core i + 1, the first core is left to the
+// callers (the JS thread, a compute thread), as onnxruntime's default intra-op pool does. Pinning
+// keeps a woken worker off its caller's core and lets it own its own; it is only done where the
+// process owns whole cores: not where SPARQ_AFFINITY=0, where the workers and the caller outnumber
+// the cores of the affinity mask, or where a cgroup CPU quota (a container's --cpus) is smaller than
+// the mask (other containers then run on the same cores, and every one would pin to core 1).
+std::vector<CpuSet> pinned_worker_cores(int count) {
+  if (count <= 0) return {};
+  if (const char* env = std::getenv("SPARQ_AFFINITY"); env && (std::strcmp(env, "0") == 0 || std::strcmp(env, "off") == 0))
+    return {};
+  std::vector<CpuSet> cores = affinity_cores();
+  if (static_cast<int>(cores.size()) < count + 1) return {};
+  if (const int limit = cgroup_cpu_limit(); limit > 0 && limit < static_cast<int>(cores.size())) return {};
+  return std::vector<CpuSet>(cores.begin() + 1, cores.begin() + 1 + count);
+}
+
+bool pin_current_thread(const CpuSet& core) { return sched_setaffinity(0, sizeof(core.set), &core.set) == 0; }
+#else
+struct CpuSet {};
+std::vector<CpuSet> pinned_worker_cores(int) { return {}; }
+bool pin_current_thread(const CpuSet&) { return false; }
+#endif
 }  // namespace
 
 // Workers sleep on a condition variable between jobs, after a short spin: a run of many small
@@ -100,12 +185,12 @@ struct ThreadPool::Impl {
     }
   }
 
-  void worker_loop(int index) {
+  void worker_loop(int index, bool pinned) {
     uint64_t seen = 0;
     for (;;) {
       uint64_t gen = generation.load(std::memory_order_acquire);
       for (int spin = 0; gen == seen && spin < kSpinPolls; ++spin) {
-        spin_pause(spin);
+        spin_pause(spin, !pinned);
         gen = generation.load(std::memory_order_acquire);
       }
       if (gen == seen) {
@@ -135,8 +220,20 @@ struct ThreadPool::Impl {
     }
   }
 
+  // The cores the workers are pinned to (one each), or empty: then none is.
+  std::vector<CpuSet> worker_cores;
+
+  std::atomic<int> pinned_count{0};
+
   void start(int count) {
-    for (int i = 0; i < count; ++i) workers.emplace_back([this, i] { worker_loop(i); });
+    worker_cores = pinned_worker_cores(count);
+    pinned_count = 0;
+    for (int i = 0; i < count; ++i)
+      workers.emplace_back([this, i] {
+        const bool pinned = !worker_cores.empty() && pin_current_thread(worker_cores[static_cast<size_t>(i)]);
+        if (pinned) pinned_count.fetch_add(1);
+        worker_loop(i, pinned);
+      });
   }
 
   void stop_all() {
@@ -147,59 +244,11 @@ struct ThreadPool::Impl {
     wake.notify_all();
     for (auto& t : workers) t.join();
     workers.clear();
+    worker_cores.clear();
     stop = false;
   }
 };
 
-namespace {
-#if defined(__linux__)
-// An integer read from a sysfs / cgroup file, or -1.
-long long read_number(const char* path) {
-  FILE* f = std::fopen(path, "r");
-  if (!f) return -1;
-  long long v = -1;
-  if (std::fscanf(f, "%lld", &v) != 1) v = -1;
-  std::fclose(f);
-  return v;
-}
-
-// The cgroup's CPU quota in whole cores, rounded up (v2 cpu.max, else v1 cfs quota), or 0 for none.
-int cgroup_cpu_limit() {
-  long long quota = -1, period = -1;
-  if (FILE* f = std::fopen("/sys/fs/cgroup/cpu.max", "r")) {
-    char q[32] = {0};
-    if (std::fscanf(f, "%31s %lld", q, &period) == 2 && q[0] != 'm') quota = std::atoll(q);
-    std::fclose(f);
-  } else {
-    quota = read_number("/sys/fs/cgroup/cpu/cpu.cfs_quota_us");
-    period = read_number("/sys/fs/cgroup/cpu/cpu.cfs_period_us");
-  }
-  if (quota <= 0 || period <= 0) return 0;
-  return static_cast<int>(std::max(1LL, (quota + period - 1) / period));
-}
-
-// Physical cores among the CPUs this process may run on (SMT siblings count once), or 0 if unknown.
-int affinity_cores() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof(set), &set) != 0) return 0;
-  std::set<std::pair<long long, long long>> cores;
-  int cpus = 0;
-  char path[128];
-  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-    if (!CPU_ISSET(cpu, &set)) continue;
-    ++cpus;
-    std::snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/topology/core_id", cpu);
-    const long long core = read_number(path);
-    std::snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/topology/physical_package_id", cpu);
-    const long long package = read_number(path);
-    // Without topology (some containers hide it) every CPU counts as a core.
-    cores.emplace(core < 0 ? -1 - cpu : core, core < 0 ? 0 : package);
-  }
-  return cpus == 0 ? 0 : static_cast<int>(cores.size());
-}
-#endif
-}  // namespace
 
 int ThreadPool::default_threads() {
   if (const char* env = std::getenv("SPARQ_THREADS")) {
@@ -213,7 +262,7 @@ int ThreadPool::default_threads() {
   unsigned hc = std::thread::hardware_concurrency();
   int n = hc == 0 ? 1 : static_cast<int>(hc);
 #if defined(__linux__)
-  if (const int cores = affinity_cores(); cores > 0) n = cores;
+  if (const int cores = static_cast<int>(affinity_cores().size()); cores > 0) n = cores;
   if (const int limit = cgroup_cpu_limit(); limit > 0) n = std::min(n, limit);
 #endif
   return std::max(1, std::min(n, 1024));
@@ -233,6 +282,8 @@ ThreadPool& ThreadPool::global() {
 }
 
 int ThreadPool::size() const { return static_cast<int>(impl_->workers.size()) + 1; }
+
+int ThreadPool::pinned_workers() const { return impl_->pinned_count.load(); }
 
 void ThreadPool::resize(int threads) {
   std::lock_guard<std::mutex> claim(impl_->claim);

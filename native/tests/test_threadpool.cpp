@@ -2,11 +2,16 @@
 // never run a chunk of it, or of the next one, twice), concurrent callers, exceptions.
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <stdexcept>
 #include <thread>
 
 #include "check.h"
 #include "sparq/threadpool.h"
+
+#if defined(__linux__)
+#include <sched.h>
+#endif
 
 TEST(pool_many_small_jobs_cover_each_range_exactly_once) {
   auto& pool = sparq::ThreadPool::global();
@@ -81,5 +86,66 @@ TEST(pool_backs_off_after_a_stalled_worker) {
     return;
   }
 }
+
+#if defined(__linux__)
+// The CPUs the calling thread may run on.
+static cpu_set_t thread_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  sched_getaffinity(0, sizeof(set), &set);
+  return set;
+}
+
+// The affinity a pool worker runs with, seen from inside a chunk (an empty set if no worker ran one).
+static cpu_set_t worker_cpus(sparq::ThreadPool& pool) {
+  const std::thread::id caller = std::this_thread::get_id();
+  cpu_set_t seen;
+  CPU_ZERO(&seen);
+  for (int attempt = 0; attempt < 200 && CPU_COUNT(&seen) == 0; ++attempt) {
+    std::atomic<bool> done{false};
+    pool.parallel_for(2, 2, 1, [&](int64_t, int64_t) {
+      if (std::this_thread::get_id() != caller) {
+        seen = thread_cpus();
+        done = true;
+      } else {
+        const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(20);
+        while (!done && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+      }
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(3));  // let a contention back-off expire
+  }
+  return seen;
+}
+
+// Where the process owns two or more whole cores, the worker is pinned to one core that is not the
+// first (left to the callers); SPARQ_AFFINITY=0 leaves it on the whole mask, as the caller is.
+TEST(pool_pins_workers_to_their_own_core_unless_told_not_to) {
+  auto& pool = sparq::ThreadPool::global();
+  const cpu_set_t process = thread_cpus();
+  setenv("SPARQ_AFFINITY", "0", 1);
+  pool.resize(1);
+  pool.resize(2);
+  cpu_set_t seen = worker_cpus(pool);
+  CHECK(pool.pinned_workers() == 0);
+  CHECK(CPU_COUNT(&seen) == 0 || CPU_EQUAL(&seen, &process));
+  unsetenv("SPARQ_AFFINITY");
+  pool.resize(1);
+  pool.resize(2);
+  seen = worker_cpus(pool);
+  if (pool.pinned_workers() == 1) {
+    int first = 0;
+    while (!CPU_ISSET(first, &process)) ++first;
+    CHECK(CPU_COUNT(&seen) >= 1);
+    CHECK(CPU_COUNT(&seen) < CPU_COUNT(&process));
+    CHECK(!CPU_ISSET(first, &seen));
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+      if (CPU_ISSET(cpu, &seen)) CHECK(CPU_ISSET(cpu, &process));
+  } else {
+    // Not pinned: a single-core mask, or a cgroup quota below it. The worker keeps the whole mask.
+    CHECK(pool.pinned_workers() == 0);
+    CHECK(CPU_COUNT(&seen) == 0 || CPU_EQUAL(&seen, &process));
+  }
+}
+#endif
 
 TEST_MAIN()
