@@ -178,6 +178,33 @@ describe('a model file changed on disk under a running session', () => {
   });
 });
 
+describe('a .sparq file (mapped while the session is created) changed on disk under a running session', () => {
+  it('an encoder with packed block + int8 weights and a large embedding: truncated, rewritten, replaced, the session runs on unchanged', async () => {
+    const path = join(dir, 'encoder.sparq');
+    // The embedding (4000 x 32 fp32) is most of the constants; the Linears' packed bytes are the rest.
+    const dense = await loadModel(encoderModel({ hidden: 32, heads: 2, ffn: 64, layers: 1, vocab: 4000, maxPosition: 16, seed: 3 }));
+    const packed = await quantize(await prune(dense, { sparsity: 0.75, pattern: 'block' }), { mode: 'dynamic' });
+    writeFileSync(path, encodeSparqModel(packed));
+    const s = await InferenceSession.create(path, { threads: 1 });
+    try {
+      const ids = new Tensor('int64', BigInt64Array.from({ length: 8 }, (_, i) => BigInt(i * 499)), [1, 8]);
+      const mask = new Tensor('int64', new BigInt64Array(8).fill(1n), [1, 8]);
+      const runOnce = async () => Object.values(await s.run({ input_ids: ids, attention_mask: mask }))[0].data;
+      const want = await runOnce();
+      // A view into the mapping kept past create() would fault (SIGBUS) on the pages past the new end.
+      truncateSync(path, 0);
+      expect(await runOnce()).toEqual(want);
+      writeFileSync(path, new Uint8Array(1 << 16).fill(7));
+      expect(await runOnce()).toEqual(want);
+      writeFileSync(join(dir, 'next.sparq'), file);
+      renameSync(join(dir, 'next.sparq'), path);
+      expect(await runOnce()).toEqual(want);
+    } finally {
+      await s.release();
+    }
+  });
+});
+
 describe('an ONNX file (mapped while the session is created) changed on disk under a running session', () => {
   it('truncated in place, then rewritten and replaced: the session keeps no view of the mapping and runs on unchanged', async () => {
     const path = join(dir, 'encoder.onnx');

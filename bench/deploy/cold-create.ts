@@ -19,8 +19,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-// sparq and onnxruntime-node are imported only where they run: each child carries one runtime.
+import { packageRoot } from '../../src/native.js';
+import { checkBundle } from './import.js';
+
+// sparq and onnxruntime-node are imported only where they run: each child carries one runtime. A child
+// imports 'sparq' as a user does (package.json's exports: dist/bundle/, the lazily loaded chunks the
+// session pulls in at create included); building the models uses the sources.
 const sparqModule = () => import('../../src/index.js');
+const sparqPackage = () => import('sparq');
 
 const SEQ = 128;
 const VOCAB = 1000;
@@ -61,7 +67,7 @@ async function child(which: Contender, path: string): Promise<void> {
     const x = { input_ids: new ort.Tensor('int64', f.ids, f.dims), attention_mask: new ort.Tensor('int64', f.mask, f.dims) };
     for (let i = 0; i < RUNS; i++) await s.run(x);
   } else {
-    const { InferenceSession, Tensor, loadModel } = await sparqModule();
+    const { InferenceSession, Tensor, loadModel } = await sparqPackage();
     const c0 = process.cpuUsage();
     const t0 = performance.now();
     const s = await InferenceSession.create(which === 'sparq-load' ? await loadModel(path) : path, { threads: 1 });
@@ -124,6 +130,7 @@ async function modelFiles(layers: number): Promise<{ onnx: string; int8: string;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 export async function run(opts: { short: boolean }): Promise<{ title: string; rows: Record<string, string | number>[] }> {
+  checkBundle(packageRoot());
   const layers = opts.short ? 1 : 4;
   const rounds = opts.short ? 1 : ROUNDS;
   const files = await modelFiles(layers);

@@ -23,7 +23,7 @@ function once(code: string, esm: boolean): [number, number] {
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1];
 
 /** 'sparq' resolves to dist/bundle/ (scripts/bundle.mjs): one older than tsc's output is stale. */
-function checkBundle(root: string): void {
+export function checkBundle(root: string): void {
   const bundle = join(root, 'dist', 'bundle', 'index.js'), tsc = join(root, 'dist', 'index.js');
   if (!existsSync(bundle) || (existsSync(tsc) && statSync(bundle).mtimeMs < statSync(tsc).mtimeMs))
     throw new Error(`${bundle} is missing or older than ${tsc}: run \`npm run build:ts\` (tsc, then scripts/bundle.mjs)`);
