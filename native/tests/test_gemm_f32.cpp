@@ -29,6 +29,19 @@ TEST(dense_matches_reference_multithreaded) {
   }
 }
 
+// M in (mr, 16]: one tall tile per panel, A read in place, the panel 16 columns at a time (AVX-512).
+// Every row count, K in one block and in several, N with a short half-panel and a short last panel.
+TEST(dense_tall_tiles_match_reference) {
+  uint32_t seed = 21;
+  for (int64_t M : {13, 14, 15, 16})
+    for (int64_t K : {7, 300, 784, 1030})
+      for (int64_t N : {5, 16, 20, 33, 100, 300}) {
+        auto W = random_vector(static_cast<size_t>(K * N), seed);
+        check_format_against_reference("dense", W, Shape{M, K, N}, 1e-5, seed, M % 2 == 0 ? 2 : 1);
+        seed += 3;
+      }
+}
+
 TEST(gelu_matches_erf_definition) {
   // Vectorised GELU vs the std::erf definition across the range, through a K = 1 identity matmul.
   const int64_t n = 4001;
