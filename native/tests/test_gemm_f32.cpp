@@ -23,7 +23,9 @@ TEST(dense_matches_reference_multithreaded) {
   }
   // Narrow layers split along M as well (items of one panel and a run of M tiles), with K in blocks,
   // a short last tile and a short last panel: LeNet-300-100's layers at batch 256, and odd ones.
-  for (const Shape& s : {Shape{256, 784, 300}, Shape{256, 300, 100}, Shape{256, 100, 10}, Shape{37, 1030, 45}, Shape{13, 64, 33}}) {
+  // A read in place (K = 784, 1000) and packed where its rows would alias in L1 (K = 512, 1024, 3072).
+  for (const Shape& s : {Shape{256, 784, 300}, Shape{256, 300, 100}, Shape{256, 100, 10}, Shape{37, 1030, 45}, Shape{13, 64, 33},
+                         Shape{40, 1000, 70}, Shape{40, 1024, 70}, Shape{29, 512, 40}, Shape{25, 3072, 33}}) {
     auto W = random_vector(static_cast<size_t>(s.K * s.N), 11);
     check_format_against_reference("dense", W, s, 1e-5, 13, 2);
   }
@@ -34,7 +36,7 @@ TEST(dense_matches_reference_multithreaded) {
 TEST(dense_tall_tiles_match_reference) {
   uint32_t seed = 21;
   for (int64_t M : {13, 14, 15, 16})
-    for (int64_t K : {7, 300, 784, 1030})
+    for (int64_t K : {7, 300, 784, 1024, 1030})
       for (int64_t N : {5, 16, 20, 33, 100, 300}) {
         auto W = random_vector(static_cast<size_t>(K * N), seed);
         check_format_against_reference("dense", W, Shape{M, K, N}, 1e-5, seed, M % 2 == 0 ? 2 : 1);

@@ -32,6 +32,11 @@ struct GemmF32Kernels {
   // (and packing A), not the FMAs, bound the product.
   void (*tall_tile)(int rows, int cols, int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t ldc,
                     bool accumulate, const Epilogue* ep, int64_t n0);
+  // Optional (null where a level has none): tile with A read in place (row-major, lda floats a row)
+  // rather than packed by pack_a, where its rows don't alias in L1 (dense_f32.cpp, a_in_place): packing
+  // A was a fifth of a 256 x 300 x 100 product, and a narrow N amortises it over few columns.
+  void (*tile_a)(int rows, int cols, int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t ldc,
+                 bool accumulate, const Epilogue* ep, int64_t n0);
 };
 
 // The rows a tall_tile takes at most.

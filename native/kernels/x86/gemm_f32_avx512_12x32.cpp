@@ -13,20 +13,22 @@ constexpr int kNr = 32;
 
 // NP = 2 panels (32 columns), or 1 for a tile of at most 16 columns (the tail of N = 100, 300, ... and
 // N <= 16 heads): the panel's zero upper half is neither read nor multiplied, halving that tile's cost.
+// A packed (lda = 0: MR floats per k, rows interleaved) or read in place (lda > 0: row-major).
 template <int MR, int NP>
-void tile_mr(int cols, int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool accumulate,
+void tile_mr(int cols, int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t ldc, bool accumulate,
              const Epilogue* ep, int64_t n0) {
   __m512 acc[MR][NP];
 #pragma GCC unroll 12
   for (int i = 0; i < MR; ++i)
     for (int j = 0; j < NP; ++j) acc[i][j] = _mm512_setzero_ps();
+  const int64_t row_step = lda > 0 ? lda : 1, k_step = lda > 0 ? 1 : MR;
   for (int64_t k = 0; k < kc; ++k) {
     __m512 bv[NP];
     for (int j = 0; j < NP; ++j) bv[j] = _mm512_load_ps(b + k * kNr + 16 * j);
-    const float* ak = a + k * MR;
+    const float* ak = a + k * k_step;
 #pragma GCC unroll 12
     for (int i = 0; i < MR; ++i) {
-      const __m512 av = _mm512_set1_ps(ak[i]);
+      const __m512 av = _mm512_set1_ps(ak[i * row_step]);
       for (int j = 0; j < NP; ++j) acc[i][j] = _mm512_fmadd_ps(av, bv[j], acc[i][j]);
     }
   }
@@ -44,28 +46,35 @@ void tile_mr(int cols, int64_t kc, const float* a, const float* b, float* c, int
 }
 
 template <int NP>
-void tile_np(int rows, int cols, int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool accumulate,
-             const Epilogue* ep, int64_t n0) {
+void tile_np(int rows, int cols, int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t ldc,
+             bool accumulate, const Epilogue* ep, int64_t n0) {
   switch (rows) {
-    case 1: return tile_mr<1, NP>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
-    case 2: return tile_mr<2, NP>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
-    case 3: return tile_mr<3, NP>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
-    case 4: return tile_mr<4, NP>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
-    case 5: return tile_mr<5, NP>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
-    case 6: return tile_mr<6, NP>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
-    case 7: return tile_mr<7, NP>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
-    case 8: return tile_mr<8, NP>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
-    case 9: return tile_mr<9, NP>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
-    case 10: return tile_mr<10, NP>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
-    case 11: return tile_mr<11, NP>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
-    default: return tile_mr<12, NP>(cols, kc, a, b, c, ldc, accumulate, ep, n0);
+    case 1: return tile_mr<1, NP>(cols, kc, a, lda, b, c, ldc, accumulate, ep, n0);
+    case 2: return tile_mr<2, NP>(cols, kc, a, lda, b, c, ldc, accumulate, ep, n0);
+    case 3: return tile_mr<3, NP>(cols, kc, a, lda, b, c, ldc, accumulate, ep, n0);
+    case 4: return tile_mr<4, NP>(cols, kc, a, lda, b, c, ldc, accumulate, ep, n0);
+    case 5: return tile_mr<5, NP>(cols, kc, a, lda, b, c, ldc, accumulate, ep, n0);
+    case 6: return tile_mr<6, NP>(cols, kc, a, lda, b, c, ldc, accumulate, ep, n0);
+    case 7: return tile_mr<7, NP>(cols, kc, a, lda, b, c, ldc, accumulate, ep, n0);
+    case 8: return tile_mr<8, NP>(cols, kc, a, lda, b, c, ldc, accumulate, ep, n0);
+    case 9: return tile_mr<9, NP>(cols, kc, a, lda, b, c, ldc, accumulate, ep, n0);
+    case 10: return tile_mr<10, NP>(cols, kc, a, lda, b, c, ldc, accumulate, ep, n0);
+    case 11: return tile_mr<11, NP>(cols, kc, a, lda, b, c, ldc, accumulate, ep, n0);
+    default: return tile_mr<12, NP>(cols, kc, a, lda, b, c, ldc, accumulate, ep, n0);
   }
 }
 
 void tile(int rows, int cols, int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool accumulate,
           const Epilogue* ep, int64_t n0) {
-  if (cols <= 16) return tile_np<1>(rows, cols, kc, a, b, c, ldc, accumulate, ep, n0);
-  tile_np<2>(rows, cols, kc, a, b, c, ldc, accumulate, ep, n0);
+  if (cols <= 16) return tile_np<1>(rows, cols, kc, a, 0, b, c, ldc, accumulate, ep, n0);
+  tile_np<2>(rows, cols, kc, a, 0, b, c, ldc, accumulate, ep, n0);
+}
+
+// The same with A read in place (row-major, lda floats a row).
+void tile_a(int rows, int cols, int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t ldc,
+            bool accumulate, const Epilogue* ep, int64_t n0) {
+  if (cols <= 16) return tile_np<1>(rows, cols, kc, a, lda, b, c, ldc, accumulate, ep, n0);
+  tile_np<2>(rows, cols, kc, a, lda, b, c, ldc, accumulate, ep, n0);
 }
 
 // MR rows x 16 columns (the panel's half at b, ldb = kNr), A read in place (row-major, lda floats a
@@ -162,6 +171,6 @@ void pack_a(const float* x, int64_t lda, int rows, int64_t kb, float* dst, int64
 
 }  // namespace
 
-extern const GemmF32Kernels kGemmF32Avx512 = {"avx512_12x32", 12, kNr, tile, gemv, pack_a, tall_tile};
+extern const GemmF32Kernels kGemmF32Avx512 = {"avx512_12x32", 12, kNr, tile, gemv, pack_a, tall_tile, tile_a};
 
 }  // namespace sparq
