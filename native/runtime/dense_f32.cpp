@@ -112,7 +112,6 @@ class DenseF32 final : public PackedWeights {
 
   void gemm(const float* x, int64_t M, float* y, const Epilogue& ep, int threads) const {
     const int64_t K = this->K(), N = this->N();
-    if (kernels_->tall_tile && M > kernels_->mr && M <= kTallRows && a_in_place(K, static_cast<int>(M))) return tall_gemm(x, M, y, ep, threads);
     const int mr = kernels_->mr;
     const int64_t kc = choose_kc(K);
     const int64_t tiles = (M + mr - 1) / mr;
@@ -173,29 +172,6 @@ class DenseF32 final : public PackedWeights {
         const int64_t g1 = std::min(c1, g0 + group);
         for (int64_t k0 = 0; k0 < K; k0 += kc)
           for (int64_t p = g0; p < g1; ++p) block(p, k0, 0, tiles);
-      }
-    });
-  }
-
-  // M in (mr, kTallRows]: every row in one tall tile per panel, A read in place (no packing), each panel
-  // read once (GemmF32Kernels::tall_tile). A few panels (LeNet's 784x300: 10) go one at a time.
-  void tall_gemm(const float* x, int64_t M, float* y, const Epilogue& ep, int threads) const {
-    const int64_t K = this->K(), N = this->N(), kc = choose_kc(K);
-    const int64_t grain = panels_ < threads * kNarrowPanelsPerThread ? 1 : grain_for(panels_, threads);
-    const int64_t group = std::max<int64_t>(1, 256 / nr_);
-    ThreadPool::global().parallel_for(panels_, threads, grain, [&](int64_t c0, int64_t c1) {
-      for (int64_t g0 = c0; g0 < c1; g0 += group) {
-        const int64_t g1 = std::min(c1, g0 + group);
-        // K blocks outermost: the rows' block of A (16 x kc floats) stays in L1 across the group's panels.
-        for (int64_t k0 = 0; k0 < K; k0 += kc) {
-          const int64_t kb = std::min(kc, K - k0);
-          for (int64_t p = g0; p < g1; ++p) {
-            const int64_t n0 = p * nr_;
-            const int cols = static_cast<int>(std::min<int64_t>(nr_, N - n0));
-            kernels_->tall_tile(static_cast<int>(M), cols, kb, x + k0, K, panel(p) + k0 * nr_, y + n0, N, k0 > 0,
-                                k0 + kb >= K ? &ep : nullptr, n0);
-          }
-        }
       }
     });
   }

@@ -31,9 +31,9 @@ TEST(dense_matches_reference_multithreaded) {
   }
 }
 
-// M in (mr, 16]: one tall tile per panel, A read in place, the panel 16 columns at a time (AVX-512).
-// Every row count, K in one block and in several, N with a short half-panel and a short last panel.
-TEST(dense_tall_tiles_match_reference) {
+// M just past the tile's rows (13-16 = 12 + a short tile on AVX-512), A in place or packed (K = 1024),
+// K in one block and in several, N with a short half-panel and a short last panel.
+TEST(dense_small_batches_match_reference) {
   uint32_t seed = 21;
   for (int64_t M : {13, 14, 15, 16})
     for (int64_t K : {7, 300, 784, 1024, 1030})

@@ -25,22 +25,12 @@ struct GemmF32Kernels {
   // sparse kernels' x tiles with ld = their height (sparse-int8: u8 quads). The SIMD versions transpose
   // in registers: the scalar loop cost ~5% of a 256 x 784 x 300 product.
   void (*pack_a)(const float* x, int64_t lda, int rows, int64_t kb, float* dst, int64_t ld);
-  // Optional (null where a level has none): C[rows x cols] (+)= A · B for rows <= kTallRows and one
-  // panel slice, A read in place (row-major, lda floats a row: no pack_a), the panel taken 16 columns at
-  // a time so each of its bytes is read once for all the rows. For M <= kTallRows the mr-row tile and
-  // its remainder (16 = 12 + 4) would each stream the whole panel, and at small M the panels' bytes
-  // (and packing A), not the FMAs, bound the product.
-  void (*tall_tile)(int rows, int cols, int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t ldc,
-                    bool accumulate, const Epilogue* ep, int64_t n0);
   // Optional (null where a level has none): tile with A read in place (row-major, lda floats a row)
   // rather than packed by pack_a, where its rows don't alias in L1 (dense_f32.cpp, a_in_place): packing
   // A was a fifth of a 256 x 300 x 100 product, and a narrow N amortises it over few columns.
   void (*tile_a)(int rows, int cols, int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t ldc,
                  bool accumulate, const Epilogue* ep, int64_t n0);
 };
-
-// The rows a tall_tile takes at most.
-constexpr int kTallRows = 16;
 
 // The portable pack_a (the scalar table's; the SIMD ones finish their tails with it).
 void pack_a_f32_portable(const float* x, int64_t lda, int rows, int64_t kb, float* dst, int64_t ld);

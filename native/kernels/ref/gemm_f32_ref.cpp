@@ -53,6 +53,6 @@ void gemv(int64_t K, int cols, const float* x, const float* panel, float* y, con
 
 }  // namespace
 
-extern const GemmF32Kernels kGemmF32Scalar = {"scalar_4x8", kMr, kNr, tile, gemv, pack_a_f32_portable, nullptr, nullptr};
+extern const GemmF32Kernels kGemmF32Scalar = {"scalar_4x8", kMr, kNr, tile, gemv, pack_a_f32_portable, nullptr};
 
 }  // namespace sparq

@@ -108,6 +108,6 @@ void pack_a(const float* x, int64_t lda, int rows, int64_t kb, float* dst, int64
 
 }  // namespace
 
-extern const GemmF32Kernels kGemmF32Avx2 = {"avx2_6x16", 6, kNr, tile, gemv, pack_a, nullptr, nullptr};
+extern const GemmF32Kernels kGemmF32Avx2 = {"avx2_6x16", 6, kNr, tile, gemv, pack_a, nullptr};
 
 }  // namespace sparq

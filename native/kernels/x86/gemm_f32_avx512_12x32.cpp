@@ -77,51 +77,6 @@ void tile_a(int rows, int cols, int64_t kc, const float* a, int64_t lda, const f
   tile_np<2>(rows, cols, kc, a, lda, b, c, ldc, accumulate, ep, n0);
 }
 
-// MR rows x 16 columns (the panel's half at b, ldb = kNr), A read in place (row-major, lda floats a
-// row): 16 accumulators, one panel load and MR broadcasts per k.
-template <int MR>
-void tall_half(int cols, int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t ldc, bool accumulate,
-               const Epilogue* ep, int64_t n0) {
-  __m512 acc[MR];
-#pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i) acc[i] = _mm512_setzero_ps();
-  for (int64_t k = 0; k < kc; ++k) {
-    const __m512 bv = _mm512_load_ps(b + k * kNr);
-#pragma GCC unroll 16
-    for (int i = 0; i < MR; ++i) acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(a[i * lda + k]), bv, acc[i]);
-  }
-  const __mmask16 mask = avx512::lanes(cols);
-#pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i) {
-    float* row = c + i * ldc;
-    __m512 v = acc[i];
-    if (accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, row));
-    if (ep) v = avx512::epilogue(v, *ep, n0, mask);
-    _mm512_mask_storeu_ps(row, mask, v);
-  }
-}
-
-template <int MR>
-void tall_mr(int cols, int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t ldc, bool accumulate,
-             const Epilogue* ep, int64_t n0) {
-  tall_half<MR>(cols < 16 ? cols : 16, kc, a, lda, b, c, ldc, accumulate, ep, n0);
-  if (cols > 16) tall_half<MR>(cols - 16, kc, a, lda, b + 16, c + 16, ldc, accumulate, ep, n0 + 16);
-}
-
-template <int MR>
-void tall_rows(int rows, int cols, int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t ldc,
-               bool accumulate, const Epilogue* ep, int64_t n0) {
-  if constexpr (MR > 1) {
-    if (rows < MR) return tall_rows<MR - 1>(rows, cols, kc, a, lda, b, c, ldc, accumulate, ep, n0);
-  }
-  tall_mr<MR>(cols, kc, a, lda, b, c, ldc, accumulate, ep, n0);
-}
-
-void tall_tile(int rows, int cols, int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t ldc,
-               bool accumulate, const Epilogue* ep, int64_t n0) {
-  tall_rows<kTallRows>(rows, cols, kc, a, lda, b, c, ldc, accumulate, ep, n0);
-}
-
 // One panel, whole K: 4 k-steps in flight (8 independent accumulators) to cover the FMA latency;
 // the loop is bound by reading the panel, so it streams it once.
 void gemv(int64_t K, int cols, const float* x, const float* panel, float* y, const Epilogue& ep, int64_t n0) {
@@ -171,6 +126,6 @@ void pack_a(const float* x, int64_t lda, int rows, int64_t kb, float* dst, int64
 
 }  // namespace
 
-extern const GemmF32Kernels kGemmF32Avx512 = {"avx512_12x32", 12, kNr, tile, gemv, pack_a, tall_tile, tile_a};
+extern const GemmF32Kernels kGemmF32Avx512 = {"avx512_12x32", 12, kNr, tile, gemv, pack_a, tile_a};
 
 }  // namespace sparq
