@@ -43,14 +43,15 @@ int64_t grain_for(int64_t n, int threads) {
 }
 
 // Whether `rows` rows of A, `K` floats apart, can be read in place by a register tile: not when more
-// than 4 of them fall in one L1 set (64 sets of 64-byte lines on Zen 4 and recent Intel cores; 8-12
+// than 2 of them fall in one L1 set (64 sets of 64-byte lines on Zen 4 and recent Intel cores; 8-12
 // ways, shared with the panel and C). K = 3072 puts all 12 rows of a tile in one set (12 KB apart):
-// 128 x 3072 x 768 ran 10% slower in place than packed, K = 3000 4% faster.
+// 128 x 3072 x 768 ran 10% slower in place than packed, K = 3000 4% faster; K = 768 (3 rows a set)
+// 1-3% slower in place. LeNet's K = 784, 300 and 100 put each row in a set of its own.
 bool a_in_place(int64_t K, int rows) {
   int per_set[64] = {0};
   const int64_t line_step = K * static_cast<int64_t>(sizeof(float));
   for (int i = 0; i < rows; ++i)
-    if (++per_set[(i * line_step / 64) % 64] > 4) return false;
+    if (++per_set[(i * line_step / 64) % 64] > 2) return false;
   return true;
 }
 

@@ -23,9 +23,9 @@ TEST(dense_matches_reference_multithreaded) {
   }
   // Narrow layers split along M as well (items of one panel and a run of M tiles), with K in blocks,
   // a short last tile and a short last panel: LeNet-300-100's layers at batch 256, and odd ones.
-  // A read in place (K = 784, 1000) and packed where its rows would alias in L1 (K = 512, 1024, 3072).
+  // A read in place (K = 784, 1000) and packed where its rows would alias in L1 (K = 512, 768, 1024, 3072).
   for (const Shape& s : {Shape{256, 784, 300}, Shape{256, 300, 100}, Shape{256, 100, 10}, Shape{37, 1030, 45}, Shape{13, 64, 33},
-                         Shape{40, 1000, 70}, Shape{40, 1024, 70}, Shape{29, 512, 40}, Shape{25, 3072, 33}}) {
+                         Shape{40, 1000, 70}, Shape{40, 1024, 70}, Shape{29, 512, 40}, Shape{31, 768, 50}, Shape{25, 3072, 33}}) {
     auto W = random_vector(static_cast<size_t>(s.K * s.N), 11);
     check_format_against_reference("dense", W, s, 1e-5, 13, 2);
   }
