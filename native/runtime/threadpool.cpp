@@ -28,14 +28,17 @@ namespace sparq {
 
 namespace {
 // A waiting thread polls kSpinPolls times (about 100 µs) before it sleeps, so the ops of one run
-// (microseconds apart) find the workers awake. A thread that shares its cores (the caller; a worker
-// that is not pinned) yields every 16th poll: where threads outnumber cores (a small VM, a run off the
-// event loop whose JS thread must take the completion) it would otherwise hold the core that the
-// thread it waits for, or the JS thread, needs. A pinned worker owns its core and never yields: a
-// yield forfeits the rest of the scheduler's slice (EEVDF), so beside a thread that spins without
-// yielding (onnxruntime's intra-op worker, pinned and spinning for tens of ms after each of its runs)
-// a yielding worker got its core for 3% of the jobs it was woken for, a non-yielding one for 80%.
+// (microseconds apart) find the workers awake. It yields every 16th poll: where threads outnumber cores
+// (a small VM, a server whose JS thread parses requests beside the run) it would otherwise hold the core
+// that the thread it waits for, or the JS thread, needs; `sparq serve` lost 10-15% of its BERT
+// throughput at 16 connections without the yields. But beside a thread that never blocks (onnxruntime's
+// intra-op worker, pinned to core 1 and spinning for tens of ms after each of its runs) a yield hands
+// that thread the core until the next scheduler tick (4 ms here): a yielding worker got its core for 3%
+// of the jobs it was woken for, a non-yielding one for 80%. So a worker whose yield took longer than
+// kHogYieldNs (a thread ran a millisecond without blocking) stops yielding for kNoYieldNs.
 constexpr int kSpinPolls = 4000;
+constexpr int64_t kHogYieldNs = 1'000'000;
+constexpr int64_t kNoYieldNs = 200'000'000;
 
 // Contention back-off. A job whose caller, once out of chunks, waits for the workers' chunks longer
 // than it computed itself would have been as fast on the caller alone: a worker got less than half a
@@ -51,11 +54,22 @@ constexpr int64_t kBackoffMaxNs = 64'000'000;
 inline int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
 }
-inline void spin_pause(int spin, bool yields = true) {
-  if (yields && (spin & 15) == 15)
+inline void spin_pause(int spin) {
+  if ((spin & 15) == 15)
     std::this_thread::yield();
   else
     SPARQ_PAUSE();
+}
+
+// A worker's spin: yields as spin_pause does, until a yield takes longer than kHogYieldNs; then none
+// until `no_yield_until` (ns, per worker).
+inline void worker_pause(int spin, int64_t& no_yield_until) {
+  if ((spin & 15) != 15) return SPARQ_PAUSE();
+  const int64_t before = now_ns();
+  if (before < no_yield_until) return SPARQ_PAUSE();
+  std::this_thread::yield();
+  const int64_t after = now_ns();
+  if (after - before > kHogYieldNs) no_yield_until = after + kNoYieldNs;
 }
 }  // namespace
 
@@ -185,12 +199,13 @@ struct ThreadPool::Impl {
     }
   }
 
-  void worker_loop(int index, bool pinned) {
+  void worker_loop(int index) {
     uint64_t seen = 0;
+    int64_t no_yield_until = 0;
     for (;;) {
       uint64_t gen = generation.load(std::memory_order_acquire);
       for (int spin = 0; gen == seen && spin < kSpinPolls; ++spin) {
-        spin_pause(spin, !pinned);
+        worker_pause(spin, no_yield_until);
         gen = generation.load(std::memory_order_acquire);
       }
       if (gen == seen) {
@@ -230,9 +245,8 @@ struct ThreadPool::Impl {
     pinned_count = 0;
     for (int i = 0; i < count; ++i)
       workers.emplace_back([this, i] {
-        const bool pinned = !worker_cores.empty() && pin_current_thread(worker_cores[static_cast<size_t>(i)]);
-        if (pinned) pinned_count.fetch_add(1);
-        worker_loop(i, pinned);
+        if (!worker_cores.empty() && pin_current_thread(worker_cores[static_cast<size_t>(i)])) pinned_count.fetch_add(1);
+        worker_loop(i);
       });
   }
 
