@@ -67,7 +67,7 @@ export interface NativeAddon {
    * AES-256-GCM: decrypts each item's data over itself (in parallel), returns the index of the first item
    * whose tag fails, or -1. Absent where the running Node exports no OpenSSL (then node:crypto decrypts).
    */
-  aesGcmOpen?(key: Uint8Array, items: [nonce: Uint8Array, aad: Uint8Array, data: Uint8Array, tag: Uint8Array][]): number;
+  aesGcmOpen?(key: Uint8Array, items: [nonce: Uint8Array, aad: Uint8Array, data: Uint8Array, tag: Uint8Array, out?: Uint8Array][]): number;
   /** Returns the whole pages inside a view's bytes to the OS; the bytes read as zero afterwards. */
   discardPages(view: ArrayBufferView): number;
   /** Live handles holding native memory and the bytes they reported to the GC (released or finalized handles count no more). */

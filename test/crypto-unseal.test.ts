@@ -72,6 +72,38 @@ describe('AES-GCM backends', () => {
       expect(open(new Uint8Array(randomBytes(32)), copyItems(items))).toBe(0);
     });
 
+  for (const [name, open] of backends)
+    it(`${name}: decrypts into a separate output, leaving the ciphertext as it was`, () => {
+      if (!open) return expect(process.versions.openssl).toBeUndefined();
+      const { items, plain } = sealed(lengths);
+      const before = items.map((it) => Uint8Array.from(it[2]));
+      const outs = lengths.map((n) => new Uint8Array(n).fill(0xee));
+      expect(open(key, items.map(([n, a, d, t], i) => [n, a, d, t, outs[i]]))).toBe(-1);
+      outs.forEach((o, i) => expect(Buffer.compare(o, plain[i])).toBe(0));
+      items.forEach((it, i) => expect(Buffer.compare(it[2], before[i])).toBe(0));
+      // A changed ciphertext byte still names its item.
+      const b = copyItems(items);
+      b[3][2][777] ^= 4;
+      expect(open(key, b.map(([n, a, d, t], i) => [n, a, d, t, new Uint8Array(lengths[i])]))).toBe(3);
+    });
+
+  it('native: refuses outputs of the wrong length, or that overlap data or another output', () => {
+    const open = native().aesGcmOpen;
+    if (!open) return expect(process.versions.openssl).toBeUndefined();
+    const { items } = sealed([64, 64]);
+    const [a, b] = items;
+    expect(() => open(key, [[a[0], a[1], a[2], a[3], new Uint8Array(63)]])).toThrow(/64 bytes \(as data\)/);
+    expect(() => open(key, [[...a, b[2]], b])).toThrow(/overlap/);
+    const shared = new Uint8Array(200);
+    expect(() => open(key, [[...a, shared.subarray(0, 64)], [...b, shared.subarray(32, 96)]])).toThrow(/overlap/);
+    // Its own data, shifted: not in place, and overlapping.
+    const own = new Uint8Array(128);
+    own.set(a[2], 0);
+    expect(() => open(key, [[a[0], a[1], own.subarray(0, 64), a[3], own.subarray(8, 72)]])).toThrow(/overlap/);
+    // Exactly its own data: in place.
+    expect(open(key, [[a[0], a[1], own.subarray(0, 64), a[3], own.subarray(0, 64)]])).toBe(-1);
+  });
+
   it('native: refuses bad arguments and items that share bytes', () => {
     const open = native().aesGcmOpen;
     if (!open) return expect(process.versions.openssl).toBeUndefined();

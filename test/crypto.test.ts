@@ -1,7 +1,7 @@
 // Encrypted and signed .sparq files: no plaintext on disk, the same outputs as the plain file, and every
 // failure (no key, wrong key, changed byte, unsigned, another signer) a coded SparqError.
 import { createSecretKey, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -80,6 +80,30 @@ describe('encrypted .sparq', () => {
     expect(await outputs(m)).toEqual(want);
     // A plain file with a key given loads as it is.
     expect(await outputs(plainPath, { key })).toEqual(want);
+  });
+
+  it('a session from an encrypted file (mapped while it decrypts) runs on unchanged when the file is truncated, rewritten or replaced', async () => {
+    const path = join(dir, 'live-enc.sparq');
+    writeFileSync(path, readFileSync(encPath));
+    const s = await InferenceSession.create(path, { threads: 1, key });
+    try {
+      const want = (await s.run({ input: x })).output.data;
+      truncateSync(path, 0);
+      expect((await s.run({ input: x })).output.data).toEqual(want);
+      writeFileSync(path, new Uint8Array(1 << 16).fill(9));
+      expect((await s.run({ input: x })).output.data).toEqual(want);
+      writeFileSync(join(dir, 'next.sparq'), readFileSync(plainPath));
+      renameSync(join(dir, 'next.sparq'), path);
+      expect((await s.run({ input: x })).output.data).toEqual(want);
+    } finally {
+      await s.release();
+    }
+    // And a Model loaded with the key keeps none of the mapping either.
+    writeFileSync(path, readFileSync(encPath));
+    const m = await loadModel(path, { key });
+    const want = await outputs(m);
+    truncateSync(path, 0);
+    expect(await outputs(m)).toEqual(want);
   });
 
   it('refuses no key, a wrong key and a changed byte with coded errors', async () => {

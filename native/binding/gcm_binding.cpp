@@ -1,8 +1,9 @@
-// AES-256-GCM decryption in place, for encrypted .sparq files (src/io/crypto/seal.ts):
-//   aesGcmOpen(key: Uint8Array(32), items: [nonce(12), aad, data, tag(16)][]) -> number
-// decrypts every item's `data` over itself, the items in parallel on sparq's thread pool, and returns
-// the index of the first item whose tag does not verify (its data and the others' are then garbage: the
-// caller drops them all), or -1 when every one verified.
+// AES-256-GCM decryption, for encrypted .sparq files (src/io/crypto/seal.ts):
+//   aesGcmOpen(key: Uint8Array(32), items: [nonce(12), aad, data, tag(16), out?][]) -> number
+// decrypts every item's `data` over itself, or into its `out` (as long as `data`; a mapped file's
+// ciphertext goes straight to private memory in one pass), the items in parallel on sparq's thread
+// pool, and returns the index of the first item whose tag does not verify (its plaintext and the others'
+// are then garbage: the caller drops them all), or -1 when every one verified.
 //
 // Why here and not node:crypto: decipher.update returns a fresh buffer per call, so a 30 MB model costs
 // a second copy (or chunked copies whose fresh pages fault in), one core, and loading node:crypto itself
@@ -78,11 +79,12 @@ struct Item {
   std::array<unsigned char, kNonceBytes> nonce;
   std::array<unsigned char, kTagBytes> tag;
   std::vector<unsigned char> aad;
-  unsigned char* data;
+  const unsigned char* data;
+  unsigned char* out;  // == data: in place
   size_t length;
 };
 
-// Decrypts one item in place; false when its tag does not verify (or OpenSSL fails).
+// Decrypts one item (into out, which may be data); false when its tag does not verify (or OpenSSL fails).
 bool open_item(const OpenSsl& ssl, const unsigned char* key, Item& item) {
   void* ctx = ssl.ctx_new();
   if (!ctx) return false;
@@ -93,10 +95,10 @@ bool open_item(const OpenSsl& ssl, const unsigned char* key, Item& item) {
     const int len = static_cast<int>(std::min<size_t>(item.aad.size() - at, INT_MAX / 2));
     ok = ssl.decrypt_update(ctx, nullptr, &n, item.aad.data() + at, len) == 1;
   }
-  // In place: EVP allows out == in. Chunks keep each length within an int.
+  // EVP allows out == in. Chunks keep each length within an int.
   for (size_t at = 0; ok && at < item.length; at += INT_MAX / 2) {
     const int len = static_cast<int>(std::min<size_t>(item.length - at, INT_MAX / 2));
-    ok = ssl.decrypt_update(ctx, item.data + at, &n, item.data + at, len) == 1 && n == len;
+    ok = ssl.decrypt_update(ctx, item.out + at, &n, item.data + at, len) == 1 && n == len;
   }
   unsigned char last[16];
   ok = ok && ssl.decrypt_final(ctx, last, &n) == 1 && n == 0;
@@ -132,7 +134,8 @@ Napi::Value AesGcmOpen(const Napi::CallbackInfo& info) {
   for (uint32_t i = 0; i < list.Length(); ++i) {
     const std::string name = "items[" + std::to_string(i) + "]";
     Napi::Value v = list.Get(i);
-    if (!v.IsArray() || v.As<Napi::Array>().Length() != 4) throw_type_error(env, "Expected [nonce, aad, data, tag] for " + name + " but received " + describe(v));
+    const uint32_t parts_count = v.IsArray() ? v.As<Napi::Array>().Length() : 0;
+    if (parts_count != 4 && parts_count != 5) throw_type_error(env, "Expected [nonce, aad, data, tag] or [nonce, aad, data, tag, out] for " + name + " but received " + describe(v));
     Napi::Array parts = v.As<Napi::Array>();
     Napi::Uint8Array nonce = bytes_arg(env, parts.Get(0u), name + "[0] (nonce)", kNonceBytes);
     Napi::Uint8Array aad = bytes_arg(env, parts.Get(1u), name + "[1] (aad)", 0);
@@ -144,17 +147,37 @@ Napi::Value AesGcmOpen(const Napi::CallbackInfo& info) {
     std::memcpy(it.tag.data(), tag.Data(), kTagBytes);
     it.aad.assign(aad.Data(), aad.Data() + aad.ByteLength());
     it.data = data.Data();
+    it.out = data.Data();
     it.length = data.ByteLength();
+    if (parts_count == 5) {
+      Napi::Uint8Array out = bytes_arg(env, parts.Get(4u), name + "[4] (out)", 0);
+      if (out.ByteLength() != it.length)
+        throw_range_error(env, "Expected " + name + "[4] (out) of " + std::to_string(it.length) + " bytes (as data) but received " + std::to_string(out.ByteLength()));
+      it.out = out.Data();
+    }
   }
-  // The data regions are written concurrently: they may not overlap.
+  // The outputs are written concurrently: none may overlap another output or any item's data, unless
+  // it is its own item's data exactly (in place: then it is one region).
+  struct Region {
+    const unsigned char* begin;
+    size_t length;
+    size_t item;
+    bool written;
+  };
+  std::vector<Region> regions;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (!items[i].length) continue;
+    regions.push_back({items[i].out, items[i].length, i, true});
+    if (items[i].out != items[i].data) regions.push_back({items[i].data, items[i].length, i, false});
+  }
+  std::sort(regions.begin(), regions.end(), [](const Region& a, const Region& b) { return a.begin < b.begin; });
+  for (size_t k = 0; k < regions.size(); ++k)
+    for (size_t j = k + 1; j < regions.size() && regions[j].begin < regions[k].begin + regions[k].length; ++j)
+      if (regions[k].written || regions[j].written)
+        throw_range_error(env, "Expected items whose data and outputs do not overlap but received items " + std::to_string(regions[k].item) + " and " +
+                                   std::to_string(regions[j].item) + " overlapping");
   std::vector<size_t> order(items.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return items[a].data < items[b].data; });
-  for (size_t k = 1; k < order.size(); ++k) {
-    const Item& prev = items[order[k - 1]];
-    if (prev.length && items[order[k]].length && prev.data + prev.length > items[order[k]].data)
-      throw_range_error(env, "Expected items whose data do not overlap but received items " + std::to_string(order[k - 1]) + " and " + std::to_string(order[k]) + " overlapping");
-  }
   // Largest first, so the last item a thread takes is a small one.
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return items[a].length > items[b].length; });
   std::vector<char> ok(items.size(), 0);

@@ -13,6 +13,7 @@ import { checkObject } from '../validate.js';
 import type { OnnxExportOptions } from './export-onnx.js';
 import { defaultProtection } from './crypto/defaults.js';
 import { type OpenOptions, type ProtectOptions, openProtected, unsignedFormat, writeProtected } from './crypto/secure.js';
+import { decryptedInto } from './crypto/unseal.js';
 import { isSparq } from './sparq-format.js';
 import { type SparqWriteOptions, decodeSparqModel, decodeSparqSections, encodeSparqModel, sparqModelSections } from './sparq-model.js';
 
@@ -26,6 +27,19 @@ export function readModelFile(path: string): Uint8Array {
   if (typeof path !== 'string' || path.length === 0) throw typeError('a file path', 'path', path);
   try {
     return native().readFile(path);
+  } catch (e) {
+    rethrowNative(e);
+  }
+}
+
+/**
+ * Maps a model file read-only in effect (MAP_PRIVATE, nothing writes it): the page cache in place, no
+ * copy. Whoever maps keeps no view into it once done (a file truncated under a mapping faults the next
+ * read past its new end). SparqError ERR_IO where it can't be mapped.
+ */
+export function mapModelFile(path: string): Uint8Array {
+  try {
+    return native().mapFile(path);
   } catch (e) {
     rethrowNative(e);
   }
@@ -62,11 +76,23 @@ export async function openProtectedModel(source: string | Uint8Array, options: O
     if (options.verify !== undefined) throw unsignedFormat('An ONNX model');
     return null;
   }
-  const bytes = path === undefined ? (source as Uint8Array) : readModelFile(path);
-  // A file read here is owned here: encrypted sections decrypt in place, constants view the buffer.
-  const owned = path !== undefined;
-  const model = decodeSparqSections(await openProtected(bytes, options, 'options', owned), owned);
-  return { model, file: owned ? bytes : undefined };
+  // With a key, a path is mapped and its sections decrypt from the page cache straight into a buffer of
+  // their own (one pass; reading a private copy to decrypt it in place was two): that buffer is then
+  // the file the caller owns. Without one (a signed file to verify), the file is read (a private copy).
+  const mapped = path !== undefined && options.key !== undefined && process.platform !== 'win32';
+  const bytes = path === undefined ? (source as Uint8Array) : mapped ? mapModelFile(path) : readModelFile(path);
+  const sections = await openProtected(bytes, options, 'options', path !== undefined && !mapped);
+  const decrypted = mapped ? decryptedInto(sections) : undefined;
+  if (mapped && !decrypted) {
+    // A plain .sparq opened with a key: its sections view the mapping, so its constants are copied.
+    const model = decodeSparqSections(sections, false);
+    native().discardPages(bytes);
+    return { model, file: undefined };
+  }
+  if (decrypted) native().discardPages(bytes);
+  // A file read or decrypted here is owned here: constants view its buffer.
+  const file = decrypted ?? (path !== undefined ? bytes : undefined);
+  return { model: decodeSparqSections(sections, file !== undefined), file };
 }
 
 /** The first 8 bytes of a file (fewer if it is shorter): enough to tell a .sparq from ONNX. */

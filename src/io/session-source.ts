@@ -14,13 +14,13 @@
 // views it for as long as the caller keeps it.
 import { dirname, resolve } from 'node:path';
 
-import { rethrowNative, typeError } from '../errors.js';
+import { typeError } from '../errors.js';
 import { isPackedWeightInput } from '../graph/packed-inputs.js';
 import { allNodes } from '../graph/subgraphs.js';
 import { type Attribute, type ConstTensor, type Graph, type Node, type TypedData, LazyTensor } from '../graph/ir.js';
 import { Model } from '../model.js';
 import { native } from '../native.js';
-import { loadModelSync, modelFromBytes, openProtectedModel, protectionOf, readModelFile } from './model-file.js';
+import { loadModelSync, mapModelFile, modelFromBytes, openProtectedModel, protectionOf, readModelFile } from './model-file.js';
 import type { OpenOptions } from './crypto/secure.js';
 import { prepackedOf } from './prepacked.js';
 
@@ -57,14 +57,6 @@ export async function protectedSessionSource(source: string | Uint8Array, option
   const opened = await openProtectedModel(source, protectionOf(options));
   if (!opened) return sessionSource(source);
   return { model: opened.model, file: opened.file && { bytes: opened.file, mapped: false } };
-}
-
-function mapModelFile(path: string): Uint8Array {
-  try {
-    return native().mapFile(path);
-  } catch (e) {
-    rethrowNative(e);
-  }
 }
 
 const HUGE = 2 << 20;

@@ -18,8 +18,9 @@ const WRAP_CONTEXT = 'sparq data key v1';
 
 export const GCM = { KEY_BYTES, NONCE_BYTES, TAG_BYTES } as const;
 
+// Raw bytes are tested first: util.types.isKeyObject loads node:crypto's internals (~1.5 ms).
 export function isKeySpec(v: unknown): v is KeySpec {
-  return v instanceof Uint8Array || types.isKeyObject(v) || typeof v === 'function';
+  return v instanceof Uint8Array || typeof v === 'function' || types.isKeyObject(v);
 }
 
 /**
@@ -27,15 +28,15 @@ export function isKeySpec(v: unknown): v is KeySpec {
  * raw bytes, because the native cipher (and createCipheriv) take them without node:crypto's KeyObject.
  */
 export function secretKeyBytes(value: unknown, name: string): Uint8Array {
+  if (value instanceof Uint8Array) {
+    if (value.length !== KEY_BYTES) throw rangeError('a 32-byte key (AES-256)', name, value);
+    return Uint8Array.from(value);
+  }
   if (types.isKeyObject(value)) {
     const k = value as KeyObject;
     if (k.type !== 'secret' || k.symmetricKeySize !== KEY_BYTES) throw rangeError(`a 32-byte secret KeyObject`, name, `a ${k.type} KeyObject${k.symmetricKeySize ? ` of ${k.symmetricKeySize} bytes` : ''}`);
     const raw = k.export();
     return new Uint8Array(raw.buffer, raw.byteOffset, raw.length);
-  }
-  if (value instanceof Uint8Array) {
-    if (value.length !== KEY_BYTES) throw rangeError('a 32-byte key (AES-256)', name, value);
-    return Uint8Array.from(value);
   }
   throw typeError('a 32-byte Uint8Array, a secret KeyObject or an async keyProvider(keyId)', name, value);
 }

@@ -56,13 +56,13 @@ const CHUNK = 64 << 10;
  * unseal.ts's GcmOpen with node:crypto: each item's data decrypted over itself, in 64 KiB chunks (each
  * update returns a fresh buffer); the index of the first item whose tag fails, or -1.
  */
-export function openWithNodeCrypto(key: Uint8Array, items: [nonce: Uint8Array, aad: Uint8Array, data: Uint8Array, tag: Uint8Array][]): number {
+export function openWithNodeCrypto(key: Uint8Array, items: [nonce: Uint8Array, aad: Uint8Array, data: Uint8Array, tag: Uint8Array, out?: Uint8Array][]): number {
   for (let i = 0; i < items.length; i++) {
-    const [nonce, aad, data, tag] = items[i];
+    const [nonce, aad, data, tag, out = data] = items[i];
     try {
       const d = createDecipheriv('aes-256-gcm', key, nonce).setAAD(aad);
       d.setAuthTag(tag);
-      for (let at = 0; at < data.length; at += CHUNK) data.set(d.update(data.subarray(at, Math.min(data.length, at + CHUNK))), at);
+      for (let at = 0; at < data.length; at += CHUNK) out.set(d.update(data.subarray(at, Math.min(data.length, at + CHUNK))), at);
       d.final();
     } catch {
       return i;

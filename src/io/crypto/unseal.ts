@@ -9,8 +9,8 @@ import { SECTION_ALIGN, SECTION_KIND, brotliSection, type SparqSection } from '.
 import { GCM, wrapAad } from './keys.js';
 import { readCryptoHeader, sealedName, SECTION_CRYPTO } from './protection.js';
 
-type GcmItem = [nonce: Uint8Array, aad: Uint8Array, data: Uint8Array, tag: Uint8Array];
-/** Decrypts each item's data over itself; the index of the first item whose tag fails, or -1. */
+type GcmItem = [nonce: Uint8Array, aad: Uint8Array, data: Uint8Array, tag: Uint8Array, out?: Uint8Array];
+/** Decrypts each item's data over itself, or into its out; the index of the first item whose tag fails, or -1. */
 export type GcmOpen = (key: Uint8Array, items: GcmItem[]) => number;
 
 /** The native decryption, else node:crypto's. */
@@ -40,11 +40,18 @@ function unwrapDataKey(open: GcmOpen, kek: Uint8Array, keyId: string | null, non
   return key;
 }
 
+const decryptedBuffers = new WeakMap<ReadonlyMap<string, SparqSection>, Uint8Array>();
+
+/** The one buffer unsealSections decrypted these sections into (not in place), if it did. */
+export function decryptedInto(sections: ReadonlyMap<string, SparqSection>): Uint8Array | undefined {
+  return decryptedBuffers.get(sections);
+}
+
 /**
  * The plain sections of an encrypted container (kek: 32 raw bytes). `inPlace`: the caller owns the
- * file's buffer (it read the file itself), so each section decrypts over its ciphertext, where it stays
- * 64-byte aligned; else the ciphertexts are first copied into one new buffer (the caller's bytes are
- * never written), each at a 64-byte offset in it.
+ * file's buffer, so each section decrypts over its ciphertext, where it stays 64-byte aligned; else they
+ * decrypt into one new buffer (the caller's bytes, or a mapped file, are never written), each at a
+ * 64-byte offset in it: one pass, no copy of the ciphertext first.
  */
 export async function unsealSections(sections: ReadonlyMap<string, SparqSection>, kek: Uint8Array, inPlace = false, open?: GcmOpen): Promise<Map<string, SparqSection>> {
   const { header, bytes: headerBytes } = readCryptoHeader(sections.get(SECTION_CRYPTO) as SparqSection);
@@ -65,14 +72,14 @@ export async function unsealSections(sections: ReadonlyMap<string, SparqSection>
   let at = 0;
   if (!inPlace) copy = new Uint8Array(sealed.reduce((n, s) => n + align(s.entry.length), 0));
   const items = sealed.map(({ entry, nonce, bytes }, i): GcmItem => {
-    let data = bytes.subarray(0, entry.length);
+    const data = bytes.subarray(0, entry.length);
+    // The stored header and the section's index: no header field or section changes unnoticed.
+    const item: GcmItem = [nonce, Buffer.concat([headerBytes, Buffer.from(`\0${i}`, 'utf8')]), data, bytes.subarray(entry.length)];
     if (copy) {
-      copy.set(data, at);
-      data = copy.subarray(at, at + entry.length);
+      item.push(copy.subarray(at, at + entry.length));
       at += align(entry.length);
     }
-    // The stored header and the section's index: no header field or section changes unnoticed.
-    return [nonce, Buffer.concat([headerBytes, Buffer.from(`\0${i}`, 'utf8')]), data, bytes.subarray(entry.length)];
+    return item;
   });
   let bad: number;
   try {
@@ -83,11 +90,12 @@ export async function unsealSections(sections: ReadonlyMap<string, SparqSection>
   if (bad !== -1) throw failed(`section "${sealed[bad].entry.name}" fails authentication (the file was changed, or the key is wrong)`);
   const out = new Map<string, SparqSection>();
   sealed.forEach(({ entry, section }, i) => {
-    const plain = items[i][2];
+    const plain = items[i][4] ?? items[i][2];
     // Where the plain section lies: the sealed one's place in the file, its kind as written.
     const where = { name: entry.name, kind: entry.kind ?? SECTION_KIND.data, offset: section.offset, stored: entry.length, length: entry.raw };
     let decoded: Uint8Array | undefined;
     out.set(entry.name, { ...where, bytes: entry.brotli ? () => (decoded ??= brotliSection(entry.name, plain, entry.raw)) : () => plain });
   });
+  if (copy) decryptedBuffers.set(out, copy);
   return out;
 }
