@@ -132,16 +132,17 @@ std::vector<CpuSet> affinity_cores() {
 
 // The cores to pin `count` workers to: worker i gets core i + 1, the first core is left to the
 // callers (the JS thread, a compute thread), as onnxruntime's default intra-op pool does. Pinning
-// keeps a woken worker off its caller's core and lets it own its own; it is only done where the
-// process owns whole cores: not where SPARQ_AFFINITY=0, where the workers and the caller outnumber
-// the cores of the affinity mask, or where a cgroup CPU quota (a container's --cpus) is smaller than
-// the mask (other containers then run on the same cores, and every one would pin to core 1).
+// keeps a woken worker off its caller's core and lets it own its own; it is only done where the pool
+// spans exactly the cores of the affinity mask (the default size): not where SPARQ_AFFINITY=0, where
+// SPARQ_THREADS asks for fewer threads (processes that share a machine, each with a small pool, would
+// all pin to core 1) or more, or where a cgroup CPU quota (a container's --cpus) is smaller than the
+// mask (other containers then run on the same cores, and every one would pin to core 1).
 std::vector<CpuSet> pinned_worker_cores(int count) {
   if (count <= 0) return {};
   if (const char* env = std::getenv("SPARQ_AFFINITY"); env && (std::strcmp(env, "0") == 0 || std::strcmp(env, "off") == 0))
     return {};
   std::vector<CpuSet> cores = affinity_cores();
-  if (static_cast<int>(cores.size()) < count + 1) return {};
+  if (static_cast<int>(cores.size()) != count + 1) return {};
   if (const int limit = cgroup_cpu_limit(); limit > 0 && limit < static_cast<int>(cores.size())) return {};
   return std::vector<CpuSet>(cores.begin() + 1, cores.begin() + 1 + count);
 }

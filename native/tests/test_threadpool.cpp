@@ -117,22 +117,30 @@ static cpu_set_t worker_cpus(sparq::ThreadPool& pool) {
   return seen;
 }
 
-// Where the process owns two or more whole cores, the worker is pinned to one core that is not the
-// first (left to the callers); SPARQ_AFFINITY=0 leaves it on the whole mask, as the caller is.
+// Where the pool spans exactly the process's cores (two or more), its first worker is pinned to one
+// core that is not the first (left to the callers); SPARQ_AFFINITY=0, or a pool of another size, leaves
+// it on the whole mask, as the caller is.
 TEST(pool_pins_workers_to_their_own_core_unless_told_not_to) {
   auto& pool = sparq::ThreadPool::global();
   const cpu_set_t process = thread_cpus();
+  const int cores = sparq::ThreadPool::default_threads();
+  if (cores < 2) return;  // nothing to pin
+  const auto unpinned = [&](int size) {
+    pool.resize(1);
+    pool.resize(size);
+    const cpu_set_t seen = worker_cpus(pool);
+    CHECK(pool.pinned_workers() == 0);
+    CHECK(CPU_COUNT(&seen) == 0 || CPU_EQUAL(&seen, &process));
+  };
   setenv("SPARQ_AFFINITY", "0", 1);
-  pool.resize(1);
-  pool.resize(2);
-  cpu_set_t seen = worker_cpus(pool);
-  CHECK(pool.pinned_workers() == 0);
-  CHECK(CPU_COUNT(&seen) == 0 || CPU_EQUAL(&seen, &process));
+  unpinned(cores);
   unsetenv("SPARQ_AFFINITY");
+  unpinned(cores + 1);
+  if (cores > 2) unpinned(2);
   pool.resize(1);
-  pool.resize(2);
-  seen = worker_cpus(pool);
-  if (pool.pinned_workers() == 1) {
+  pool.resize(cores);
+  const cpu_set_t seen = worker_cpus(pool);
+  if (pool.pinned_workers() == cores - 1) {
     int first = 0;
     while (!CPU_ISSET(first, &process)) ++first;
     CHECK(CPU_COUNT(&seen) >= 1);
@@ -141,7 +149,7 @@ TEST(pool_pins_workers_to_their_own_core_unless_told_not_to) {
     for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
       if (CPU_ISSET(cpu, &seen)) CHECK(CPU_ISSET(cpu, &process));
   } else {
-    // Not pinned: a single-core mask, or a cgroup quota below it. The worker keeps the whole mask.
+    // Not pinned: a cgroup CPU quota below the mask (SPARQ_THREADS would change default_threads too).
     CHECK(pool.pinned_workers() == 0);
     CHECK(CPU_COUNT(&seen) == 0 || CPU_EQUAL(&seen, &process));
   }

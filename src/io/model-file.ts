@@ -1,7 +1,8 @@
 // Models from and to files: loadModel / saveModel. The Model (src/model.ts) knows no file format; this
 // module picks the codec by content (.sparq signature, else ONNX) when reading and by extension when
-// writing. A path is read by the native reader (native/runtime/read_file.cpp: one private copy in
-// 64-byte-aligned, huge-page memory), so .sparq sections lie aligned and can be adopted in place.
+// writing. A path is read by the native reader (native/runtime/read_file.cpp: one private, page-aligned
+// copy), so .sparq sections lie aligned and can be viewed in place; an encrypted one is mapped and
+// decrypted into a buffer of its own (openProtectedModel). Sessions map files (io/session-source.ts).
 import { closeSync, openSync, readSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 

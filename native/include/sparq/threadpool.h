@@ -19,7 +19,8 @@ class ThreadPool {
 
   int size() const;                 // threads available including the caller
   // Workers pinned to a core of their own (worker i to the (i+1)-th physical core of the affinity
-  // mask; SPARQ_AFFINITY=0 turns it off). Counted as each worker starts: 0 until then.
+  // mask, where the pool spans exactly its cores; SPARQ_AFFINITY=0 turns it off). Counted as each
+  // worker starts: 0 until then.
   int pinned_workers() const;
   void resize(int threads);         // grow or shrink the worker count (not while a job runs)
   static int default_threads();     // SPARQ_THREADS, else the physical cores this process may use
