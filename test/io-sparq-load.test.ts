@@ -205,6 +205,31 @@ describe('a .sparq file (mapped while the session is created) changed on disk un
   });
 });
 
+describe('sessions from loaded Models keep their constants safe', () => {
+  it('from loadModel(path) (constants viewing its private copy) and from a caller\'s bytes that change afterwards: the outputs of create(path)', async () => {
+    const path = join(dir, 'encoder-views.sparq');
+    const dense = await loadModel(encoderModel({ hidden: 32, heads: 2, ffn: 64, layers: 1, vocab: 4000, maxPosition: 16, seed: 5 }));
+    const bytes = encodeSparqModel(await quantize(await prune(dense, { sparsity: 0.75, pattern: 'block' }), { mode: 'dynamic' }));
+    writeFileSync(path, bytes);
+    const ids = new Tensor('int64', BigInt64Array.from({ length: 8 }, (_, i) => BigInt(i * 487)), [1, 8]);
+    const mask = new Tensor('int64', new BigInt64Array(8).fill(1n), [1, 8]);
+    const outputsOf = async (s: InferenceSession) => Object.values(await s.run({ input_ids: ids, attention_mask: mask }))[0].data;
+    const fromPath = await InferenceSession.create(path, { threads: 1 });
+    const fromModel = await InferenceSession.create(await loadModel(path), { threads: 1 });
+    const mine = Uint8Array.from(bytes);
+    const fromBytes = await InferenceSession.create(await loadModel(mine), { threads: 1 });
+    try {
+      const want = await outputsOf(fromPath);
+      expect(await outputsOf(fromModel)).toEqual(want);
+      expect(await outputsOf(fromBytes)).toEqual(want);
+      mine.fill(0x5a);
+      expect(await outputsOf(fromBytes)).toEqual(want);
+    } finally {
+      await Promise.all([fromPath.release(), fromModel.release(), fromBytes.release()]);
+    }
+  });
+});
+
 describe('an ONNX file (mapped while the session is created) changed on disk under a running session', () => {
   it('truncated in place, then rewritten and replaced: the session keeps no view of the mapping and runs on unchanged', async () => {
     const path = join(dir, 'encoder.onnx');

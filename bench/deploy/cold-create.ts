@@ -154,25 +154,25 @@ export async function run(opts: { short: boolean }): Promise<{ title: string; ro
   const ms = (key: string) => median((got.get(key) as ChildResult[]).map((c) => c.createMs));
   const mb = (key: string) => median((got.get(key) as ChildResult[]).map((c) => c.peakMB));
   const cpu = (key: string) => median((got.get(key) as ChildResult[]).map((c) => c.cpuMs));
-  const r2 = (v: number) => Math.round(v * 100) / 100;
+  const r3 = (v: number) => Math.round(v * 1000) / 1000;
   const ortFp32 = ms('ORT .onnx fp32'), ortInt8 = ms('ORT .onnx int8');
   const sparq = ms('sparq .sparq');
   const rows: Record<string, string | number>[] = [
-    { what: 'create(path) .sparq 90% 1x4 + int8, ms', sparq: sparq, 'ORT fp32': ortFp32, 'ORT int8': ortInt8, 'vs ORT fp32': r2(sparq / ortFp32), 'vs ORT int8': r2(sparq / ortInt8), target: '<= 0.1x fp32, <= 0.3x int8' },
-    { what: '  the same in CPU time (user + sys), ms', sparq: cpu('sparq .sparq'), 'ORT fp32': cpu('ORT .onnx fp32'), 'ORT int8': cpu('ORT .onnx int8'), 'vs ORT fp32': r2(cpu('sparq .sparq') / cpu('ORT .onnx fp32')), 'vs ORT int8': r2(cpu('sparq .sparq') / cpu('ORT .onnx int8')), target: '' },
-    { what: 'peak RSS after create + 5 runs, MB', sparq: mb('sparq .sparq'), 'ORT fp32': mb('ORT .onnx fp32'), 'ORT int8': mb('ORT .onnx int8'), 'vs ORT fp32': r2(mb('sparq .sparq') / mb('ORT .onnx fp32')), 'vs ORT int8': r2(mb('sparq .sparq') / mb('ORT .onnx int8')), target: '<= 110 MB' },
-    { what: 'loadModel(path) + create(model) .sparq, ms', sparq: ms('sparq loadModel+create .sparq'), 'ORT fp32': '', 'ORT int8': '', 'vs ORT fp32': '', 'vs ORT int8': '', target: `~ create(path): ${r2(ms('sparq loadModel+create .sparq') / sparq)}x (CPU ${r2(cpu('sparq loadModel+create .sparq') / cpu('sparq .sparq'))}x)` },
-    { what: 'create(path) dense fp32 .onnx, ms', sparq: ms('sparq .onnx fp32'), 'ORT fp32': ortFp32, 'ORT int8': '', 'vs ORT fp32': r2(ms('sparq .onnx fp32') / ortFp32), 'vs ORT int8': '', target: '<= 0.6x' },
-    { what: '  the same in CPU time (user + sys), ms', sparq: cpu('sparq .onnx fp32'), 'ORT fp32': cpu('ORT .onnx fp32'), 'ORT int8': '', 'vs ORT fp32': r2(cpu('sparq .onnx fp32') / cpu('ORT .onnx fp32')), 'vs ORT int8': '', target: '' },
+    { what: 'create(path) .sparq 90% 1x4 + int8, ms', sparq: sparq, 'ORT fp32': ortFp32, 'ORT int8': ortInt8, 'vs ORT fp32': r3(sparq / ortFp32), 'vs ORT int8': r3(sparq / ortInt8), target: '<= 0.1x fp32, <= 0.3x int8' },
+    { what: '  the same in CPU time (user + sys), ms', sparq: cpu('sparq .sparq'), 'ORT fp32': cpu('ORT .onnx fp32'), 'ORT int8': cpu('ORT .onnx int8'), 'vs ORT fp32': r3(cpu('sparq .sparq') / cpu('ORT .onnx fp32')), 'vs ORT int8': r3(cpu('sparq .sparq') / cpu('ORT .onnx int8')), target: '' },
+    { what: 'peak RSS after create + 5 runs, MB', sparq: mb('sparq .sparq'), 'ORT fp32': mb('ORT .onnx fp32'), 'ORT int8': mb('ORT .onnx int8'), 'vs ORT fp32': r3(mb('sparq .sparq') / mb('ORT .onnx fp32')), 'vs ORT int8': r3(mb('sparq .sparq') / mb('ORT .onnx int8')), target: '<= 110 MB' },
+    { what: 'loadModel(path) + create(model) .sparq, ms', sparq: ms('sparq loadModel+create .sparq'), 'ORT fp32': '', 'ORT int8': '', 'vs ORT fp32': '', 'vs ORT int8': '', target: `~ create(path): ${r3(ms('sparq loadModel+create .sparq') / sparq)}x (CPU ${r3(cpu('sparq loadModel+create .sparq') / cpu('sparq .sparq'))}x)` },
+    { what: 'create(path) dense fp32 .onnx, ms', sparq: ms('sparq .onnx fp32'), 'ORT fp32': ortFp32, 'ORT int8': '', 'vs ORT fp32': r3(ms('sparq .onnx fp32') / ortFp32), 'vs ORT int8': '', target: '<= 0.6x' },
+    { what: '  the same in CPU time (user + sys), ms', sparq: cpu('sparq .onnx fp32'), 'ORT fp32': cpu('ORT .onnx fp32'), 'ORT int8': '', 'vs ORT fp32': r3(cpu('sparq .onnx fp32') / cpu('ORT .onnx fp32')), 'vs ORT int8': '', target: '' },
     ...(['int8', '2:4'] as const).flatMap((kind) => {
       const key = `sparq .sparq ${kind}`;
       const label = kind === 'int8' ? 'dynamic int8 (no pruning)' : '2:4 fp32';
       return [
-        { what: `create(path) .sparq ${label}, ms`, sparq: ms(key), 'ORT fp32': ortFp32, 'ORT int8': ortInt8, 'vs ORT fp32': r2(ms(key) / ortFp32), 'vs ORT int8': r2(ms(key) / ortInt8), target: '' },
-        { what: `peak RSS .sparq ${label} after create + 5 runs, MB`, sparq: mb(key), 'ORT fp32': mb('ORT .onnx fp32'), 'ORT int8': mb('ORT .onnx int8'), 'vs ORT fp32': r2(mb(key) / mb('ORT .onnx fp32')), 'vs ORT int8': r2(mb(key) / mb('ORT .onnx int8')), target: '' },
+        { what: `create(path) .sparq ${label}, ms`, sparq: ms(key), 'ORT fp32': ortFp32, 'ORT int8': ortInt8, 'vs ORT fp32': r3(ms(key) / ortFp32), 'vs ORT int8': r3(ms(key) / ortInt8), target: '' },
+        { what: `peak RSS .sparq ${label} after create + 5 runs, MB`, sparq: mb(key), 'ORT fp32': mb('ORT .onnx fp32'), 'ORT int8': mb('ORT .onnx int8'), 'vs ORT fp32': r3(mb(key) / mb('ORT .onnx fp32')), 'vs ORT int8': r3(mb(key) / mb('ORT .onnx int8')), target: '' },
       ];
     }),
-    { what: 'peak RSS dense fp32 .onnx after create + 5 runs, MB', sparq: mb('sparq .onnx fp32'), 'ORT fp32': mb('ORT .onnx fp32'), 'ORT int8': '', 'vs ORT fp32': r2(mb('sparq .onnx fp32') / mb('ORT .onnx fp32')), 'vs ORT int8': '', target: '<= 1x' },
+    { what: 'peak RSS dense fp32 .onnx after create + 5 runs, MB', sparq: mb('sparq .onnx fp32'), 'ORT fp32': mb('ORT .onnx fp32'), 'ORT int8': '', 'vs ORT fp32': r3(mb('sparq .onnx fp32') / mb('ORT .onnx fp32')), 'vs ORT int8': '', target: '<= 1x' },
   ];
   return { title: `Cold create, fresh processes, median of ${rounds} (encoder 768/12/3072, ${layers} layer${layers > 1 ? 's' : ''}, 1 thread, batch 1x${SEQ})`, rows };
 }

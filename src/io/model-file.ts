@@ -23,14 +23,23 @@ export interface LoadOptions extends OpenOptions {
   baseDir?: string;
 }
 
+const privateFileBuffers = new WeakSet<ArrayBufferLike>();
+
 /** Reads a model file (the one copy of its bytes): SparqError ERR_IO where it can't be read. */
 export function readModelFile(path: string): Uint8Array {
   if (typeof path !== 'string' || path.length === 0) throw typeError('a file path', 'path', path);
   try {
-    return native().readFile(path);
+    const bytes = native().readFile(path);
+    privateFileBuffers.add(bytes.buffer);
+    return bytes;
   } catch (e) {
     rethrowNative(e);
   }
+}
+
+/** Whether `buffer` holds a file readModelFile read: private, and written by nobody (a Model views it). */
+export function isPrivateFileBuffer(buffer: ArrayBufferLike): boolean {
+  return privateFileBuffers.has(buffer);
 }
 
 /**
