@@ -90,16 +90,15 @@ export async function openProtectedModel(source: string | Uint8Array, options: O
   // their own (one pass; reading a private copy to decrypt it in place was two): that buffer is then
   // the file the caller owns. Without one (a signed file to verify), the file is read (a private copy).
   const mapped = path !== undefined && options.key !== undefined && process.platform !== 'win32';
-  const bytes = path === undefined ? (source as Uint8Array) : mapped ? mapModelFile(path) : readModelFile(path);
-  const sections = await openProtected(bytes, options, 'options', path !== undefined && !mapped);
+  let bytes = path === undefined ? (source as Uint8Array) : mapped ? mapModelFile(path) : readModelFile(path);
+  let sections = await openProtected(bytes, options, 'options', path !== undefined && !mapped);
   const decrypted = mapped ? decryptedInto(sections) : undefined;
-  if (mapped && !decrypted) {
-    // A plain .sparq opened with a key: its sections view the mapping, so its constants are copied.
-    const model = decodeSparqSections(sections, false);
+  if (mapped) {
     native().discardPages(bytes);
-    return { model, file: undefined };
+    // A plain .sparq opened with a key: nothing decrypted, its sections view the mapping (a Model's
+    // packed weights would keep views into it). It is read as a private copy after all, as without a key.
+    if (!decrypted) sections = await openProtected((bytes = readModelFile(path as string)), options, 'options', true);
   }
-  if (decrypted) native().discardPages(bytes);
   // A file read or decrypted here is owned here: constants view its buffer.
   const file = decrypted ?? (path !== undefined ? bytes : undefined);
   return { model: decodeSparqSections(sections, file !== undefined), file };
