@@ -178,27 +178,41 @@ describe('a model file changed on disk under a running session', () => {
   });
 });
 
+/** A 1-layer encoder whose embedding (4000 x 32 fp32) is most of its constants. */
+const smallEncoder = (seed: number) => encoderModel({ hidden: 32, heads: 2, ffn: 64, layers: 1, vocab: 4000, maxPosition: 16, seed });
+
+/** That encoder pruned 75% in blocks + int8, as .sparq bytes: packed Linears beside the embedding. */
+async function packedEncoderSparq(seed: number): Promise<Uint8Array> {
+  return encodeSparqModel(await quantize(await prune(await loadModel(smallEncoder(seed)), { sparsity: 0.75, pattern: 'block' }), { mode: 'dynamic' }));
+}
+
+/** A session's first output for 8 token ids `step` apart. */
+async function encoderOutput(s: InferenceSession, step: number): Promise<unknown> {
+  const ids = new Tensor('int64', BigInt64Array.from({ length: 8 }, (_, i) => BigInt(i * step)), [1, 8]);
+  const mask = new Tensor('int64', new BigInt64Array(8).fill(1n), [1, 8]);
+  return Object.values(await s.run({ input_ids: ids, attention_mask: mask }))[0].data;
+}
+
+/** `path` truncated, rewritten, then replaced by `next` under `s`, whose output stays the same throughout. */
+async function expectRunsOnAsFileChanges(s: InferenceSession, path: string, step: number, next: Uint8Array): Promise<void> {
+  const want = await encoderOutput(s, step);
+  // A view into the mapping kept past create() would fault (SIGBUS) on the pages past the new end.
+  truncateSync(path, 0);
+  expect(await encoderOutput(s, step)).toEqual(want);
+  writeFileSync(path, new Uint8Array(1 << 16).fill(7));
+  expect(await encoderOutput(s, step)).toEqual(want);
+  writeFileSync(`${path}.next`, next);
+  renameSync(`${path}.next`, path);
+  expect(await encoderOutput(s, step)).toEqual(want);
+}
+
 describe('a .sparq file (mapped while the session is created) changed on disk under a running session', () => {
   it('an encoder with packed block + int8 weights and a large embedding: truncated, rewritten, replaced, the session runs on unchanged', async () => {
     const path = join(dir, 'encoder.sparq');
-    // The embedding (4000 x 32 fp32) is most of the constants; the Linears' packed bytes are the rest.
-    const dense = await loadModel(encoderModel({ hidden: 32, heads: 2, ffn: 64, layers: 1, vocab: 4000, maxPosition: 16, seed: 3 }));
-    const packed = await quantize(await prune(dense, { sparsity: 0.75, pattern: 'block' }), { mode: 'dynamic' });
-    writeFileSync(path, encodeSparqModel(packed));
+    writeFileSync(path, await packedEncoderSparq(3));
     const s = await InferenceSession.create(path, { threads: 1 });
     try {
-      const ids = new Tensor('int64', BigInt64Array.from({ length: 8 }, (_, i) => BigInt(i * 499)), [1, 8]);
-      const mask = new Tensor('int64', new BigInt64Array(8).fill(1n), [1, 8]);
-      const runOnce = async () => Object.values(await s.run({ input_ids: ids, attention_mask: mask }))[0].data;
-      const want = await runOnce();
-      // A view into the mapping kept past create() would fault (SIGBUS) on the pages past the new end.
-      truncateSync(path, 0);
-      expect(await runOnce()).toEqual(want);
-      writeFileSync(path, new Uint8Array(1 << 16).fill(7));
-      expect(await runOnce()).toEqual(want);
-      writeFileSync(join(dir, 'next.sparq'), file);
-      renameSync(join(dir, 'next.sparq'), path);
-      expect(await runOnce()).toEqual(want);
+      await expectRunsOnAsFileChanges(s, path, 499, file);
     } finally {
       await s.release();
     }
@@ -208,22 +222,18 @@ describe('a .sparq file (mapped while the session is created) changed on disk un
 describe('sessions from loaded Models keep their constants safe', () => {
   it('from loadModel(path) (constants viewing its private copy) and from a caller\'s bytes that change afterwards: the outputs of create(path)', async () => {
     const path = join(dir, 'encoder-views.sparq');
-    const dense = await loadModel(encoderModel({ hidden: 32, heads: 2, ffn: 64, layers: 1, vocab: 4000, maxPosition: 16, seed: 5 }));
-    const bytes = encodeSparqModel(await quantize(await prune(dense, { sparsity: 0.75, pattern: 'block' }), { mode: 'dynamic' }));
+    const bytes = await packedEncoderSparq(5);
     writeFileSync(path, bytes);
-    const ids = new Tensor('int64', BigInt64Array.from({ length: 8 }, (_, i) => BigInt(i * 487)), [1, 8]);
-    const mask = new Tensor('int64', new BigInt64Array(8).fill(1n), [1, 8]);
-    const outputsOf = async (s: InferenceSession) => Object.values(await s.run({ input_ids: ids, attention_mask: mask }))[0].data;
     const fromPath = await InferenceSession.create(path, { threads: 1 });
     const fromModel = await InferenceSession.create(await loadModel(path), { threads: 1 });
     const mine = Uint8Array.from(bytes);
     const fromBytes = await InferenceSession.create(await loadModel(mine), { threads: 1 });
     try {
-      const want = await outputsOf(fromPath);
-      expect(await outputsOf(fromModel)).toEqual(want);
-      expect(await outputsOf(fromBytes)).toEqual(want);
+      const want = await encoderOutput(fromPath, 487);
+      expect(await encoderOutput(fromModel, 487)).toEqual(want);
+      expect(await encoderOutput(fromBytes, 487)).toEqual(want);
       mine.fill(0x5a);
-      expect(await outputsOf(fromBytes)).toEqual(want);
+      expect(await encoderOutput(fromBytes, 487)).toEqual(want);
     } finally {
       await Promise.all([fromPath.release(), fromModel.release(), fromBytes.release()]);
     }
@@ -234,21 +244,10 @@ describe('an ONNX file (mapped while the session is created) changed on disk und
   it('truncated in place, then rewritten and replaced: the session keeps no view of the mapping and runs on unchanged', async () => {
     const path = join(dir, 'encoder.onnx');
     // Its embedding is most of the file: a constant a session would otherwise keep as a view.
-    writeFileSync(path, encoderModel({ hidden: 32, heads: 2, ffn: 64, layers: 1, vocab: 4000, maxPosition: 16, seed: 3 }));
+    writeFileSync(path, smallEncoder(3));
     const s = await InferenceSession.create(path, { threads: 1 });
     try {
-      const ids = new Tensor('int64', BigInt64Array.from({ length: 8 }, (_, i) => BigInt(i * 5)), [1, 8]);
-      const mask = new Tensor('int64', new BigInt64Array(8).fill(1n), [1, 8]);
-      const runOnce = async () => Object.values(await s.run({ input_ids: ids, attention_mask: mask }))[0].data;
-      const want = await runOnce();
-      // A view into the mapping kept past create() would fault (SIGBUS) on the pages past the new end.
-      truncateSync(path, 0);
-      expect(await runOnce()).toEqual(want);
-      writeFileSync(path, new Uint8Array(1 << 16).fill(7));
-      expect(await runOnce()).toEqual(want);
-      writeFileSync(join(dir, 'next.onnx'), mlpModel({ sizes: [8, 4], seed: 1 }));
-      renameSync(join(dir, 'next.onnx'), path);
-      expect(await runOnce()).toEqual(want);
+      await expectRunsOnAsFileChanges(s, path, 5, mlpModel({ sizes: [8, 4], seed: 1 }));
     } finally {
       await s.release();
     }

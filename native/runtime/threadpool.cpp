@@ -71,9 +71,7 @@ inline void worker_pause(int spin, int64_t& no_yield_until) {
   const int64_t after = now_ns();
   if (after - before > kHogYieldNs) no_yield_until = after + kNoYieldNs;
 }
-}  // namespace
 
-namespace {
 #if defined(__linux__)
 struct CpuSet {
   cpu_set_t set;
